@@ -1,0 +1,129 @@
+"""One settings object for the whole platform (env prefix ``NAUTILUS_``, ``.env`` supported).
+
+Every process (CLI, supervisor, engines, gateway) builds its settings with :func:`get_settings`;
+children inherit the environment, so one ``NAUTILUS_HOME`` (or ``--home``) points a whole stack
+at one set of directories.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ComputeBackend = Literal["auto", "cpu", "cuda", "mps"]
+
+# Default TCP port of each engine (ARCHITECTURE.md); the registry in nautilus.engines uses these.
+DEFAULT_ENGINE_PORTS: dict[str, int] = {
+    "analytics": 8100,
+    "risk": 8200,
+    "factor": 8300,
+    "ml": 8400,
+    "features": 8500,
+    "websocket": 8600,
+    "strategy": 8700,
+    "marketdata": 8800,
+    "portfolio": 8900,
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NAUTILUS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    home: Path = Field(default=Path.home() / ".nautilus", description="Root of data and runtime dirs")
+    data_dir: Path | None = Field(default=None, description="Catalog and SQLite file (default HOME/data)")
+    runtime_dir: Path | None = Field(
+        default=None, description="Sockets, pid files, supervisor state (default HOME/run)"
+    )
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL (default SQLite in data_dir)")
+    redis_url: str | None = Field(default=None, description="Redis URL; unset means the in-memory bus")
+
+    host: str = "127.0.0.1"
+    gateway_port: int = 8001
+    port_offset: int = Field(default=0, description="Added to every TCP port (side-by-side stacks)")
+    engine_ports: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_ENGINE_PORTS))
+
+    shm_pool_mb: int = Field(default=64, ge=1, description="Shared-memory pool per process, MB")
+    shm_threshold_bytes: int = Field(
+        default=64 * 1024, ge=0, description="Arrays at least this big travel by shared-memory handle"
+    )
+    compute_backend: ComputeBackend = "auto"
+
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Accepted X-API-Key values; empty disables auth"
+    )
+
+    call_timeout_s: float = Field(default=10.0, gt=0, description="Per-call timeout of engine clients")
+    connect_timeout_s: float = Field(default=0.5, gt=0)
+    breaker_failures: int = Field(default=3, ge=1, description="Consecutive failures that open a circuit")
+    breaker_cooldown_s: float = Field(default=2.0, gt=0)
+    health_interval_s: float = Field(default=1.0, gt=0, description="Health probe period of clients")
+    in_process_fallback: bool = True
+
+    restart_backoff_s: float = Field(default=0.5, gt=0, description="First restart delay; doubles")
+    restart_backoff_max_s: float = Field(default=30.0, gt=0)
+
+    sample_symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["AAPL", "MSFT", "SPY", "BTCUSD", "EURUSD"]
+    )
+
+    @field_validator("api_keys", "sample_symbols", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        self.home = self.home.expanduser()
+        if self.data_dir is None:
+            self.data_dir = self.home / "data"
+        if self.runtime_dir is None:
+            self.runtime_dir = self.home / "run"
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'nautilus.db'}"
+        merged = dict(DEFAULT_ENGINE_PORTS)
+        merged.update(self.engine_ports)
+        self.engine_ports = merged
+        return self
+
+    # Derived locations -------------------------------------------------------------------------
+    @property
+    def catalog_dir(self) -> Path:
+        assert self.data_dir is not None
+        return self.data_dir / "catalog"
+
+    def socket_path(self, engine: str) -> Path:
+        assert self.runtime_dir is not None
+        return self.runtime_dir / f"{engine}.sock"
+
+    def engine_port(self, engine: str) -> int:
+        return self.engine_ports[engine] + self.port_offset
+
+    @property
+    def gateway_bind_port(self) -> int:
+        return self.gateway_port + self.port_offset
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_bind_port}"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.runtime_dir, self.catalog_dir):
+            assert path is not None
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,78 @@
+"""The canonical bar container: columnar numpy arrays, UTC nanosecond timestamps.
+
+``Bars`` is what kernels take and return, what travels between engines (its arrays go inline or by
+shared-memory handle) and what the catalog stores. Timestamps are bar *open* times, int64 ns since
+the Unix epoch in UTC, strictly increasing.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+import pyarrow as pa
+
+COLUMNS = ("open", "high", "low", "close", "volume")
+
+ARROW_SCHEMA = pa.schema(
+    [
+        pa.field("ts", pa.timestamp("ns", tz="UTC"), nullable=False),
+        pa.field("open", pa.float64(), nullable=False),
+        pa.field("high", pa.float64(), nullable=False),
+        pa.field("low", pa.float64(), nullable=False),
+        pa.field("close", pa.float64(), nullable=False),
+        pa.field("volume", pa.float64(), nullable=False),
+    ]
+)
+
+
+class Bars(msgspec.Struct, kw_only=True):
+    symbol: str
+    timeframe: str
+    ts: np.ndarray  # int64 ns UTC, bar open time
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    @classmethod
+    def empty(cls, symbol: str, timeframe: str) -> Bars:
+        f = np.empty(0, dtype=np.float64)
+        return cls(symbol=symbol, timeframe=timeframe, ts=np.empty(0, dtype=np.int64),
+                   open=f, high=f.copy(), low=f.copy(), close=f.copy(), volume=f.copy())
+
+    @classmethod
+    def from_arrow(cls, table: pa.Table, symbol: str, timeframe: str) -> Bars:
+        ts = table.column("ts")
+        ts_ns = ts.cast(pa.int64()).to_numpy() if ts.num_chunks else np.empty(0, np.int64)
+        cols = {c: np.ascontiguousarray(table.column(c).to_numpy(), dtype=np.float64) for c in COLUMNS}
+        return cls(symbol=symbol, timeframe=timeframe, ts=np.ascontiguousarray(ts_ns, dtype=np.int64), **cols)
+
+    def to_arrow(self) -> pa.Table:
+        arrays = [pa.array(self.ts.astype(np.int64, copy=False), type=pa.int64()).cast(ARROW_SCHEMA.field("ts").type)]
+        arrays += [pa.array(getattr(self, c), type=pa.float64()) for c in COLUMNS]
+        return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
+
+    def to_pandas(self):  # -> pandas.DataFrame indexed by UTC timestamp
+        import pandas as pd
+
+        index = pd.to_datetime(self.ts, unit="ns", utc=True)
+        return pd.DataFrame({c: getattr(self, c) for c in COLUMNS}, index=pd.Index(index, name="ts"))
+
+    @classmethod
+    def from_pandas(cls, frame, symbol: str, timeframe: str) -> Bars:
+        import pandas as pd
+
+        index = pd.DatetimeIndex(frame.index)
+        if index.tz is None:
+            index = index.tz_localize("UTC")
+        ts = index.tz_convert("UTC").as_unit("ns").asi8
+        cols = {c: np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in COLUMNS}
+        return cls(symbol=symbol, timeframe=timeframe, ts=np.ascontiguousarray(ts, dtype=np.int64), **cols)
+
+    def slice(self, start: int, stop: int) -> Bars:
+        return Bars(symbol=self.symbol, timeframe=self.timeframe, ts=self.ts[start:stop],
+                    **{c: getattr(self, c)[start:stop] for c in COLUMNS})

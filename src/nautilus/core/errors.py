@@ -1,0 +1,66 @@
+"""Errors that cross engine boundaries with a stable code.
+
+A handler raises one of these for bad input; the runtime carries ``code``/``field``/``message``
+to the caller, the gateway maps them to HTTP statuses and the CLI to exit code 2.
+"""
+
+from __future__ import annotations
+
+
+class NautilusError(Exception):
+    """Base error: ``code`` picks the HTTP status, ``field`` names the offending input."""
+
+    code = "error"
+    status = 500
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+class InvalidInput(NautilusError):
+    """The request is malformed or its values are out of range (HTTP 422, exit 2)."""
+
+    code = "invalid_input"
+    status = 422
+
+
+class NotFound(NautilusError):
+    """A referenced object (symbol, timeframe, engine, method) does not exist (HTTP 404)."""
+
+    code = "not_found"
+    status = 404
+
+
+class Conflict(NautilusError):
+    """The request collides with existing state (HTTP 409)."""
+
+    code = "conflict"
+    status = 409
+
+
+class EngineUnavailable(NautilusError):
+    """No transport reached the engine (HTTP 503)."""
+
+    code = "engine_unavailable"
+    status = 503
+
+
+class RemoteError(NautilusError):
+    """An engine failed while handling a request (HTTP 500 at the gateway, logged there)."""
+
+    code = "engine_error"
+    status = 500
+
+
+ERRORS_BY_CODE: dict[str, type[NautilusError]] = {
+    cls.code: cls for cls in (NautilusError, InvalidInput, NotFound, Conflict, EngineUnavailable, RemoteError)
+}
+
+
+def error_from_code(code: str, message: str, field: str | None = None) -> NautilusError:
+    return ERRORS_BY_CODE.get(code, RemoteError)(message, field)
