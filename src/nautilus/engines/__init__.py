@@ -1,0 +1,52 @@
+"""The engine registry: adding an engine is a package under engines/ and one line here.
+
+Each entry names the engine's class as ``module:Class``; its TCP port comes from
+:data:`nautilus.config.DEFAULT_ENGINE_PORTS` (overridable in settings) and its Unix socket is
+``<runtime_dir>/<name>.sock``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from nautilus.config import Settings
+from nautilus.core.errors import NotFound
+from nautilus.runtime.engine import Engine
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    name: str
+    target: str  # "package.module:Class"
+    summary: str
+
+
+REGISTRY: dict[str, EngineSpec] = {
+    spec.name: spec
+    for spec in (
+        EngineSpec("marketdata", "nautilus.engines.marketdata.engine:MarketDataEngine",
+                   "bars: import, synthetic data, resampling, range queries"),
+    )
+}
+
+
+def register(spec: EngineSpec) -> None:
+    """Add an engine at run time (plugins, tests); prefer a line in REGISTRY for built-ins."""
+    REGISTRY[spec.name] = spec
+
+
+def engine_names() -> list[str]:
+    return list(REGISTRY)
+
+
+def engine_class(name: str) -> type[Engine]:
+    spec = REGISTRY.get(name)
+    if spec is None:
+        raise NotFound(f"unknown engine {name!r}; known: {', '.join(REGISTRY)}", field="engine")
+    module, _, attr = spec.target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def create_engine(name: str, settings: Settings) -> Engine:
+    return engine_class(name)(settings)

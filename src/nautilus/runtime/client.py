@@ -1,0 +1,453 @@
+"""EngineClient: calls an engine over unix socket → tcp → in-process, whichever answers first.
+
+Every transport has a circuit breaker (``breaker_failures`` consecutive failures open it for
+``breaker_cooldown_s``, then one trial call) and a background health probe that pings it every
+``health_interval_s``, so a dead engine is skipped without waiting for timeouts and taken back as
+soon as it answers again. A call that may already have reached the engine is only retried on the
+next transport when its handler is idempotent. The in-process transport instantiates the engine
+inside the caller (same data directories), so reads keep working while the engine restarts.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import socket
+import struct
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from nautilus.config import Settings, get_settings
+from nautilus.core.errors import EngineUnavailable, NautilusError, error_from_code
+from nautilus.engines import engine_class
+from nautilus.runtime import metrics
+from nautilus.runtime.engine import Engine, Method
+from nautilus.runtime.host import HEALTH, PING, HealthInfo
+from nautilus.runtime.protocol import (
+    REPLY_DECODER,
+    REQUEST_ENCODER,
+    Codec,
+    FramedSocket,
+    RequestFrame,
+)
+from nautilus.runtime.shm import ShmHandle, ShmPool
+from nautilus.runtime.stats import LatencyWindow
+
+log = logging.getLogger("nautilus.client")
+
+TRANSPORTS = ("unix", "tcp", "inproc")
+_PING_BODY = msgspec.Raw(msgspec.msgpack.encode(b"ping"))
+
+
+class _NotDelivered(Exception):
+    """The request never left this process (connect failed, circuit open)."""
+
+
+class _MaybeDelivered(Exception):
+    """The connection failed after the request was sent."""
+
+
+# Shared memory for request arrays: one pool per process, made on first use. -----------------------
+_process_pool: ShmPool | None = None
+_pool_lock = threading.Lock()
+
+
+def process_pool(settings: Settings) -> ShmPool:
+    global _process_pool
+    with _pool_lock:
+        if _process_pool is None:
+            _process_pool = ShmPool(settings.shm_pool_mb * 1024 * 1024)
+            atexit.register(_process_pool.close)
+        return _process_pool
+
+
+class CircuitBreaker:
+    """closed → (n failures) → open → (cooldown) → half-open: one trial → closed or open."""
+
+    def __init__(self, failures: int, cooldown_s: float) -> None:
+        self.threshold = failures
+        self.cooldown_s = cooldown_s
+        self.failures = 0
+        self.opened_at: float | None = None
+        self._trial = False
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half-open" if time.monotonic() - self.opened_at >= self.cooldown_s else "open"
+
+    def allow(self) -> bool:
+        if self.opened_at is None:
+            return True
+        with self._lock:
+            if time.monotonic() - self.opened_at < self.cooldown_s or self._trial:
+                return False
+            self._trial = True
+            return True
+
+    def success(self) -> None:
+        if self.opened_at is not None or self.failures:
+            with self._lock:
+                self.failures, self.opened_at, self._trial = 0, None, False
+
+    def failure(self) -> None:
+        with self._lock:
+            self.failures += 1
+            self._trial = False
+            if self.failures >= self.threshold:
+                self.opened_at = time.monotonic()
+
+    def trip(self) -> None:
+        with self._lock:
+            self.failures = max(self.failures, self.threshold)
+            self.opened_at = time.monotonic()
+            self._trial = False
+
+
+class _Conn:
+    __slots__ = ("framed", "codec", "pending", "timeout", "__weakref__")
+
+    def __init__(self, sock: socket.socket, pool: ShmPool | None, threshold: int) -> None:
+        self.framed = FramedSocket(sock)
+        self.pending: list[int] = []  # shared-memory blocks of the engine we are done with
+        self.codec = Codec(pool, threshold, on_attach=self._track)
+        self.timeout: float | None = None
+
+    def _track(self, handle: ShmHandle, array: np.ndarray) -> None:
+        weakref.finalize(array, self.pending.append, handle.block)
+
+    def set_timeout(self, timeout: float) -> None:
+        if timeout != self.timeout:
+            sec = int(timeout)
+            value = struct.pack("ll", sec, int((timeout - sec) * 1e6))
+            self.framed.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+            self.framed.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+            self.timeout = timeout
+
+
+class SocketTransport:
+    """A pool of blocking connections to one engine address (unix path or tcp host:port)."""
+
+    def __init__(self, kind: str, engine: str, settings: Settings) -> None:
+        self.kind = kind
+        self.engine = engine
+        self.settings = settings
+        self._idle: list[_Conn] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def _connect(self) -> _Conn:
+        if self.kind == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address: Any = str(self.settings.socket_path(self.engine))
+        else:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            address = (self.settings.host, self.settings.engine_port(self.engine))
+        sock.settimeout(self.settings.connect_timeout_s)
+        try:
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            raise _NotDelivered(f"{self.kind} connect failed: {exc}") from exc
+        sock.settimeout(None)
+        pool = process_pool(self.settings) if self.settings.shm_threshold_bytes else None
+        return _Conn(sock, pool, self.settings.shm_threshold_bytes)
+
+    def _acquire(self) -> _Conn:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def _release(self, conn: _Conn) -> None:
+        with self._lock:
+            self._idle.append(conn)
+
+    def reset(self) -> None:
+        """Drop idle connections (after the engine went away)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.framed.close()
+
+    def call(self, method: str, request: Any, reply_type: Any, timeout: float) -> Any:
+        conn = self._acquire()
+        codec = conn.codec
+        try:
+            conn.set_timeout(timeout)
+            body = codec.encode(request) if request is not None else b"\xc0"
+            leases = codec.leases
+            release, conn.pending = conn.pending, []
+            frame = RequestFrame(next(self._ids), method, msgspec.Raw(body), release)
+            try:
+                conn.framed.send(REQUEST_ENCODER.encode(frame))
+            except OSError as exc:
+                raise _NotDelivered(f"{self.kind} send failed: {exc}") from exc
+            try:
+                reply = REPLY_DECODER.decode(conn.framed.recv())
+            except BlockingIOError as exc:
+                raise _MaybeDelivered(f"{self.kind} call timed out after {timeout}s") from exc
+            except OSError as exc:
+                raise _MaybeDelivered(f"{self.kind} connection lost: {exc}") from exc
+            finally:
+                pool = codec.pool
+                for block in leases:
+                    pool.decref(block)  # type: ignore[union-attr]
+        except BaseException:
+            conn.framed.close()
+            raise
+        self._release(conn)
+        if reply.error is not None:
+            err = reply.error
+            raise error_from_code(err.code, err.message, err.field)
+        return codec.decode(reply.body, reply_type)
+
+    def ping(self, timeout: float) -> None:
+        self.call(PING, None, Any, timeout)
+
+
+class InProcessTransport:
+    """Runs the engine inside this process (created on first use)."""
+
+    kind = "inproc"
+
+    def __init__(self, engine_name: str, settings: Settings) -> None:
+        self.engine_name = engine_name
+        self.settings = settings
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def engine(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    settings = self.settings
+                    settings.ensure_dirs()
+                    engine = engine_class(self.engine_name)(settings)
+                    engine.start()
+                    self._engine = engine
+        return self._engine
+
+    def call(self, method: Method, request: Any) -> Any:
+        engine = self.engine()
+        return method.invoke(engine, request)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+
+@dataclass
+class TransportState:
+    name: str
+    breaker: CircuitBreaker
+    up: bool | None = None  # None: not probed yet
+    calls: int = 0
+    failures: int = 0
+    last_error: str | None = None
+    latency: LatencyWindow = field(default_factory=LatencyWindow)
+
+
+class EngineClient:
+    """Calls one engine with fallback, breakers, probes and metrics."""
+
+    def __init__(
+        self,
+        engine: str,
+        settings: Settings | None = None,
+        transports: tuple[str, ...] | None = None,
+        probe: bool = True,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.engine = engine
+        self.engine_cls = engine_class(engine)
+        names = transports or (TRANSPORTS if self.settings.in_process_fallback else TRANSPORTS[:2])
+        self.transports: dict[str, SocketTransport | InProcessTransport] = {}
+        for name in names:
+            if name == "inproc":
+                self.transports[name] = InProcessTransport(engine, self.settings)
+            else:
+                self.transports[name] = SocketTransport(name, engine, self.settings)
+        s = self.settings
+        self.states = {n: TransportState(n, CircuitBreaker(s.breaker_failures, s.breaker_cooldown_s))
+                       for n in names}
+        self.last_transport: str | None = None
+        self.fallbacks = 0
+        self.remote_health: HealthInfo | None = None
+        self._metric_children: dict[tuple[str, str, str], Any] = {}
+        self._stop = threading.Event()
+        self._probe_thread: threading.Thread | None = None
+        if probe:
+            self.start_probes()
+
+    # Calls ----------------------------------------------------------------------------------------
+    def call(self, method: str, request: Any = None, *, timeout: float | None = None) -> Any:
+        """Call ``method`` with ``request`` (a Struct, or None for no-argument handlers)."""
+        spec = self.engine_cls.method(method)
+        timeout = timeout or self.settings.call_timeout_s
+        errors: list[str] = []
+        for name, transport in self.transports.items():
+            state = self.states[name]
+            if not state.breaker.allow():
+                errors.append(f"{name}: circuit open")
+                continue
+            t0 = time.perf_counter()
+            try:
+                if isinstance(transport, InProcessTransport):
+                    result = transport.call(spec, request)
+                else:
+                    result = transport.call(method, request, spec.reply, timeout)
+            except NautilusError:
+                state.breaker.success()
+                self._record(name, method, "error", time.perf_counter() - t0)
+                raise
+            except _NotDelivered as exc:
+                self._fail(name, state, method, exc, errors)
+                continue
+            except _MaybeDelivered as exc:
+                self._fail(name, state, method, exc, errors)
+                if not spec.idempotent:
+                    raise EngineUnavailable(
+                        f"{self.engine}.{method} outcome unknown ({exc}); not retried because it changes state"
+                    ) from None
+                continue
+            except Exception as exc:
+                if name != "inproc":
+                    raise
+                log.exception("in-process %s.%s failed", self.engine, method)
+                self._fail(name, state, method, exc, errors)
+                raise EngineUnavailable(f"{self.engine}.{method} failed in-process: {exc}") from exc
+            state.breaker.success()
+            self._record(name, method, "ok", time.perf_counter() - t0)
+            return result
+        raise EngineUnavailable(f"engine {self.engine} unreachable ({'; '.join(errors)})")
+
+    def _record(self, transport: str, method: str, outcome: str, seconds: float) -> None:
+        state = self.states[transport]
+        state.calls += 1
+        state.latency.add(seconds)
+        if self.last_transport != transport:
+            if self.last_transport is not None:
+                metrics.ENGINE_TRANSPORT.labels(self.engine, self.last_transport).set(0)
+            metrics.ENGINE_TRANSPORT.labels(self.engine, transport).set(1)
+            self.last_transport = transport
+        key = (method, transport, outcome)
+        children = self._metric_children.get(key)
+        if children is None:
+            children = (
+                metrics.ENGINE_CALLS.labels(self.engine, method, transport, outcome),
+                metrics.ENGINE_CALL_SECONDS.labels(self.engine, transport),
+            )
+            self._metric_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def _fail(self, name: str, state: TransportState, method: str, exc: Exception, errors: list[str]) -> None:
+        state.failures += 1
+        state.last_error = str(exc)
+        state.breaker.failure()
+        errors.append(f"{name}: {exc}")
+        self.fallbacks += 1
+        metrics.ENGINE_FALLBACKS.labels(self.engine, name).inc()
+        metrics.ENGINE_CALLS.labels(self.engine, method, name, "unreachable").inc()
+        transport = self.transports[name]
+        if isinstance(transport, SocketTransport):
+            transport.reset()
+
+    # Health -----------------------------------------------------------------------------------------
+    def probe_once(self) -> None:
+        """Ping every socket transport; update breakers, up-gauges and the engine's own health."""
+        timeout = min(1.0, self.settings.call_timeout_s)
+        for name, transport in self.transports.items():
+            if not isinstance(transport, SocketTransport):
+                continue
+            state = self.states[name]
+            try:
+                transport.ping(timeout)
+            except (_NotDelivered, _MaybeDelivered, NautilusError) as exc:
+                if state.up is not False:
+                    log.warning("engine %s down on %s: %s", self.engine, name, exc)
+                state.up = False
+                state.last_error = str(exc)
+                state.breaker.trip()
+                transport.reset()
+            else:
+                state.up = True
+                state.breaker.success()
+            metrics.ENGINE_UP.labels(self.engine, name).set(1 if state.up else 0)
+        first = next((t for n, t in self.transports.items()
+                      if isinstance(t, SocketTransport) and self.states[n].up), None)
+        self.remote_health = None
+        if first is not None:
+            try:
+                self.remote_health = first.call(HEALTH, None, HealthInfo, timeout)
+            except (_NotDelivered, _MaybeDelivered, NautilusError):
+                pass
+
+    def start_probes(self) -> None:
+        if self._probe_thread is None:
+            self._probe_thread = threading.Thread(target=self._probe_loop, daemon=True,
+                                                  name=f"probe-{self.engine}")
+            self._probe_thread.start()
+
+    def _probe_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.probe_once()
+            except Exception:  # never let the prober die
+                log.exception("health probe of %s failed", self.engine)
+            self._stop.wait(self.settings.health_interval_s)
+
+    def health(self) -> dict[str, Any]:
+        """State for /health and `nautilus status`."""
+        sockets_up = [n for n, s in self.states.items() if n != "inproc" and s.up]
+        if sockets_up:
+            status = "up"
+        elif "inproc" in self.transports:
+            status = "degraded"
+        else:
+            status = "down"
+        remote = self.remote_health
+        return {
+            "engine": self.engine,
+            "status": status,
+            "path": sockets_up[0] if sockets_up else ("inproc" if "inproc" in self.transports else None),
+            "last_transport": self.last_transport,
+            "fallbacks": self.fallbacks,
+            "pid": remote.pid if remote else None,
+            "uptime_s": remote.uptime_s if remote else None,
+            "server_p50_us": remote.p50_us if remote else None,
+            "server_p99_us": remote.p99_us if remote else None,
+            "backend": remote.backend if remote else None,
+            "transports": {
+                n: {
+                    "up": s.up if n != "inproc" else True,
+                    "breaker": s.breaker.state,
+                    "calls": s.calls,
+                    "failures": s.failures,
+                    "p50_us": s.latency.percentiles_us(50)[0],
+                    "p99_us": s.latency.percentiles_us(99)[0],
+                    "last_error": s.last_error,
+                }
+                for n, s in self.states.items()
+            },
+        }
+
+    def close(self) -> None:
+        self._stop.set()
+        for transport in self.transports.values():
+            if isinstance(transport, SocketTransport):
+                transport.reset()
+            else:
+                transport.close()

@@ -1,0 +1,124 @@
+"""What an engine is: a plain class whose typed methods are marked with :func:`handler`.
+
+```python
+class MarketDataEngine(Engine):
+    name = "marketdata"
+
+    @handler
+    def bars(self, req: BarsRequest) -> Bars: ...
+```
+
+Request and reply types are msgspec Structs read from the annotations. A handler raises
+:class:`nautilus.core.errors.NautilusError` subclasses for bad input. Handlers may run
+concurrently on several connection threads: guard shared mutable state. Arrays received from
+another process are views into the sender's shared memory, valid until the handler returns:
+copy what you keep.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import msgspec
+import numpy as np
+
+from nautilus.config import Settings
+from nautilus.core.errors import NotFound
+from nautilus.runtime.protocol import Empty
+
+_MARK = "__nautilus_handler__"
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    func: Callable[[Any, Any], Any]
+    request: type
+    reply: Any
+    idempotent: bool
+    takes_request: bool
+
+    def invoke(self, engine: Engine, request: Any) -> Any:
+        return self.func(engine, request) if self.takes_request else self.func(engine)
+
+
+def handler(func: Callable | None = None, *, idempotent: bool = True) -> Any:
+    """Mark an engine method as callable over the runtime.
+
+    ``idempotent=False`` (state-changing calls) stops clients from retrying the call on the
+    next transport once it may have been delivered.
+    """
+
+    def mark(f: Callable) -> Callable:
+        setattr(f, _MARK, idempotent)
+        return f
+
+    return mark(func) if func is not None else mark
+
+
+class ArrayProbe(msgspec.Struct):
+    array: np.ndarray
+
+
+class ArrayInfo(msgspec.Struct):
+    shape: list[int]
+    dtype: str
+    first: float
+    last: float
+
+
+class Engine:
+    """Base class of every engine; subclasses set ``name`` and define handlers.
+
+    Every engine also answers ``describe_array``, which reads two elements of an array it
+    receives: the runtime's tests and ``nautilus bench`` use it to prove zero-copy handoff.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def start(self) -> None:
+        """Open resources (called once before serving)."""
+
+    def close(self) -> None:
+        """Release resources (called once on shutdown)."""
+
+    def backend(self) -> str:
+        """Compute backend in use, reported in health."""
+        return "cpu"
+
+    @handler
+    def describe_array(self, req: ArrayProbe) -> ArrayInfo:
+        flat = req.array.reshape(-1)
+        return ArrayInfo(list(req.array.shape), req.array.dtype.str, float(flat[0]), float(flat[-1]))
+
+    @classmethod
+    def methods(cls) -> dict[str, Method]:
+        cached = cls.__dict__.get("_methods_cache")
+        if cached is not None:
+            return cached
+        table: dict[str, Method] = {}
+        for attr in dir(cls):
+            func = getattr(cls, attr, None)
+            if func is None or not hasattr(func, _MARK):
+                continue
+            hints = typing.get_type_hints(func)
+            params = [p for p in hints if p != "return"]
+            request = hints[params[0]] if params else Empty
+            table[attr] = Method(
+                attr, func, request, hints.get("return", Any), getattr(func, _MARK), bool(params)
+            )
+        cls._methods_cache = table  # type: ignore[attr-defined]
+        return table
+
+    @classmethod
+    def method(cls, name: str) -> Method:
+        try:
+            return cls.methods()[name]
+        except KeyError:
+            raise NotFound(f"engine {cls.name!r} has no method {name!r}", field="method") from None

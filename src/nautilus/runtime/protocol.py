@@ -1,0 +1,196 @@
+"""Wire protocol of the engine runtime: length-prefixed msgspec msgpack frames.
+
+A frame is a 4-byte little-endian length followed by a msgpack body. A request body is
+``[id, method, body, release]`` and a reply ``[id, body, error]``; ``body`` is the handler's own
+msgspec Struct, encoded once and carried as raw bytes. numpy arrays inside bodies travel as
+msgpack extension types: small ones inline (code 1), big ones as a shared-memory handle (code 2)
+that the receiver maps without copying. The same framing serves Unix sockets and TCP.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from nautilus.runtime.shm import PoolFull, ShmHandle, ShmPool, attach
+
+HEADER = struct.Struct("<I")
+MAX_FRAME = 1 << 31
+EXT_INLINE = 1
+EXT_SHM = 2
+_BIG_SEND = 1 << 16
+_RECV_CHUNK = 1 << 16
+
+
+class ErrorBody(msgspec.Struct, array_like=True):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class RequestFrame(msgspec.Struct, array_like=True):
+    id: int
+    method: str
+    body: msgspec.Raw
+    release: list[int] = []
+
+
+NIL = msgspec.Raw(b"\xc0")
+
+
+class ReplyFrame(msgspec.Struct, array_like=True):
+    id: int
+    body: msgspec.Raw = NIL
+    error: ErrorBody | None = None
+
+
+class Empty(msgspec.Struct):
+    """Request or reply without fields."""
+
+
+class ConnectionClosed(ConnectionError):
+    """The peer closed the connection."""
+
+
+_inline_header = msgspec.msgpack.Encoder()
+_inline_decoder = msgspec.msgpack.Decoder(tuple[str, tuple[int, ...]])
+_handle_encoder = msgspec.msgpack.Encoder()
+_handle_decoder = msgspec.msgpack.Decoder(ShmHandle)
+
+
+class Codec:
+    """Encodes bodies (arrays ≥ ``threshold`` bytes by shared-memory lease) and decodes them.
+
+    ``leases`` collects the block ids leased during the last :meth:`encode`; ``on_attach`` is
+    called for each shared-memory array decoded (the client uses it to schedule the release).
+    """
+
+    def __init__(
+        self,
+        pool: ShmPool | None = None,
+        threshold: int = 1 << 16,
+        on_attach: Callable[[ShmHandle, np.ndarray], None] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.threshold = threshold
+        self.on_attach = on_attach
+        self.leases: list[int] = []
+        self._encoder = msgspec.msgpack.Encoder(enc_hook=self._enc_hook)
+        self._decoders: dict[Any, msgspec.msgpack.Decoder] = {}
+
+    def _enc_hook(self, obj: Any) -> Any:
+        if isinstance(obj, np.ndarray):
+            if obj.dtype.hasobject:
+                raise TypeError("object arrays cannot be sent")
+            if self.pool is not None and obj.nbytes >= self.threshold:
+                try:
+                    handle = self.pool.lease(obj)
+                except PoolFull:
+                    pass
+                else:
+                    self.leases.append(handle.block)
+                    return msgspec.msgpack.Ext(EXT_SHM, _handle_encoder.encode(handle))
+            contiguous = np.ascontiguousarray(obj)
+            header = _inline_header.encode((contiguous.dtype.str, contiguous.shape))
+            return msgspec.msgpack.Ext(EXT_INLINE, HEADER.pack(len(header)) + header + contiguous.tobytes())
+        if isinstance(obj, np.generic):
+            return obj.item()
+        raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+    def _ext_hook(self, code: int, data: memoryview) -> Any:
+        if code == EXT_INLINE:
+            (hlen,) = HEADER.unpack_from(data)
+            dtype, shape = _inline_decoder.decode(data[4 : 4 + hlen])
+            return np.frombuffer(data[4 + hlen :], dtype=np.dtype(dtype)).reshape(shape).copy()
+        if code == EXT_SHM:
+            handle = _handle_decoder.decode(data)
+            array = attach(handle)
+            if self.on_attach is not None:
+                self.on_attach(handle, array)
+            return array
+        raise ValueError(f"unknown extension type {code}")
+
+    @staticmethod
+    def _dec_hook(tp: type, obj: Any) -> Any:
+        if tp is np.ndarray and isinstance(obj, np.ndarray):
+            return obj
+        raise NotImplementedError(f"cannot decode {tp}")
+
+    def encode(self, obj: Any) -> bytes:
+        self.leases = []
+        return self._encoder.encode(obj)
+
+    def decoder(self, tp: Any) -> msgspec.msgpack.Decoder:
+        dec = self._decoders.get(tp)
+        if dec is None:
+            dec = msgspec.msgpack.Decoder(tp, ext_hook=self._ext_hook, dec_hook=self._dec_hook)
+            self._decoders[tp] = dec
+        return dec
+
+    def decode(self, data: Any, tp: Any = Any) -> Any:
+        return self.decoder(tp).decode(data)
+
+
+REQUEST_ENCODER = msgspec.msgpack.Encoder()
+REQUEST_DECODER = msgspec.msgpack.Decoder(RequestFrame)
+REPLY_ENCODER = msgspec.msgpack.Encoder()
+REPLY_DECODER = msgspec.msgpack.Decoder(ReplyFrame)
+
+
+class FramedSocket:
+    """A blocking socket that sends and receives length-prefixed frames."""
+
+    __slots__ = ("sock", "_buf")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buf = bytearray()
+
+    def send(self, payload: bytes) -> None:
+        if len(payload) < _BIG_SEND:
+            self.sock.sendall(HEADER.pack(len(payload)) + payload)
+        else:
+            self.sock.sendall(HEADER.pack(len(payload)))
+            self.sock.sendall(payload)
+
+    def recv(self) -> bytes | bytearray:
+        buf = self._buf
+        while len(buf) < 4:
+            self._fill()
+        (size,) = HEADER.unpack_from(buf)
+        if size > MAX_FRAME:
+            raise ConnectionClosed(f"frame of {size} bytes exceeds the limit")
+        end = 4 + size
+        if len(buf) >= end:
+            frame = bytes(buf[4:end])
+            del buf[:end]
+            return frame
+        # A big frame: receive the remainder straight into its own buffer.
+        out = bytearray(size)
+        have = len(buf) - 4
+        out[:have] = buf[4:]
+        buf.clear()
+        view = memoryview(out)
+        while have < size:
+            got = self.sock.recv_into(view[have:], size - have)
+            if got == 0:
+                raise ConnectionClosed("peer closed the connection mid-frame")
+            have += got
+        return out
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(_RECV_CHUNK)
+        if not chunk:
+            raise ConnectionClosed("peer closed the connection")
+        self._buf += chunk
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass

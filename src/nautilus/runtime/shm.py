@@ -1,0 +1,221 @@
+"""Shared-memory pool: big numpy arrays cross processes by handle, not by copy.
+
+Each process that sends big arrays owns one :class:`ShmPool`: a single POSIX shared-memory
+segment (``/dev/shm/nautilus_<pid>_<n>``) carved into 64-byte aligned blocks by a first-fit
+allocator. Blocks are reference counted: an array made with :meth:`ShmPool.empty` holds one
+reference until it is garbage collected, and every lease handed to another process holds one
+until that process releases it. A receiver maps the owner's segment once (:func:`attach`) and
+builds ndarray views on it, so a handoff costs O(1) regardless of the array's size.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import weakref
+from dataclasses import dataclass
+from multiprocessing import resource_tracker, shared_memory
+
+import msgspec
+import numpy as np
+
+ALIGN = 64
+SEGMENT_PREFIX = "nautilus_"
+
+
+class ShmHandle(msgspec.Struct, array_like=True, frozen=True):
+    """Where an array lives: owner segment, offset, layout, and the block id to release."""
+
+    segment: str
+    offset: int
+    dtype: str
+    shape: tuple[int, ...]
+    block: int
+
+
+@dataclass
+class _Block:
+    offset: int
+    size: int
+    refs: int
+
+
+class PoolFull(Exception):
+    """No free block is large enough; callers fall back to sending bytes inline."""
+
+
+class ShmPool:
+    """A fixed-size shared-memory segment with a reference-counted block allocator."""
+
+    _counter = itertools.count()
+
+    def __init__(self, size_bytes: int) -> None:
+        self.size = int(size_bytes)
+        name = f"{SEGMENT_PREFIX}{os.getpid()}_{next(self._counter)}"
+        self._shm = shared_memory.SharedMemory(name=name, create=True, size=self.size)
+        self.name = self._shm.name
+        self._base = np.frombuffer(self._shm.buf, dtype=np.uint8)
+        self._address = self._base.__array_interface__["data"][0]
+        self._lock = threading.Lock()
+        self._free: list[tuple[int, int]] = [(0, self.size)]  # (offset, size), sorted by offset
+        self._blocks: dict[int, _Block] = {}
+        self._by_offset: dict[int, int] = {}
+        self._ids = itertools.count((os.getpid() << 32) + 1)
+        self.used = 0
+        self._closed = False
+
+    # Allocation ----------------------------------------------------------------------------------
+    def _allocate(self, nbytes: int) -> tuple[int, int]:
+        size = max(ALIGN, -(-nbytes // ALIGN) * ALIGN)
+        with self._lock:
+            for i, (offset, free_size) in enumerate(self._free):
+                if free_size >= size:
+                    if free_size == size:
+                        del self._free[i]
+                    else:
+                        self._free[i] = (offset + size, free_size - size)
+                    block_id = next(self._ids)
+                    self._blocks[block_id] = _Block(offset, size, 0)
+                    self._by_offset[offset] = block_id
+                    self.used += size
+                    return block_id, offset
+        raise PoolFull(f"shared-memory pool {self.name} has no free block of {size} bytes")
+
+    def _release_block(self, block_id: int) -> None:
+        block = self._blocks.pop(block_id)
+        del self._by_offset[block.offset]
+        self.used -= block.size
+        start, end = block.offset, block.offset + block.size
+        free = self._free
+        lo, hi = 0, len(free)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if free[mid][0] < start:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(free) and free[lo][0] == end:  # merge with the next free run
+            end = free[lo][0] + free[lo][1]
+            del free[lo]
+        if lo > 0 and free[lo - 1][0] + free[lo - 1][1] == start:  # merge with the previous run
+            start = free[lo - 1][0]
+            del free[lo - 1]
+            lo -= 1
+        free.insert(lo, (start, end - start))
+
+    def incref(self, block_id: int) -> None:
+        with self._lock:
+            self._blocks[block_id].refs += 1
+
+    def decref(self, block_id: int) -> bool:
+        """Drop one reference; returns False for an unknown (already freed or foreign) block."""
+        with self._lock:
+            block = self._blocks.get(block_id)
+            if block is None:
+                return False
+            block.refs -= 1
+            if block.refs <= 0:
+                self._release_block(block_id)
+            return True
+
+    def empty(self, shape: int | tuple[int, ...], dtype: np.typing.DTypeLike = np.float64) -> np.ndarray:
+        """An uninitialised array living in the pool; freed when the array is garbage collected."""
+        dt = np.dtype(dtype)
+        shape_t = (shape,) if isinstance(shape, int) else tuple(shape)
+        nbytes = int(np.prod(shape_t, dtype=np.int64)) * dt.itemsize
+        block_id, offset = self._allocate(nbytes)
+        self.incref(block_id)
+        array = np.ndarray(shape_t, dtype=dt, buffer=self._shm.buf, offset=offset)
+        weakref.finalize(array, self.decref, block_id)
+        return array
+
+    # Export ---------------------------------------------------------------------------------------
+    def block_of(self, array: np.ndarray) -> tuple[int, int] | None:
+        """(block id, offset) if ``array`` is a C-contiguous array starting at a block in this pool."""
+        if not array.flags.c_contiguous:
+            return None
+        address = array.__array_interface__["data"][0]
+        offset = address - self._address
+        if offset < 0 or offset >= self.size:
+            return None
+        block_id = self._by_offset.get(offset)
+        return None if block_id is None else (block_id, offset)
+
+    def lease(self, array: np.ndarray) -> ShmHandle:
+        """A handle for another process; holds a reference until :meth:`decref` of its block.
+
+        Arrays already in the pool are shared without a copy; others are copied in once.
+        """
+        array = np.asarray(array)
+        found = self.block_of(array)
+        if found is None:
+            contiguous = np.ascontiguousarray(array)
+            block_id, offset = self._allocate(contiguous.nbytes)
+            target = np.ndarray(contiguous.shape, dtype=contiguous.dtype, buffer=self._shm.buf, offset=offset)
+            target[...] = contiguous
+        else:
+            block_id, offset = found
+        self.incref(block_id)
+        return ShmHandle(self.name, offset, array.dtype.str, tuple(array.shape), block_id)
+
+    @property
+    def blocks(self) -> int:
+        return len(self._blocks)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._base = None  # type: ignore[assignment]
+        try:
+            self._shm.close()
+        except BufferError:
+            pass  # views still exported in this process; the mapping dies with it
+        try:
+            self._shm.unlink()
+        except FileNotFoundError:
+            pass
+
+
+_attached: dict[str, shared_memory.SharedMemory] = {}
+_attach_lock = threading.Lock()
+
+
+def attach(handle: ShmHandle) -> np.ndarray:
+    """A view of a block in another process's pool (the segment is mapped once per process)."""
+    shm = _attached.get(handle.segment)
+    if shm is None:
+        with _attach_lock:
+            shm = _attached.get(handle.segment)
+            if shm is None:
+                shm = shared_memory.SharedMemory(name=handle.segment, create=False)
+                if not handle.segment.startswith(f"{SEGMENT_PREFIX}{os.getpid()}_"):
+                    # Python 3.11 registers attached segments for unlinking at exit; the owner unlinks.
+                    resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
+                _attached[handle.segment] = shm
+    return np.ndarray(handle.shape, dtype=np.dtype(handle.dtype), buffer=shm.buf, offset=handle.offset)
+
+
+def detach_all() -> None:
+    """Forget mapped segments (their memory stays valid while views exist)."""
+    with _attach_lock:
+        _attached.clear()
+
+
+def remove_segments_of(pid: int) -> int:
+    """Unlink leftover segments of a dead process (after kill -9); returns how many."""
+    removed = 0
+    prefix = f"{SEGMENT_PREFIX}{pid}_"
+    try:
+        names = os.listdir("/dev/shm")
+    except FileNotFoundError:
+        return 0
+    for name in names:
+        if name.startswith(prefix):
+            try:
+                os.unlink(os.path.join("/dev/shm", name))
+                removed += 1
+            except OSError:
+                pass
+    return removed

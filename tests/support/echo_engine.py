@@ -1,0 +1,78 @@
+"""A tiny engine for runtime tests: echoes, sums arrays, fails on demand, sleeps."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+import numpy as np
+
+from nautilus.core.errors import InvalidInput
+from nautilus.engines import EngineSpec, register
+from nautilus.runtime.engine import Engine, handler
+
+
+class EchoRequest(msgspec.Struct):
+    text: str
+    n: int = 0
+
+
+class EchoReply(msgspec.Struct):
+    text: str
+    n: int
+    pid: int
+
+
+class ArrayRequest(msgspec.Struct):
+    values: np.ndarray
+    scale: float = 1.0
+
+
+class ArrayReply(msgspec.Struct):
+    total: float
+    scaled: np.ndarray
+
+
+class SleepRequest(msgspec.Struct):
+    seconds: float
+
+
+class Counter(msgspec.Struct):
+    value: int
+
+
+class EchoEngine(Engine):
+    name = "echo"
+
+    def __init__(self, settings) -> None:
+        super().__init__(settings)
+        self.counter = 0
+
+    @handler
+    def echo(self, req: EchoRequest) -> EchoReply:
+        import os
+
+        if req.n < 0:
+            raise InvalidInput("n must be >= 0", field="n")
+        return EchoReply(req.text, req.n, os.getpid())
+
+    @handler
+    def scale(self, req: ArrayRequest) -> ArrayReply:
+        return ArrayReply(float(req.values.sum()), req.values * req.scale)
+
+    @handler
+    def sleep(self, req: SleepRequest) -> Counter:
+        time.sleep(req.seconds)
+        return Counter(0)
+
+    @handler(idempotent=False)
+    def increment(self) -> Counter:
+        self.counter += 1
+        return Counter(self.counter)
+
+    @handler
+    def crash(self) -> Counter:
+        raise RuntimeError("boom")
+
+
+register(EngineSpec("echo", "tests.support.echo_engine:EchoEngine", "runtime test engine"))
