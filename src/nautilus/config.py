@@ -108,6 +108,8 @@ class Settings(BaseSettings):
         return self.runtime_dir / f"{engine}.sock"
 
     def engine_port(self, engine: str) -> int:
+        if engine not in self.engine_ports:
+            raise KeyError(f"no TCP port configured for engine {engine!r} (NAUTILUS_ENGINE_PORTS)")
         return self.engine_ports[engine] + self.port_offset
 
     @property

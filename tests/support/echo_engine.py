@@ -70,6 +70,12 @@ class EchoEngine(Engine):
         self.counter += 1
         return Counter(self.counter)
 
+    @handler(idempotent=False)
+    def slow_increment(self, req: SleepRequest) -> Counter:
+        time.sleep(req.seconds)
+        self.counter += 1
+        return Counter(self.counter)
+
     @handler
     def crash(self) -> Counter:
         raise RuntimeError("boom")

@@ -59,6 +59,11 @@ def handler(func: Callable | None = None, *, idempotent: bool = True) -> Any:
     return mark(func) if func is not None else mark
 
 
+class Echo(msgspec.Struct):
+    text: str = ""
+    value: float = 0.0
+
+
 class ArrayProbe(msgspec.Struct):
     array: np.ndarray
 
@@ -73,8 +78,9 @@ class ArrayInfo(msgspec.Struct):
 class Engine:
     """Base class of every engine; subclasses set ``name`` and define handlers.
 
-    Every engine also answers ``describe_array``, which reads two elements of an array it
-    receives: the runtime's tests and ``nautilus bench`` use it to prove zero-copy handoff.
+    Every engine also answers ``echo`` (a typed round trip, for latency checks) and
+    ``describe_array``, which reads two elements of an array it receives: the runtime's tests and
+    ``nautilus bench`` use them to measure the transport and prove zero-copy handoff.
     """
 
     name: ClassVar[str] = ""
@@ -91,6 +97,10 @@ class Engine:
     def backend(self) -> str:
         """Compute backend in use, reported in health."""
         return "cpu"
+
+    @handler
+    def echo(self, req: Echo) -> Echo:
+        return req
 
     @handler
     def describe_array(self, req: ArrayProbe) -> ArrayInfo:

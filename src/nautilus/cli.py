@@ -1,0 +1,415 @@
+"""The ``nautilus`` command: one subcommand for every user job.
+
+Bad input prints one line and exits with status 2; an unreachable service exits with 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nautilus.config import Settings, get_settings
+from nautilus.core.errors import InvalidInput, NautilusError
+
+app = typer.Typer(help="Nautilus: quantitative research, risk and paper trading.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+engine_app = typer.Typer(help="Run or inspect single engines.", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage API keys (stored hashed).", no_args_is_help=True)
+app.add_typer(engine_app, name="engine")
+app.add_typer(keys_app, name="keys")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def run_guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Map platform errors to exit codes: 4xx-type → 2, unavailable/other → 1."""
+    try:
+        return fn(*args, **kwargs)
+    except NautilusError as exc:
+        fail(exc.message, 2 if 400 <= exc.status < 500 else 1)
+
+
+def engine_client(name: str, settings: Settings):
+    from nautilus.runtime.client import EngineClient
+
+    return EngineClient(name, settings, probe=False)
+
+
+def parse_time_arg(value: str | None, field: str) -> int | None:
+    from nautilus.gateway.routers.marketdata import parse_time
+
+    return parse_time(value, field)
+
+
+def format_ts(ns: int | None) -> str:
+    if ns is None:
+        return "-"
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
+# Stack lifecycle ------------------------------------------------------------------------------------
+@app.command()
+def up(
+    engines: Annotated[str | None, typer.Option(help="Comma-separated engines (default: all)")] = None,
+    foreground: Annotated[bool, typer.Option(help="Run the supervisor in this terminal")] = False,
+    no_gateway: Annotated[bool, typer.Option("--no-gateway", help="Engines only")] = False,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for health")] = 90.0,
+) -> None:
+    """Start the engines and the gateway under a supervisor (idempotent)."""
+    from nautilus.engines import engine_names
+    from nautilus.runtime import supervisor
+    from nautilus.storage.bootstrap import migrate
+
+    settings = get_settings()
+    names = engine_names() if not engines else [e.strip() for e in engines.split(",") if e.strip()]
+    unknown = [n for n in names if n not in engine_names()]
+    if unknown:
+        fail(f"unknown engine(s): {', '.join(unknown)}; known: {', '.join(engine_names())}")
+    settings.ensure_dirs()
+    migrate(settings)
+    if foreground:
+        supervisor.Supervisor(settings, names, gateway=not no_gateway).run()
+        return
+    pid = supervisor.running_supervisor(settings)
+    if pid is not None:
+        console.print(f"Nautilus is already running (supervisor pid {pid}).")
+    else:
+        pid = supervisor.start_detached(settings, names, gateway=not no_gateway)
+        console.print(f"Started supervisor pid {pid}; logs in {supervisor.log_dir(settings)}")
+    if not wait_healthy(settings, names, not no_gateway, wait):
+        fail(f"services did not become healthy within {wait:.0f}s; see {supervisor.log_dir(settings)}", 1)
+    console.print(f"[green]ready[/green]  gateway {settings.gateway_url}  docs {settings.gateway_url}/docs  "
+                  f"health {settings.gateway_url}/health")
+
+
+def wait_healthy(settings: Settings, engines: list[str], gateway: bool, timeout: float) -> bool:
+    import httpx
+
+    from nautilus.runtime.client import SocketTransport
+
+    deadline = time.time() + timeout
+    pending = set(engines) | ({"gateway"} if gateway else set())
+    with console.status("waiting for services ...") as status:
+        while pending and time.time() < deadline:
+            for name in sorted(pending):
+                try:
+                    if name == "gateway":
+                        ok = httpx.get(f"{settings.gateway_url}/health", timeout=1.0).status_code == 200
+                    else:
+                        SocketTransport("unix", name, settings).ping(1.0)
+                        ok = True
+                except Exception:
+                    ok = False
+                if ok:
+                    pending.discard(name)
+            status.update(f"waiting for {', '.join(sorted(pending))} ...")
+            if pending:
+                time.sleep(0.2)
+    return not pending
+
+
+@app.command()
+def down(timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 30.0) -> None:
+    """Stop every service gracefully."""
+    from nautilus.runtime import supervisor
+
+    settings = get_settings()
+    if supervisor.running_supervisor(settings) is None:
+        console.print("Nautilus is not running.")
+        return
+    if not supervisor.stop(settings, timeout):
+        fail(f"supervisor did not stop within {timeout:.0f}s", 1)
+    console.print("stopped")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False) -> None:
+    """Table of services: pid, transport, health, uptime, restarts, p50/p99 round trip."""
+    rows = collect_status(get_settings())
+    if as_json:
+        print(json.dumps(rows, indent=1))
+        return
+    table = Table(title="Nautilus services")
+    for col in ("service", "pid", "transport", "health", "uptime", "restarts", "p50 µs", "p99 µs", "requests"):
+        table.add_column(col, justify="right" if col in ("pid", "restarts", "p50 µs", "p99 µs") else "left")
+    for r in rows["services"]:
+        colour = {"up": "green", "down": "red"}.get(r["health"], "yellow")
+        table.add_row(r["name"], str(r["pid"] or "-"), r["transport"] or "-", f"[{colour}]{r['health']}[/]",
+                      _duration(r["uptime_s"]), str(r["restarts"]), _num(r["p50_us"]), _num(r["p99_us"]),
+                      _num(r.get("requests")))
+    console.print(table)
+    if not rows["supervisor_pid"]:
+        console.print("supervisor: not running")
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def collect_status(settings: Settings, pings: int = 200) -> dict[str, Any]:
+    import numpy as np
+
+    from nautilus.engines import engine_names
+    from nautilus.runtime import supervisor
+    from nautilus.runtime.client import HEALTH, HealthInfo, SocketTransport
+
+    state = supervisor.read_state(settings) or {}
+    services = state.get("services", {})
+    rows = []
+    for name in engine_names():
+        svc = services.get(name, {})
+        row = {"name": name, "pid": svc.get("pid"), "transport": None, "health": "down",
+               "uptime_s": None, "restarts": svc.get("restarts", 0), "p50_us": None, "p99_us": None,
+               "requests": None}
+        for kind in ("unix", "tcp"):
+            transport = SocketTransport(kind, name, settings)
+            try:
+                info: HealthInfo = transport.call(HEALTH, None, HealthInfo, 1.0)
+                samples = []
+                for _ in range(pings):
+                    t0 = time.perf_counter()
+                    transport.ping(1.0)
+                    samples.append(time.perf_counter() - t0)
+            except Exception:
+                continue
+            finally:
+                transport.reset()
+            p50, p99 = np.percentile(samples, [50, 99]) * 1e6
+            row.update(pid=info.pid, transport=kind, health="up", uptime_s=info.uptime_s,
+                       p50_us=round(float(p50), 1), p99_us=round(float(p99), 1), requests=info.requests)
+            break
+        rows.append(row)
+    if "gateway" in services:
+        gw = services["gateway"]
+        row = {"name": "gateway", "pid": gw.get("pid"), "transport": "http", "health": "down",
+               "uptime_s": None, "restarts": gw.get("restarts", 0), "p50_us": None, "p99_us": None,
+               "requests": None}
+        try:
+            import httpx
+
+            if httpx.get(f"{settings.gateway_url}/health", timeout=1.0).status_code == 200:
+                row["health"] = "up"
+                row["uptime_s"] = time.time() - (gw.get("started_at") or time.time())
+        except Exception:
+            pass
+        rows.append(row)
+    return {"supervisor_pid": supervisor.running_supervisor(settings), "services": rows}
+
+
+@engine_app.command("run")
+def engine_run(name: Annotated[str, typer.Argument(help="Engine name")]) -> None:
+    """Run one engine in the foreground (unix socket + tcp port)."""
+    from nautilus.engines import engine_names
+    from nautilus.runtime.host import run_engine
+
+    if name not in engine_names():
+        fail(f"unknown engine {name!r}; known: {', '.join(engine_names())}")
+    run_engine(name)
+
+
+@engine_app.command("list")
+def engine_list() -> None:
+    """Registered engines with their ports and sockets."""
+    from nautilus.engines import REGISTRY
+
+    settings = get_settings()
+    table = Table()
+    for col in ("engine", "tcp port", "unix socket", "what it does"):
+        table.add_column(col)
+    for spec in REGISTRY.values():
+        table.add_row(spec.name, str(settings.engine_port(spec.name)), str(settings.socket_path(spec.name)),
+                      spec.summary)
+    console.print(table)
+
+
+# Market data --------------------------------------------------------------------------------------
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file of bars")],
+    symbol: Annotated[str, typer.Option(help="Instrument symbol")],
+    timeframe: Annotated[str, typer.Option(help="Bar length, e.g. 1m, 1h, 1d")] = "1d",
+    tz: Annotated[str, typer.Option(help="Time zone of naive timestamps")] = "UTC",
+    columns: Annotated[str | None, typer.Option(help='Column mapping as JSON, e.g. {"ts":"Date"}')] = None,
+    timestamp_unit: Annotated[str | None, typer.Option(help="Epoch unit: s, ms, us or ns")] = None,
+    datetime_format: Annotated[str | None, typer.Option(help="strftime format of timestamps")] = None,
+    replace: Annotated[bool, typer.Option(help="Replace the covered range instead of merging")] = False,
+) -> None:
+    """Import bars from a file; a bad file is rejected whole (exit 2)."""
+    from nautilus.engines.marketdata.messages import IngestRequest
+    from nautilus.gateway.routers.marketdata import _columns
+
+    if not file.is_file():
+        fail(f"file {str(file)!r} does not exist")
+    if timestamp_unit not in (None, "s", "ms", "us", "ns"):
+        fail("timestamp-unit must be one of s, ms, us, ns")
+    settings = get_settings()
+    fmt = "parquet" if file.suffix.lower() in (".parquet", ".pq") else "csv"
+    req = IngestRequest(symbol=symbol, timeframe=timeframe, data=file.read_bytes(), fmt=fmt,
+                        columns=run_guarded(_columns, columns), tz=tz, timestamp_unit=timestamp_unit,  # type: ignore[arg-type]
+                        datetime_format=datetime_format, mode="replace" if replace else "merge",
+                        filename=file.name, source=fmt)
+    summary = run_guarded(engine_client("marketdata", settings).call, "ingest", req)
+    console.print(f"imported {summary.rows_written:,} bars into {summary.symbol}/{summary.timeframe} "
+                  f"({format_ts(summary.first_ts)} → {format_ts(summary.last_ts)}, {summary.total_rows:,} stored)")
+
+
+@app.command()
+def bars(
+    symbol: Annotated[str, typer.Argument(help="Instrument symbol")],
+    timeframe: Annotated[str, typer.Option(help="Bar length (resampled from finer bars if needed)")] = "1d",
+    start: Annotated[str | None, typer.Option(help="ISO 8601 start (inclusive)")] = None,
+    end: Annotated[str | None, typer.Option(help="ISO 8601 end (exclusive)")] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the last N bars")] = None,
+    output: Annotated[str, typer.Option(help="table, csv or json")] = "table",
+) -> None:
+    """Print bars of one symbol."""
+    from nautilus.engines.marketdata.messages import BarsRequest
+    from nautilus.gateway.routers.marketdata import bars_payload
+
+    if output not in ("table", "csv", "json"):
+        fail("output must be table, csv or json")
+    settings = get_settings()
+    req = BarsRequest(symbol=symbol, timeframe=timeframe, start_ns=run_guarded(parse_time_arg, start, "start"),
+                      end_ns=run_guarded(parse_time_arg, end, "end"), limit=limit)
+    result = run_guarded(engine_client("marketdata", settings).call, "bars", req)
+    if output == "json":
+        print(json.dumps(bars_payload(result)))
+        return
+    frame = result.to_pandas()
+    if output == "csv":
+        sys.stdout.write(frame.to_csv(index_label="ts"))
+        return
+    table = Table(title=f"{result.symbol} {result.timeframe} ({len(result):,} bars)")
+    for col in ("ts", "open", "high", "low", "close", "volume"):
+        table.add_column(col, justify="right")
+    shown = frame if len(frame) <= 60 else frame.iloc[-60:]
+    for ts, row in shown.iterrows():
+        table.add_row(ts.strftime("%Y-%m-%d %H:%M"), f"{row.open:.4f}", f"{row.high:.4f}", f"{row.low:.4f}",
+                      f"{row.close:.4f}", f"{row.volume:,.0f}")
+    console.print(table)
+    if len(frame) > 60:
+        console.print(f"(last 60 of {len(frame):,}; use --output csv for all)")
+
+
+@app.command()
+def instruments() -> None:
+    """Instruments and their stored series."""
+    result = run_guarded(engine_client("marketdata", get_settings()).call, "instruments")
+    table = Table(title="Instruments")
+    for col in ("symbol", "timeframe", "first", "last", "rows"):
+        table.add_column(col)
+    for inst in result.instruments:
+        for s in inst.series:
+            table.add_row(inst.symbol, s.timeframe, format_ts(s.first_ts), format_ts(s.last_ts), f"{s.rows:,}")
+    console.print(table)
+
+
+@app.command()
+def sample(
+    seed: Annotated[int, typer.Option(help="Random seed")] = 7,
+    if_empty: Annotated[bool, typer.Option(help="Only when the catalog holds no bars")] = False,
+) -> None:
+    """Load the synthetic sample universe (deterministic by seed)."""
+    from nautilus.engines.marketdata.messages import SampleRequest
+
+    client = engine_client("marketdata", get_settings())
+    if if_empty and run_guarded(client.call, "instruments").instruments:
+        console.print("sample data already present")
+        return
+    reply = run_guarded(client.call, "load_sample", SampleRequest(seed=seed))
+    for s in reply.series:
+        console.print(f"  {s.symbol:<8} {s.timeframe:<4} {s.total_rows:>8,} bars "
+                      f"{format_ts(s.first_ts)} → {format_ts(s.last_ts)}")
+
+
+@app.command()
+def generate(
+    symbol: Annotated[str, typer.Argument(help="Symbol to create")],
+    timeframe: Annotated[str, typer.Option()] = "1d",
+    model: Annotated[str, typer.Option(help="gbm or garch")] = "gbm",
+    n: Annotated[int, typer.Option(help="Number of bars")] = 1000,
+    start: Annotated[str, typer.Option(help="First bar (ISO 8601)")] = "2020-01-01",
+    seed: Annotated[int, typer.Option()] = 1,
+    sigma: Annotated[float, typer.Option(help="Annualised volatility")] = 0.2,
+    mu: Annotated[float, typer.Option(help="Annualised drift")] = 0.05,
+) -> None:
+    """Generate a synthetic series into the catalog."""
+    from nautilus.engines.marketdata.messages import GenerateRequest
+
+    if model not in ("gbm", "garch"):
+        fail("model must be gbm or garch")
+    req = GenerateRequest(symbol=symbol, timeframe=timeframe, model=model, n=n,  # type: ignore[arg-type]
+                          start_ns=run_guarded(parse_time_arg, start, "start") or 0, seed=seed, sigma=sigma, mu=mu)
+    s = run_guarded(engine_client("marketdata", get_settings()).call, "generate", req)
+    console.print(f"generated {s.rows_written:,} {s.timeframe} bars for {s.symbol}")
+
+
+# API keys -----------------------------------------------------------------------------------------
+@keys_app.command("add")
+def keys_add(
+    name: Annotated[str, typer.Argument(help="Who the key is for")],
+    role: Annotated[str, typer.Option(help="read, trade or admin")] = "read",
+) -> None:
+    """Create a key; it is printed once and stored only as a hash."""
+    import secrets
+
+    from nautilus.storage.bootstrap import migrate
+    from nautilus.storage.db import Database
+
+    if role not in ("read", "trade", "admin"):
+        fail("role must be read, trade or admin")
+    settings = get_settings()
+    migrate(settings)
+    raw = "nk_" + secrets.token_urlsafe(32)
+    key_id = run_guarded(Database.from_url(str(settings.database_url)).add_api_key, name, raw, role)
+    console.print(f"key {key_id} for {name} ({role}): [bold]{raw}[/bold]")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id")]) -> None:
+    """Revoke a key."""
+    from nautilus.storage.db import Database
+
+    run_guarded(Database.from_url(str(get_settings().database_url)).revoke_api_key, key_id)
+    console.print(f"revoked key {key_id}")
+
+
+# Benchmarks ---------------------------------------------------------------------------------------
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="Fewer repetitions, smaller data")] = False,
+    only: Annotated[str | None, typer.Option(help="Comma-separated case names")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write results as JSON (and .md beside)")] = None,
+) -> None:
+    """Time baselines and our accelerated paths in the same run; report ratios."""
+    from nautilus.bench.harness import run_bench
+
+    try:
+        run_bench(quick=quick, only=only.split(",") if only else None, json_path=json_out, console=console)
+    except InvalidInput as exc:
+        fail(exc.message)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,158 @@
+"""MarketData engine: the bar catalog's front door (import, generate, resample, query).
+
+Orchestration only: parsing and validation live in ``ingest``, generators in ``synthetic``,
+aggregation in ``resample``, storage in :mod:`nautilus.storage`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from nautilus.config import Settings
+from nautilus.core.bars import Bars
+from nautilus.core.errors import InvalidInput, NautilusError, NotFound
+from nautilus.core.timeframe import timeframe_ns
+from nautilus.engines.marketdata import ingest, resample, synthetic
+from nautilus.engines.marketdata.messages import (
+    BarsRequest,
+    GenerateRequest,
+    IngestRequest,
+    InstrumentInfo,
+    InstrumentList,
+    ResampleRequest,
+    SampleReply,
+    SampleRequest,
+    SeriesInfo,
+    SeriesSummary,
+)
+from nautilus.runtime.engine import Engine, handler
+from nautilus.storage.bootstrap import migrate
+from nautilus.storage.catalog import BarCatalog
+from nautilus.storage.db import Database
+
+MAX_LIMIT = 5_000_000
+
+
+class MarketDataEngine(Engine):
+    name = "marketdata"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.catalog = BarCatalog(settings.catalog_dir)
+        self.db: Database | None = None
+        self._write_lock = threading.Lock()
+
+    def start(self) -> None:
+        self.settings.ensure_dirs()
+        migrate(self.settings)
+        self.db = Database.from_url(str(self.settings.database_url))
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.dispose()
+
+    @property
+    def database(self) -> Database:
+        assert self.db is not None, "engine not started"
+        return self.db
+
+    # Writes -------------------------------------------------------------------------------------
+    def _store(self, bars: Bars, mode: str, run_id: int | None = None) -> SeriesSummary:
+        with self._write_lock:
+            summary = self.catalog.write(bars, mode=mode)
+            self.database.upsert_instrument(bars.symbol)
+            self.database.record_series(bars.symbol, bars.timeframe, summary.first_ts, summary.last_ts,
+                                        summary.rows)
+        return SeriesSummary(symbol=bars.symbol, timeframe=bars.timeframe, rows_written=len(bars),
+                             first_ts=summary.first_ts, last_ts=summary.last_ts, total_rows=summary.rows,
+                             run_id=run_id)
+
+    @handler(idempotent=False)
+    def ingest(self, req: IngestRequest) -> SeriesSummary:
+        symbol = _symbol(req.symbol)
+        timeframe_ns(req.timeframe)
+        db = self.database
+        run_id = db.start_ingest_run(symbol, req.timeframe, req.source or req.fmt, req.filename)
+        try:
+            bars = ingest.parse_bars(
+                req.data, fmt=req.fmt, symbol=symbol, timeframe=req.timeframe, columns=req.columns,
+                tz=req.tz, timestamp_unit=req.timestamp_unit, datetime_format=req.datetime_format,
+            )
+            summary = self._store(bars, req.mode, run_id)
+        except NautilusError as exc:
+            db.finish_ingest_run(run_id, "rejected", 0, exc.message)
+            raise
+        except Exception as exc:
+            db.finish_ingest_run(run_id, "failed", 0, f"{type(exc).__name__}: {exc}")
+            raise
+        db.finish_ingest_run(run_id, "ok", len(bars))
+        db.audit("marketdata", "ingest", f"{symbol}/{req.timeframe}",
+                 {"rows": len(bars), "file": req.filename, "mode": req.mode})
+        return summary
+
+    @handler(idempotent=False)
+    def generate(self, req: GenerateRequest) -> SeriesSummary:
+        symbol = _symbol(req.symbol)
+        if not 1 <= req.n <= MAX_LIMIT:
+            raise InvalidInput(f"n must be between 1 and {MAX_LIMIT}", field="n")
+        common = dict(s0=req.s0, mu=req.mu, sigma=req.sigma, seed=req.seed, sessions=req.sessions)
+        make = synthetic.gbm_bars if req.model == "gbm" else synthetic.garch_bars
+        bars = make(symbol, req.timeframe, req.start_ns, req.n, **common)
+        return self._store(bars, "replace")
+
+    @handler(idempotent=False)
+    def resample(self, req: ResampleRequest) -> SeriesSummary:
+        source = self.catalog.read(_symbol(req.symbol), req.source_timeframe)
+        return self._store(resample.resample(source, req.timeframe), "replace")
+
+    @handler(idempotent=False)
+    def load_sample(self, req: SampleRequest) -> SampleReply:
+        symbols = req.symbols or list(self.settings.sample_symbols)
+        universe = synthetic.sample_universe(symbols, seed=req.seed)
+        return SampleReply([self._store(bars, "replace") for bars in universe.values()])
+
+    # Reads --------------------------------------------------------------------------------------
+    @handler
+    def bars(self, req: BarsRequest) -> Bars:
+        symbol = _symbol(req.symbol)
+        target_ns = timeframe_ns(req.timeframe)
+        if req.start_ns is not None and req.end_ns is not None and req.end_ns <= req.start_ns:
+            raise InvalidInput("end must be after start", field="end")
+        if req.limit is not None and not 1 <= req.limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        stored = self.catalog.timeframes(symbol)
+        if not stored:
+            raise NotFound(f"no bars for symbol {symbol!r}", field="symbol")
+        if req.timeframe in stored:
+            bars = self.catalog.read(symbol, req.timeframe, req.start_ns, req.end_ns)
+        else:
+            finer = sorted((timeframe_ns(tf), tf) for tf in stored
+                           if timeframe_ns(tf) < target_ns and target_ns % timeframe_ns(tf) == 0)
+            if not finer:
+                raise NotFound(f"no {req.timeframe} bars for {symbol!r} (stored: {', '.join(stored)})",
+                               field="timeframe")
+            source_tf = finer[-1][1]  # the coarsest stored timeframe that divides the request
+            start = None if req.start_ns is None else req.start_ns - req.start_ns % target_ns
+            bars = resample.resample(self.catalog.read(symbol, source_tf, start, req.end_ns), req.timeframe)
+        if req.limit is not None and len(bars) > req.limit:
+            bars = bars.slice(len(bars) - req.limit, len(bars))
+        return bars
+
+    @handler
+    def instruments(self) -> InstrumentList:
+        out = []
+        for row in self.database.list_instruments():
+            series = [SeriesInfo(timeframe=s["timeframe"], first_ts=s["first_ts"], last_ts=s["last_ts"],
+                                 rows=s["rows"]) for s in row.get("series", [])]
+            out.append(InstrumentInfo(symbol=row["symbol"], name=row.get("name"),
+                                      asset_class=row.get("asset_class"), currency=row.get("currency"),
+                                      exchange=row.get("exchange"), series=series))
+        return InstrumentList(out)
+
+
+def _symbol(symbol: str) -> str:
+    text = (symbol or "").strip().upper()
+    if not text or len(text) > 32 or not all(ch.isalnum() or ch in "._-^=" for ch in text):
+        raise InvalidInput(f"symbol {symbol!r} is not valid (1-32 letters, digits or ._-^=)", field="symbol")
+    return text
+

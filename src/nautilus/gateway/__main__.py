@@ -1,0 +1,18 @@
+"""``python -m nautilus.gateway``: serve the gateway with uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from nautilus.config import get_settings
+from nautilus.gateway.app import create_app
+
+
+def main() -> None:
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.gateway_bind_port,
+                loop="uvloop", http="httptools", access_log=False, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Builds the FastAPI application: health, metrics, docs and the versioned engine routers."""
+
+from __future__ import annotations
+
+import time
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+import nautilus
+from nautilus.config import Settings, get_settings
+from nautilus.engines import engine_names
+from nautilus.gateway import errors
+from nautilus.gateway.auth import KeyChecker
+from nautilus.gateway.metrics import MetricsMiddleware
+from nautilus.gateway.routers import marketdata
+from nautilus.runtime import metrics as runtime_metrics
+from nautilus.runtime.client import EngineClient, process_pool
+from nautilus.storage.bootstrap import migrate
+from nautilus.storage.db import Database
+
+HEALTH_CACHE_S = 0.2
+
+
+class Engines:
+    """One EngineClient per registered engine, shared by all routes."""
+
+    def __init__(self, settings: Settings, names: list[str]) -> None:
+        self.clients = {name: EngineClient(name, settings) for name in names}
+        self._health: tuple[float, dict[str, Any]] | None = None
+
+    def __getitem__(self, name: str) -> EngineClient:
+        return self.clients[name]
+
+    def health(self) -> dict[str, Any]:
+        now = time.monotonic()
+        if self._health is None or now - self._health[0] > HEALTH_CACHE_S:
+            engines = {name: client.health() for name, client in self.clients.items()}
+            states = {e["status"] for e in engines.values()}
+            status = "ok" if states <= {"up"} else "degraded"
+            self._health = (now, {"status": status, "version": nautilus.__version__, "engines": engines})
+        return self._health[1]
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        settings.ensure_dirs()
+        migrate(settings)
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 64
+        yield
+        app.state.engines.close()
+        app.state.db.dispose()
+
+    app = FastAPI(title="Nautilus", version=nautilus.__version__, lifespan=lifespan,
+                  description="Quantitative research, risk and paper trading. All data routes live under /api/v1.")
+    app.state.settings = settings
+    app.state.engines = Engines(settings, engine_names())
+    app.state.db = Database.from_url(str(settings.database_url))
+    checker = KeyChecker(settings.api_keys, app.state.db)
+    errors.install(app)
+    app.add_middleware(MetricsMiddleware)
+
+    @app.get("/health", tags=["system"])
+    def health(request: Request) -> Response:
+        import msgspec
+
+        return Response(msgspec.json.encode(request.app.state.engines.health()), media_type="application/json")
+
+    @app.get("/metrics", tags=["system"])
+    def metrics() -> Response:
+        pool = process_pool(settings)
+        runtime_metrics.SHM_POOL_BYTES.labels("used").set(pool.used)
+        runtime_metrics.SHM_POOL_BYTES.labels("size").set(pool.size)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(checker)])
+    api.include_router(marketdata.router)
+    app.include_router(api)
+    return app

@@ -1,0 +1,40 @@
+"""One error shape for every route: ``{"error": {"code", "message", "field"}}`` with a 4xx status."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from nautilus.core.errors import NautilusError
+
+log = logging.getLogger("nautilus.gateway")
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(NautilusError)
+    async def nautilus_error(_: Request, exc: NautilusError) -> JSONResponse:
+        if exc.status >= 500 and exc.code != "engine_unavailable":
+            log.error("engine error: %s", exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("query", "body", "path", "header", "form")]
+        field = ".".join(loc) or None
+        message = f"{field}: {first.get('msg', 'invalid')}" if field else first.get("msg", "invalid request")
+        return error_response(422, "invalid_input", message, field)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                413: "too_large"}.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))

@@ -1,0 +1,1 @@
+"""One router per engine, mounted under /api/v1."""

@@ -1,0 +1,145 @@
+"""/api/v1/marketdata: ingest files, query bars, list instruments, generate synthetic series."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import msgspec
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from nautilus.core.bars import Bars
+from nautilus.core.errors import InvalidInput
+from nautilus.engines.marketdata.messages import (
+    BarsRequest,
+    GenerateRequest,
+    IngestRequest,
+    SeriesSummary,
+)
+from nautilus.runtime.client import EngineClient
+
+router = APIRouter(prefix="/marketdata", tags=["marketdata"])
+MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+
+
+def _client(request: Request) -> EngineClient:
+    return request.app.state.engines["marketdata"]
+
+
+def _json(obj: object, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(obj), status_code=status, media_type="application/json")
+
+
+def parse_time(value: str | None, field: str) -> int | None:
+    """ISO 8601 date or datetime (naive means UTC) → int ns since the epoch."""
+    if value is None or value == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace(" ", "T"))
+    except ValueError:
+        raise InvalidInput(f"{field} {value!r} is not an ISO 8601 date or datetime", field=field) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def bars_payload(bars: Bars) -> dict:
+    """Columnar JSON: ``t`` is the bar open time in epoch milliseconds (UTC)."""
+    return {
+        "symbol": bars.symbol,
+        "timeframe": bars.timeframe,
+        "count": len(bars),
+        "t": (bars.ts // 1_000_000).tolist(),
+        "open": bars.open.tolist(),
+        "high": bars.high.tolist(),
+        "low": bars.low.tolist(),
+        "close": bars.close.tolist(),
+        "volume": bars.volume.tolist(),
+    }
+
+
+@router.get("/bars", summary="Bars of one symbol in a time range")
+def get_bars(
+    request: Request,
+    symbol: Annotated[str, Query(min_length=1, max_length=32)],
+    timeframe: Annotated[str, Query(pattern=r"^[1-9][0-9]*[smhdw]$")] = "1d",
+    start: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
+    end: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=5_000_000)] = None,
+) -> Response:
+    req = BarsRequest(symbol=symbol, timeframe=timeframe, start_ns=parse_time(start, "start"),
+                      end_ns=parse_time(end, "end"), limit=limit)
+    return _json(bars_payload(_client(request).call("bars", req)))
+
+
+@router.get("/instruments", summary="Instruments with their stored series")
+def get_instruments(request: Request) -> Response:
+    return _json(_client(request).call("instruments"))
+
+
+@router.post("/ingest", status_code=201, summary="Import a CSV or Parquet file of bars")
+async def post_ingest(
+    request: Request,
+    file: Annotated[UploadFile, File(description="CSV or Parquet file")],
+    symbol: Annotated[str, Form(min_length=1, max_length=32)],
+    timeframe: Annotated[str, Form(pattern=r"^[1-9][0-9]*[smhdw]$")] = "1d",
+    fmt: Annotated[Literal["csv", "parquet"] | None, Form()] = None,
+    tz: Annotated[str, Form()] = "UTC",
+    columns: Annotated[str | None, Form(description='JSON object, e.g. {"ts": "Date"}')] = None,
+    timestamp_unit: Annotated[Literal["s", "ms", "us", "ns"] | None, Form()] = None,
+    datetime_format: Annotated[str | None, Form()] = None,
+    mode: Annotated[Literal["merge", "replace"], Form()] = "merge",
+) -> Response:
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InvalidInput(f"file is larger than {MAX_UPLOAD_BYTES // 2**20} MB", field="file")
+    filename = file.filename or "upload"
+    mapping = _columns(columns)
+    req = IngestRequest(
+        symbol=symbol, timeframe=timeframe, data=data,
+        fmt=fmt or ("parquet" if filename.lower().endswith((".parquet", ".pq")) else "csv"),
+        columns=mapping, tz=tz, timestamp_unit=timestamp_unit, datetime_format=datetime_format,
+        mode=mode, filename=filename, source="upload",
+    )
+    summary: SeriesSummary = await run_in_threadpool(_client(request).call, "ingest", req)
+    return _json(summary, status=201)
+
+
+def _columns(text: str | None) -> dict[str, str] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise InvalidInput("columns must be a JSON object of canonical → file column names",
+                           field="columns") from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise InvalidInput("columns must map strings to strings", field="columns")
+    return value
+
+
+class GenerateBody(BaseModel):
+    symbol: str = Field(min_length=1, max_length=32)
+    timeframe: str = Field("1d", pattern=r"^[1-9][0-9]*[smhdw]$")
+    model: Literal["gbm", "garch"] = "gbm"
+    n: int = Field(1000, ge=1, le=5_000_000)
+    start: str = "2020-01-01"
+    seed: int = 1
+    s0: float = Field(100.0, gt=0)
+    mu: float = 0.05
+    sigma: float = Field(0.2, gt=0, le=5)
+    sessions: Literal["24x7", "weekdays"] = "24x7"
+
+
+@router.post("/generate", status_code=201, summary="Generate a synthetic series into the catalog")
+def post_generate(request: Request, body: GenerateBody) -> Response:
+    req = GenerateRequest(symbol=body.symbol, timeframe=body.timeframe, model=body.model, n=body.n,
+                          start_ns=parse_time(body.start, "start") or 0, seed=body.seed, s0=body.s0,
+                          mu=body.mu, sigma=body.sigma, sessions=body.sessions)
+    return _json(_client(request).call("generate", req), status=201)
+

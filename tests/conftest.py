@@ -1,0 +1,61 @@
+"""Shared fixtures: isolated settings (temp home, free port offset) for every test."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # tests.support is importable from engine subprocesses too
+    sys.path.insert(0, str(ROOT))
+
+
+def free_port_offset(base_ports: tuple[int, ...] = (8001, 8100, 8200, 8300, 8400, 8500, 8600, 8700, 8800, 8900),
+                     tries: int = 200) -> int:
+    """An offset o such that every base port + o is free on 127.0.0.1."""
+    import random
+
+    for _ in range(tries):
+        offset = random.randrange(10_000, 50_000)
+        ok = True
+        for port in base_ports:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + offset))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return offset
+    raise RuntimeError("no free port offset")
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    from nautilus.config import Settings
+
+    return Settings(home=tmp_path / "home", port_offset=free_port_offset(), engine_ports={"echo": 8050},
+                    health_interval_s=0.2,
+                    breaker_cooldown_s=0.5, call_timeout_s=5.0)
+
+
+@pytest.fixture
+def stack_env(settings) -> dict[str, str]:
+    """Environment that points child processes at the test's settings."""
+    env = dict(os.environ)
+    env.update({
+        "NAUTILUS_HOME": str(settings.home),
+        "NAUTILUS_PORT_OFFSET": str(settings.port_offset),
+        "NAUTILUS_HEALTH_INTERVAL_S": str(settings.health_interval_s),
+        "NAUTILUS_BREAKER_COOLDOWN_S": str(settings.breaker_cooldown_s),
+        "NAUTILUS_RESTART_BACKOFF_S": "0.2",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    })
+    env.pop("NAUTILUS_DATABASE_URL", None)
+    env.pop("NAUTILUS_DATA_DIR", None)
+    env.pop("NAUTILUS_RUNTIME_DIR", None)
+    return env

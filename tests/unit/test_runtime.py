@@ -1,0 +1,271 @@
+"""Engine runtime: framing, codec, shared-memory pool, breaker, host + client in one process."""
+
+from __future__ import annotations
+
+import gc
+import socket
+import threading
+import time
+
+import msgspec
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from tests.support.echo_engine import ArrayRequest, EchoEngine, EchoRequest, SleepRequest
+
+from nautilus.core.errors import EngineUnavailable, InvalidInput, NotFound, RemoteError
+from nautilus.runtime.client import CircuitBreaker, EngineClient
+from nautilus.runtime.engine import ArrayProbe
+from nautilus.runtime.host import EngineHost
+from nautilus.runtime.protocol import Codec, ConnectionClosed, FramedSocket
+from nautilus.runtime.shm import PoolFull, ShmPool, attach
+
+
+class WrongEcho(msgspec.Struct):
+    text: str
+    n: str
+
+
+class Payload(msgspec.Struct):
+    name: str
+    values: np.ndarray
+    scalar: float = 0.0
+
+
+# Framing ------------------------------------------------------------------------------------------
+def test_frames_small_and_big_cross_a_socket_pair_intact():
+    a, b = socket.socketpair()
+    left, right = FramedSocket(a), FramedSocket(b)
+    big = np.random.default_rng(0).bytes(5_000_003)
+    sender = threading.Thread(target=lambda: [left.send(b"abc"), left.send(big), left.send(b"")])
+    sender.start()
+    assert right.recv() == b"abc"
+    assert bytes(right.recv()) == big
+    assert right.recv() == b""
+    sender.join()
+    left.close()
+    with pytest.raises(ConnectionClosed):
+        right.recv()
+    right.close()
+
+
+# Codec --------------------------------------------------------------------------------------------
+def test_small_arrays_travel_inline_and_come_back_equal_and_writable():
+    codec = Codec(pool=None)
+    original = Payload("x", np.arange(10, dtype=np.int32), np.float64(2.5))
+    decoded = codec.decode(codec.encode(original), Payload)
+    assert decoded.name == "x" and decoded.scalar == 2.5
+    assert decoded.values.dtype == np.int32
+    np.testing.assert_array_equal(decoded.values, original.values)
+    decoded.values[0] = 99  # a private copy, not a view of the frame
+    assert codec.leases == []
+
+
+def test_big_arrays_travel_by_shared_memory_handle():
+    pool = ShmPool(4 * 2**20)
+    try:
+        codec = Codec(pool=pool, threshold=1024)
+        values = np.linspace(0, 1, 100_000)
+        frame = codec.encode(Payload("big", values))
+        assert len(frame) < 200  # a handle, not 800 kB of data
+        assert len(codec.leases) == 1 and pool.used >= values.nbytes
+        decoded = Codec().decode(frame, Payload)
+        np.testing.assert_array_equal(decoded.values, values)
+        for block in codec.leases:
+            pool.decref(block)
+        assert pool.used == 0
+    finally:
+        pool.close()
+
+
+def test_object_arrays_are_refused():
+    with pytest.raises(TypeError):
+        Codec().encode(Payload("bad", np.array([object()])))
+
+
+# Shared-memory pool ---------------------------------------------------------------------------------
+def test_pool_arrays_are_shared_without_copy_and_freed_on_gc():
+    pool = ShmPool(2**20)
+    try:
+        arr = pool.empty(1000)
+        arr[:] = np.arange(1000)
+        offset = pool.block_of(arr)[1]
+        handle = pool.lease(arr)
+        assert handle.offset == offset  # no copy: the handle points at the array itself
+        view = attach(handle)
+        view[5] = -1.0
+        assert arr[5] == -1.0
+        del arr, view
+        gc.collect()
+        assert pool.used > 0  # the lease still holds the block
+        pool.decref(handle.block)
+        assert pool.used == 0 and pool.blocks == 0
+    finally:
+        pool.close()
+
+
+def test_pool_full_raises_and_foreign_arrays_are_copied_in():
+    pool = ShmPool(4096)
+    try:
+        with pytest.raises(PoolFull):
+            pool.empty(1024)  # 8 kB > 4 kB
+        outside = np.arange(8.0)
+        handle = pool.lease(outside)
+        np.testing.assert_array_equal(attach(handle), outside)
+        pool.decref(handle.block)
+        assert pool.used == 0
+    finally:
+        pool.close()
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 5000)), min_size=1, max_size=60))
+def test_allocator_never_overlaps_and_coalesces_back_to_one_run(ops):
+    pool = ShmPool(64 * 1024)
+    live: list[tuple[int, int, int]] = []  # (block, offset, size)
+    try:
+        for alloc, size in ops:
+            if alloc or not live:
+                try:
+                    block, offset = pool._allocate(size)
+                except PoolFull:
+                    continue
+                pool.incref(block)
+                live.append((block, offset, -(-size // 64) * 64))
+            else:
+                block, _, _ = live.pop(len(live) // 2)
+                pool.decref(block)
+            spans = sorted((o, o + s) for _, o, s in live)
+            assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+            assert pool.used == sum(s for _, _, s in live)
+        for block, _, _ in live:
+            pool.decref(block)
+        assert pool._free == [(0, pool.size)] and pool.used == 0
+    finally:
+        pool.close()
+
+
+# Circuit breaker ----------------------------------------------------------------------------------
+def test_breaker_opens_after_threshold_then_allows_one_trial(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    breaker = CircuitBreaker(failures=2, cooldown_s=1.0)
+    breaker.failure()
+    assert breaker.allow() and breaker.state == "closed"
+    breaker.failure()
+    assert breaker.state == "open" and not breaker.allow()
+    now[0] += 1.5
+    assert breaker.state == "half-open"
+    assert breaker.allow() and not breaker.allow()  # exactly one trial
+    breaker.failure()
+    assert breaker.state == "open"
+    now[0] += 1.5
+    assert breaker.allow()
+    breaker.success()
+    assert breaker.state == "closed" and breaker.allow()
+
+
+# Host + client in one process ----------------------------------------------------------------------
+@pytest.fixture
+def host(settings):
+    h = EngineHost(EchoEngine(settings), settings)
+    h.start()
+    yield h
+    h.stop()
+
+
+def test_typed_calls_over_unix_and_tcp(host, settings):
+    for transport in ("unix", "tcp"):
+        client = EngineClient("echo", settings, transports=(transport,), probe=False)
+        reply = client.call("echo", EchoRequest("hello", 3))
+        assert (reply.text, reply.n) == ("hello", 3)
+        assert client.last_transport == transport
+        client.close()
+
+
+def test_builtin_echo_and_describe_array_exist_on_every_engine(host, settings):
+    client = EngineClient("echo", settings, transports=("unix",), probe=False)
+    # `echo` is overridden by the test engine; describe_array comes from the base class
+    info = client.call("describe_array", ArrayProbe(np.arange(12.0).reshape(3, 4)))
+    assert info.shape == [3, 4] and info.first == 0.0 and info.last == 11.0
+    client.close()
+
+
+def test_errors_keep_their_code_and_field(host, settings):
+    client = EngineClient("echo", settings, transports=("unix",), probe=False)
+    with pytest.raises(InvalidInput) as bad:
+        client.call("echo", EchoRequest("x", -1))
+    assert bad.value.field == "n"
+    with pytest.raises(RemoteError, match="echo.crash failed: RuntimeError"):
+        client.call("crash")
+    with pytest.raises(NotFound):
+        client.call("no_such_method")
+    with pytest.raises(InvalidInput) as wrong:  # wrong type for a field: validated by the engine
+        client.call("echo", WrongEcho(text="x", n="three"))
+    assert wrong.value.field == "n"
+    client.close()
+
+
+def test_big_arrays_both_ways_and_leases_are_released(host, settings):
+    client = EngineClient("echo", settings, transports=("unix",), probe=False)
+    values = np.random.default_rng(1).normal(size=300_000)
+    reply = client.call("scale", ArrayRequest(values, 3.0))
+    assert reply.total == pytest.approx(values.sum())
+    np.testing.assert_allclose(reply.scaled, values * 3.0)
+    assert host.pool.used > 0  # the reply array is leased to us
+    del reply
+    gc.collect()
+    client.call("echo", EchoRequest("release", 0))  # carries the release
+    assert host.pool.used == 0
+    client.close()
+
+
+def test_fallback_to_in_process_when_the_host_is_gone(host, settings):
+    client = EngineClient("echo", settings, probe=False)
+    assert client.call("echo", EchoRequest("a", 1)).text == "a"
+    assert client.last_transport == "unix"
+    host.stop()
+    reply = client.call("echo", EchoRequest("b", 2))
+    assert reply.text == "b" and client.last_transport == "inproc"
+    assert client.fallbacks >= 2  # unix and tcp both skipped
+    client.close()
+
+
+def test_state_changing_call_is_not_retried_when_outcome_unknown(host, settings):
+    client = EngineClient("echo", settings, transports=("unix", "inproc"), probe=False)
+    with pytest.raises(EngineUnavailable, match="not retried"):
+        client.call("slow_increment", SleepRequest(0.5), timeout=0.1)
+    assert client.transports["inproc"]._engine is None  # never executed a second time
+    time.sleep(0.5)
+    assert host.engine.counter == 1
+    client.close()
+
+
+def test_idempotent_call_falls_through_after_a_timeout(host, settings):
+    client = EngineClient("echo", settings, transports=("unix", "inproc"), probe=False)
+    client.call("sleep", SleepRequest(0.4), timeout=0.1)
+    assert client.last_transport == "inproc"
+    client.close()
+
+
+def test_unreachable_everywhere_raises_engine_unavailable(settings):
+    client = EngineClient("echo", settings, transports=("unix", "tcp"), probe=False)
+    with pytest.raises(EngineUnavailable, match="unreachable"):
+        client.call("echo", EchoRequest("x", 1))
+    client.close()
+
+
+def test_probe_marks_transports_down_and_up(host, settings):
+    client = EngineClient("echo", settings, transports=("unix", "tcp"), probe=False)
+    client.probe_once()
+    health = client.health()
+    assert health["status"] == "up" and health["pid"] is not None
+    assert health["transports"]["unix"]["up"] is True
+    host.stop()
+    client.probe_once()
+    health = client.health()
+    assert health["status"] == "down"
+    assert health["transports"]["unix"]["breaker"] == "open"
+    client.close()
