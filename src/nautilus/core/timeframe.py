@@ -35,5 +35,7 @@ def validate_timeframe(timeframe: str) -> str:
 def pandas_rule(timeframe: str) -> str:
     """The equivalent pandas offset alias (used by references and tests)."""
     timeframe_ns(timeframe)
-    n, unit = timeframe[:-1], timeframe[-1]
-    return n + {"s": "s", "m": "min", "h": "h", "d": "D", "w": "7D"}[unit]
+    n, unit = int(timeframe[:-1]), timeframe[-1]
+    if unit == "w":
+        return f"{n * 7}D"
+    return f"{n}{ {'s': 's', 'm': 'min', 'h': 'h', 'd': 'D'}[unit]}"

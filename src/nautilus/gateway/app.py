@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Request
+import msgspec
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -73,9 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware)
 
     @app.get("/health", tags=["system"])
-    def health(request: Request) -> Response:
-        import msgspec
-
+    async def health(request: Request) -> Response:
         return Response(msgspec.json.encode(request.app.state.engines.health()), media_type="application/json")
 
     @app.get("/metrics", tags=["system"])
@@ -85,7 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime_metrics.SHM_POOL_BYTES.labels("size").set(pool.size)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(checker)])
-    api.include_router(marketdata.router)
-    app.include_router(api)
+    for router in (marketdata.router,):
+        app.include_router(router, dependencies=[Depends(checker)])
     return app

@@ -329,6 +329,7 @@ class EngineClient:
                 self._fail(name, state, method, exc, errors)
                 raise EngineUnavailable(f"{self.engine}.{method} failed in-process: {exc}") from exc
             state.breaker.success()
+            state.up = True
             self._record(name, method, "ok", time.perf_counter() - t0)
             return result
         raise EngineUnavailable(f"engine {self.engine} unreachable ({'; '.join(errors)})")
@@ -355,6 +356,7 @@ class EngineClient:
 
     def _fail(self, name: str, state: TransportState, method: str, exc: Exception, errors: list[str]) -> None:
         state.failures += 1
+        state.up = False
         state.last_error = str(exc)
         state.breaker.failure()
         errors.append(f"{name}: {exc}")

@@ -27,6 +27,7 @@ import numpy as np
 
 from nautilus.config import Settings
 from nautilus.core.errors import NotFound
+from nautilus.runtime.bus import Bus, make_bus
 from nautilus.runtime.protocol import Empty
 
 _MARK = "__nautilus_handler__"
@@ -87,6 +88,14 @@ class Engine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._bus: Bus | None = None
+
+    @property
+    def bus(self) -> Bus:
+        """The message bus (in-memory, or Redis when configured), made on first use."""
+        if self._bus is None:
+            self._bus = make_bus(self.settings)
+        return self._bus
 
     def start(self) -> None:
         """Open resources (called once before serving)."""

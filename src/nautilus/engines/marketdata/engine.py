@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import threading
 
+import msgspec
+
 from nautilus.config import Settings
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, NautilusError, NotFound
@@ -63,9 +65,11 @@ class MarketDataEngine(Engine):
             self.database.upsert_instrument(bars.symbol)
             self.database.record_series(bars.symbol, bars.timeframe, summary.first_ts, summary.last_ts,
                                         summary.rows)
-        return SeriesSummary(symbol=bars.symbol, timeframe=bars.timeframe, rows_written=len(bars),
-                             first_ts=summary.first_ts, last_ts=summary.last_ts, total_rows=summary.rows,
-                             run_id=run_id)
+        result = SeriesSummary(symbol=bars.symbol, timeframe=bars.timeframe, rows_written=len(bars),
+                               first_ts=summary.first_ts, last_ts=summary.last_ts, total_rows=summary.rows,
+                               run_id=run_id)
+        self.bus.publish(f"marketdata.bars.{bars.symbol}.{bars.timeframe}", msgspec.structs.asdict(result))
+        return result
 
     @handler(idempotent=False)
     def ingest(self, req: IngestRequest) -> SeriesSummary:

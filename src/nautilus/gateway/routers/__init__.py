@@ -1,1 +1,3 @@
-"""One router per engine, mounted under /api/v1."""
+"""One router per engine; each carries the full versioned prefix so metrics see the real route."""
+
+API_PREFIX = "/api/v1"

@@ -20,9 +20,10 @@ from nautilus.engines.marketdata.messages import (
     IngestRequest,
     SeriesSummary,
 )
+from nautilus.gateway.routers import API_PREFIX
 from nautilus.runtime.client import EngineClient
 
-router = APIRouter(prefix="/marketdata", tags=["marketdata"])
+router = APIRouter(prefix=f"{API_PREFIX}/marketdata", tags=["marketdata"])
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 
 

@@ -1,0 +1,1 @@
+"""MarketData engine: bar ingest, synthetic generators and resampling."""

@@ -1,0 +1,280 @@
+"""SQL engine, migrations and the repository API the engines use.
+
+SQLite (the default) gets WAL, foreign keys, a busy timeout and real transactions (SQLAlchemy emits
+``BEGIN`` itself, so DDL and reads are transactional too). PostgreSQL goes through psycopg 3.
+Every :class:`Database` method runs in its own transaction: it commits whole or leaves nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, delete, event, make_url, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from nautilus.core.errors import Conflict, InvalidInput, NotFound
+from nautilus.core.timeframe import validate_timeframe
+from nautilus.storage.models import (
+    FINISHED_STATUSES,
+    ROLES,
+    ApiKey,
+    AuditLog,
+    Base,
+    CatalogSeries,
+    IngestRun,
+    Instrument,
+    utcnow,
+)
+
+MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
+SQLITE_PRAGMAS: Final = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000")
+INSTRUMENT_FIELDS: Final = frozenset({"name", "asset_class", "currency", "exchange"})
+_UPSERTS: Final = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+# Engine ----------------------------------------------------------------------------------------
+def normalize_url(url: str | URL) -> URL:
+    """Parse ``url``; plain ``postgresql://`` (or ``postgres://``) URLs get the psycopg 3 driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """Create an engine for ``url``; ``kwargs`` go to :func:`sqlalchemy.create_engine`."""
+    parsed = normalize_url(url)
+    engine = create_engine(parsed, **kwargs)
+    if engine.dialect.name == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the driver stops emitting BEGIN; _sqlite_on_begin does
+    cursor = dbapi_connection.cursor()
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+# Migrations ------------------------------------------------------------------------------------
+def alembic_config(url: str | URL | None = None) -> Config:
+    """An Alembic config for the packaged migrations; ``url`` sets ``sqlalchemy.url`` when given."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        rendered = normalize_url(url).render_as_string(hide_password=False)
+        config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    return config
+
+
+def upgrade(url: str | URL, revision: str = "head") -> None:
+    """Migrate the database at ``url`` up to ``revision`` in one transaction."""
+    _migrate(command.upgrade, url, revision)
+
+
+def downgrade(url: str | URL, revision: str = "base") -> None:
+    """Migrate the database at ``url`` down to ``revision`` in one transaction."""
+    _migrate(command.downgrade, url, revision)
+
+
+def _migrate(step: Callable[[Config, str], None], url: str | URL, revision: str) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            step(config, revision)
+    finally:
+        engine.dispose()
+
+
+# Repository ------------------------------------------------------------------------------------
+def hash_api_key(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
+
+
+def _require_text(value: str, field: str) -> None:
+    if not value or not value.strip():
+        raise InvalidInput(f"{field} must be a non-empty string", field=field)
+
+
+def _require_choice(value: str, choices: tuple[str, ...], field: str) -> None:
+    if value not in choices:
+        raise InvalidInput(f"{field} {value!r} is not one of {', '.join(choices)}", field=field)
+
+
+def _as_dict(row: Base, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in fields}
+
+
+_INSTRUMENT_KEYS: Final = ("id", "symbol", "name", "asset_class", "currency", "exchange", "created_at")
+_SERIES_KEYS: Final = ("timeframe", "first_ts", "last_ts", "rows", "updated_at")
+_RUN_KEYS: Final = (
+    "id", "symbol", "timeframe", "source", "path", "rows", "status", "error", "started_at", "finished_at",
+)
+
+
+class Database:
+    """Repository over the SQL state; build it with :meth:`from_url` after :func:`upgrade`."""
+
+    def __init__(self, engine: Engine) -> None:
+        if engine.dialect.name not in _UPSERTS:
+            raise InvalidInput(f"database {engine.dialect.name!r} is not supported (sqlite, postgresql)",
+                               field="database_url")
+        self.engine = engine
+        self.sessions = session_factory(engine)
+        self._upsert = _UPSERTS[engine.dialect.name]
+
+    @classmethod
+    def from_url(cls, url: str | URL, **engine_kwargs: Any) -> Database:
+        return cls(make_engine(url, **engine_kwargs))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # Instruments and catalog series ---------------------------------------------------------------
+    def upsert_instrument(self, symbol: str, **fields: str | None) -> int:
+        """Insert ``symbol`` or update the given fields of it; returns the instrument id."""
+        _require_text(symbol, "symbol")
+        unknown = sorted(set(fields) - INSTRUMENT_FIELDS)
+        if unknown:
+            raise InvalidInput(f"unknown instrument field(s): {', '.join(unknown)}", field=unknown[0])
+        stmt = self._upsert(Instrument).values(symbol=symbol, **fields)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Instrument.symbol], set_=fields or {"symbol": stmt.excluded.symbol}
+        ).returning(Instrument.id)
+        with self.sessions.begin() as session:
+            return session.execute(stmt).scalar_one()
+
+    def list_instruments(self) -> list[dict[str, Any]]:
+        """Every instrument with its catalog series, ordered by symbol then timeframe."""
+        query = select(Instrument).options(selectinload(Instrument.series)).order_by(Instrument.symbol)
+        with self.sessions.begin() as session:
+            return [
+                _as_dict(instrument, _INSTRUMENT_KEYS)
+                | {"series": [_as_dict(series, _SERIES_KEYS) for series in instrument.series]}
+                for instrument in session.scalars(query)
+            ]
+
+    def record_series(self, symbol: str, timeframe: str, first_ts: int, last_ts: int, rows: int) -> None:
+        """Mirror a catalog series' extent (creating its instrument if needed)."""
+        _require_text(symbol, "symbol")
+        validate_timeframe(timeframe)
+        if rows < 0:
+            raise InvalidInput(f"rows must be >= 0, got {rows}", field="rows")
+        if first_ts > last_ts:
+            raise InvalidInput(f"first_ts {first_ts} is after last_ts {last_ts}", field="first_ts")
+        values = {"first_ts": int(first_ts), "last_ts": int(last_ts), "rows": int(rows), "updated_at": utcnow()}
+        new_instrument = self._upsert(Instrument).values(symbol=symbol).on_conflict_do_nothing(
+            index_elements=[Instrument.symbol]
+        )
+        series = self._upsert(CatalogSeries).values(symbol=symbol, timeframe=timeframe, **values)
+        series = series.on_conflict_do_update(
+            index_elements=[CatalogSeries.symbol, CatalogSeries.timeframe], set_=values
+        )
+        with self.sessions.begin() as session:
+            session.execute(new_instrument)
+            session.execute(series)
+
+    def delete_series(self, symbol: str, timeframe: str | None = None) -> int:
+        """Forget one series (or every series of ``symbol``); returns how many rows went."""
+        stmt = delete(CatalogSeries).where(CatalogSeries.symbol == symbol)
+        if timeframe is not None:
+            stmt = stmt.where(CatalogSeries.timeframe == timeframe)
+        with self.sessions.begin() as session:
+            return session.execute(stmt).rowcount
+
+    # Ingest runs ----------------------------------------------------------------------------------
+    def start_ingest_run(self, symbol: str, timeframe: str, source: str, path: str | None = None) -> int:
+        """Record a run in status ``running``; returns its id for :meth:`finish_ingest_run`."""
+        _require_text(symbol, "symbol")
+        _require_text(source, "source")
+        run = IngestRun(symbol=symbol, timeframe=timeframe, source=source, path=path)
+        with self.sessions.begin() as session:
+            session.add(run)
+        return run.id
+
+    def finish_ingest_run(self, run_id: int, status: str, rows: int = 0, error: str | None = None) -> None:
+        _require_choice(status, FINISHED_STATUSES, "status")
+        stmt = (
+            update(IngestRun)
+            .where(IngestRun.id == run_id)
+            .values(status=status, rows=rows, error=error, finished_at=utcnow())
+        )
+        with self.sessions.begin() as session:
+            if session.execute(stmt).rowcount == 0:
+                raise NotFound(f"ingest run {run_id} does not exist", field="run_id")
+
+    def list_ingest_runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The ``limit`` most recent runs, newest first."""
+        if limit < 1:
+            raise InvalidInput(f"limit must be >= 1, got {limit}", field="limit")
+        query = select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)
+        with self.sessions.begin() as session:
+            return [_as_dict(run, _RUN_KEYS) for run in session.scalars(query)]
+
+    # Audit log ------------------------------------------------------------------------------------
+    def audit(self, actor: str, action: str, target: str | None = None,
+              detail: dict[str, Any] | None = None) -> int:
+        _require_text(actor, "actor")
+        _require_text(action, "action")
+        entry = AuditLog(actor=actor, action=action, target=target, detail=detail)
+        with self.sessions.begin() as session:
+            session.add(entry)
+        return entry.id
+
+    # API keys -------------------------------------------------------------------------------------
+    def add_api_key(self, name: str, raw_key: str, role: str = "read") -> int:
+        """Store the sha256 of ``raw_key`` (never the key itself); returns the key id."""
+        _require_text(name, "name")
+        _require_text(raw_key, "raw_key")
+        _require_choice(role, ROLES, "role")
+        key = ApiKey(name=name, key_hash=hash_api_key(raw_key), role=role)
+        try:
+            with self.sessions.begin() as session:
+                session.add(key)
+        except IntegrityError as exc:
+            raise Conflict("an API key with this value already exists", field="raw_key") from exc
+        return key.id
+
+    def verify_api_key(self, raw_key: str) -> str | None:
+        """The role of an unrevoked key matching ``raw_key``, else None."""
+        query = select(ApiKey.role).where(ApiKey.key_hash == hash_api_key(raw_key), ApiKey.revoked_at.is_(None))
+        with self.sessions.begin() as session:
+            return session.scalar(query)
+
+    def has_active_api_keys(self) -> bool:
+        """Whether any unrevoked key exists (the gateway enables auth only then)."""
+        query = select(ApiKey.id).where(ApiKey.revoked_at.is_(None)).limit(1)
+        with self.sessions.begin() as session:
+            return session.scalar(query) is not None
+
+    def revoke_api_key(self, key_id: int) -> None:
+        """Revoke a key (idempotent: a revoked key keeps its first revocation time)."""
+        with self.sessions.begin() as session:
+            key = session.get(ApiKey, key_id)
+            if key is None:
+                raise NotFound(f"API key {key_id} does not exist", field="key_id")
+            if key.revoked_at is None:
+                key.revoked_at = utcnow()

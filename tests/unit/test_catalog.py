@@ -1,0 +1,358 @@
+"""The Parquet bar catalog against hand-built expectations and a pandas reference."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_array_equal
+
+from nautilus.core.bars import COLUMNS, Bars
+from nautilus.core.errors import InvalidInput, NotFound
+from nautilus.storage import catalog as catalog_module
+from nautilus.storage.catalog import BarCatalog, SeriesStats
+
+HOUR = 3_600_000_000_000
+DAY = 24 * HOUR
+
+
+def ns(text: str) -> int:
+    return int(np.datetime64(text, "ns").astype(np.int64))
+
+
+def make_bars(ts: list[int] | np.ndarray, tag: float = 0.0, symbol: str = "SPY", timeframe: str = "1h") -> Bars:
+    """Bars whose values encode ``tag`` (which write they came from) and the hour of ``ts``."""
+    ts = np.asarray(ts, dtype=np.int64)
+    hours = (ts // HOUR).astype(np.float64)
+    return Bars(symbol=symbol, timeframe=timeframe, ts=ts, open=tag + hours, high=tag + hours + 0.5,
+                low=tag + hours - 0.5, close=tag + hours + 0.25, volume=np.full(ts.shape, 100.0 + tag))
+
+
+def assert_bars_equal(got: Bars, expected: Bars) -> None:
+    assert (got.symbol, got.timeframe) == (expected.symbol, expected.timeframe)
+    assert got.ts.dtype == np.int64
+    assert_array_equal(got.ts, expected.ts)
+    for column in COLUMNS:
+        assert_array_equal(getattr(got, column), getattr(expected, column), err_msg=column)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> BarCatalog:
+    return BarCatalog(tmp_path / "catalog", row_group_size=4)
+
+
+# Round trip and layout ----------------------------------------------------------------------------
+def test_round_trip_is_exact_and_split_by_utc_year(catalog: BarCatalog) -> None:
+    ts = [ns("2019-12-31T22:00"), ns("2019-12-31T23:00"), ns("2020-01-01T00:00"), ns("2020-01-01T01:00")]
+    bars = Bars(symbol="SPY", timeframe="1h", ts=np.array(ts, dtype=np.int64),
+                open=np.array([1.5, -0.0, np.nan, 1e-300]), high=np.array([2.0, np.inf, 3.0, 1e300]),
+                low=np.array([0.1, -np.inf, 0.2, 0.3]), close=np.array([1.0, 2.0, 3.0, 4.0]),
+                volume=np.array([0.0, 10.0, 20.0, 30.0]))
+
+    stats = catalog.write(bars)
+
+    assert stats == SeriesStats(first_ts=ts[0], last_ts=ts[-1], rows=4)
+    series_dir = catalog.root / "bars" / "SPY" / "1h"
+    assert sorted(path.name for path in series_dir.iterdir()) == ["2019.parquet", "2020.parquet"]
+    assert pq.read_metadata(series_dir / "2019.parquet").num_rows == 2
+    assert_bars_equal(catalog.read("SPY", "1h"), bars)
+
+
+def test_files_have_fixed_row_groups_with_ts_statistics(catalog: BarCatalog) -> None:
+    ts = [ns("2021-03-01") + i * HOUR for i in range(10)]
+    catalog.write(make_bars(ts))
+
+    metadata = pq.read_metadata(catalog.root / "bars" / "SPY" / "1h" / "2021.parquet")
+    groups = [metadata.row_group(i) for i in range(metadata.num_row_groups)]
+    assert [group.num_rows for group in groups] == [4, 4, 2]
+    bounds = [(g.column(0).statistics.min_raw, g.column(0).statistics.max_raw) for g in groups]
+    assert bounds == [(ts[0], ts[3]), (ts[4], ts[7]), (ts[8], ts[9])]
+
+
+# Range queries ------------------------------------------------------------------------------------
+@pytest.fixture
+def hourly_across_new_year(catalog: BarCatalog) -> Bars:
+    bars = make_bars([ns("2019-12-31T21:00") + i * HOUR for i in range(6)])  # 21:00 .. 02:00
+    catalog.write(bars)
+    return bars
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected_hours"),
+    [
+        ("2020-01-01T00:00", "2020-01-01T01:00", ["2020-01-01T00:00"]),
+        ("2019-12-31T23:00", "2020-01-01T00:00", ["2019-12-31T23:00"]),
+        ("2019-12-31T23:00", "2020-01-01T01:00", ["2019-12-31T23:00", "2020-01-01T00:00"]),
+        ("2019-12-31T22:30", "2019-12-31T23:30", ["2019-12-31T23:00"]),
+        ("2019-12-31T21:00", "2020-01-01T02:00", [f"2019-12-31T{h}:00" for h in (21, 22, 23)]
+         + ["2020-01-01T00:00", "2020-01-01T01:00"]),
+        ("2020-01-01T02:00", "2020-01-01T02:00", []),
+        ("2020-01-01T03:00", "2020-01-01T02:00", []),
+        ("2018-01-01T00:00", "2019-01-01T00:00", []),
+        ("2020-01-01T02:01", "2030-01-01T00:00", []),
+    ],
+)
+def test_range_is_start_inclusive_end_exclusive_across_years(
+    catalog: BarCatalog, hourly_across_new_year: Bars, start: str, end: str, expected_hours: list[str]
+) -> None:
+    got = catalog.read("SPY", "1h", ns(start), ns(end))
+
+    assert got.ts.tolist() == [ns(hour) for hour in expected_hours]
+    assert got.close.tolist() == [h // HOUR + 0.25 for h in got.ts.tolist()]
+
+
+def test_open_ended_ranges(catalog: BarCatalog, hourly_across_new_year: Bars) -> None:
+    ts = hourly_across_new_year.ts
+    assert_array_equal(catalog.read("SPY", "1h", start_ns=ns("2020-01-01T01:00")).ts, ts[4:])
+    assert_array_equal(catalog.read("SPY", "1h", end_ns=ns("2019-12-31T23:00")).ts, ts[:2])
+    assert_array_equal(catalog.read("SPY", "1h", end_ns=ns("2020-01-01T00:00")).ts, ts[:3])
+    assert len(catalog.read("SPY", "1h", end_ns=ns("2019-01-01"))) == 0
+
+
+def test_read_of_unknown_series_names_it(catalog: BarCatalog, hourly_across_new_year: Bars) -> None:
+    with pytest.raises(NotFound, match="'QQQ'") as symbol_error:
+        catalog.read("QQQ", "1h")
+    with pytest.raises(NotFound, match="1d bars for 'SPY'") as timeframe_error:
+        catalog.read("SPY", "1d")
+
+    assert symbol_error.value.field == "symbol"
+    assert timeframe_error.value.field == "timeframe"
+
+
+def test_read_opens_only_year_files_in_range_and_overlapping_row_groups(
+    catalog: BarCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog.row_group_size = 24  # one row group per day of hourly bars
+    start = ns("2019-01-01")
+    catalog.write(make_bars(np.arange(start, ns("2023-01-01"), HOUR, dtype=np.int64)))
+    opened: list[str] = []
+    groups_read: list[list[int]] = []
+
+    class SpyParquetFile(pq.ParquetFile):
+        def __init__(self, source: Path, **kwargs: object) -> None:
+            opened.append(Path(source).name)
+            super().__init__(source, **kwargs)
+
+        def read_row_groups(self, row_groups: list[int], **kwargs: object):  # type: ignore[no-untyped-def]
+            groups_read.append(list(row_groups))
+            return super().read_row_groups(row_groups, **kwargs)
+
+    def no_listing(path: object) -> None:
+        raise AssertionError(f"a bounded read listed {path}")
+
+    monkeypatch.setattr(pq, "ParquetFile", SpyParquetFile)
+    monkeypatch.setattr(catalog_module.os, "scandir", no_listing)
+
+    inside = catalog.read("SPY", "1h", ns("2020-03-01T12:00"), ns("2020-03-02T12:00"))
+    assert (opened, groups_read) == (["2020.parquet"], [[60, 61]])  # 2020-03-01 is day 60 (leap year)
+    assert_array_equal(inside.ts, np.arange(ns("2020-03-01T12:00"), ns("2020-03-02T12:00"), HOUR))
+
+    opened.clear()
+    groups_read.clear()
+    across = catalog.read("SPY", "1h", ns("2020-12-31T23:00"), ns("2021-01-01T01:00"))
+    assert (opened, groups_read) == (["2020.parquet", "2021.parquet"], [[365], [0]])
+    assert across.ts.tolist() == [ns("2020-12-31T23:00"), ns("2021-01-01T00:00")]
+
+
+# Merge and replace --------------------------------------------------------------------------------
+def test_merge_unions_and_new_rows_win(catalog: BarCatalog) -> None:
+    t = [ns("2020-06-01") + i * HOUR for i in range(7)]
+    catalog.write(make_bars(t[0:5], tag=1000.0))
+
+    stats = catalog.write(make_bars(t[3:7], tag=2000.0), mode="merge")
+
+    got = catalog.read("SPY", "1h")
+    assert got.ts.tolist() == t
+    hours = [x // HOUR for x in t]
+    assert got.open.tolist() == [1000.0 + h for h in hours[:3]] + [2000.0 + h for h in hours[3:]]
+    assert got.volume.tolist() == [1100.0] * 3 + [2100.0] * 4
+    assert stats == SeriesStats(first_ts=t[0], last_ts=t[6], rows=7)
+
+
+def test_replace_drops_stored_rows_inside_the_new_range(catalog: BarCatalog) -> None:
+    t = [ns("2020-06-01") + i * HOUR for i in range(10)]
+    catalog.write(make_bars(t, tag=1000.0))
+
+    stats = catalog.write(make_bars([t[3], t[5]], tag=2000.0), mode="replace")
+
+    got = catalog.read("SPY", "1h")
+    assert got.ts.tolist() == t[:4] + t[5:]  # t[4] was inside [t[3], t[5]] and is gone
+    assert got.volume.tolist() == [1100.0] * 3 + [2100.0] * 2 + [1100.0] * 4
+    assert stats == SeriesStats(first_ts=t[0], last_ts=t[9], rows=9)
+
+
+def test_replace_deletes_a_year_left_empty(catalog: BarCatalog) -> None:
+    catalog.write(make_bars([ns("2019-06-01"), ns("2020-06-01"), ns("2021-06-01")], tag=1000.0))
+
+    stats = catalog.write(make_bars([ns("2019-07-01"), ns("2021-05-01")], tag=2000.0), mode="replace")
+
+    series_dir = catalog.root / "bars" / "SPY" / "1h"
+    assert sorted(path.name for path in series_dir.iterdir()) == ["2019.parquet", "2021.parquet"]
+    got = catalog.read("SPY", "1h")
+    assert got.ts.tolist() == [ns("2019-06-01"), ns("2019-07-01"), ns("2021-05-01"), ns("2021-06-01")]
+    assert got.volume.tolist() == [1100.0, 2100.0, 2100.0, 1100.0]
+    assert stats == SeriesStats(first_ts=ns("2019-06-01"), last_ts=ns("2021-06-01"), rows=4)
+
+
+def test_concurrent_writers_of_one_series_lose_nothing(tmp_path: Path) -> None:
+    t0 = ns("2020-01-01")
+    batches = [make_bars(t0 + np.arange(k, 400, 8, dtype=np.int64) * HOUR, tag=float(k)) for k in range(8)]
+    threads = [threading.Thread(target=BarCatalog(tmp_path).write, args=(b,)) for b in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    got = BarCatalog(tmp_path).read("SPY", "1h")
+    assert_array_equal(got.ts, t0 + np.arange(400, dtype=np.int64) * HOUR)
+    assert_array_equal(got.volume, 100.0 + np.arange(400) % 8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batches=st.lists(
+        st.tuples(st.sets(st.integers(-60, 60), min_size=1, max_size=40), st.sampled_from(["merge", "replace"])),
+        min_size=1, max_size=6,
+    ),
+    window=st.tuples(st.integers(-70, 70), st.integers(-70, 70)),
+)
+def test_random_batches_read_back_as_the_pandas_union(
+    batches: list[tuple[set[int], str]], window: tuple[int, int]
+) -> None:
+    new_year = ns("2020-01-01")
+    reference = pd.DataFrame(columns=list(COLUMNS), dtype=np.float64, index=pd.Index([], dtype=np.int64))
+    with tempfile.TemporaryDirectory() as tmp:
+        catalog = BarCatalog(Path(tmp), row_group_size=3)
+        for tag, (offsets, mode) in enumerate(batches):
+            bars = make_bars(new_year + np.array(sorted(offsets), dtype=np.int64) * HOUR, tag=1000.0 * tag)
+            frame = pd.DataFrame({c: getattr(bars, c) for c in COLUMNS}, index=pd.Index(bars.ts))
+            if mode == "replace":
+                reference = reference[(reference.index < bars.ts[0]) | (reference.index > bars.ts[-1])]
+            reference = pd.concat([reference, frame])
+            reference = reference[~reference.index.duplicated(keep="last")].sort_index()
+            stats = catalog.write(bars, mode=mode)  # type: ignore[arg-type]
+
+        assert stats == SeriesStats(int(reference.index[0]), int(reference.index[-1]), len(reference))
+        start, end = (new_year + offset * HOUR for offset in window)
+        for got, expected in ((catalog.read("SPY", "1h"), reference),
+                              (catalog.read("SPY", "1h", start, end),
+                               reference[(reference.index >= start) & (reference.index < end)])):
+            assert_array_equal(got.ts, expected.index.to_numpy())
+            for column in COLUMNS:
+                assert_array_equal(getattr(got, column), expected[column].to_numpy())
+
+
+# Atomicity --------------------------------------------------------------------------------------
+def _fail_on_call(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, call: int) -> None:
+    original = getattr(owner, name)
+    calls = 0
+
+    def failing(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            raise OSError(f"injected failure in {name}")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, failing)
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "call"),
+    [(pq, "write_table", 2), (os, "link", 2), (os, "replace", 1), (os, "replace", 2), (Path, "unlink", 1)],
+    ids=["second-year-write", "second-backup", "first-rename", "second-rename", "emptied-year-delete"],
+)
+def test_failed_write_leaves_catalog_byte_identical(
+    catalog: BarCatalog, monkeypatch: pytest.MonkeyPatch, owner: object, name: str, call: int
+) -> None:
+    catalog.write(make_bars([ns("2019-12-31T23:00"), ns("2020-01-01T00:00")], tag=1000.0))
+    before = snapshot(catalog.root)
+    _fail_on_call(monkeypatch, owner, name, call)
+
+    # Rewrites 2019, empties 2020 and creates 2021.
+    new = make_bars([ns("2019-12-31T22:00"), ns("2021-01-01T00:00")], tag=2000.0)
+
+    with pytest.raises(OSError, match="injected"):
+        catalog.write(new, mode="replace")
+
+    assert snapshot(catalog.root) == before  # no partial year, temp or backup file left behind
+
+
+def test_failed_first_write_of_a_series_leaves_no_directory(
+    catalog: BarCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog.write(make_bars([ns("2020-01-01")], symbol="AAPL"))
+    _fail_on_call(monkeypatch, pq, "write_table", 1)
+
+    with pytest.raises(OSError, match="injected"):
+        catalog.write(make_bars([ns("2020-01-01")], symbol="MSFT"))
+
+    assert catalog.symbols() == ["AAPL"]
+
+
+# Catalog queries ----------------------------------------------------------------------------------
+def test_stats_come_from_footers_only(catalog: BarCatalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    ts = [ns("2018-05-05"), ns("2019-01-01"), ns("2019-12-31T23:00"), ns("2021-02-03T04:00")]
+    catalog.write(make_bars(ts))
+
+    def no_data_reads(*args: object, **kwargs: object) -> None:
+        raise AssertionError("stats read data pages")
+
+    monkeypatch.setattr(pq, "read_table", no_data_reads)
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", no_data_reads)
+
+    assert catalog.stats("SPY", "1h") == SeriesStats(first_ts=ts[0], last_ts=ts[-1], rows=4)
+
+
+def test_symbols_timeframes_and_delete(catalog: BarCatalog) -> None:
+    assert catalog.symbols() == []
+    for symbol, timeframe in (("SPY", "1m"), ("SPY", "1d"), ("AAPL", "1d")):
+        catalog.write(make_bars([ns("2020-01-01")], symbol=symbol, timeframe=timeframe))
+    assert catalog.symbols() == ["AAPL", "SPY"]
+    assert catalog.timeframes("SPY") == ["1d", "1m"]
+
+    catalog.delete("SPY", "1m")
+    assert catalog.timeframes("SPY") == ["1d"]
+    with pytest.raises(NotFound, match="1m bars for 'SPY'"):
+        catalog.read("SPY", "1m")
+
+    catalog.delete("AAPL")
+    catalog.delete("SPY", "1d")
+    assert catalog.symbols() == []
+    assert list((catalog.root / "bars").iterdir()) == []
+    with pytest.raises(NotFound, match="'AAPL'"):
+        catalog.delete("AAPL")
+    with pytest.raises(NotFound, match="'AAPL'"):
+        catalog.timeframes("AAPL")
+
+
+# Bad input --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("bars", "mode", "field"),
+    [
+        (make_bars([ns("2020-01-02"), ns("2020-01-01")]), "merge", "ts"),
+        (make_bars([ns("2020-01-01"), ns("2020-01-01")]), "merge", "ts"),
+        (make_bars([], symbol="SPY"), "merge", "bars"),
+        (make_bars([ns("2020-01-01")], symbol="../etc"), "merge", "symbol"),
+        (make_bars([ns("2020-01-01")], timeframe="1 minute"), "merge", "timeframe"),
+        (make_bars([ns("2020-01-01")]), "append", "mode"),
+    ],
+)
+def test_bad_writes_are_rejected_naming_the_field(catalog: BarCatalog, bars: Bars, mode: str, field: str) -> None:
+    with pytest.raises(InvalidInput) as error:
+        catalog.write(bars, mode=mode)  # type: ignore[arg-type]
+
+    assert error.value.field == field
+    assert not (catalog.root / "bars").exists()
