@@ -26,8 +26,8 @@ keys_app = typer.Typer(help="Manage API keys (stored hashed).", no_args_is_help=
 app.add_typer(engine_app, name="engine")
 app.add_typer(keys_app, name="keys")
 
-console = Console()
-err = Console(stderr=True)
+console = Console(width=None if sys.stdout.isatty() else 120)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -145,12 +145,13 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
         return
     table = Table(title="Nautilus services")
     for col in ("service", "pid", "transport", "health", "uptime", "restarts", "p50 µs", "p99 µs", "requests"):
-        table.add_column(col, justify="right" if col in ("pid", "restarts", "p50 µs", "p99 µs") else "left")
+        table.add_column(col, no_wrap=True,
+                         justify="left" if col in ("service", "transport", "health") else "right")
     for r in rows["services"]:
         colour = {"up": "green", "down": "red"}.get(r["health"], "yellow")
         table.add_row(r["name"], str(r["pid"] or "-"), r["transport"] or "-", f"[{colour}]{r['health']}[/]",
                       _duration(r["uptime_s"]), str(r["restarts"]), _num(r["p50_us"]), _num(r["p99_us"]),
-                      _num(r.get("requests")))
+                      "-" if r.get("requests") is None else f"{r['requests']:,}")
     console.print(table)
     if not rows["supervisor_pid"]:
         console.print("supervisor: not running")

@@ -269,3 +269,24 @@ def test_probe_marks_transports_down_and_up(host, settings):
     assert health["status"] == "down"
     assert health["transports"]["unix"]["breaker"] == "open"
     client.close()
+
+
+# Compute backend --------------------------------------------------------------------------------------
+def test_backend_auto_is_cpu_without_torch_and_explicit_gpu_is_an_error(monkeypatch):
+    import importlib.util
+
+    from nautilus.runtime import backend
+
+    backend.detect_backend.cache_clear()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    try:
+        assert backend.detect_backend("auto").name == "cpu"
+        assert backend.detect_backend("cpu").name == "cpu"
+        for wanted in ("cuda", "mps"):
+            with pytest.raises(InvalidInput, match="not installed") as err:
+                backend.detect_backend(wanted)
+            assert err.value.field == "compute_backend"
+        with pytest.raises(InvalidInput):
+            backend.detect_backend("tpu")
+    finally:
+        backend.detect_backend.cache_clear()

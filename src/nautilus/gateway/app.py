@@ -20,6 +20,7 @@ from nautilus.gateway.auth import KeyChecker
 from nautilus.gateway.metrics import MetricsMiddleware
 from nautilus.gateway.routers import marketdata
 from nautilus.runtime import metrics as runtime_metrics
+from nautilus.runtime.backend import detect_backend
 from nautilus.runtime.client import EngineClient, process_pool
 from nautilus.storage.bootstrap import migrate
 from nautilus.storage.db import Database
@@ -31,6 +32,7 @@ class Engines:
     """One EngineClient per registered engine, shared by all routes."""
 
     def __init__(self, settings: Settings, names: list[str]) -> None:
+        self.settings = settings
         self.clients = {name: EngineClient(name, settings) for name in names}
         self._health: tuple[float, dict[str, Any]] | None = None
 
@@ -43,7 +45,9 @@ class Engines:
             engines = {name: client.health() for name, client in self.clients.items()}
             states = {e["status"] for e in engines.values()}
             status = "ok" if states <= {"up"} else "degraded"
-            self._health = (now, {"status": status, "version": nautilus.__version__, "engines": engines})
+            backend = detect_backend(self.settings.compute_backend)
+            self._health = (now, {"status": status, "version": nautilus.__version__,
+                                  "backend": msgspec.structs.asdict(backend), "engines": engines})
         return self._health[1]
 
     def close(self) -> None:
@@ -58,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         settings.ensure_dirs()
         migrate(settings)
+        backend = detect_backend(settings.compute_backend)
+        runtime_metrics.COMPUTE_BACKEND.labels(backend.name, backend.device).set(1)
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = 64
         yield

@@ -27,6 +27,7 @@ import numpy as np
 
 from nautilus.config import Settings
 from nautilus.core.errors import NotFound
+from nautilus.runtime.backend import detect_backend
 from nautilus.runtime.bus import Bus, make_bus
 from nautilus.runtime.protocol import Empty
 
@@ -105,7 +106,7 @@ class Engine:
 
     def backend(self) -> str:
         """Compute backend in use, reported in health."""
-        return "cpu"
+        return detect_backend(self.settings.compute_backend).name
 
     @handler
     def echo(self, req: Echo) -> Echo:

@@ -9,12 +9,14 @@ of them are written; writers of one series are serialised within a process.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import threading
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Final, Literal
 
@@ -115,10 +117,17 @@ class BarCatalog:
         matches = (_YEAR_FILE.match(entry.name) for entry in os.scandir(series_dir))
         return sorted(int(match.group(1)) for match in matches if match)
 
-    def _lock(self, symbol: str, timeframe: str) -> threading.Lock:
+    @contextmanager
+    def _lock(self, symbol: str, timeframe: str) -> Iterator[None]:
+        """Serialise writers of one series: a thread lock in this process, flock across processes."""
         key = (self.root.resolve(), symbol, timeframe)
         with _locks_guard:
-            return _locks.setdefault(key, threading.Lock())
+            thread_lock = _locks.setdefault(key, threading.Lock())
+        lock_dir = self.root / ".locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        with thread_lock, open(lock_dir / f"{symbol}.{timeframe}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     # Write ------------------------------------------------------------------------------------------
     def write(self, bars: Bars, mode: WriteMode = "merge") -> SeriesStats:
