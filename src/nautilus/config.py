@@ -54,6 +54,7 @@ class Settings(BaseSettings):
         default=64 * 1024, ge=0, description="Arrays at least this big travel by shared-memory handle"
     )
     compute_backend: ComputeBackend = "auto"
+    catalog_cache_mb: int = Field(default=256, ge=0, description="Decoded row groups kept in memory per process")
 
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Accepted X-API-Key values; empty disables auth"

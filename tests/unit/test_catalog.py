@@ -356,3 +356,29 @@ def test_bad_writes_are_rejected_naming_the_field(catalog: BarCatalog, bars: Bar
 
     assert error.value.field == field
     assert not (catalog.root / "bars").exists()
+
+
+def test_cached_reads_equal_uncached_and_never_serve_a_rewritten_year(tmp_path: Path) -> None:
+    cached = BarCatalog(tmp_path / "catalog", row_group_size=100, cache_bytes=1 << 20)
+    plain = BarCatalog(tmp_path / "catalog", row_group_size=100)
+    ts = np.arange(ns("2023-12-31"), ns("2024-01-02"), 3_600_000_000_000, dtype=np.int64)
+    cached.write(make_bars(ts, tag=1.0))
+    start, end = int(ts[5]), int(ts[40])
+    first = cached.read("SPY", "1h", start, end)
+    assert_bars_equal(first, plain.read("SPY", "1h", start, end))
+    assert cached.cache.size > 0
+    assert_bars_equal(cached.read("SPY", "1h", start, end), first)  # served from the cache
+    plain.write(make_bars(ts[10:20], tag=9.0))  # another writer rewrites both years
+    after = cached.read("SPY", "1h", start, end)
+    assert_bars_equal(after, plain.read("SPY", "1h", start, end))
+    assert after.close[10 - 5] != first.close[10 - 5]
+
+
+def test_row_group_cache_stays_within_its_byte_budget() -> None:
+    cache = catalog_module.RowGroupCache(capacity=1000)
+    for key in range(50):
+        cache.put(key, object(), 300)
+        assert cache.size <= 1000
+    assert cache.get(49) is not None and cache.get(0) is None
+    cache.put("huge", object(), 5000)  # larger than the budget: not kept
+    assert cache.get("huge") is None

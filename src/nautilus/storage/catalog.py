@@ -15,10 +15,11 @@ import re
 import shutil
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 import numpy as np
@@ -96,10 +97,11 @@ def _row_group_bounds(metadata: pq.FileMetaData, group: int) -> tuple[int, int]:
 class BarCatalog:
     """Bars partitioned by symbol, timeframe and UTC year under ``root / "bars"``."""
 
-    def __init__(self, root: Path, row_group_size: int = ROW_GROUP_SIZE) -> None:
+    def __init__(self, root: Path, row_group_size: int = ROW_GROUP_SIZE, cache_bytes: int = 0) -> None:
         self.root = Path(root)
         self.bars_dir = self.root / "bars"
         self.row_group_size = row_group_size
+        self.cache = RowGroupCache(cache_bytes)
 
     # Paths and locks --------------------------------------------------------------------------------
     def _series_dir(self, symbol: str, timeframe: str) -> Path:
@@ -251,18 +253,45 @@ class BarCatalog:
         return [year for year in self._years(series_dir) if first <= year <= last]
 
     def _read_year(self, path: Path, start: int, end: int) -> pa.Table | None:
+        """Overlapping row groups of one year file, through the cache when it is on.
+
+        Cache keys carry the file's inode and mtime, so a rewritten year (a new file renamed into
+        place) is never served stale.
+        """
         try:
-            parquet = pq.ParquetFile(path)
+            st = os.stat(path)
         except FileNotFoundError:
             return None
-        with parquet:
-            metadata = parquet.metadata
-            groups = [
-                group
-                for group in range(metadata.num_row_groups)
-                if _overlaps(_row_group_bounds(metadata, group), start, end)
-            ]
-            return parquet.read_row_groups(groups, use_threads=False) if groups else None
+        version = (str(path), st.st_ino, st.st_mtime_ns)
+        cache = self.cache
+        metadata = cache.get((version, "meta")) if cache.capacity else None
+        parquet: pq.ParquetFile | None = None
+        try:
+            if metadata is None:
+                parquet = pq.ParquetFile(path)
+                metadata = parquet.metadata
+                if cache.capacity:
+                    cache.put((version, "meta"), metadata, 4096)
+            groups = [g for g in range(metadata.num_row_groups)
+                      if _overlaps(_row_group_bounds(metadata, g), start, end)]
+            if not groups:
+                return None
+            if not cache.capacity:
+                assert parquet is not None
+                return parquet.read_row_groups(groups, use_threads=False)
+            tables = []
+            for group in groups:
+                table = cache.get((version, group))
+                if table is None:
+                    if parquet is None:
+                        parquet = pq.ParquetFile(path)
+                    table = parquet.read_row_group(group, use_threads=False)
+                    cache.put((version, group), table, table.nbytes)
+                tables.append(table)
+            return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        finally:
+            if parquet is not None:
+                parquet.close()
 
     # Catalog queries --------------------------------------------------------------------------------
     def symbols(self) -> list[str]:
@@ -344,3 +373,34 @@ def _outside(stored: pa.Table, new: pa.Table, first: int, last: int, mode: Write
 def _overlaps(bounds: tuple[int, int], start: int, end: int) -> bool:
     low, high = bounds
     return high >= start and low < end
+
+
+class RowGroupCache:
+    """A byte-bounded LRU of decoded row groups and footers (capacity 0 turns it off)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.size = 0
+        self._items: OrderedDict[object, tuple[object, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: object) -> Any:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: object, value: object, nbytes: int) -> None:
+        if nbytes > self.capacity:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.size -= old[1]
+            self._items[key] = (value, nbytes)
+            self.size += nbytes
+            while self.size > self.capacity:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self.size -= evicted

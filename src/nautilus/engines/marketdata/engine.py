@@ -40,7 +40,7 @@ class MarketDataEngine(Engine):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.catalog = BarCatalog(settings.catalog_dir)
+        self.catalog = BarCatalog(settings.catalog_dir, cache_bytes=settings.catalog_cache_mb * 2**20)
         self.db: Database | None = None
         self._write_lock = threading.Lock()
 

@@ -10,21 +10,22 @@ import msgspec
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput
+from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.marketdata.messages import (
     BarsRequest,
     GenerateRequest,
     IngestRequest,
     SeriesSummary,
 )
-from nautilus.gateway.routers import API_PREFIX
+from nautilus.gateway.routers import API_PREFIX, call_engine
 from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/marketdata", tags=["marketdata"])
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+INLINE_MAX_BARS = 10_000
 
 
 def _client(request: Request) -> EngineClient:
@@ -65,7 +66,7 @@ def bars_payload(bars: Bars) -> dict:
 
 
 @router.get("/bars", summary="Bars of one symbol in a time range")
-def get_bars(
+async def get_bars(
     request: Request,
     symbol: Annotated[str, Query(min_length=1, max_length=32)],
     timeframe: Annotated[str, Query(pattern=r"^[1-9][0-9]*[smhdw]$")] = "1d",
@@ -75,12 +76,25 @@ def get_bars(
 ) -> Response:
     req = BarsRequest(symbol=symbol, timeframe=timeframe, start_ns=parse_time(start, "start"),
                       end_ns=parse_time(end, "end"), limit=limit)
-    return _json(bars_payload(_client(request).call("bars", req)))
+    bars = await call_engine(_client(request), "bars", req, inline=_small(req))
+    return _json(bars_payload(bars))
+
+
+def _small(req: BarsRequest) -> bool:
+    """At most INLINE_MAX_BARS bars can come back (by limit or by the range's length)."""
+    if req.limit is not None and req.limit <= INLINE_MAX_BARS:
+        return True
+    if req.start_ns is None or req.end_ns is None:
+        return False
+    try:
+        return (req.end_ns - req.start_ns) // timeframe_ns(req.timeframe) <= INLINE_MAX_BARS
+    except InvalidInput:
+        return True  # the engine answers with the 4xx at once
 
 
 @router.get("/instruments", summary="Instruments with their stored series")
-def get_instruments(request: Request) -> Response:
-    return _json(_client(request).call("instruments"))
+async def get_instruments(request: Request) -> Response:
+    return _json(await call_engine(_client(request), "instruments"))
 
 
 @router.post("/ingest", status_code=201, summary="Import a CSV or Parquet file of bars")
@@ -107,7 +121,7 @@ async def post_ingest(
         columns=mapping, tz=tz, timestamp_unit=timestamp_unit, datetime_format=datetime_format,
         mode=mode, filename=filename, source="upload",
     )
-    summary: SeriesSummary = await run_in_threadpool(_client(request).call, "ingest", req)
+    summary: SeriesSummary = await call_engine(_client(request), "ingest", req)
     return _json(summary, status=201)
 
 
@@ -138,9 +152,9 @@ class GenerateBody(BaseModel):
 
 
 @router.post("/generate", status_code=201, summary="Generate a synthetic series into the catalog")
-def post_generate(request: Request, body: GenerateBody) -> Response:
+async def post_generate(request: Request, body: GenerateBody) -> Response:
     req = GenerateRequest(symbol=body.symbol, timeframe=body.timeframe, model=body.model, n=body.n,
                           start_ns=parse_time(body.start, "start") or 0, seed=body.seed, s0=body.s0,
                           mu=body.mu, sigma=body.sigma, sessions=body.sessions)
-    return _json(_client(request).call("generate", req), status=201)
+    return _json(await call_engine(_client(request), "generate", req), status=201)
 
