@@ -8,8 +8,6 @@ they skip, except with ``CI`` set, where they fail.
 from __future__ import annotations
 
 import hashlib
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +17,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import URL, CheckConstraint, Engine, event, inspect, make_url, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
+from sqlalchemy.exc import IntegrityError, StatementError
 
 from nautilus.core.errors import Conflict, InvalidInput, NotFound
 from nautilus.storage.db import Database, alembic_config, downgrade, make_engine, upgrade
@@ -27,49 +25,8 @@ from nautilus.storage.models import ApiKey, AuditLog, Base, CatalogSeries, Instr
 
 pytestmark = pytest.mark.integration
 
-PG_URL = make_url(os.environ.get("NAUTILUS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
-PG_USERS = ("postgres", "root")
 NS_2024 = 1_704_067_200_000_000_000  # 2024-01-01T00:00:00Z
 MINUTE = 60_000_000_000
-
-
-def _reachable_pg_url() -> URL | None:
-    for user in PG_USERS:
-        engine = make_engine(PG_URL.set(username=user), connect_args={"connect_timeout": 5})
-        try:
-            with engine.connect():
-                return PG_URL.set(username=user)
-        except OperationalError:
-            continue
-        finally:
-            engine.dispose()
-    return None
-
-
-@pytest.fixture(scope="module")
-def pg_admin_url() -> URL:
-    url = _reachable_pg_url()
-    if url is None:
-        reason = f"PostgreSQL unreachable at {PG_URL.render_as_string()} as any of {PG_USERS}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
-        pytest.skip(reason)
-    return url
-
-
-@pytest.fixture
-def pg_url(pg_admin_url: URL) -> Iterator[URL]:
-    """A URL whose connections live in a fresh schema, dropped after the test."""
-    schema = f"nautilus_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield pg_admin_url.update_query_dict({"options": f"-csearch_path={schema}"})
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
