@@ -73,6 +73,10 @@ class Bars(msgspec.Struct, kw_only=True):
         cols = {c: np.ascontiguousarray(frame[c].to_numpy(dtype=np.float64)) for c in COLUMNS}
         return cls(symbol=symbol, timeframe=timeframe, ts=np.ascontiguousarray(ts, dtype=np.int64), **cols)
 
+    def copy(self) -> Bars:
+        return Bars(symbol=self.symbol, timeframe=self.timeframe, ts=self.ts.copy(),
+                    **{c: getattr(self, c).copy() for c in COLUMNS})
+
     def slice(self, start: int, stop: int) -> Bars:
         return Bars(symbol=self.symbol, timeframe=self.timeframe, ts=self.ts[start:stop],
                     **{c: getattr(self, c)[start:stop] for c in COLUMNS})

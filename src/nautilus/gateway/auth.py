@@ -45,7 +45,7 @@ class KeyChecker:
         self._verified[key] = (time.monotonic(), role)
         return role
 
-    def __call__(self, request: Request) -> None:
+    async def __call__(self, request: Request) -> None:
         if not self.enabled():
             return
         key = request.headers.get("x-api-key")

@@ -68,6 +68,20 @@ def process_pool(settings: Settings) -> ShmPool:
         return _process_pool
 
 
+def current_process_pool() -> ShmPool | None:
+    """This process's pool if one was made (without making one)."""
+    return _process_pool
+
+
+def close_process_pool() -> None:
+    """Unlink this process's pool now (the next big array makes a fresh one)."""
+    global _process_pool
+    with _pool_lock:
+        pool, _process_pool = _process_pool, None
+    if pool is not None:
+        pool.close()
+
+
 class CircuitBreaker:
     """closed → (n failures) → open → (cooldown) → half-open: one trial → closed or open."""
 

@@ -208,15 +208,19 @@ class Supervisor:
         log.info("all services stopped")
 
 
-def start_detached(settings: Settings, engines: list[str], gateway: bool = True) -> int:
-    """Launch a supervisor in its own session; returns its pid."""
+def start_detached(settings: Settings, engines: list[str], gateway: bool = True,
+                   env: dict[str, str] | None = None) -> int:
+    """Launch a supervisor in its own session; returns its pid.
+
+    ``env`` replaces the inherited environment (the settings' paths and ports are added to it).
+    """
     settings.ensure_dirs()
     logs = log_dir(settings)
     logs.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "nautilus.runtime.supervisor", "--engines", ",".join(engines)]
     if not gateway:
         args.append("--no-gateway")
-    env = dict(os.environ, NAUTILUS_HOME=str(settings.home), NAUTILUS_RUNTIME_DIR=str(settings.runtime_dir),
+    env = dict(os.environ if env is None else env, NAUTILUS_HOME=str(settings.home), NAUTILUS_RUNTIME_DIR=str(settings.runtime_dir),
                NAUTILUS_DATA_DIR=str(settings.data_dir), NAUTILUS_PORT_OFFSET=str(settings.port_offset),
                NAUTILUS_DATABASE_URL=str(settings.database_url))
     with open(logs / "supervisor.log", "ab") as out:

@@ -241,8 +241,11 @@ class BarCatalog:
         if not tables:
             return Bars.empty(symbol, timeframe)
         bars = Bars.from_arrow(pa.concat_tables(tables), symbol, timeframe)
-        lo, hi = np.searchsorted(bars.ts, [start, end])
-        return bars.slice(int(lo), int(hi))
+        lo, hi = (int(i) for i in np.searchsorted(bars.ts, [start, end]))
+        result = bars.slice(lo, hi)
+        if 2 * (hi - lo) < len(bars):  # own the rows: don't pin whole row groups for a small range
+            result = result.copy()
+        return result
 
     def _years_in_range(self, series_dir: Path, start_ns: int | None, end_ns: int | None) -> list[int]:
         """Years a range covers; only an open-ended range needs the directory listing."""

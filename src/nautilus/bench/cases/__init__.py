@@ -1,0 +1,8 @@
+"""Bench cases, one module each; importing this package registers them in the order below."""
+
+import importlib
+
+CASE_MODULES = ("engine_roundtrip", "shm_handoff", "gateway_load", "bars_range_query")
+
+for _module in CASE_MODULES:
+    importlib.import_module(f"{__name__}.{_module}")

@@ -1,0 +1,224 @@
+"""Processes and temporary stacks for bench cases, and the harness's cleanup safety net.
+
+Cases start real processes (engines, echo servers, a supervisor) under a temporary ``NAUTILUS_HOME``
+with a free port offset; the context managers here stop them (SIGTERM, then SIGKILL), remove their
+shared-memory segments and temp dirs whether the case succeeded or not.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing import resource_tracker
+from pathlib import Path
+
+import psutil
+
+from nautilus.config import DEFAULT_ENGINE_PORTS, Settings
+from nautilus.runtime import client as client_module
+from nautilus.runtime.shm import SEGMENT_PREFIX, ShmPool, remove_segments_of
+
+STOP_GRACE_S = 10.0
+START_TIMEOUT_S = 60.0
+
+
+# Settings of a throwaway stack ----------------------------------------------------------------------
+@contextmanager
+def temp_home(prefix: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=f"nautilus-bench-{prefix}-") as path:
+        yield Path(path)
+
+
+def bench_settings(home: Path, port_offset: int, shm_pool_mb: int = 64) -> Settings:
+    """Settings of a stack living entirely under ``home`` (no auth, no Redis)."""
+    return Settings(home=home, data_dir=home / "data", runtime_dir=home / "run",
+                    database_url=f"sqlite:///{home / 'data' / 'nautilus.db'}", port_offset=port_offset,
+                    shm_pool_mb=shm_pool_mb, api_keys=[], redis_url=None)
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process build the same :class:`Settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAUTILUS_")}
+    env.update({
+        "NAUTILUS_HOME": str(settings.home), "NAUTILUS_DATA_DIR": str(settings.data_dir),
+        "NAUTILUS_RUNTIME_DIR": str(settings.runtime_dir), "NAUTILUS_DATABASE_URL": str(settings.database_url),
+        "NAUTILUS_PORT_OFFSET": str(settings.port_offset), "NAUTILUS_SHM_POOL_MB": str(settings.shm_pool_mb),
+        "NAUTILUS_API_KEYS": "",
+    })
+    return env
+
+
+def free_port_offset(engines: list[str], gateway: bool = False, tries: int = 50) -> int:
+    """A random offset in [20000, 40000) whose engine (and gateway) ports are all free right now."""
+    base = [DEFAULT_ENGINE_PORTS[e] for e in engines]
+    if gateway:
+        base.append(Settings.model_fields["gateway_port"].default)
+    for _ in range(tries):
+        offset = random.randrange(20_000, 40_000)
+        if all(_port_free(port + offset) for port in base):
+            return offset
+    raise RuntimeError(f"no free port offset found in {tries} tries")
+
+
+def free_tcp_port() -> int:
+    """A loopback port that is free right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+# Processes -------------------------------------------------------------------------------------------
+@contextmanager
+def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """Run ``args`` with output to ``log_path``; on exit SIGTERM, then SIGKILL, and remove its segments."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env)
+    try:
+        yield proc
+    finally:
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    remove_segments_of(proc.pid)
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def wait_until(ready: Callable[[], bool], what: str, alive: Callable[[], bool] | None = None,
+               log_path: Path | None = None, timeout: float = START_TIMEOUT_S) -> None:
+    """Poll ``ready`` until it holds; fail early (with the log's tail) once ``alive`` is False."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if alive is not None and not alive():
+            raise RuntimeError(f"{what} exited before it was ready{_tail(log_path)}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not ready after {timeout:.0f}s{_tail(log_path)}")
+        time.sleep(0.05)
+
+
+def running(proc: subprocess.Popen) -> Callable[[], bool]:
+    return lambda: proc.poll() is None
+
+
+def _tail(log_path: Path | None, lines: int = 5) -> str:
+    if log_path is None or not log_path.exists():
+        return ""
+    text = log_path.read_text(errors="replace").strip().splitlines()[-lines:]
+    return ": " + " | ".join(text) if text else ""
+
+
+def engine_answers(settings: Settings, name: str, kind: str = "unix") -> Callable[[], bool]:
+    """A readiness probe: True once engine ``name`` answers a ping on ``kind``."""
+    from nautilus.runtime.client import SocketTransport
+
+    def probe() -> bool:
+        transport = SocketTransport(kind, name, settings)
+        try:
+            transport.ping(1.0)
+        except Exception:
+            return False
+        finally:
+            transport.reset()
+        return True
+
+    return probe
+
+
+@contextmanager
+def engine_process(settings: Settings, name: str = "marketdata") -> Iterator[subprocess.Popen]:
+    """``python -m nautilus.runtime.host NAME`` serving on unix + tcp, ready when both answer a ping."""
+    log_path = settings.home / f"{name}.log"
+    with spawn(python_module("nautilus.runtime.host", name), log_path, child_env(settings)) as proc:
+        for kind in ("unix", "tcp"):
+            wait_until(engine_answers(settings, name, kind), f"engine {name} ({kind})", running(proc), log_path)
+        yield proc
+
+
+# Harness safety net ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Snapshot:
+    """What this process owned before a case: child pids, shared-memory segments, its pool."""
+
+    children: frozenset[int]
+    segments: frozenset[str]
+    pool: ShmPool | None
+
+
+def _own_segments() -> set[str]:
+    prefix = f"{SEGMENT_PREFIX}{os.getpid()}_"
+    try:
+        return {name for name in os.listdir("/dev/shm") if name.startswith(prefix)}
+    except FileNotFoundError:
+        return set()
+
+
+def _live_children() -> list[psutil.Process]:
+    """Running descendants, except multiprocessing's resource tracker (it lives as long as we do)."""
+    tracker = getattr(resource_tracker._resource_tracker, "_pid", None)
+    out = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.pid != tracker and child.status() != psutil.STATUS_ZOMBIE:
+                out.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def snapshot() -> Snapshot:
+    return Snapshot(frozenset(c.pid for c in _live_children()), frozenset(_own_segments()),
+                    client_module.current_process_pool())
+
+
+def restore(before: Snapshot) -> list[str]:
+    """Undo what a case left behind; returns a description of each leftover (empty when clean).
+
+    The shared-memory pool this process made during the case (``process_pool``) is closed here, not
+    reported: it is a per-process singleton the case cannot release itself.
+    """
+    pool = client_module.current_process_pool()
+    if pool is not None and pool is not before.pool:
+        client_module.close_process_pool()
+    found = []
+    for child in _live_children():
+        if child.pid in before.children:
+            continue
+        try:
+            found.append(f"process {child.pid} ({' '.join(child.cmdline()[1:4])})")
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    for name in sorted(_own_segments() - before.segments):
+        found.append(f"/dev/shm/{name}")
+        os.unlink(f"/dev/shm/{name}")
+    return found
