@@ -50,7 +50,7 @@ def engine_client(name: str, settings: Settings):
 
 
 def parse_time_arg(value: str | None, field: str) -> int | None:
-    from nautilus.gateway.routers.marketdata import parse_time
+    from nautilus.gateway.routers import parse_time
 
     return parse_time(value, field)
 

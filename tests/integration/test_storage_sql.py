@@ -108,7 +108,7 @@ def test_env_runs_from_a_url_without_a_connection(url: URL) -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0001"
+            assert MigrationContext.configure(connection).get_current_revision() == "0002"
         command.downgrade(config, "base")
         assert inspect(engine).get_table_names() == ["alembic_version"]
     finally:

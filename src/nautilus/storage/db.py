@@ -27,6 +27,7 @@ from nautilus.storage.models import (
     ROLES,
     ApiKey,
     AuditLog,
+    BacktestRun,
     Base,
     CatalogSeries,
     IngestRun,
@@ -130,6 +131,10 @@ def _as_dict(row: Base, fields: tuple[str, ...]) -> dict[str, Any]:
 
 _INSTRUMENT_KEYS: Final = ("id", "symbol", "name", "asset_class", "currency", "exchange", "created_at")
 _SERIES_KEYS: Final = ("timeframe", "first_ts", "last_ts", "rows", "updated_at")
+_BACKTEST_KEYS: Final = (
+    "id", "created_at", "name", "strategy", "symbol", "timeframe", "first_ts", "last_ts", "bars", "params",
+    "config", "stats", "n_trades", "artifact",
+)
 _RUN_KEYS: Final = (
     "id", "symbol", "timeframe", "source", "path", "rows", "status", "error", "started_at", "finished_at",
 )
@@ -278,3 +283,47 @@ class Database:
                 raise NotFound(f"API key {key_id} does not exist", field="key_id")
             if key.revoked_at is None:
                 key.revoked_at = utcnow()
+
+    # Backtests ------------------------------------------------------------------------------------
+    def add_backtest(self, **fields: Any) -> int:
+        """Insert a saved backtest (see :class:`BacktestRun` for the fields); returns its id."""
+        run = BacktestRun(**fields)
+        with self.sessions.begin() as session:
+            session.add(run)
+        return run.id
+
+    def set_backtest_artifact(self, run_id: int, artifact: str) -> None:
+        with self.sessions.begin() as session:
+            run = session.get(BacktestRun, run_id)
+            if run is None:
+                raise NotFound(f"backtest {run_id} does not exist", field="id")
+            run.artifact = artifact
+
+    def list_backtests(self, limit: int = 50, symbol: str | None = None,
+                       strategy: str | None = None) -> list[dict[str, Any]]:
+        """The ``limit`` most recent saved backtests, newest first."""
+        if limit < 1:
+            raise InvalidInput(f"limit must be >= 1, got {limit}", field="limit")
+        query = select(BacktestRun).order_by(BacktestRun.id.desc()).limit(limit)
+        if symbol:
+            query = query.where(BacktestRun.symbol == symbol)
+        if strategy:
+            query = query.where(BacktestRun.strategy == strategy)
+        with self.sessions.begin() as session:
+            return [_as_dict(run, _BACKTEST_KEYS) for run in session.scalars(query)]
+
+    def get_backtest(self, run_id: int) -> dict[str, Any]:
+        with self.sessions.begin() as session:
+            run = session.get(BacktestRun, run_id)
+            if run is None:
+                raise NotFound(f"backtest {run_id} does not exist", field="id")
+            return _as_dict(run, _BACKTEST_KEYS)
+
+    def delete_backtest(self, run_id: int) -> dict[str, Any]:
+        with self.sessions.begin() as session:
+            run = session.get(BacktestRun, run_id)
+            if run is None:
+                raise NotFound(f"backtest {run_id} does not exist", field="id")
+            row = _as_dict(run, _BACKTEST_KEYS)
+            session.delete(run)
+            return row

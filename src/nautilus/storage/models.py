@@ -151,3 +151,24 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[dict[str, Any] | None]
+
+
+class BacktestRun(Base):
+    """A saved backtest: inputs and statistics here, trades and equity curve in the artifact folder."""
+
+    __tablename__ = "backtest_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    strategy: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64), index=True)
+    timeframe: Mapped[str] = mapped_column(String(16))
+    first_ts: Mapped[int] = mapped_column(BigInteger)
+    last_ts: Mapped[int] = mapped_column(BigInteger)
+    bars: Mapped[int] = mapped_column(BigInteger)
+    params: Mapped[dict[str, Any]]
+    config: Mapped[dict[str, Any]]
+    stats: Mapped[dict[str, Any]]
+    n_trades: Mapped[int] = mapped_column(BigInteger)
+    artifact: Mapped[str | None] = mapped_column(Text)

@@ -12,7 +12,7 @@ import msgspec
 
 from nautilus.config import Settings
 from nautilus.core.bars import Bars
-from nautilus.core.errors import InvalidInput, NautilusError, NotFound
+from nautilus.core.errors import InvalidInput, NautilusError
 from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.marketdata import ingest, resample, synthetic
 from nautilus.engines.marketdata.messages import (
@@ -27,12 +27,11 @@ from nautilus.engines.marketdata.messages import (
     SeriesInfo,
     SeriesSummary,
 )
+from nautilus.engines.marketdata.query import MAX_LIMIT, normalize_symbol, read_bars
 from nautilus.runtime.engine import Engine, handler
 from nautilus.storage.bootstrap import migrate
 from nautilus.storage.catalog import BarCatalog
 from nautilus.storage.db import Database
-
-MAX_LIMIT = 5_000_000
 
 
 class MarketDataEngine(Engine):
@@ -73,7 +72,7 @@ class MarketDataEngine(Engine):
 
     @handler(idempotent=False)
     def ingest(self, req: IngestRequest) -> SeriesSummary:
-        symbol = _symbol(req.symbol)
+        symbol = normalize_symbol(req.symbol)
         timeframe_ns(req.timeframe)
         db = self.database
         run_id = db.start_ingest_run(symbol, req.timeframe, req.source or req.fmt, req.filename)
@@ -96,7 +95,7 @@ class MarketDataEngine(Engine):
 
     @handler(idempotent=False)
     def generate(self, req: GenerateRequest) -> SeriesSummary:
-        symbol = _symbol(req.symbol)
+        symbol = normalize_symbol(req.symbol)
         if not 1 <= req.n <= MAX_LIMIT:
             raise InvalidInput(f"n must be between 1 and {MAX_LIMIT}", field="n")
         common = dict(s0=req.s0, mu=req.mu, sigma=req.sigma, seed=req.seed, sessions=req.sessions)
@@ -106,7 +105,7 @@ class MarketDataEngine(Engine):
 
     @handler(idempotent=False)
     def resample(self, req: ResampleRequest) -> SeriesSummary:
-        source = self.catalog.read(_symbol(req.symbol), req.source_timeframe)
+        source = self.catalog.read(normalize_symbol(req.symbol), req.source_timeframe)
         return self._store(resample.resample(source, req.timeframe), "replace")
 
     @handler(idempotent=False)
@@ -118,29 +117,7 @@ class MarketDataEngine(Engine):
     # Reads --------------------------------------------------------------------------------------
     @handler
     def bars(self, req: BarsRequest) -> Bars:
-        symbol = _symbol(req.symbol)
-        target_ns = timeframe_ns(req.timeframe)
-        if req.start_ns is not None and req.end_ns is not None and req.end_ns <= req.start_ns:
-            raise InvalidInput("end must be after start", field="end")
-        if req.limit is not None and not 1 <= req.limit <= MAX_LIMIT:
-            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
-        stored = self.catalog.timeframes(symbol)
-        if not stored:
-            raise NotFound(f"no bars for symbol {symbol!r}", field="symbol")
-        if req.timeframe in stored:
-            bars = self.catalog.read(symbol, req.timeframe, req.start_ns, req.end_ns)
-        else:
-            finer = sorted((timeframe_ns(tf), tf) for tf in stored
-                           if timeframe_ns(tf) < target_ns and target_ns % timeframe_ns(tf) == 0)
-            if not finer:
-                raise NotFound(f"no {req.timeframe} bars for {symbol!r} (stored: {', '.join(stored)})",
-                               field="timeframe")
-            source_tf = finer[-1][1]  # the coarsest stored timeframe that divides the request
-            start = None if req.start_ns is None else req.start_ns - req.start_ns % target_ns
-            bars = resample.resample(self.catalog.read(symbol, source_tf, start, req.end_ns), req.timeframe)
-        if req.limit is not None and len(bars) > req.limit:
-            bars = bars.slice(len(bars) - req.limit, len(bars))
-        return bars
+        return read_bars(self.catalog, req.symbol, req.timeframe, req.start_ns, req.end_ns, req.limit)
 
     @handler
     def instruments(self) -> InstrumentList:
@@ -152,11 +129,4 @@ class MarketDataEngine(Engine):
                                       asset_class=row.get("asset_class"), currency=row.get("currency"),
                                       exchange=row.get("exchange"), series=series))
         return InstrumentList(out)
-
-
-def _symbol(symbol: str) -> str:
-    text = (symbol or "").strip().upper()
-    if not text or len(text) > 32 or not all(ch.isalnum() or ch in "._-^=" for ch in text):
-        raise InvalidInput(f"symbol {symbol!r} is not valid (1-32 letters, digits or ._-^=)", field="symbol")
-    return text
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+import msgspec
+import numpy as np
+from fastapi import Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from nautilus.core.errors import InvalidInput
 from nautilus.runtime.client import EngineClient
+
+T = TypeVar("T")
 
 API_PREFIX = "/api/v1"
 INLINE_TIMEOUT_S = 1.0
@@ -23,3 +31,56 @@ async def call_engine(client: EngineClient, method: str, request: Any = None, *,
     if inline:
         return client.call(method, request, timeout=min(INLINE_TIMEOUT_S, client.settings.call_timeout_s))
     return await run_in_threadpool(client.call, method, request)
+
+
+def parse_time(value: str | None, field: str) -> int | None:
+    """ISO 8601 date or datetime (naive means UTC) → int ns since the epoch."""
+    if value is None or value == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace(" ", "T"))
+    except ValueError:
+        raise InvalidInput(f"{field} {value!r} is not an ISO 8601 date or datetime", field=field) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def json_response(obj: Any, status: int = 200) -> Response:
+    """JSON via msgspec; numpy arrays become lists (NaN as null)."""
+    return Response(msgspec.json.encode(obj, enc_hook=_enc_hook), status_code=status,
+                    media_type="application/json")
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+async def decode_body(request: Request, kind: type[T], times: tuple[str, ...] = ("start", "end")) -> T:
+    """The JSON body as ``kind``; ISO ``start``/``end`` become ``start_ns``/``end_ns``.
+
+    Bad JSON or a wrong field gives a 422 naming the field (e.g. ``limit`` or ``config.fees_bps``).
+    """
+    body = await request.body()
+    try:
+        data = msgspec.json.decode(body) if body else {}
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"the request body is not valid JSON: {exc}", field="body") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the request body must be a JSON object", field="body")
+    for name in times:
+        if name in data:
+            data[f"{name}_ns"] = parse_time(data.pop(name), name)
+    try:
+        return msgspec.convert(data, kind)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        field = text.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
+        if field is None and "missing required field" in text:
+            field = text.split("`")[1] if "`" in text else None
+        raise InvalidInput(text.replace("Object", "The request body"), field=field) from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -20,7 +19,7 @@ from nautilus.engines.marketdata.messages import (
     IngestRequest,
     SeriesSummary,
 )
-from nautilus.gateway.routers import API_PREFIX, call_engine
+from nautilus.gateway.routers import API_PREFIX, call_engine, parse_time
 from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/marketdata", tags=["marketdata"])
@@ -34,20 +33,6 @@ def _client(request: Request) -> EngineClient:
 
 def _json(obj: object, status: int = 200) -> Response:
     return Response(msgspec.json.encode(obj), status_code=status, media_type="application/json")
-
-
-def parse_time(value: str | None, field: str) -> int | None:
-    """ISO 8601 date or datetime (naive means UTC) → int ns since the epoch."""
-    if value is None or value == "":
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace(" ", "T"))
-    except ValueError:
-        raise InvalidInput(f"{field} {value!r} is not an ISO 8601 date or datetime", field=field) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
 def bars_payload(bars: Bars) -> dict:
