@@ -8,6 +8,7 @@ scripts/venv.sh
 if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; }) || true
 fi
+.venv/bin/nautilus warmup
 .venv/bin/nautilus up
 .venv/bin/nautilus sample --if-empty
 .venv/bin/nautilus status

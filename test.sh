@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/venv.sh test
 .venv/bin/ruff check src tests
+# Compile the numba kernels once, outside the per-test timeout (a no-op when the cache is warm).
+.venv/bin/nautilus warmup
 set +e
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 status=$?

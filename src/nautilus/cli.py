@@ -412,5 +412,7 @@ def bench(
         fail(exc.message)
 
 
+from nautilus import cli_strategy  # noqa: E402,F401  (registers the strategy commands)
+
 if __name__ == "__main__":
     app()

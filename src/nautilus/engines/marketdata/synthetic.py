@@ -232,7 +232,7 @@ def _bars(
     _check_positive(s0=s0)
     n = len(ts)
     log_close = np.log(s0) + np.cumsum(log_ret)
-    log_open = np.concatenate(([np.log(s0)], log_close[:-1]))
+    log_open = np.concatenate(([np.log(s0)], log_close[:-1]))[:n]  # n == 0: no bars, no open
     reach = np.sqrt((log_close - log_open) ** 2 + 2 * bar_var * rng.standard_exponential((2, n)))
     open_, close = np.exp(log_open), np.exp(log_close)
     open_[:1] = s0  # exactly s0, not exp(log(s0))

@@ -1,0 +1,252 @@
+"""Strategy engine: indicators, candlestick and chart patterns, universe scans, backtests, sweeps.
+
+Orchestration only: the math lives in :mod:`nautilus.strategy` (indicators, candles, chart,
+backtest, scanner, sweep); bars come straight from the Parquet catalog through the same query
+the MarketData engine answers with; saved backtests go to SQL plus an artifact folder.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from nautilus.config import Settings
+from nautilus.core.bars import Bars
+from nautilus.core.errors import InvalidInput, NotFound
+from nautilus.core.timeframe import timeframe_ns
+from nautilus.engines.marketdata.query import normalize_symbol, read_bars
+from nautilus.engines.strategy import artifacts
+from nautilus.engines.strategy.messages import (
+    BacktestId,
+    BacktestList,
+    BacktestListRequest,
+    BacktestReply,
+    BacktestRequest,
+    BarsSelector,
+    CandleHit,
+    CatalogReply,
+    IndicatorsReply,
+    IndicatorsRequest,
+    PatternsReply,
+    PatternsRequest,
+    ScanReply,
+    ScanRequest,
+    SweepReply,
+    SweepRequest,
+)
+from nautilus.runtime.engine import Engine, handler
+from nautilus.storage.bootstrap import migrate
+from nautilus.storage.catalog import BarCatalog
+from nautilus.storage.db import Database
+from nautilus.strategy import backtest, candles, chart, indicators, scanner, sweep
+from nautilus.strategy.backtest.config import config_for
+
+MAX_SCAN_SYMBOLS = 5_000
+
+
+class StrategyEngine(Engine):
+    name = "strategy"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.catalog = BarCatalog(settings.catalog_dir, cache_bytes=settings.catalog_cache_mb * 2**20)
+        self.db: Database | None = None
+        self.scans = scanner.ScannerCache()
+        self._sweep_lock = threading.Lock()
+
+    def start(self) -> None:
+        self.settings.ensure_dirs()
+        migrate(self.settings)
+        self.db = Database.from_url(str(self.settings.database_url))
+
+    def close(self) -> None:
+        sweep.close_clients()
+        if self.db is not None:
+            self.db.dispose()
+
+    @property
+    def database(self) -> Database:
+        assert self.db is not None, "engine not started"
+        return self.db
+
+    def _bars(self, sel: BarsSelector) -> Bars:
+        bars = read_bars(self.catalog, sel.symbol, sel.timeframe, sel.start_ns, sel.end_ns, sel.limit)
+        if len(bars) == 0:
+            raise NotFound(f"no {sel.timeframe} bars for {sel.symbol!r} in the requested range", field="start")
+        return bars
+
+    # Catalogues ---------------------------------------------------------------------------------
+    @handler
+    def list_indicators(self) -> CatalogReply:
+        return CatalogReply(items=indicators.list_indicators())
+
+    @handler
+    def list_patterns(self) -> CatalogReply:
+        items = [dict(info._asdict(), family="candlestick") for info in candles.pattern_info()]
+        items += [{"name": kind, "family": "chart"} for kind in chart.CHART_PATTERN_KINDS]
+        return CatalogReply(items=items)
+
+    @handler
+    def list_strategies(self) -> CatalogReply:
+        return CatalogReply(items=backtest.list_strategies())
+
+    # Indicators and patterns --------------------------------------------------------------------
+    @handler
+    def indicators(self, req: IndicatorsRequest) -> IndicatorsReply:
+        if not req.indicators:
+            raise InvalidInput("give at least one indicator", field="indicators")
+        specs = [indicators.parse_spec(spec) for spec in req.indicators]
+        bars = self._bars(req)
+        columns = indicators.compute_many(specs, bars)
+        return IndicatorsReply(symbol=bars.symbol, timeframe=bars.timeframe, ts=bars.ts, columns=columns,
+                               specs=[indicators.spec_dict(spec) for spec in specs])
+
+    @handler
+    def patterns(self, req: PatternsRequest) -> PatternsReply:
+        bars = self._bars(req)
+        hits: list[CandleHit] = []
+        if req.candles is None or req.candles:
+            found = candles.detect(bars.open, bars.high, bars.low, bars.close, names=req.candles,
+                                   backend=req.backend)
+            for name, values in found.items():
+                for i in np.flatnonzero(values):
+                    hits.append(CandleHit(pattern=name, index=int(i), ts=int(bars.ts[i]), value=int(values[i])))
+            hits.sort(key=lambda hit: (hit.index, hit.pattern))
+        detections: list[dict[str, Any]] = []
+        if req.chart is None or req.chart:
+            found_chart = chart.detect_chart_patterns(bars.high, bars.low, bars.close, kinds=req.chart,
+                                                      **req.chart_params)
+            detections = [_chart_dict(p, bars.ts) for p in found_chart]
+        n = len(bars)
+        return PatternsReply(symbol=bars.symbol, timeframe=bars.timeframe, bars=n,
+                             first_ts=int(bars.ts[0]) if n else None, last_ts=int(bars.ts[-1]) if n else None,
+                             candles=hits, chart=detections)
+
+    # Scanner ------------------------------------------------------------------------------------
+    @handler
+    def scan(self, req: ScanRequest) -> ScanReply:
+        started = time.perf_counter()
+        timeframe_ns(req.timeframe)
+        if req.symbols is None:
+            symbols = [s for s in self.catalog.symbols() if self._has_timeframe(s, req.timeframe)]
+        else:
+            symbols = sorted({normalize_symbol(s) for s in req.symbols})
+        if not symbols:
+            raise NotFound(f"no symbols with {req.timeframe} bars to scan", field="symbols")
+        if len(symbols) > MAX_SCAN_SYMBOLS:
+            raise InvalidInput(f"at most {MAX_SCAN_SYMBOLS} symbols per scan", field="symbols")
+        spec = scanner.ScanSpec.build(patterns=req.patterns, chart_kinds=req.chart,
+                                      conditions=[msgspec.structs.asdict(c) for c in req.conditions],
+                                      within=req.within, history=req.history)
+
+        def load(symbol: str, after_ns: int | None) -> Bars:
+            if after_ns is None:
+                return read_bars(self.catalog, symbol, req.timeframe, None, req.end_ns, req.history)
+            return read_bars(self.catalog, symbol, req.timeframe, after_ns + 1, req.end_ns)
+
+        result = self.scans.scan(spec, req.timeframe, symbols, load, end_ns=req.end_ns)
+        rows = result.rows
+        return ScanReply(timeframe=req.timeframe, symbols=len(symbols), matched=sum(r.matched for r in rows),
+                         rows=rows, elapsed_ms=(time.perf_counter() - started) * 1e3, mode=result.mode)
+
+    def _has_timeframe(self, symbol: str, timeframe: str) -> bool:
+        return timeframe in self.catalog.timeframes(symbol)
+
+    # Backtests ----------------------------------------------------------------------------------
+    @handler(idempotent=False)
+    def backtest(self, req: BacktestRequest) -> BacktestReply:
+        bars = self._bars(req)
+        config = config_for(req.config, bars.timeframe)
+        params = backtest.validate_params(req.strategy, req.params)
+        predictions = None
+        if req.predictions is not None:
+            predictions = np.asarray(req.predictions, dtype=np.float64)
+            if predictions.shape != (len(bars),):
+                raise InvalidInput(f"predictions must have one value per bar ({len(bars)})", field="predictions")
+        result = backtest.run_backtest(bars, req.strategy, params, config, predictions=predictions)
+        trades = _with_times(result.trades_list(), bars.ts)
+        stats = _clean(result.stats)
+        config_dict = msgspec.to_builtins(config)
+        run_id = None
+        if req.save:
+            run_id = self.database.add_backtest(
+                name=req.name, strategy=req.strategy, symbol=bars.symbol, timeframe=bars.timeframe,
+                first_ts=int(bars.ts[0]), last_ts=int(bars.ts[-1]), bars=len(bars), params=params,
+                config=config_dict, stats=stats, n_trades=len(trades))
+            folder = artifacts.save(self.settings.data_dir, run_id, bars.ts, result.equity, trades)
+            self.database.set_backtest_artifact(run_id, str(folder))
+            self.database.audit("strategy", "backtest", f"{bars.symbol}/{bars.timeframe}",
+                                {"id": run_id, "strategy": req.strategy, "params": params})
+            self.bus.publish("strategy.backtest.done", {"id": run_id, "symbol": bars.symbol,
+                                                         "strategy": req.strategy, "stats": stats})
+        return BacktestReply(id=run_id, strategy=req.strategy, symbol=bars.symbol, timeframe=bars.timeframe,
+                             params=params, config=config_dict, stats=stats,
+                             trades=trades if req.include_trades else [],
+                             ts=bars.ts if req.include_equity else None,
+                             equity=result.equity if req.include_equity else None)
+
+    @handler
+    def backtests(self, req: BacktestListRequest) -> BacktestList:
+        symbol = normalize_symbol(req.symbol) if req.symbol else None
+        return BacktestList(items=self.database.list_backtests(req.limit, symbol, req.strategy))
+
+    @handler
+    def get_backtest(self, req: BacktestId) -> BacktestReply:
+        row = self.database.get_backtest(req.id)
+        ts, equity, trades = artifacts.load(row["artifact"])
+        return BacktestReply(id=row["id"], strategy=row["strategy"], symbol=row["symbol"],
+                             timeframe=row["timeframe"], params=row["params"], config=row["config"],
+                             stats=row["stats"], trades=trades, ts=ts, equity=equity)
+
+    @handler(idempotent=False)
+    def delete_backtest(self, req: BacktestId) -> BacktestId:
+        row = self.database.delete_backtest(req.id)
+        artifacts.remove(row["artifact"])
+        self.database.audit("strategy", "delete_backtest", str(req.id))
+        return req
+
+    # Sweeps -------------------------------------------------------------------------------------
+    @handler
+    def sweep(self, req: SweepRequest) -> SweepReply:
+        bars = self._bars(req)
+        config = config_for(req.config, bars.timeframe)
+        with self._sweep_lock:  # one sweep at a time: it already uses every core
+            result = sweep.run_sweep(
+                bars, req.strategy, config, grid=req.grid, space=req.space, samples=req.samples,
+                seed=req.seed, metric=req.metric, top=req.top, chunk=req.chunk, scheduler=req.scheduler,
+                walk_forward=None if req.walk_forward is None else msgspec.structs.asdict(req.walk_forward),
+            )
+        return SweepReply(strategy=req.strategy, symbol=bars.symbol, metric=req.metric,
+                          evaluated=result.evaluated, params=result.params, rows=result.rows, best=result.best,
+                          walk_forward=result.walk_forward, elapsed_s=result.elapsed_s, backend=result.backend)
+
+
+def _clean(stats: dict[str, Any]) -> dict[str, Any]:
+    """JSON-safe statistics: numpy scalars to Python, NaN/inf to None."""
+    out: dict[str, Any] = {}
+    for key, value in stats.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and not np.isfinite(value):
+            value = None
+        out[key] = value
+    return out
+
+
+def _with_times(trades: list[dict[str, Any]], ts: np.ndarray) -> list[dict[str, Any]]:
+    """Trades with the entry and exit bar times (epoch ns) beside their indices."""
+    for trade in trades:
+        trade["entry_ts"] = int(ts[trade["entry_idx"]])
+        trade["exit_ts"] = int(ts[trade["exit_idx"]]) if trade["exit_idx"] >= 0 else None
+    return trades
+
+
+def _chart_dict(pattern: Any, ts: np.ndarray) -> dict[str, Any]:
+    out = msgspec.to_builtins(pattern)
+    out["start_ts"] = int(ts[pattern.start])
+    out["end_ts"] = int(ts[pattern.end])
+    return out
