@@ -101,7 +101,7 @@ def test_names_lookbacks_params_match_talib():
             assert info.default_param == fn.parameters["penetration"]
         else:
             assert info.default_param is None
-    assert {p[0] for p in PATTERNS_1} | {p[0] for p in K._P2} == set(PATTERN_NAMES)
+    assert {p[0] for p in PATTERNS_1} | {p[0] for p in K._p2.PATTERNS} == set(PATTERN_NAMES)
     assert [p[0] for p in PATTERNS_1] == list(PATTERN_NAMES[:31])
     for name, _, lookback, state_size, _ in PATTERNS_1:
         assert lookback == talib.abstract.Function(name).lookback

@@ -203,13 +203,6 @@ def _check_backend(backend: str) -> None:
         raise InvalidInput(f"backend must be one of {_BACKENDS}, got {backend!r}", field="backend")
 
 
-def _split_numba(names: tuple[str, ...]) -> tuple[list[int], list[int]]:
-    """Positions of ``names`` with a numba kernel, and of those without (computed by TA-Lib)."""
-    fast = [i for i, n in enumerate(names) if n in _k.AVAILABLE]
-    slow = [i for i, n in enumerate(names) if n not in _k.AVAILABLE]
-    return fast, slow
-
-
 # --------------------------------------------------------------------------------------------------
 # One series
 
@@ -234,17 +227,8 @@ def _numba_into(
     start: int,
 ) -> None:
     """Fill rows of ``out2d`` (one per name) from bar ``start`` on, resuming from ``states2d``."""
-    fast, slow = _split_numba(names)
-    if fast:
-        pids = np.array([_PID[names[i]] for i in fast], dtype=np.int64)
-        if len(fast) == len(names):
-            _k.run_series(o, h, l, c, pids, params, out2d, states2d, start)
-        else:  # pragma: no cover - only while a pattern module is missing
-            sub_out, sub_st = out2d[fast], states2d[fast]
-            _k.run_series(o, h, l, c, pids, params[fast], sub_out, sub_st, start)
-            out2d[fast], states2d[fast] = sub_out, sub_st
-    for i in slow:  # pragma: no cover - only while a pattern module is missing
-        out2d[i, :] = _talib_one(names[i], o, h, l, c, float(params[i]))
+    pids = np.array([_PID[name] for name in names], dtype=np.int64)
+    _k.run_series(o, h, l, c, pids, params, out2d, states2d, start)
 
 
 def detect(
@@ -414,8 +398,7 @@ def _universe_into(
 ) -> None:
     o, h, l, c = arrays
     nsym = offs.shape[0] - 1
-    fast, slow = _split_numba(names)
-    if nsym >= numba.get_num_threads() and not slow:
+    if nsym >= numba.get_num_threads():
         pids = np.array([_PID[n] for n in names], dtype=np.int64)
         _k.run_universe(o, h, l, c, offs, pids, params, out2d, states3d, starts)
         return

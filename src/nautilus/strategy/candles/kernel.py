@@ -28,13 +28,7 @@ import numpy as np
 from numba import njit, prange
 
 from nautilus.strategy.candles import patterns_1 as _p1
-
-try:  # the second half of the patterns lives in its own module
-    from nautilus.strategy.candles import patterns_2 as _p2
-
-    _P2 = _p2.PATTERNS
-except ImportError:  # pragma: no cover - only while patterns_2 is missing
-    _P2 = ()
+from nautilus.strategy.candles import patterns_2 as _p2
 
 _PKG = "nautilus.strategy.candles"
 
@@ -103,24 +97,18 @@ NAMES = (
 )
 
 
-@njit(cache=True, nogil=True)
-def _missing(o, h, l, c, param, out, state, start):  # pragma: no cover - placeholder kernel
-    pass
+_BY_NAME = {p[0]: p for p in _p1.PATTERNS + _p2.PATTERNS}
+assert set(_BY_NAME) == set(NAMES), "every TA-Lib pattern needs a kernel"
 
-
-_BY_NAME = {p[0]: p for p in _p1.PATTERNS + tuple(_P2)}
-AVAILABLE = frozenset(_BY_NAME)
-"""Names that have a numba kernel (all 61 once both pattern modules are present)."""
-
-LOOKBACKS = np.array([_BY_NAME[nm][2] if nm in _BY_NAME else 0 for nm in NAMES], dtype=np.int64)
-STATE_SIZES = np.array([_BY_NAME[nm][3] if nm in _BY_NAME else 0 for nm in NAMES], dtype=np.int64)
-DEFAULT_PARAMS = np.array([_BY_NAME[nm][4] if nm in _BY_NAME else 0.0 for nm in NAMES], dtype=np.float64)
+LOOKBACKS = np.array([_BY_NAME[nm][2] for nm in NAMES], dtype=np.int64)
+STATE_SIZES = np.array([_BY_NAME[nm][3] for nm in NAMES], dtype=np.int64)
+DEFAULT_PARAMS = np.array([_BY_NAME[nm][4] for nm in NAMES], dtype=np.float64)
 MAX_STATE = max(1, int(STATE_SIZES.max()))
 """Width of a state row: every pattern's state fits in ``MAX_STATE`` float64 slots."""
 
 
 def _kernel(name):
-    return _BY_NAME[name][1] if name in _BY_NAME else _missing
+    return _BY_NAME[name][1]
 
 
 _k00 = _kernel("CDL2CROWS")
@@ -411,4 +399,4 @@ def _bind_cache(dispatchers):
         cache_file._source_stamp = (cache_file._source_stamp, digests[stem])
 
 
-_bind_cache([p[1] for p in _BY_NAME.values()] + [_missing, run_one, run_series, _run_symbol, run_universe])
+_bind_cache([p[1] for p in _BY_NAME.values()] + [run_one, run_series, _run_symbol, run_universe])
