@@ -141,3 +141,19 @@ def test_bad_specs_name_the_field(kw, field) -> None:
     with pytest.raises(InvalidInput) as info:
         spec(**kw)
     assert info.value.field == field
+
+
+def test_bar_event_equals_full_recompute() -> None:
+    bars = universe()
+    sp = spec()
+    inc = full({s: b.slice(0, 399) for s, b in bars.items()}, sp)
+    symbols = sorted(bars)
+    cols = [np.array([getattr(bars[s], c)[399] for s in symbols]) for c in ("ts", "open", "high", "low", "close",
+                                                                            "volume")]
+    inc.append_bar(symbols, *cols)
+    ref = full(bars, sp)
+    np.testing.assert_array_equal(inc.recent, ref.recent)
+    assert inc.rows() == ref.rows()
+    with pytest.raises(InvalidInput) as info:
+        inc.append_bar(symbols, *cols)  # the same bar again
+    assert info.value.field == "ts"

@@ -222,3 +222,16 @@ def restore(before: Snapshot) -> list[str]:
         found.append(f"/dev/shm/{name}")
         os.unlink(f"/dev/shm/{name}")
     return found
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB.
+
+    Unlike ``getrusage``'s ``ru_maxrss``, which Linux carries across ``execve`` (a child started by
+    a big bench process would report the parent's size), VmHWM belongs to the current image only.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("VmHWM not in /proc/self/status")

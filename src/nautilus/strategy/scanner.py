@@ -113,6 +113,8 @@ def _series(raw: Any, field_name: str) -> Series:
         raise InvalidInput(f"{field_name}: {exc.message}", field=field_name) from None
     params = dict(spec.params)
     column = params.pop("input", "close") or "close"
+    if spec.name == "stddev" and params.get("nbdev") == 1.0:
+        params.pop("nbdev")  # the streaming kernel is TA-Lib's STDDEV with nbdev 1
     period = params.get("timeperiod")
     simple = spec.name in streaming.KINDS and set(params) <= {"timeperiod"} and output is None
     if simple and column in PRICE_COLUMNS and period is not None:
@@ -261,6 +263,25 @@ class UniverseScanner:
         if changed:
             self._run(starts, changed)
 
+    def append_bar(self, symbols: Sequence[str], ts: np.ndarray, open: np.ndarray, high: np.ndarray,
+                   low: np.ndarray, close: np.ndarray, volume: np.ndarray) -> None:
+        """One new bar for each of ``symbols`` (arrays aligned with it): a universe-wide bar event."""
+        idx = np.fromiter((self.index[s] for s in symbols), dtype=np.int64, count=len(symbols))
+        if np.unique(idx).size != idx.size:
+            raise InvalidInput("each symbol may appear once in a bar event", field="symbols")
+        at = self.lengths[idx]
+        last = self.ts[idx, np.maximum(at - 1, 0)]
+        if np.any((at > 0) & (np.asarray(ts) <= last)):
+            raise InvalidInput("a new bar must start after the symbol's last scanned bar", field="ts")
+        if int(at.max(initial=0)) + 1 > self.capacity:
+            self._allocate(int(self.capacity * 1.5) + 16)
+        starts = self.lengths.copy()
+        for arr, values in ((self.o, open), (self.h, high), (self.l, low), (self.c, close), (self.v, volume),
+                            (self.ts, ts)):
+            arr[idx, at] = values
+        self.lengths[idx] = at + 1
+        self._run(starts, symbols)
+
     def _put(self, i: int, at: int, b: Bars) -> None:
         end = at + len(b)
         self.o[i, at:end], self.h[i, at:end], self.l[i, at:end] = b.open, b.high, b.low
@@ -271,6 +292,8 @@ class UniverseScanner:
         _scan_kernel(self.o, self.h, self.l, self.c, self.v, self.lengths, starts, self.pids, self.params,
                      self.pstates, self.recent, self.kinds, self.periods, self.cols, self.sstates, self.last2)
         talib_series = self.spec.talib_series
+        if not talib_series and not self.spec.chart:
+            return
         for s in changed:
             i = self.index[s]
             n = int(self.lengths[i])

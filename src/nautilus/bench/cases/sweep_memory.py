@@ -16,7 +16,8 @@ import textwrap
 from nautilus.bench.harness import BenchContext, Result, case, result
 
 SCRIPT = textwrap.dedent("""
-import json, resource, time
+import json, time
+from nautilus.bench.procs import peak_rss_mb
 from nautilus.engines.marketdata.synthetic import gbm_bars
 from nautilus.strategy import sweep
 from nautilus.strategy.backtest.config import config_for
@@ -31,7 +32,7 @@ for k in range(symbols):
     table, _ = sweep.evaluate(bars, "sma_cross", sets, cfg, chunk=500, executor="local")
     best.append(float(table["sharpe"].max()))
 print(json.dumps({{"seconds": time.perf_counter() - t0, "sets": len(sets), "backtests": len(sets) * symbols,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "peak_rss_mb": peak_rss_mb(),
                   "best_sharpe_median": sorted(best)[len(best) // 2]}}))
 """)
 
