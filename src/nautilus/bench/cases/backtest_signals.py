@@ -26,7 +26,9 @@ from nautilus.bench.harness import BenchContext, Result, case, result
 from nautilus.bench.stats import median, sample
 
 PAIRS = [(5, 20), (10, 30), (10, 50), (20, 50), (20, 100), (30, 100), (50, 150), (50, 200)]
-FEES_BPS, FIXED_FEE, INIT_CASH = 2.0, 1.0, 1_000_000.0  # no column is ruined (vectorbt then refuses exits)
+# No fixed fee: over 1M random-walk bars some columns lose nearly everything, and vectorbt then refuses
+# exits whose fixed fee exceeds the proceeds (fixed fees are checked against the reference event loop).
+FEES_BPS, FIXED_FEE, INIT_CASH = 2.0, 0.0, 1_000_000.0
 
 def sma_cross_signals(c: np.ndarray, pairs: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """Entries where SMA(fast) crosses above SMA(slow), exits where it crosses below; [n, k] each."""
@@ -154,7 +156,8 @@ def backtest_signals(ctx: BenchContext) -> list[Result]:
         rows.append(result("ms", ("vectorbt Portfolio.from_signals (warm)", median(times["vbt"]) * 1e3),
                            ("run_signals (numba, warm)", median(times["ours"]) * 1e3), params=params,
                            checks={"trade_counts_equal": bool(np.array_equal(vbt_trades, our_trades)),
-                                   "max_final_equity_diff": float(np.max(np.abs(vbt_final - mine.stats["final_equity"])))}))
+                                   "max_final_equity_diff": float(np.max(np.abs(vbt_final - mine.stats["final_equity"]))),
+                                   "max_final_equity_rel_diff": float(np.max(np.abs(vbt_final / mine.stats["final_equity"] - 1)))}))
     else:
         rows.append(result("ms", ("vectorbt not installed (scripts/venv.sh bench)", 0.0),
                            ("run_signals (numba, warm)", median(sample({"o": lambda: ours(o, h, l, c, entries, exits)},
