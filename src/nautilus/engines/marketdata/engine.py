@@ -14,6 +14,7 @@ from nautilus.config import Settings
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, NautilusError
 from nautilus.core.timeframe import timeframe_ns
+from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata import ingest, resample, synthetic
 from nautilus.engines.marketdata.messages import (
     BarsRequest,
@@ -28,34 +29,15 @@ from nautilus.engines.marketdata.messages import (
     SeriesSummary,
 )
 from nautilus.engines.marketdata.query import MAX_LIMIT, normalize_symbol, read_bars
-from nautilus.runtime.engine import Engine, handler
-from nautilus.storage.bootstrap import migrate
-from nautilus.storage.catalog import BarCatalog
-from nautilus.storage.db import Database
+from nautilus.runtime.engine import handler
 
 
-class MarketDataEngine(Engine):
+class MarketDataEngine(StorageEngine):
     name = "marketdata"
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.catalog = BarCatalog(settings.catalog_dir, cache_bytes=settings.catalog_cache_mb * 2**20)
-        self.db: Database | None = None
         self._write_lock = threading.Lock()
-
-    def start(self) -> None:
-        self.settings.ensure_dirs()
-        migrate(self.settings)
-        self.db = Database.from_url(str(self.settings.database_url))
-
-    def close(self) -> None:
-        if self.db is not None:
-            self.db.dispose()
-
-    @property
-    def database(self) -> Database:
-        assert self.db is not None, "engine not started"
-        return self.db
 
     # Writes -------------------------------------------------------------------------------------
     def _store(self, bars: Bars, mode: str, run_id: int | None = None) -> SeriesSummary:

@@ -18,6 +18,7 @@ from nautilus.config import Settings
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.timeframe import timeframe_ns
+from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata.query import normalize_symbol, read_bars
 from nautilus.engines.strategy import artifacts
 from nautilus.engines.strategy.messages import (
@@ -38,40 +39,24 @@ from nautilus.engines.strategy.messages import (
     SweepReply,
     SweepRequest,
 )
-from nautilus.runtime.engine import Engine, handler
-from nautilus.storage.bootstrap import migrate
-from nautilus.storage.catalog import BarCatalog
-from nautilus.storage.db import Database
+from nautilus.runtime.engine import handler
 from nautilus.strategy import backtest, candles, chart, indicators, scanner, sweep
 from nautilus.strategy.backtest.config import config_for
 
 MAX_SCAN_SYMBOLS = 5_000
 
 
-class StrategyEngine(Engine):
+class StrategyEngine(StorageEngine):
     name = "strategy"
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.catalog = BarCatalog(settings.catalog_dir, cache_bytes=settings.catalog_cache_mb * 2**20)
-        self.db: Database | None = None
         self.scans = scanner.ScannerCache()
         self._sweep_lock = threading.Lock()
 
-    def start(self) -> None:
-        self.settings.ensure_dirs()
-        migrate(self.settings)
-        self.db = Database.from_url(str(self.settings.database_url))
-
     def close(self) -> None:
         sweep.close_clients()
-        if self.db is not None:
-            self.db.dispose()
-
-    @property
-    def database(self) -> Database:
-        assert self.db is not None, "engine not started"
-        return self.db
+        super().close()
 
     def _bars(self, sel: BarsSelector) -> Bars:
         bars = read_bars(self.catalog, sel.symbol, sel.timeframe, sel.start_ns, sel.end_ns, sel.limit)
