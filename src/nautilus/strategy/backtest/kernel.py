@@ -185,6 +185,45 @@ def _acc_finish(acc, out, n, init_cash, ppy, open_trades, final, shift, s1, s2, 
     out[S_OPEN] = open_trades
 
 
+@njit(inline="always", nogil=True, error_model="numpy")
+def _bar_stats_init(init_cash):
+    """Starting ``(shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum)`` for ``_bar_stats``."""
+    return 0.0, 0.0, 0.0, 0.0, init_cash, -1, 0.0, 0, 0, 0.0
+
+
+@njit(inline="always", nogil=True, error_model="numpy")
+def _bar_stats(t, first, eq, pos, prev, shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum):
+    """Add bar ``t`` (equity ``eq``, previous ``prev``, position ``pos``) to the streamed per-bar
+    statistics that ``_acc_finish`` turns into the column's stats; ``first`` (bar 0) sets the return
+    shift. Returns the updated ``(shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum)``.
+
+    Inlined at the Numba IR level so the accumulators stay in registers in the column loops. It takes
+    scalars only: an array argument would add a reference-count incref/decref pair per bar. Pass a
+    constant ``first=False`` where ``t > 0`` is known, so ``shift`` stays loop-invariant."""
+    r = eq / prev - 1.0 if prev > 0.0 else 0.0
+    if first:
+        shift = r
+    x = r - shift
+    s1 += x
+    s2 += x * x
+    neg = min(r, 0.0)
+    down += neg * neg
+    if eq >= peak:
+        peak = eq
+        peak_idx = t
+    else:
+        if eq < peak * (1.0 + mdd):  # cheap pre-check; the division decides
+            dd = eq / peak - 1.0
+            if dd < mdd:
+                mdd = dd
+        if t - peak_idx > mdd_dur:
+            mdd_dur = t - peak_idx
+    if pos != 0.0:
+        expo += 1
+    eqsum += eq
+    return shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _fill_entry(d, units, p, t, cash, pos, fee, fixed, slip, ep, acc):
     """Buy (d=+1) or sell short (d=-1) ``units`` at base price ``p``; returns (cash, pos)."""
@@ -370,16 +409,7 @@ def _sim_signals_col(j, sj, o, h, l, c, vol, le, lx, se, sx, fp, ip, size, sl, t
     # per-bar statistics, kept in registers
     eq = init_cash
     prev = init_cash
-    peak = init_cash
-    peak_idx = -1
-    mdd = 0.0
-    mdd_dur = 0
-    shift = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    down = 0.0
-    expo = 0
-    eqsum = 0.0
+    shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum = _bar_stats_init(init_cash)
     cash = init_cash
     pos = 0.0
     n_rec = 0
@@ -467,27 +497,8 @@ def _sim_signals_col(j, sj, o, h, l, c, vol, le, lx, se, sx, fp, ip, size, sl, t
         eq = cash + pos * c[t]
         if keep_eq:
             equity[eq_base + t] = eq
-        r = eq / prev - 1.0 if prev > 0.0 else 0.0
-        if t == 0:
-            shift = r
-        x = r - shift
-        s1 += x
-        s2 += x * x
-        neg = min(r, 0.0)
-        down += neg * neg
-        if eq >= peak:
-            peak = eq
-            peak_idx = t
-        else:
-            if eq < peak * (1.0 + mdd):  # cheap pre-check; the division decides
-                dd = eq / peak - 1.0
-                if dd < mdd:
-                    mdd = dd
-            if t - peak_idx > mdd_dur:
-                mdd_dur = t - peak_idx
-        if pos != 0.0:
-            expo += 1
-        eqsum += eq
+        shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum = _bar_stats(
+            t, t == 0, eq, pos, prev, shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum)
         prev = eq
 
         # 5. signals at the close decide the next fill
@@ -569,24 +580,8 @@ def _sim_signals_col(j, sj, o, h, l, c, vol, le, lx, se, sx, fp, ip, size, sl, t
                 eq = cash + pos * c[v]
                 if keep_eq:
                     equity[eq_base + v] = eq
-                r = eq / prev - 1.0 if prev > 0.0 else 0.0
-                x = r - shift
-                s1 += x
-                s2 += x * x
-                neg = min(r, 0.0)
-                down += neg * neg
-                if eq >= peak:
-                    peak = eq
-                    peak_idx = v
-                else:
-                    if eq < peak * (1.0 + mdd):
-                        dd = eq / peak - 1.0
-                        if dd < mdd:
-                            mdd = dd
-                    if v - peak_idx > mdd_dur:
-                        mdd_dur = v - peak_idx
-                expo += 1
-                eqsum += eq
+                shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum = _bar_stats(
+                    v, False, eq, pos, prev, shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum)
                 prev = eq
                 v += 1
             t = v
@@ -664,16 +659,7 @@ def _sim_targets_col(j, o, c, tg, fp, ip, equity, rec_i, rec_f, rec_start, rec_c
     # per-bar statistics, kept in registers
     eq = init_cash
     prev = init_cash
-    peak = init_cash
-    peak_idx = -1
-    mdd = 0.0
-    mdd_dur = 0
-    shift = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    down = 0.0
-    expo = 0
-    eqsum = 0.0
+    shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum = _bar_stats_init(init_cash)
     cash = init_cash
     pos = 0.0
     n_rec = 0
@@ -689,27 +675,8 @@ def _sim_targets_col(j, o, c, tg, fp, ip, equity, rec_i, rec_f, rec_start, rec_c
         eq = cash + pos * c[t]
         if keep_eq:
             equity[eq_base + t] = eq
-        r = eq / prev - 1.0 if prev > 0.0 else 0.0
-        if t == 0:
-            shift = r
-        x = r - shift
-        s1 += x
-        s2 += x * x
-        neg = min(r, 0.0)
-        down += neg * neg
-        if eq >= peak:
-            peak = eq
-            peak_idx = t
-        else:
-            if eq < peak * (1.0 + mdd):  # cheap pre-check; the division decides
-                dd = eq / peak - 1.0
-                if dd < mdd:
-                    mdd = dd
-            if t - peak_idx > mdd_dur:
-                mdd_dur = t - peak_idx
-        if pos != 0.0:
-            expo += 1
-        eqsum += eq
+        shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum = _bar_stats(
+            t, t == 0, eq, pos, prev, shift, s1, s2, down, peak, peak_idx, mdd, mdd_dur, expo, eqsum)
         prev = eq
     n_rec = _finish_open(j, n, c[n - 1] if n > 0 else 0.0, pos, ep, rec_i, rec_f, rec_start, rec_cap, n_rec)
     _acc_finish(acc, stats_row, n, init_cash, fp[F_PPY], 1.0 if pos != 0.0 else 0.0, eq, shift, s1, s2, down,
