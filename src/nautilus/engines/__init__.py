@@ -27,6 +27,8 @@ REGISTRY: dict[str, EngineSpec] = {
     for spec in (
         EngineSpec("marketdata", "nautilus.engines.marketdata.engine:MarketDataEngine",
                    "bars: import, synthetic data, resampling, range queries"),
+        EngineSpec("risk", "nautilus.engines.risk.engine:RiskEngine",
+                   "VaR/CVaR with components, stress tests, VaR backtests"),
         EngineSpec("strategy", "nautilus.engines.strategy.engine:StrategyEngine",
                    "indicators, candlestick/chart patterns, scanner, backtests, sweeps"),
     )

@@ -80,7 +80,7 @@ async def decode_body(request: Request, kind: type[T], times: tuple[str, ...] = 
         return msgspec.convert(data, kind)
     except msgspec.ValidationError as exc:
         text = str(exc)
-        field = text.rsplit("at `$.", 1)[1].rstrip("`") if "at `$." in text else None
+        field = text.rsplit("at `$.", 1)[1].rstrip("`").removesuffix("[...]") if "at `$." in text else None
         if field is None and "missing required field" in text:
             field = text.split("`")[1] if "`" in text else None
         raise InvalidInput(text.replace("Object", "The request body"), field=field) from None

@@ -1,0 +1,110 @@
+"""Risk commands of the ``nautilus`` CLI: var, stress, var-backtest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from nautilus.cli import app, console, engine_client, fail, format_ts, run_guarded
+from nautilus.cli_strategy import _fmt, parse_assignments
+from nautilus.config import get_settings
+
+
+def load_portfolio(path: Path) -> dict[str, float]:
+    """A JSON object {symbol: amount}, or {"positions": {...}}."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+    except json.JSONDecodeError as exc:
+        fail(f"{path} is not valid JSON: {exc}")
+    if isinstance(data, dict) and isinstance(data.get("positions"), dict):
+        data = data["positions"]
+    if not isinstance(data, dict) or not all(isinstance(v, (int, float)) for v in data.values()):
+        fail(f"{path} must hold a JSON object of symbol -> amount")
+    return {str(k): float(v) for k, v in data.items()}
+
+
+PortfolioOpt = Annotated[Path, typer.Option(help="JSON file: {symbol: amount}")]
+UnitsOpt = Annotated[str, typer.Option(help="value (currency exposures) or quantity (units at the last close)")]
+
+
+@app.command()
+def var(
+    portfolio: PortfolioOpt,
+    method: Annotated[str, typer.Option(help="historical, historical_ew, fhs, normal, t, cornish_fisher")] = "historical",
+    confidence: Annotated[float, typer.Option(help="Confidence in (0, 1)")] = 0.99,
+    horizon: Annotated[int, typer.Option(help="Horizon in days")] = 1,
+    lookback: Annotated[int, typer.Option(help="Returns of history")] = 500,
+    units: UnitsOpt = "value",
+    timeframe: Annotated[str, typer.Option(help="Bar length of the history")] = "1d",
+    option: Annotated[list[str] | None, typer.Option(help="Method option name=value, e.g. nu=4 (repeat)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Value at risk and expected shortfall of a portfolio, with per-position components."""
+    from nautilus.engines.risk.messages import VarRequest
+
+    req = run_guarded(_request, VarRequest, portfolio=load_portfolio(portfolio), method=method,
+                      confidence=confidence, horizon=horizon, lookback=lookback, units=units, timeframe=timeframe,
+                      options=parse_assignments(option, "option"))
+    reply = run_guarded(engine_client("risk", get_settings()).call, "var", req)
+    if as_json:
+        import msgspec
+
+        print(msgspec.json.encode(reply).decode())
+        return
+    table = Table(title=f"{reply.method} VaR {reply.confidence:.2%}, {reply.horizon}-day, {reply.observations} "
+                        f"returns {format_ts(reply.first_ts)} .. {format_ts(reply.last_ts)}")
+    for col in ("position", "exposure", "component VaR", "component CVaR"):
+        table.add_column(col, justify="right")
+    for sym, exp in zip(reply.symbols, reply.exposures, strict=True):
+        comp = reply.components[sym]
+        table.add_row(sym, _fmt(exp), _fmt(comp["component_var"]), _fmt(comp["component_cvar"]))
+    table.add_row("[bold]portfolio", _fmt(sum(reply.exposures)), f"[bold]{_fmt(reply.var)}", f"[bold]{_fmt(reply.cvar)}")
+    console.print(table)
+
+
+@app.command()
+def stress(
+    portfolio: PortfolioOpt,
+    scenario: Annotated[str, typer.Option(help="historical, shock or reverse")] = "historical",
+    window: Annotated[int, typer.Option(help="historical: bars per window")] = 5,
+    count: Annotated[int, typer.Option(help="historical: worst windows")] = 3,
+    shock: Annotated[list[str] | None, typer.Option(help="shock: SYMBOL=return, e.g. AAPL=-0.2 (repeat)")] = None,
+    loss: Annotated[float | None, typer.Option(help="reverse: loss to reach")] = None,
+    lookback: Annotated[int, typer.Option(help="Returns of history")] = 2_000,
+    units: UnitsOpt = "value",
+) -> None:
+    """Stress a portfolio: worst historical windows, a user shock, or the smallest shock reaching a loss."""
+    from nautilus.engines.risk.messages import StressRequest
+
+    req = run_guarded(_request, StressRequest, portfolio=load_portfolio(portfolio), scenario=scenario, window=window,
+                      count=count, shocks=parse_assignments(shock, "shock"), loss=loss, lookback=lookback, units=units)
+    reply = run_guarded(engine_client("risk", get_settings()).call, "stress", req)
+    for k, res in enumerate(reply.results, 1):
+        title = f"{reply.scenario} #{k}: P&L {_fmt(res['pnl'])}"
+        if "start_ts" in res:
+            title += f" ({format_ts(res['start_ts'])} .. {format_ts(res['end_ts'])})"
+        if "mahalanobis" in res:
+            title += f", {res['mahalanobis']:.2f} standard deviations"
+        table = Table(title=title)
+        table.add_column("position")
+        table.add_column("shock" if "shock" in res else "P&L", justify="right")
+        for sym, value in (res.get("shock") or res.get("contributions", {})).items():
+            table.add_row(sym, _fmt(value))
+        console.print(table)
+
+
+def _request(kind: type, **fields: Any) -> Any:
+    import msgspec
+
+    from nautilus.core.errors import InvalidInput
+
+    try:
+        return msgspec.convert(fields, kind)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(str(exc)) from None

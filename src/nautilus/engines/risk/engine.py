@@ -1,0 +1,136 @@
+"""Risk engine: VaR/CVaR with per-position components, stress tests and VaR backtests.
+
+Orchestration only: history comes from the catalog (the shared bar query), the math from
+:mod:`nautilus.risk`. Monte Carlo, options books and pre-trade limits join as their kernels land.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from nautilus.core.errors import InvalidInput
+from nautilus.engines.base import StorageEngine
+from nautilus.engines.marketdata.query import normalize_symbol, read_bars
+from nautilus.engines.risk.messages import (
+    PortfolioRequest,
+    StressReply,
+    StressRequest,
+    VarBacktestReply,
+    VarBacktestRequest,
+    VarReply,
+    VarRequest,
+)
+from nautilus.risk import decomposition, measures, stress, var_backtest
+from nautilus.risk.data import aligned_returns
+from nautilus.runtime.engine import handler
+
+MAX_LOOKBACK = 100_000
+SCENARIO_METHODS = ("historical", "historical_ew", "fhs")
+
+
+class RiskEngine(StorageEngine):
+    name = "risk"
+
+    def _history(self, req: PortfolioRequest) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """(symbols, ts [T], returns [T, N], exposures [N]) for the request's portfolio."""
+        if not req.portfolio:
+            raise InvalidInput("the portfolio has no positions", field="portfolio")
+        if not 2 <= req.lookback <= MAX_LOOKBACK:
+            raise InvalidInput(f"lookback must be between 2 and {MAX_LOOKBACK}", field="lookback")
+        symbols = [normalize_symbol(s) for s in req.portfolio]
+        if len(set(symbols)) != len(symbols):
+            raise InvalidInput("a symbol appears twice in the portfolio", field="portfolio")
+        amounts = np.array([float(v) for v in req.portfolio.values()])
+        if not np.all(np.isfinite(amounts)):
+            raise InvalidInput("portfolio amounts must be finite numbers", field="portfolio")
+        series = [read_bars(self.catalog, s, req.timeframe, None, req.end_ns, req.lookback + 1) for s in symbols]
+        ts, returns, last = aligned_returns(series)
+        exposures = amounts * last if req.units == "quantity" else amounts
+        return symbols, ts, returns, exposures
+
+    @handler
+    def var(self, req: VarRequest) -> VarReply:
+        symbols, ts, returns, w = self._history(req)
+        result = measures.var_cvar(returns, w, req.confidence, req.horizon, req.method, **req.options)
+        components = self._components(req, returns, w, result)
+        details = {k: v for k, v in result.items() if k not in ("var", "cvar", "covariance", "mean")}
+        return VarReply(method=req.method, confidence=req.confidence, horizon=req.horizon,
+                        var=float(result["var"]), cvar=float(result["cvar"]), symbols=symbols,
+                        exposures=w.tolist(), components={s: components[i] for i, s in enumerate(symbols)},
+                        observations=int(returns.shape[0]), first_ts=int(ts[0]), last_ts=int(ts[-1]),
+                        details=_plain(details))
+
+    def _components(self, req: VarRequest, returns: np.ndarray, w: np.ndarray,
+                    result: dict[str, Any]) -> list[dict[str, float]]:
+        if req.method in SCENARIO_METHODS:
+            dec = decomposition.scenario_decomposition(returns * w, req.confidence)
+            scale = result["var"] / dec["var"] if dec["var"] else 0.0  # horizon / filtering rescale
+            cscale = result["cvar"] / dec["cvar"] if dec["cvar"] else 0.0
+            return [{"component_var": float(v) * scale, "component_cvar": float(cv) * cscale}
+                    for v, cv in zip(dec["component_var"], dec["component_cvar"], strict=True)]
+        cov = measures.covariance(returns, req.options.get("cov_method", "sample"), req.options.get("lam", 0.94))
+        dec = decomposition.parametric_decomposition(w, cov, req.confidence, req.horizon)
+        # Euler shares of the portfolio variance apply to every method built on sigma (normal, t, CF).
+        shares = np.asarray(dec["component_var"], dtype=float) / dec["var"] if dec["var"] else np.zeros(len(w))
+        return [{"component_var": float(s) * result["var"], "component_cvar": float(s) * result["cvar"],
+                 "marginal_var": float(m)} for s, m in zip(shares, dec["marginal_var"], strict=True)]
+
+    @handler
+    def stress(self, req: StressRequest) -> StressReply:
+        symbols, ts, returns, w = self._history(req)
+        results: list[dict[str, Any]] = []
+        if req.scenario == "historical":
+            for sc in stress.worst_windows(returns, w, req.window, req.count):
+                results.append({"start_ts": int(ts[sc.start]), "end_ts": int(ts[sc.end]), "pnl": sc.pnl,
+                                "contributions": dict(zip(symbols, sc.contributions.tolist(), strict=True))})
+        elif req.scenario == "shock":
+            unknown = sorted(set(map(normalize_symbol, req.shocks)) - set(symbols))
+            if unknown:
+                raise InvalidInput(f"shock on {unknown[0]!r}, which is not in the portfolio", field="shocks")
+            moves = {normalize_symbol(k): v for k, v in req.shocks.items()}
+            res = stress.apply_shock(w, np.array([moves.get(s, 0.0) for s in symbols]))
+            results.append({"pnl": res.pnl, "contributions": dict(zip(symbols, res.contributions.tolist(),
+                                                                       strict=True))})
+        else:
+            if req.loss is None:
+                raise InvalidInput("a reverse stress needs the loss to reach", field="loss")
+            res = stress.reverse_stress_linear(w, measures.covariance(returns), req.loss)
+            results.append({"pnl": res.pnl, "mahalanobis": res.mahalanobis, "sigma_pnl": res.sigma_pnl,
+                            "shock": dict(zip(symbols, res.shock.tolist(), strict=True))})
+        return StressReply(scenario=req.scenario, symbols=symbols, exposures=w.tolist(), results=results)
+
+    @handler
+    def backtest(self, req: VarBacktestRequest) -> VarBacktestReply:
+        symbols, ts, returns, w = self._history(req)
+        pnl = returns @ w
+        position = np.ones(1)
+
+        def var_fn(window_pnl: np.ndarray) -> float:
+            return measures.var_cvar(window_pnl[:, None], position, req.confidence, 1, req.method,
+                                     **req.options)["var"]
+
+        res = var_backtest.rolling_var_backtest(pnl, var_fn, req.window, req.confidence)
+        exceptions = [{"ts": int(ts[e.index]), "index": e.index, "pnl": e.pnl, "var": e.var} for e in res.exceptions]
+        return VarBacktestReply(method=req.method, confidence=req.confidence, window=req.window,
+                                observations=res.n, exceptions=exceptions, kupiec=_plain(dataclasses.asdict(res.kupiec)),
+                                christoffersen=_plain(dataclasses.asdict(res.christoffersen))
+                                if res.christoffersen else {},
+                                zone=str(res.zone), ts=ts, pnl=pnl, var=res.var)
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-friendly copies: numpy scalars and arrays to Python, non-finite floats to None."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj

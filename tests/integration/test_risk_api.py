@@ -1,0 +1,127 @@
+"""The Risk engine through the gateway (in-process engines): VaR/CVaR against closed forms and a
+hand-rolled historical estimate, components, stress, VaR backtests, 4xx errors and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from scipy import stats
+from typer.testing import CliRunner
+
+from nautilus.gateway.app import create_app
+from nautilus.storage.catalog import BarCatalog
+
+pytestmark = pytest.mark.integration
+BOOK = {"AAA": 100_000.0, "BBB": -40_000.0, "CCC": 60_000.0}
+
+
+@pytest.fixture
+def api(settings):
+    with TestClient(create_app(settings)) as client:
+        for k, symbol in enumerate(BOOK):
+            r = client.post("/api/v1/marketdata/generate", json={"symbol": symbol, "n": 800, "seed": 40 + k,
+                                                                 "sigma": 0.2 + 0.1 * k})
+            assert r.status_code == 201, r.text
+        yield client
+
+
+def oracle_returns(settings, lookback: int = 500) -> np.ndarray:
+    catalog = BarCatalog(settings.catalog_dir)
+    closes = pd.concat({s: catalog.read(s, "1d").to_pandas()["close"] for s in BOOK}, axis=1).dropna()
+    return closes.pct_change().dropna().to_numpy()[-lookback:]
+
+
+def test_historical_var_matches_hand_rolled_quantile(api, settings) -> None:
+    r = api.post("/api/v1/risk/var", json={"portfolio": BOOK, "confidence": 0.99})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    pnl = oracle_returns(settings) @ np.array(list(BOOK.values()))
+    losses = np.sort(-pnl)[::-1]
+    k = math.ceil(len(pnl) * 0.01)
+    assert body["observations"] == 500
+    assert body["var"] == pytest.approx(losses[k - 1], rel=1e-12)
+    assert body["cvar"] == pytest.approx(losses[:k].mean(), rel=1e-12)
+    assert sum(c["component_cvar"] for c in body["components"].values()) == pytest.approx(body["cvar"], rel=1e-9)
+
+
+def test_normal_var_matches_closed_form_and_components_sum(api, settings) -> None:
+    body = api.post("/api/v1/risk/cvar", json={"portfolio": BOOK, "method": "normal", "confidence": 0.975,
+                                               "horizon": 10}).json()
+    w = np.array(list(BOOK.values()))
+    sigma = math.sqrt(w @ np.cov(oracle_returns(settings), rowvar=False) @ w) * math.sqrt(10)
+    z = stats.norm.ppf(0.975)
+    assert body["var"] == pytest.approx(z * sigma, rel=1e-9)
+    assert body["cvar"] == pytest.approx(sigma * stats.norm.pdf(z) / 0.025, rel=1e-9)
+    assert sum(c["component_var"] for c in body["components"].values()) == pytest.approx(body["var"], rel=1e-9)
+
+
+def test_quantities_are_valued_at_the_last_close(api, settings) -> None:
+    body = api.post("/api/v1/risk/var", json={"portfolio": {"AAA": 10}, "units": "quantity"}).json()
+    last = BarCatalog(settings.catalog_dir).read("AAA", "1d").close[-1]
+    assert body["exposures"] == [pytest.approx(10 * last)]
+
+
+def test_stress_scenarios(api, settings) -> None:
+    hist = api.post("/api/v1/risk/stress", json={"portfolio": BOOK, "window": 5, "count": 2}).json()
+    assert len(hist["results"]) == 2 and hist["results"][0]["pnl"] <= hist["results"][1]["pnl"]
+    shock = api.post("/api/v1/risk/stress", json={"portfolio": BOOK, "scenario": "shock",
+                                                  "shocks": {"AAA": -0.2, "BBB": 0.1}}).json()
+    assert shock["results"][0]["pnl"] == pytest.approx(100_000 * -0.2 + -40_000 * 0.1)
+    rev = api.post("/api/v1/risk/stress", json={"portfolio": BOOK, "scenario": "reverse", "loss": 25_000}).json()
+    moves = rev["results"][0]["shock"]
+    assert sum(BOOK[s] * moves[s] for s in BOOK) == pytest.approx(-25_000)
+
+
+def test_var_backtest_counts_exceptions(api, settings) -> None:
+    body = api.post("/api/v1/risk/backtest", json={"portfolio": BOOK, "window": 250, "lookback": 700}).json()
+    pnl, var = np.array(body["pnl"]), np.array([np.nan if v is None else v for v in body["var"]])
+    manual = int(np.sum(pnl[250:] < -var[250:]))
+    assert len(body["exceptions"]) == manual == body["kupiec"]["exceptions"]
+    assert body["observations"] == len(pnl) - 250 and body["zone"] in ("green", "yellow", "red")
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"portfolio": BOOK, "confidence": 1.5}, "confidence"),
+    ({"portfolio": BOOK, "horizon": 0}, "horizon"),
+    ({"portfolio": BOOK, "method": "astrology"}, "method"),
+    ({"portfolio": {}}, "portfolio"),
+    ({"portfolio": BOOK, "lookback": 1}, "lookback"),
+    ({"portfolio": {"AAA": "lots"}}, "portfolio"),
+])
+def test_bad_var_requests_are_422(api, body, field) -> None:
+    r = api.post("/api/v1/risk/var", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == field
+
+
+def test_unknown_symbol_is_404_and_reverse_needs_a_loss(api) -> None:
+    assert api.post("/api/v1/risk/var", json={"portfolio": {"ZZZ": 1.0}}).status_code == 404
+    r = api.post("/api/v1/risk/stress", json={"portfolio": BOOK, "scenario": "reverse"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "loss"
+
+
+def test_cli_var(api, stack_env, monkeypatch, tmp_path) -> None:
+    from nautilus import config
+    from nautilus.cli import app
+
+    for key, value in stack_env.items():
+        if key.startswith("NAUTILUS_"):
+            monkeypatch.setenv(key, value)
+    config.get_settings.cache_clear()
+    book = tmp_path / "book.json"
+    book.write_text(json.dumps(BOOK))
+    runner = CliRunner()
+    out = runner.invoke(app, ["var", "--portfolio", str(book), "--method", "t", "--option", "nu=4", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["var"] > 0
+    assert runner.invoke(app, ["var", "--portfolio", str(book), "--confidence", "2"]).exit_code == 2
+    (tmp_path / "bad.json").write_text("{nope")
+    assert runner.invoke(app, ["var", "--portfolio", str(tmp_path / "bad.json")]).exit_code == 2
+    out = runner.invoke(app, ["stress", "--portfolio", str(book), "--scenario", "shock", "--shock", "AAA=-0.1"])
+    assert out.exit_code == 0 and "AAA" in out.output
+    config.get_settings.cache_clear()
