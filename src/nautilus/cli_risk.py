@@ -36,12 +36,13 @@ UnitsOpt = Annotated[str, typer.Option(help="value (currency exposures) or quant
 @app.command()
 def var(
     portfolio: PortfolioOpt,
-    method: Annotated[str, typer.Option(help="historical, historical_ew, fhs, normal, t, cornish_fisher")] = "historical",
+    method: Annotated[str, typer.Option(help="historical, historical_ew, fhs, normal, t, cornish_fisher, mc")] = "historical",
     confidence: Annotated[float, typer.Option(help="Confidence in (0, 1)")] = 0.99,
     horizon: Annotated[int, typer.Option(help="Horizon in days")] = 1,
     lookback: Annotated[int, typer.Option(help="Returns of history")] = 500,
     units: UnitsOpt = "value",
     timeframe: Annotated[str, typer.Option(help="Bar length of the history")] = "1d",
+    paths: Annotated[int | None, typer.Option(help="mc: simulated paths")] = None,
     option: Annotated[list[str] | None, typer.Option(help="Method option name=value, e.g. nu=4 (repeat)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
@@ -50,7 +51,7 @@ def var(
 
     req = run_guarded(_request, VarRequest, portfolio=load_portfolio(portfolio), method=method,
                       confidence=confidence, horizon=horizon, lookback=lookback, units=units, timeframe=timeframe,
-                      options=parse_assignments(option, "option"))
+                      options=parse_assignments(option, "option") | ({"paths": paths} if paths else {}))
     reply = run_guarded(engine_client("risk", get_settings()).call, "var", req)
     if as_json:
         import msgspec
@@ -63,7 +64,7 @@ def var(
         table.add_column(col, justify="right")
     for sym, exp in zip(reply.symbols, reply.exposures, strict=True):
         comp = reply.components[sym]
-        table.add_row(sym, _fmt(exp), _fmt(comp["component_var"]), _fmt(comp["component_cvar"]))
+        table.add_row(sym, _fmt(exp), _fmt(comp.get("component_var")), _fmt(comp["component_cvar"]))
     table.add_row("[bold]portfolio", _fmt(sum(reply.exposures)), f"[bold]{_fmt(reply.var)}", f"[bold]{_fmt(reply.cvar)}")
     console.print(table)
 

@@ -125,3 +125,16 @@ def test_cli_var(api, stack_env, monkeypatch, tmp_path) -> None:
     out = runner.invoke(app, ["stress", "--portfolio", str(book), "--scenario", "shock", "--shock", "AAA=-0.1"])
     assert out.exit_code == 0 and "AAA" in out.output
     config.get_settings.cache_clear()
+
+
+def test_monte_carlo_var_agrees_with_the_closed_form(api, settings) -> None:
+    body = api.post("/api/v1/risk/var", json={"portfolio": BOOK, "method": "mc", "confidence": 0.99,
+                                              "options": {"paths": 200_000, "seed": 3}}).json()
+    w = np.array(list(BOOK.values()))
+    sigma = math.sqrt(w @ np.cov(oracle_returns(settings), rowvar=False) @ w)
+    z = stats.norm.ppf(0.99)
+    assert abs(body["var"] - z * sigma) < 4 * body["details"]["var_stderr"]
+    assert abs(body["cvar"] - sigma * stats.norm.pdf(z) / 0.01) < 4 * body["details"]["cvar_stderr"]
+    assert sum(c["component_cvar"] for c in body["components"].values()) == pytest.approx(body["cvar"], rel=1e-9)
+    bad = api.post("/api/v1/risk/var", json={"portfolio": BOOK, "method": "mc", "options": {"pathz": 10}})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "options.pathz"

@@ -23,12 +23,14 @@ from nautilus.engines.risk.messages import (
     VarReply,
     VarRequest,
 )
-from nautilus.risk import decomposition, measures, stress, var_backtest
+from nautilus.risk import decomposition, measures, montecarlo, stress, var_backtest
 from nautilus.risk.data import aligned_returns
 from nautilus.runtime.engine import handler
 
 MAX_LOOKBACK = 100_000
 SCENARIO_METHODS = ("historical", "historical_ew", "fhs")
+MC_OPTIONS = {"paths", "model", "nu", "backend", "dtype", "variance_reduction", "seed", "chunk", "aggregation",
+              "scheduler"}
 
 
 class RiskEngine(StorageEngine):
@@ -54,14 +56,31 @@ class RiskEngine(StorageEngine):
     @handler
     def var(self, req: VarRequest) -> VarReply:
         symbols, ts, returns, w = self._history(req)
-        result = measures.var_cvar(returns, w, req.confidence, req.horizon, req.method, **req.options)
-        components = self._components(req, returns, w, result)
+        if req.method == "mc":
+            result, components = self._monte_carlo(req, returns, w)
+        else:
+            result = measures.var_cvar(returns, w, req.confidence, req.horizon, req.method, **req.options)
+            components = self._components(req, returns, w, result)
         details = {k: v for k, v in result.items() if k not in ("var", "cvar", "covariance", "mean")}
         return VarReply(method=req.method, confidence=req.confidence, horizon=req.horizon,
                         var=float(result["var"]), cvar=float(result["cvar"]), symbols=symbols,
                         exposures=w.tolist(), components={s: components[i] for i, s in enumerate(symbols)},
                         observations=int(returns.shape[0]), first_ts=int(ts[0]), last_ts=int(ts[-1]),
                         details=_plain(details))
+
+    def _monte_carlo(self, req: VarRequest, returns: np.ndarray,
+                     w: np.ndarray) -> tuple[dict[str, Any], list[dict[str, float]]]:
+        opts = dict(req.options)
+        cov = measures.covariance(returns, opts.pop("cov_method", "sample"), opts.pop("lam", 0.94))
+        unknown = sorted(set(opts) - MC_OPTIONS)
+        if unknown:
+            raise InvalidInput(f"unknown Monte Carlo option {unknown[0]!r}", field=f"options.{unknown[0]}")
+        res = montecarlo.simulate(cov, w, confidence=req.confidence, horizon=req.horizon, **opts)
+        details = {"var_stderr": res.var_stderr, "cvar_stderr": res.cvar_stderr, "paths": res.paths,
+                   "backend": res.backend, "device": res.device, "clipped": res.clipped,
+                   "elapsed_s": res.elapsed, "component_var": "not estimated by Monte Carlo"}
+        components = [{"component_cvar": float(v)} for v in res.component_cvar]
+        return {"var": res.var, "cvar": res.cvar, **details}, components
 
     def _components(self, req: VarRequest, returns: np.ndarray, w: np.ndarray,
                     result: dict[str, Any]) -> list[dict[str, float]]:

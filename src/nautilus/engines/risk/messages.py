@@ -22,9 +22,11 @@ class PortfolioRequest(msgspec.Struct, kw_only=True):
 
 
 class VarRequest(PortfolioRequest, kw_only=True):
-    method: Literal["historical", "historical_ew", "fhs", "normal", "t", "cornish_fisher"] = "historical"
+    method: Literal["historical", "historical_ew", "fhs", "normal", "t", "cornish_fisher", "mc"] = "historical"
     confidence: float = 0.99
     horizon: int = 1
+    # mc: paths, model (normal|t), nu, backend (numpy|numba|torch|dask), dtype, variance_reduction, seed,
+    # cov_method (sample|ewma), lam, aggregation (sum|compound), scheduler
     options: dict[str, Any] = {}
 
 
