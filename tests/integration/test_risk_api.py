@@ -138,3 +138,46 @@ def test_monte_carlo_var_agrees_with_the_closed_form(api, settings) -> None:
     assert sum(c["component_cvar"] for c in body["components"].values()) == pytest.approx(body["cvar"], rel=1e-9)
     bad = api.post("/api/v1/risk/var", json={"portfolio": BOOK, "method": "mc", "options": {"pathz": 10}})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "options.pathz"
+
+
+def test_limits_book_and_check_order(api) -> None:
+    limits = {"max_order_notional": 50_000, "max_position_units": {"AAA": 500}, "max_gross_exposure": 200_000,
+              "max_orders_per_window": 2, "rate_window_seconds": 60}
+    assert api.put("/api/v1/risk/limits", json={"limits": limits}).status_code == 200
+    assert api.get("/api/v1/risk/limits").json()["max_order_notional"] == 50_000
+    book = {"positions": {"AAA": 100, "BBB": -50}, "prices": {"AAA": 100.0, "BBB": 80.0}, "equity": 100_000}
+    assert api.put("/api/v1/risk/book", json=book).status_code == 200
+    ok = api.post("/api/v1/risk/check-order", json={"instrument": "AAA", "quantity": 100, "price": 100.0}).json()
+    assert ok["accepted"] and ok["reasons"] == []
+    # 600 units at 100 breaches the order notional (60,000 > 50,000) and AAA's position limit (800 > 500)
+    bad = api.post("/api/v1/risk/check-order", json={"instrument": "AAA", "quantity": 600, "price": 100.0}).json()
+    assert not bad["accepted"]
+    assert {r["limit"] for r in bad["reasons"]} == {"max_order_notional", "max_position_units"}
+    second = api.post("/api/v1/risk/check-order", json={"instrument": "BBB", "quantity": 10, "price": 80.0}).json()
+    assert second["accepted"]
+    third = api.post("/api/v1/risk/check-order", json={"instrument": "BBB", "quantity": 10, "price": 80.0}).json()
+    assert not third["accepted"] and [r["limit"] for r in third["reasons"]] == ["max_orders_per_window"]
+    decisions = api.get("/api/v1/risk/decisions").json()["items"]
+    assert [d["accepted"] for d in decisions[:4]] == [False, True, False, True]  # newest first, all audited
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("put", "limits", {"limits": {"drawdown_halt": 1.5}}, "drawdown_halt"),
+    ("put", "limits", {"limits": {"max_orders_per_window": 5}}, "rate_window_seconds"),
+    ("put", "limits", {"account": "bad account!", "limits": {}}, "account"),
+    ("put", "book", {"positions": {"AAA": 1}, "prices": {}, "equity": 1.0}, "prices"),
+    ("post", "check-order", {"instrument": "AAA", "quantity": 0, "price": 1.0}, "quantity"),
+    ("post", "check-order", {"instrument": "AAA", "quantity": 1, "price": -1.0}, "price"),
+])
+def test_bad_limit_requests_are_422(api, method, path, body, field) -> None:
+    api.put("/api/v1/risk/limits", json={"limits": {"max_order_notional": 1e6}})
+    api.put("/api/v1/risk/book", json={"positions": {}, "prices": {}, "equity": 1e6})
+    r = getattr(api, method)(f"/api/v1/risk/{path}", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == field
+
+
+def test_check_order_without_limits_is_404(api) -> None:
+    r = api.post("/api/v1/risk/check-order", json={"account": "nobody", "instrument": "AAA", "quantity": 1,
+                                                   "price": 1.0})
+    assert r.status_code == 404 and r.json()["error"]["field"] == "account"

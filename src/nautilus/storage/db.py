@@ -327,3 +327,16 @@ class Database:
             row = _as_dict(run, _BACKTEST_KEYS)
             session.delete(run)
             return row
+
+    def audit_many(self, entries: list[tuple[str, str, str | None, dict[str, Any] | None]]) -> None:
+        """Insert several ``(actor, action, target, detail)`` entries in one transaction."""
+        with self.sessions.begin() as session:
+            session.add_all([AuditLog(actor=a, action=b, target=t, detail=d) for a, b, t, d in entries])
+
+    def list_audit(self, limit: int = 100, action: str | None = None) -> list[dict[str, Any]]:
+        """The ``limit`` most recent audit entries (optionally of one action), newest first."""
+        query = select(AuditLog).order_by(AuditLog.id.desc()).limit(limit)
+        if action:
+            query = query.where(AuditLog.action == action)
+        with self.sessions.begin() as session:
+            return [_as_dict(e, ("id", "ts", "actor", "action", "target", "detail")) for e in session.scalars(query)]

@@ -7,15 +7,30 @@ Orchestration only: history comes from the catalog (the shared bar query), the m
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
-from nautilus.core.errors import InvalidInput
+from nautilus.config import Settings
+from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata.query import normalize_symbol, read_bars
+from nautilus.engines.risk.audit import AuditWriter
 from nautilus.engines.risk.messages import (
+    AccountRequest,
+    BookState,
+    DecisionList,
+    DecisionReply,
+    LimitsBody,
+    OrderCheck,
     PortfolioRequest,
+    SetLimitsRequest,
     StressReply,
     StressRequest,
     VarBacktestReply,
@@ -23,7 +38,7 @@ from nautilus.engines.risk.messages import (
     VarReply,
     VarRequest,
 )
-from nautilus.risk import decomposition, measures, montecarlo, stress, var_backtest
+from nautilus.risk import decomposition, limits, measures, montecarlo, stress, var_backtest
 from nautilus.risk.data import aligned_returns
 from nautilus.runtime.engine import handler
 
@@ -35,6 +50,108 @@ MC_OPTIONS = {"paths", "model", "nu", "backend", "dtype", "variance_reduction", 
 
 class RiskEngine(StorageEngine):
     name = "risk"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.limits: dict[str, limits.LimitSet] = {}
+        self.books: dict[str, limits.PortfolioState] = {}
+        self.audit: AuditWriter | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        super().start()
+        self.audit = AuditWriter(self.database)
+        for account, body in self._load_limits().items():
+            self.limits[account] = _limit_set(body)
+
+    def close(self) -> None:
+        if self.audit is not None:
+            self.audit.flush()
+        super().close()
+
+    # Pre-trade limits ---------------------------------------------------------------------------
+    @property
+    def _limits_file(self) -> Path:
+        return Path(self.settings.data_dir) / "risk" / "limits.json"
+
+    def _load_limits(self) -> dict[str, Any]:
+        path = self._limits_file
+        return msgspec.json.decode(path.read_bytes()) if path.exists() else {}
+
+    @handler(idempotent=True)
+    def set_limits(self, req: SetLimitsRequest) -> LimitsBody:
+        """Replace an account's limit set (validated first; stored atomically)."""
+        account = _account(req.account)
+        checked = _limit_set(msgspec.to_builtins(req.limits))
+        with self._lock:
+            stored = self._load_limits()
+            stored[account] = msgspec.to_builtins(req.limits)
+            path = self._limits_file
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(msgspec.json.encode(stored))
+            os.replace(tmp, path)
+            self.limits[account] = checked
+        self.database.audit("risk", "set_limits", account, stored[account])
+        return req.limits
+
+    @handler
+    def get_limits(self, req: AccountRequest) -> LimitsBody:
+        body = self._load_limits().get(_account(req.account))
+        if body is None:
+            raise NotFound(f"no limits for account {req.account!r}", field="account")
+        return msgspec.convert(body, LimitsBody)
+
+    @handler(idempotent=True)
+    def set_book(self, req: BookState) -> AccountRequest:
+        """Replace the state the checks use for an account (positions, marks, equity, P&L, VaR)."""
+        account = _account(req.account)
+        state = limits.PortfolioState.from_positions(
+            req.positions, req.prices, req.equity, daily_pnl=req.daily_pnl, peak_equity=req.peak_equity,
+            var=req.var, marginal_var=req.marginal_var)
+        with self._lock:
+            old = self.books.get(account)
+            if old is not None:
+                state.rate = old.rate  # the order-rate window survives a state refresh
+            self.books[account] = state
+        return AccountRequest(account=account)
+
+    @handler(idempotent=False)
+    def check_order(self, req: OrderCheck) -> DecisionReply:
+        account = _account(req.account)
+        limit_set = self.limits.get(account)
+        if limit_set is None:
+            raise NotFound(f"no limits for account {account!r}", field="account")
+        state = self.books.get(account)
+        if state is None:
+            raise NotFound(f"no book state for account {account!r} (set it first)", field="account")
+        if not (math.isfinite(req.quantity) and req.quantity != 0):
+            raise InvalidInput("quantity must be a non-zero finite number", field="quantity")
+        if not (math.isfinite(req.price) and req.price > 0):
+            raise InvalidInput("price must be a positive finite number", field="price")
+        now = time.time()
+        order = limits.Order(req.instrument, req.quantity, req.price)
+        with self._lock:
+            decision = limits.check_order(order, state, limit_set, now)
+            if decision.accepted and req.commit:
+                limits.commit_order(state, limit_set, now)
+        assert self.audit is not None
+        self.audit.write("risk", "check_order", f"{account}/{req.instrument}",
+                         {"quantity": req.quantity, "price": req.price, "accepted": decision.accepted,
+                          "reasons": decision.reasons})
+        return DecisionReply(accepted=decision.accepted, reasons=_plain(decision.reasons),
+                             checked=decision.checked, account=account)
+
+    @handler
+    def decisions(self, req: AccountRequest) -> DecisionList:
+        """Recent pre-trade decisions of every account, newest first (from the audit log)."""
+        assert self.audit is not None
+        self.audit.flush()
+        rows = self.database.list_audit(200, action="check_order")
+        return DecisionList(items=[{"ts": r["ts"].isoformat(), "target": r["target"], **(r["detail"] or {})}
+                                   for r in rows])
+
+    # VaR ----------------------------------------------------------------------------------------
 
     def _history(self, req: PortfolioRequest) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """(symbols, ts [T], returns [T, N], exposures [N]) for the request's portfolio."""
@@ -138,6 +255,17 @@ class RiskEngine(StorageEngine):
                                 christoffersen=_plain(dataclasses.asdict(res.christoffersen))
                                 if res.christoffersen else {},
                                 zone=str(res.zone), ts=ts, pnl=pnl, var=res.var)
+
+
+def _account(name: str) -> str:
+    text = (name or "").strip()
+    if not text or len(text) > 64 or not all(ch.isalnum() or ch in "._-" for ch in text):
+        raise InvalidInput(f"account {name!r} is not valid (1-64 letters, digits or ._-)", field="account")
+    return text
+
+
+def _limit_set(body: dict[str, Any]) -> limits.LimitSet:
+    return limits.LimitSet(**{k: v for k, v in body.items() if v is not None})
 
 
 def _plain(obj: Any) -> Any:

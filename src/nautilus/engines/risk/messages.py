@@ -79,3 +79,61 @@ class VarBacktestReply(msgspec.Struct, kw_only=True):
     ts: np.ndarray
     pnl: np.ndarray
     var: np.ndarray
+
+
+# Pre-trade limits ----------------------------------------------------------------------------
+class LimitsBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The account's limit set; omitted fields are not checked (see ``nautilus.risk.limits``)."""
+
+    max_order_notional: float | None = None
+    max_position_units: float | dict[str, float] | None = None
+    max_position_notional: float | dict[str, float] | None = None
+    max_gross_exposure: float | None = None
+    max_net_exposure: float | None = None
+    max_concentration_pct: float | None = None
+    var_budget: float | None = None
+    daily_loss_halt: float | None = None
+    drawdown_halt: float | None = None
+    max_orders_per_window: int | None = None
+    rate_window_seconds: float | None = None
+
+
+class SetLimitsRequest(msgspec.Struct, kw_only=True):
+    account: str = "default"
+    limits: LimitsBody
+
+
+class AccountRequest(msgspec.Struct, kw_only=True):
+    account: str = "default"
+
+
+class BookState(msgspec.Struct, kw_only=True):
+    """What the checks need to know about an account (pushed by the Portfolio engine or a client)."""
+
+    account: str = "default"
+    positions: dict[str, float] = {}  # signed units
+    prices: dict[str, float] = {}  # marks
+    equity: float
+    daily_pnl: float = 0.0
+    peak_equity: float | None = None
+    var: float | None = None
+    marginal_var: dict[str, float] | None = None  # dVaR / d(exposure) per instrument
+
+
+class OrderCheck(msgspec.Struct, kw_only=True):
+    account: str = "default"
+    instrument: str
+    quantity: float  # signed: + buy, - sell
+    price: float
+    commit: bool = True  # count an accepted order towards the rate limit
+
+
+class DecisionReply(msgspec.Struct, kw_only=True):
+    accepted: bool
+    reasons: list[dict[str, Any]]
+    checked: list[str]
+    account: str
+
+
+class DecisionList(msgspec.Struct, kw_only=True):
+    items: list[dict[str, Any]]

@@ -6,13 +6,21 @@ amount}), ``units`` (value or quantity), ``timeframe``, ``lookback`` (returns), 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from nautilus.engines.risk.messages import StressRequest, VarBacktestRequest, VarRequest
+from nautilus.engines.risk.messages import (
+    AccountRequest,
+    BookState,
+    OrderCheck,
+    SetLimitsRequest,
+    StressRequest,
+    VarBacktestRequest,
+    VarRequest,
+)
 from nautilus.gateway.routers import API_PREFIX, call_engine, decode_body, json_response
 from nautilus.runtime.client import EngineClient
 
@@ -67,3 +75,45 @@ async def post_backtest(request: Request) -> Response:
         "observations": reply.observations, "exceptions": reply.exceptions, "kupiec": reply.kupiec,
         "christoffersen": reply.christoffersen, "zone": reply.zone,
         "t": (np.asarray(reply.ts, dtype=np.int64) // 1_000_000).tolist(), "pnl": reply.pnl, "var": reply.var})
+
+
+@router.get("/limits", summary="An account's pre-trade limits")
+async def get_limits(request: Request, account: Annotated[str, Query(max_length=64)] = "default") -> Response:
+    return json_response(await call_engine(_client(request), "get_limits", AccountRequest(account=account),
+                                           inline=True))
+
+
+@router.put("/limits", summary="Set an account's pre-trade limits",
+            **_body("`account` (default: default) and `limits`: max_order_notional, max_position_units, "
+                    "max_position_notional (a number or {symbol: limit}), max_gross_exposure, max_net_exposure, "
+                    "max_concentration_pct, var_budget, daily_loss_halt, drawdown_halt (fraction), "
+                    "max_orders_per_window with rate_window_seconds.",
+                    {"account": "default", "limits": {"max_order_notional": 50_000, "max_gross_exposure": 1e6,
+                                                      "max_orders_per_window": 10, "rate_window_seconds": 1}}))
+async def put_limits(request: Request) -> Response:
+    req = await decode_body(request, SetLimitsRequest, times=())
+    return json_response(await call_engine(_client(request), "set_limits", req))
+
+
+@router.put("/book", summary="Set the account state the checks use (positions, marks, equity, P&L, VaR)",
+            **_body("`account`, `positions` ({symbol: signed units}), `prices`, `equity`, `daily_pnl`, "
+                    "`peak_equity`, `var`, `marginal_var`.",
+                    {"account": "default", "positions": {"AAPL": 100}, "prices": {"AAPL": 190.0},
+                     "equity": 100_000}))
+async def put_book(request: Request) -> Response:
+    req = await decode_body(request, BookState, times=())
+    return json_response(await call_engine(_client(request), "set_book", req))
+
+
+@router.post("/check-order", summary="Pre-trade check of one order: accepted, or every breached limit",
+             **_body("`account`, `instrument`, `quantity` (signed), `price`, `commit` (count it towards the "
+                     "order-rate limit when accepted).",
+                     {"account": "default", "instrument": "AAPL", "quantity": 10, "price": 190.0}))
+async def post_check_order(request: Request) -> Response:
+    req = await decode_body(request, OrderCheck, times=())
+    return json_response(await call_engine(_client(request), "check_order", req, inline=True))
+
+
+@router.get("/decisions", summary="Recent pre-trade decisions (audit log), newest first")
+async def get_decisions(request: Request) -> Response:
+    return json_response(await call_engine(_client(request), "decisions", AccountRequest()))
