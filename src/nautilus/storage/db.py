@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, delete, event, make_url, select, update
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, make_url, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
@@ -330,8 +330,10 @@ class Database:
 
     def audit_many(self, entries: list[tuple[str, str, str | None, dict[str, Any] | None]]) -> None:
         """Insert several ``(actor, action, target, detail)`` entries in one transaction."""
-        with self.sessions.begin() as session:
-            session.add_all([AuditLog(actor=a, action=b, target=t, detail=d) for a, b, t, d in entries])
+        now = utcnow()
+        rows = [{"ts": now, "actor": a, "action": b, "target": t, "detail": d} for a, b, t, d in entries]
+        with self.engine.begin() as connection:
+            connection.execute(insert(AuditLog), rows)
 
     def list_audit(self, limit: int = 100, action: str | None = None) -> list[dict[str, Any]]:
         """The ``limit`` most recent audit entries (optionally of one action), newest first."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from nautilus.storage.db import Database
 
 log = logging.getLogger("nautilus.risk")
-BATCH = 500
+BATCH = 5_000
+PAUSE_S = 0.2  # coalesce entries into few, large transactions: the writer then rarely holds the GIL
 Entry = tuple[str, str, str | None, dict[str, Any]]
 
 
@@ -32,6 +34,7 @@ class AuditWriter:
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
+            time.sleep(PAUSE_S)
             while len(batch) < BATCH:
                 try:
                     batch.append(self._queue.get_nowait())
