@@ -153,7 +153,8 @@ def test_health_and_metrics_report_engine_path(api):
     deadline = time.time() + 10
     while time.time() < deadline:
         health = api.get("/health").json()
-        if health["engines"]["marketdata"]["status"] == "up":
+        engine = health["engines"]["marketdata"]
+        if engine["status"] == "up" and engine["pid"]:  # the pid arrives with the first health probe
             break
         time.sleep(0.1)
     engine = health["engines"]["marketdata"]
