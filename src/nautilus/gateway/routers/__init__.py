@@ -84,3 +84,9 @@ async def decode_body(request: Request, kind: type[T], times: tuple[str, ...] = 
         if field is None and "missing required field" in text:
             field = text.split("`")[1] if "`" in text else None
         raise InvalidInput(text.replace("Object", "The request body"), field=field) from None
+
+
+def body_doc(description: str, example: dict[str, Any]) -> dict[str, Any]:
+    """Route keyword arguments documenting a JSON body decoded by :func:`decode_body` (OpenAPI)."""
+    return {"description": description, "openapi_extra": {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "object"}, "example": example}}}}}

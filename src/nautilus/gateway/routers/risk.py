@@ -6,7 +6,7 @@ amount}), ``units`` (value or quantity), ``timeframe``, ``lookback`` (returns), 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query, Request
@@ -21,7 +21,7 @@ from nautilus.engines.risk.messages import (
     VarBacktestRequest,
     VarRequest,
 )
-from nautilus.gateway.routers import API_PREFIX, call_engine, decode_body, json_response
+from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
 from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/risk", tags=["risk"])
@@ -33,30 +33,26 @@ def _client(request: Request) -> EngineClient:
     return request.app.state.engines["risk"]
 
 
-def _body(description: str, example: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "openapi_extra": {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"type": "object"}, "example": example}}}}}
-
 
 VAR_DOC = ("`method`: historical, historical_ew, fhs, normal, t, cornish_fisher; `confidence` in (0, 1); "
            "`horizon` (days); `options` (lam, nu, cov_method, mean, n_sims, seed). Returns VaR and CVaR as "
            "positive losses and the component VaR/CVaR of each position.")
 
 
-@router.post("/var", summary="Value at risk (and CVaR) with per-position components", **_body(VAR_DOC, EXAMPLE))
+@router.post("/var", summary="Value at risk (and CVaR) with per-position components", **body_doc(VAR_DOC, EXAMPLE))
 async def post_var(request: Request) -> Response:
     req = await decode_body(request, VarRequest, times=("end",))
     return json_response(await call_engine(_client(request), "var", req))
 
 
-@router.post("/cvar", summary="Expected shortfall (CVaR) with per-position components", **_body(VAR_DOC, EXAMPLE))
+@router.post("/cvar", summary="Expected shortfall (CVaR) with per-position components", **body_doc(VAR_DOC, EXAMPLE))
 async def post_cvar(request: Request) -> Response:
     req = await decode_body(request, VarRequest, times=("end",))
     return json_response(await call_engine(_client(request), "var", req))
 
 
 @router.post("/stress", summary="Historical worst windows, user shocks or a reverse stress",
-             **_body("`scenario`: historical (`window`, `count`), shock (`shocks`: {symbol: return}) or "
+             **body_doc("`scenario`: historical (`window`, `count`), shock (`shocks`: {symbol: return}) or "
                      "reverse (`loss`).", {"portfolio": {"AAPL": 100_000}, "scenario": "historical",
                                             "window": 5, "count": 3}))
 async def post_stress(request: Request) -> Response:
@@ -65,7 +61,7 @@ async def post_stress(request: Request) -> Response:
 
 
 @router.post("/backtest", summary="Rolling out-of-sample VaR backtest: exceptions, Kupiec, Christoffersen, zone",
-             **_body("`method`, `confidence`, `window` (days of history per forecast).",
+             **body_doc("`method`, `confidence`, `window` (days of history per forecast).",
                      {"portfolio": {"AAPL": 100_000}, "method": "historical", "window": 250}))
 async def post_backtest(request: Request) -> Response:
     req = await decode_body(request, VarBacktestRequest, times=("end",))
@@ -84,7 +80,7 @@ async def get_limits(request: Request, account: Annotated[str, Query(max_length=
 
 
 @router.put("/limits", summary="Set an account's pre-trade limits",
-            **_body("`account` (default: default) and `limits`: max_order_notional, max_position_units, "
+            **body_doc("`account` (default: default) and `limits`: max_order_notional, max_position_units, "
                     "max_position_notional (a number or {symbol: limit}), max_gross_exposure, max_net_exposure, "
                     "max_concentration_pct, var_budget, daily_loss_halt, drawdown_halt (fraction), "
                     "max_orders_per_window with rate_window_seconds.",
@@ -96,7 +92,7 @@ async def put_limits(request: Request) -> Response:
 
 
 @router.put("/book", summary="Set the account state the checks use (positions, marks, equity, P&L, VaR)",
-            **_body("`account`, `positions` ({symbol: signed units}), `prices`, `equity`, `daily_pnl`, "
+            **body_doc("`account`, `positions` ({symbol: signed units}), `prices`, `equity`, `daily_pnl`, "
                     "`peak_equity`, `var`, `marginal_var`.",
                     {"account": "default", "positions": {"AAPL": 100}, "prices": {"AAPL": 190.0},
                      "equity": 100_000}))
@@ -106,7 +102,7 @@ async def put_book(request: Request) -> Response:
 
 
 @router.post("/check-order", summary="Pre-trade check of one order: accepted, or every breached limit",
-             **_body("`account`, `instrument`, `quantity` (signed), `price`, `commit` (count it towards the "
+             **body_doc("`account`, `instrument`, `quantity` (signed), `price`, `commit` (count it towards the "
                      "order-rate limit when accepted).",
                      {"account": "default", "instrument": "AAPL", "quantity": 10, "price": 190.0}))
 async def post_check_order(request: Request) -> Response:

@@ -22,7 +22,7 @@ from nautilus.engines.strategy.messages import (
     ScanRequest,
     SweepRequest,
 )
-from nautilus.gateway.routers import API_PREFIX, call_engine, decode_body, json_response
+from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
 from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/strategy", tags=["strategy"])
@@ -39,10 +39,6 @@ def _ms(ts: np.ndarray | None) -> list[int] | None:
     return None if ts is None else (np.asarray(ts, dtype=np.int64) // 1_000_000).tolist()
 
 
-def _body(description: str, example: dict[str, Any]) -> dict[str, Any]:
-    return {"description": description, "openapi_extra": {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"type": "object"}, "example": example}}}}}
-
 
 @router.get("/indicators", summary="The indicator catalogue (TA-Lib and extras) with parameters")
 async def list_indicators(request: Request) -> Response:
@@ -50,7 +46,7 @@ async def list_indicators(request: Request) -> Response:
 
 
 @router.post("/indicators", summary="Compute indicators over a symbol's bars",
-             **_body(SELECTOR_DOC + " `indicators`: specs like {\"name\": \"rsi\", \"period\": 14} or \"rsi(14)\".",
+             **body_doc(SELECTOR_DOC + " `indicators`: specs like {\"name\": \"rsi\", \"period\": 14} or \"rsi(14)\".",
                      {"symbol": "AAPL", "timeframe": "1d", "indicators": ["rsi(14)", {"name": "sma", "period": 50}]}))
 async def post_indicators(request: Request) -> Response:
     req = await decode_body(request, IndicatorsRequest)
@@ -65,7 +61,7 @@ async def list_patterns(request: Request) -> Response:
 
 
 @router.post("/patterns", summary="Candlestick and chart patterns over a symbol's bars",
-             **_body(SELECTOR_DOC + " `candles`: pattern names (null = all 61, [] = none); `chart`: kinds "
+             **body_doc(SELECTOR_DOC + " `candles`: pattern names (null = all 61, [] = none); `chart`: kinds "
                      "(null = all); `backend`: numba or talib.",
                      {"symbol": "AAPL", "timeframe": "1d", "candles": ["CDLENGULFING", "CDLHAMMER"],
                       "chart": ["double_top", "head_and_shoulders"]}))
@@ -75,7 +71,7 @@ async def post_patterns(request: Request) -> Response:
 
 
 @router.post("/scan", summary="Scan a universe for patterns and indicator conditions",
-             **_body("`symbols` (null = all with bars of `timeframe`), `patterns`, `chart`, `conditions` "
+             **body_doc("`symbols` (null = all with bars of `timeframe`), `patterns`, `chart`, `conditions` "
                      "({indicator, op: < <= > >= crosses_above crosses_below, value | other}), `within` "
                      "(bars), `history` (bars per symbol). A repeated scan only computes new bars.",
                      {"timeframe": "1d", "patterns": ["CDLENGULFING"],
@@ -97,7 +93,7 @@ def _backtest_payload(reply: BacktestReply) -> dict[str, Any]:
 
 
 @router.post("/backtest", status_code=201, summary="Run (and save) a backtest",
-             **_body(SELECTOR_DOC + " `strategy`, `params`, `config` (init_cash, fees_bps, fixed_fee, "
+             **body_doc(SELECTOR_DOC + " `strategy`, `params`, `config` (init_cash, fees_bps, fixed_fee, "
                      "slippage_bps, size_type, size, direction, stop_loss, take_profit, trailing_stop, "
                      "execution), `save` (default true).",
                      {"symbol": "AAPL", "strategy": "sma_cross", "params": {"fast": 10, "slow": 50},
@@ -131,7 +127,7 @@ async def delete_backtest(request: Request, run_id: Annotated[int, Path(ge=1)]) 
 
 
 @router.post("/sweep", summary="Grid or random parameter sweep, optionally walk-forward",
-             **_body(SELECTOR_DOC + " `strategy`, `grid` ({param: [values]}) or `space` ({param: [low, high]}"
+             **body_doc(SELECTOR_DOC + " `strategy`, `grid` ({param: [values]}) or `space` ({param: [low, high]}"
                      " with `samples`), `metric` (default sharpe), `top`, `walk_forward` ({folds, "
                      "train_fraction}), `scheduler` (a Dask address; default local).",
                      {"symbol": "AAPL", "strategy": "sma_cross",
