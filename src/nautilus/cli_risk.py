@@ -14,22 +14,28 @@ from nautilus.cli_strategy import _fmt, parse_assignments
 from nautilus.config import get_settings
 
 
-def load_portfolio(path: Path) -> dict[str, float]:
-    """A JSON object {symbol: amount}, or {"positions": {...}}."""
+def load_portfolio(path: Path) -> dict[str, Any]:
+    """A JSON object {symbol: amount}, or {"positions": {...}, "option_positions": [...]}: request fields."""
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}")
     except json.JSONDecodeError as exc:
         fail(f"{path} is not valid JSON: {exc}")
+    legs = []
     if isinstance(data, dict) and isinstance(data.get("positions"), dict):
+        legs = data.get("option_positions", [])
         data = data["positions"]
     if not isinstance(data, dict) or not all(isinstance(v, (int, float)) for v in data.values()):
         fail(f"{path} must hold a JSON object of symbol -> amount")
-    return {str(k): float(v) for k, v in data.items()}
+    if not isinstance(legs, list):
+        fail(f"{path}: option_positions must be a list of option legs")
+    return {"portfolio": {str(k): float(v) for k, v in data.items()}, "option_positions": legs}
 
 
-PortfolioOpt = Annotated[Path, typer.Option(help="JSON file: {symbol: amount}")]
+PortfolioOpt = Annotated[Path, typer.Option(help='JSON file: {symbol: amount} or {"positions": {...}, '
+                                                 '"option_positions": [{"underlying", "type", "strike", "expiry", '
+                                                 '"quantity", "implied_vol"}, ...]}')]
 UnitsOpt = Annotated[str, typer.Option(help="value (currency exposures) or quantity (units at the last close)")]
 
 
@@ -49,7 +55,7 @@ def var(
     """Value at risk and expected shortfall of a portfolio, with per-position components."""
     from nautilus.engines.risk.messages import VarRequest
 
-    req = run_guarded(_request, VarRequest, portfolio=load_portfolio(portfolio), method=method,
+    req = run_guarded(_request, VarRequest, **load_portfolio(portfolio), method=method,
                       confidence=confidence, horizon=horizon, lookback=lookback, units=units, timeframe=timeframe,
                       options=parse_assignments(option, "option") | ({"paths": paths} if paths else {}))
     reply = run_guarded(engine_client("risk", get_settings()).call, "var", req)
@@ -83,7 +89,7 @@ def stress(
     """Stress a portfolio: worst historical windows, a user shock, or the smallest shock reaching a loss."""
     from nautilus.engines.risk.messages import StressRequest
 
-    req = run_guarded(_request, StressRequest, portfolio=load_portfolio(portfolio), scenario=scenario, window=window,
+    req = run_guarded(_request, StressRequest, **load_portfolio(portfolio), scenario=scenario, window=window,
                       count=count, shocks=parse_assignments(shock, "shock"), loss=loss, lookback=lookback, units=units)
     reply = run_guarded(engine_client("risk", get_settings()).call, "stress", req)
     for k, res in enumerate(reply.results, 1):

@@ -181,3 +181,56 @@ def test_check_order_without_limits_is_404(api) -> None:
     r = api.post("/api/v1/risk/check-order", json={"account": "nobody", "instrument": "AAA", "quantity": 1,
                                                    "price": 1.0})
     assert r.status_code == 404 and r.json()["error"]["field"] == "account"
+
+
+OPTION_LEGS = [
+    {"underlying": "AAA", "type": "put", "strike": 95.0, "expiry": 0.25, "quantity": 20, "implied_vol": 0.3},
+    {"underlying": "DDD", "type": "call", "strike": 100.0, "expiry": 0.5, "quantity": -10, "implied_vol": 0.25},
+]
+
+
+def _book_from_catalog(settings):
+    from nautilus.risk.options import OptionPositions
+
+    catalog = BarCatalog(settings.catalog_dir)
+    spots = [catalog.read(s, "1d").close[-1] for s in ("AAA", "DDD")]
+    legs = [dict(OPTION_LEGS[0], strike=spots[0] * 0.95), dict(OPTION_LEGS[1], strike=spots[1])]
+    book = OptionPositions.create(underlying=[0, 1], option_type=["put", "call"],
+                                  strike=[leg["strike"] for leg in legs], expiry=[0.25, 0.5], quantity=[20, -10],
+                                  multiplier=100, implied_vol=[0.3, 0.25], spot=spots)
+    return legs, book
+
+
+def test_option_positions_are_fully_revalued(api, settings) -> None:
+    from nautilus.risk.options import revalue
+
+    r = api.post("/api/v1/marketdata/generate", json={"symbol": "DDD", "n": 800, "seed": 7, "sigma": 0.3})
+    assert r.status_code == 201, r.text
+    legs, book = _book_from_catalog(settings)
+    body = {"portfolio": {"AAA": 100_000.0}, "option_positions": legs, "confidence": 0.99}
+    hist = api.post("/api/v1/risk/var", json=body)
+    assert hist.status_code == 200, hist.text
+    out = hist.json()
+    assert out["symbols"] == ["AAA", "DDD"] and out["exposures"][1] == 0.0
+    # oracle: every historical day's returns applied to the spots, the options repriced with Black-Scholes
+    catalog = BarCatalog(settings.catalog_dir)
+    closes = pd.concat({s: catalog.read(s, "1d").to_pandas()["close"] for s in ("AAA", "DDD")}, axis=1).dropna()
+    rets = closes.pct_change().dropna().to_numpy()[-500:]
+    pnl = rets[:, 0] * 100_000 + revalue(book, rets, None, 1.0, scenario_type="return", days_per_year=252)
+    losses = np.sort(-pnl)[::-1]
+    k = math.ceil(len(pnl) * 0.01)
+    assert out["var"] == pytest.approx(losses[k - 1], rel=1e-9)
+    assert out["cvar"] == pytest.approx(losses[:k].mean(), rel=1e-9)
+    assert sum(c["component_cvar"] for c in out["components"].values()) == pytest.approx(out["cvar"], rel=1e-9)
+    mc = api.post("/api/v1/risk/var", json={**body, "method": "mc", "horizon": 5,
+                                            "options": {"paths": 50_000, "aggregation": "compound"}}).json()
+    assert mc["var"] > 0 and mc["components"]["DDD"]["component_cvar"] != 0.0
+    shock = api.post("/api/v1/risk/stress", json={**body, "scenario": "shock", "shocks": {"AAA": -0.1},
+                                                  "vol_shift": {"DDD": 0.1}}).json()["results"][0]
+    expected = revalue(book, np.array([[-0.1, 0.0]]), np.array([[0.0, 0.1]]), 0.0, scenario_type="return")[0]
+    assert shock["option_pnl"] == pytest.approx(expected, rel=1e-9)
+    assert shock["pnl"] == pytest.approx(-10_000 + expected, rel=1e-9)
+    bad = api.post("/api/v1/risk/var", json={**body, "option_positions": [dict(legs[0], implied_vol=-0.1)]})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "option_positions.implied_vol"
+    bad = api.post("/api/v1/risk/var", json={**body, "method": "fhs"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "method"

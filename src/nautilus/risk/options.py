@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numba
 import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr
@@ -416,10 +417,39 @@ def revalue(positions: OptionPositions, spot_scenarios, vol_shift=None, horizon_
     n_scen = spots.shape[0]
     vols = np.maximum(p.implied_vol[None, :] + _vol_shift(vol_shift, n_scen, p.n_positions), VOL_FLOOR)
     t_new = np.maximum(p.expiry - horizon_days / days_per_year, 0.0)
-    v_now = np.asarray(bsm_price(p.position_spot(), p.strike, p.expiry, p.r, p.implied_vol, p.q, p.phi))
-    v_new = np.asarray(bsm_price(spots, p.strike, t_new, p.r, vols, p.q, p.phi))
-    pnl = (v_new - v_now[None, :]) * (p.quantity * p.multiplier)[None, :]
+    v_now = np.empty((1, p.n_positions))
+    _price_grid_nb(p.position_spot()[None, :], p.implied_vol[None, :], p.strike, p.expiry, p.r, p.q, p.phi, v_now)
+    pnl = np.empty(spots.shape)
+    _price_grid_nb(np.ascontiguousarray(spots), np.broadcast_to(vols, spots.shape), p.strike, t_new, p.r, p.q,
+                   p.phi, pnl)
+    pnl -= v_now
+    pnl *= p.quantity * p.multiplier
     return pnl if by_position else pnl.sum(axis=1)
+
+
+@numba.njit(parallel=True, cache=True)
+def _price_grid_nb(spots, vols, strike, expiry, r, q, phi, out):
+    """out[i, j] = BSM price of position j at spots[i, j] and vols[i, j] (expiry, strike, rates per
+    position): the formula of :class:`_Core`, intrinsic value at expiry 0, fused and parallel over rows."""
+    n_pos = strike.shape[0]
+    inv_sqrt2 = 1.0 / math.sqrt(2.0)
+    for i in numba.prange(spots.shape[0]):
+        for j in range(n_pos):
+            s = spots[i, j]
+            k = strike[j]
+            f = phi[j]
+            if expiry[j] == 0.0:
+                price = max(f * (s - k), 0.0)
+            else:
+                t = expiry[j]
+                sig = vols[i, j]
+                vs = sig * math.sqrt(t)
+                d1 = (math.log(s / k) + (r[j] - q[j] + 0.5 * sig * sig) * t) / vs
+                d2 = d1 - vs
+                n1 = 0.5 * math.erfc(-f * d1 * inv_sqrt2)
+                n2 = 0.5 * math.erfc(-f * d2 * inv_sqrt2)
+                price = f * (s * math.exp(-q[j] * t) * n1 - k * math.exp(-r[j] * t) * n2)
+            out[i, j] = price
 
 
 def delta_gamma_pnl(positions: OptionPositions, spot_scenarios, vol_shift=None, horizon_days: float = 0.0, *,

@@ -1,7 +1,9 @@
 """Risk engine: VaR/CVaR with per-position components, stress tests and VaR backtests.
 
 Orchestration only: history comes from the catalog (the shared bar query), the math from
-:mod:`nautilus.risk`. Monte Carlo, options books and pre-trade limits join as their kernels land.
+:mod:`nautilus.risk`. Option positions (``option_positions``) on catalog instruments are valued at the
+last close and fully revalued by Monte Carlo, historical VaR and stress tests (delta-equivalent in the
+parametric methods); pre-trade limits check orders against a book pushed by ``set_book``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from nautilus.engines.risk.messages import (
 )
 from nautilus.risk import decomposition, limits, measures, montecarlo, stress, var_backtest
 from nautilus.risk.data import aligned_returns
+from nautilus.risk.options import OptionPositions, revalue
 from nautilus.runtime.engine import handler
 
 MAX_LOOKBACK = 100_000
@@ -153,51 +156,110 @@ class RiskEngine(StorageEngine):
 
     # VaR ----------------------------------------------------------------------------------------
 
-    def _history(self, req: PortfolioRequest) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
-        """(symbols, ts [T], returns [T, N], exposures [N]) for the request's portfolio."""
-        if not req.portfolio:
+    def _history(self, req: PortfolioRequest) -> Holdings:
+        """The request's positions with their aligned return history (and option book, if any)."""
+        if not req.portfolio and not req.option_positions:
             raise InvalidInput("the portfolio has no positions", field="portfolio")
         if not 2 <= req.lookback <= MAX_LOOKBACK:
             raise InvalidInput(f"lookback must be between 2 and {MAX_LOOKBACK}", field="lookback")
         symbols = [normalize_symbol(s) for s in req.portfolio]
         if len(set(symbols)) != len(symbols):
             raise InvalidInput("a symbol appears twice in the portfolio", field="portfolio")
-        amounts = np.array([float(v) for v in req.portfolio.values()])
-        if not np.all(np.isfinite(amounts)):
+        amounts = [float(v) for v in req.portfolio.values()]
+        for i, leg in enumerate(req.option_positions):
+            und = normalize_symbol(leg.underlying)
+            if und not in symbols:  # an option-only underlying: no linear exposure
+                symbols.append(und)
+                amounts.append(0.0)
+            for name in ("strike", "expiry", "quantity", "implied_vol", "multiplier", "r", "q"):
+                if not math.isfinite(getattr(leg, name)):
+                    raise InvalidInput(f"{name} must be a finite number", field=f"option_positions[{i}].{name}")
+        amounts_a = np.array(amounts)
+        if not np.all(np.isfinite(amounts_a)):
             raise InvalidInput("portfolio amounts must be finite numbers", field="portfolio")
         series = [read_bars(self.catalog, s, req.timeframe, None, req.end_ns, req.lookback + 1) for s in symbols]
         ts, returns, last = aligned_returns(series)
-        exposures = amounts * last if req.units == "quantity" else amounts
-        return symbols, ts, returns, exposures
+        exposures = amounts_a * last if req.units == "quantity" else amounts_a
+        book = None
+        if req.option_positions:
+            legs = req.option_positions
+            index = {s: i for i, s in enumerate(symbols)}
+            try:
+                book = OptionPositions.create(
+                    underlying=[index[normalize_symbol(leg.underlying)] for leg in legs],
+                    option_type=[leg.type for leg in legs], strike=[leg.strike for leg in legs],
+                    expiry=[leg.expiry for leg in legs], quantity=[leg.quantity for leg in legs],
+                    implied_vol=[leg.implied_vol for leg in legs], multiplier=[leg.multiplier for leg in legs],
+                    r=[leg.r for leg in legs], q=[leg.q for leg in legs], spot=last)
+            except InvalidInput as exc:
+                raise InvalidInput(exc.message, field=f"option_positions.{exc.field}") from exc
+        return Holdings(symbols, ts, returns, exposures, book)
 
     @handler
     def var(self, req: VarRequest) -> VarReply:
-        symbols, ts, returns, w = self._history(req)
+        h = self._history(req)
+        returns, w = h.returns, h.exposures
+        notes: dict[str, Any] = {}
         if req.method == "mc":
-            result, components = self._monte_carlo(req, returns, w)
+            result, components = self._monte_carlo(req, returns, w, h.book)
+        elif h.book is not None and req.method in ("historical", "historical_ew"):
+            result, components = self._historical_with_options(req, h)
+            notes["options"] = "fully revalued under each historical 1-day scenario"
         else:
+            if h.book is not None:
+                if req.method == "fhs":
+                    raise InvalidInput("fhs does not price option positions; use historical, mc or a parametric "
+                                       "method", field="method")
+                w = w + h.book.dollar_delta()
+                notes["options"] = "delta-equivalent exposures (use mc or historical for full revaluation)"
             result = measures.var_cvar(returns, w, req.confidence, req.horizon, req.method, **req.options)
             components = self._components(req, returns, w, result)
         details = {k: v for k, v in result.items() if k not in ("var", "cvar", "covariance", "mean")}
+        details.update(notes)
         return VarReply(method=req.method, confidence=req.confidence, horizon=req.horizon,
-                        var=float(result["var"]), cvar=float(result["cvar"]), symbols=symbols,
-                        exposures=w.tolist(), components={s: components[i] for i, s in enumerate(symbols)},
-                        observations=int(returns.shape[0]), first_ts=int(ts[0]), last_ts=int(ts[-1]),
+                        var=float(result["var"]), cvar=float(result["cvar"]), symbols=h.symbols,
+                        exposures=h.exposures.tolist(),
+                        components={s: components[i] for i, s in enumerate(h.symbols)},
+                        observations=int(returns.shape[0]), first_ts=int(h.ts[0]), last_ts=int(h.ts[-1]),
                         details=_plain(details))
 
-    def _monte_carlo(self, req: VarRequest, returns: np.ndarray,
-                     w: np.ndarray) -> tuple[dict[str, Any], list[dict[str, float]]]:
+    def _monte_carlo(self, req: VarRequest, returns: np.ndarray, w: np.ndarray,
+                     book: OptionPositions | None) -> tuple[dict[str, Any], list[dict[str, float]]]:
         opts = dict(req.options)
         cov = measures.covariance(returns, opts.pop("cov_method", "sample"), opts.pop("lam", 0.94))
         unknown = sorted(set(opts) - MC_OPTIONS)
         if unknown:
             raise InvalidInput(f"unknown Monte Carlo option {unknown[0]!r}", field=f"options.{unknown[0]}")
-        res = montecarlo.simulate(cov, w, confidence=req.confidence, horizon=req.horizon, **opts)
+        res = montecarlo.simulate(cov, w, confidence=req.confidence, horizon=req.horizon, options=book, **opts)
         details = {"var_stderr": res.var_stderr, "cvar_stderr": res.cvar_stderr, "paths": res.paths,
                    "backend": res.backend, "device": res.device, "clipped": res.clipped,
                    "elapsed_s": res.elapsed, "component_var": "not estimated by Monte Carlo"}
         components = [{"component_cvar": float(v)} for v in res.component_cvar]
         return {"var": res.var, "cvar": res.cvar, **details}, components
+
+    def _historical_with_options(self, req: VarRequest, h: Holdings) -> tuple[dict[str, Any], list[dict]]:
+        """Historical VaR of a book with options: every 1-day scenario revalues the options in full."""
+        if req.horizon != 1:
+            raise InvalidInput("historical VaR of option positions is 1-day; use method mc for longer horizons",
+                               field="horizon")
+        unknown = sorted(set(req.options) - {"lam"})
+        if unknown or (req.method == "historical" and req.options):
+            key = (unknown or sorted(req.options))[0]
+            raise InvalidInput(f"unknown option {key!r} for {req.method}", field=f"options.{key}")
+        assert h.book is not None
+        moves = np.maximum(h.returns, -0.999999)
+        per_asset = h.returns * h.exposures
+        by_pos = revalue(h.book, moves, None, 1.0, scenario_type="return", days_per_year=252, by_position=True)
+        for j in range(h.book.n_positions):
+            per_asset[:, h.book.underlying[j]] += by_pos[:, j]
+        lam = float(req.options.get("lam", 0.99)) if req.method == "historical_ew" else None
+        var, cvar = measures.historical_var_cvar(per_asset.sum(axis=1), req.confidence, lam=lam)
+        dec = decomposition.scenario_decomposition(per_asset, req.confidence)
+        scale = var / dec["var"] if dec["var"] else 0.0
+        cscale = cvar / dec["cvar"] if dec["cvar"] else 0.0
+        components = [{"component_var": float(v) * scale, "component_cvar": float(cv) * cscale}
+                      for v, cv in zip(dec["component_var"], dec["component_cvar"], strict=True)]
+        return {"var": var, "cvar": cvar}, components
 
     def _components(self, req: VarRequest, returns: np.ndarray, w: np.ndarray,
                     result: dict[str, Any]) -> list[dict[str, float]]:
@@ -216,31 +278,63 @@ class RiskEngine(StorageEngine):
 
     @handler
     def stress(self, req: StressRequest) -> StressReply:
-        symbols, ts, returns, w = self._history(req)
+        h = self._history(req)
+        symbols, ts, returns, w, book = h.symbols, h.ts, h.returns, h.exposures, h.book
+        if not (math.isfinite(req.horizon_days) and req.horizon_days >= 0):
+            raise InvalidInput("horizon_days must be a finite number >= 0", field="horizon_days")
         results: list[dict[str, Any]] = []
         if req.scenario == "historical":
-            for sc in stress.worst_windows(returns, w, req.window, req.count):
-                results.append({"start_ts": int(ts[sc.start]), "end_ts": int(ts[sc.end]), "pnl": sc.pnl,
-                                "contributions": dict(zip(symbols, sc.contributions.tolist(), strict=True))})
+            # windows are ranked by the delta-equivalent P&L, then every option is revalued in full
+            w_rank = w if book is None else w + book.dollar_delta()
+            for sc in stress.worst_windows(returns, w_rank, req.window, req.count):
+                window = {"start_ts": int(ts[sc.start]), "end_ts": int(ts[sc.end])}
+                if book is None:
+                    results.append({**window, "pnl": sc.pnl,
+                                    "contributions": dict(zip(symbols, sc.contributions.tolist(), strict=True))})
+                    continue
+                moves = np.prod(1.0 + returns[sc.start:sc.end + 1], axis=0) - 1.0
+                res = stress.apply_shock(w, moves, options=book, horizon_days=req.window * 365 / 252)
+                results.append({**window, **_shock(symbols, res)})
         elif req.scenario == "shock":
             unknown = sorted(set(map(normalize_symbol, req.shocks)) - set(symbols))
             if unknown:
                 raise InvalidInput(f"shock on {unknown[0]!r}, which is not in the portfolio", field="shocks")
             moves = {normalize_symbol(k): v for k, v in req.shocks.items()}
-            res = stress.apply_shock(w, np.array([moves.get(s, 0.0) for s in symbols]))
-            results.append({"pnl": res.pnl, "contributions": dict(zip(symbols, res.contributions.tolist(),
-                                                                       strict=True))})
+            res = stress.apply_shock(w, np.array([moves.get(s, 0.0) for s in symbols]), options=book,
+                                     vol_shift=self._vol_shift(req, symbols, book), horizon_days=req.horizon_days)
+            results.append(_shock(symbols, res))
         else:
             if req.loss is None:
                 raise InvalidInput("a reverse stress needs the loss to reach", field="loss")
-            res = stress.reverse_stress_linear(w, measures.covariance(returns), req.loss)
+            cov = measures.covariance(returns)
+            if book is None:
+                res = stress.reverse_stress_linear(w, cov, req.loss)
+            else:
+                res = stress.reverse_stress(w, cov, req.loss, book, horizon_days=req.horizon_days)
             results.append({"pnl": res.pnl, "mahalanobis": res.mahalanobis, "sigma_pnl": res.sigma_pnl,
                             "shock": dict(zip(symbols, res.shock.tolist(), strict=True))})
         return StressReply(scenario=req.scenario, symbols=symbols, exposures=w.tolist(), results=results)
 
+    @staticmethod
+    def _vol_shift(req: StressRequest, symbols: list[str], book: OptionPositions | None) -> Any:
+        if req.vol_shift is None:
+            return None
+        if book is None:
+            raise InvalidInput("a vol shift needs option positions", field="vol_shift")
+        if isinstance(req.vol_shift, dict):
+            shifts = {normalize_symbol(k): float(v) for k, v in req.vol_shift.items()}
+            unknown = sorted(set(shifts) - {symbols[i] for i in book.underlying})
+            if unknown:
+                raise InvalidInput(f"vol shift on {unknown[0]!r}, which has no option", field="vol_shift")
+            return np.array([shifts.get(symbols[i], 0.0) for i in book.underlying])
+        return float(req.vol_shift)
+
     @handler
     def backtest(self, req: VarBacktestRequest) -> VarBacktestReply:
-        symbols, ts, returns, w = self._history(req)
+        h = self._history(req)
+        if h.book is not None:
+            raise InvalidInput("VaR backtests take linear positions only", field="option_positions")
+        ts, returns, w = h.ts, h.returns, h.exposures
         pnl = returns @ w
         position = np.ones(1)
 
@@ -255,6 +349,23 @@ class RiskEngine(StorageEngine):
                                 christoffersen=_plain(dataclasses.asdict(res.christoffersen))
                                 if res.christoffersen else {},
                                 zone=str(res.zone), ts=ts, pnl=pnl, var=res.var)
+
+
+@dataclasses.dataclass
+class Holdings:
+    symbols: list[str]  # the portfolio's, then option-only underlyings
+    ts: np.ndarray  # [T] return timestamps
+    returns: np.ndarray  # [T, N]
+    exposures: np.ndarray  # [N] currency exposures (0 for option-only underlyings)
+    book: OptionPositions | None
+
+
+def _shock(symbols: list[str], res: stress.ShockResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"pnl": res.pnl, "contributions": dict(zip(symbols, res.contributions.tolist(), strict=True))}
+    if res.option_pnl or np.any(res.option_contributions):
+        out.update(linear_pnl=res.linear_pnl, option_pnl=res.option_pnl,
+                   option_contributions=dict(zip(symbols, res.option_contributions.tolist(), strict=True)))
+    return out
 
 
 def _account(name: str) -> str:

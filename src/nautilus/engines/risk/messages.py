@@ -13,12 +13,27 @@ import msgspec
 import numpy as np
 
 
+class OptionLeg(msgspec.Struct, kw_only=True):
+    """A European option position on a catalog instrument (spot = its last close)."""
+
+    underlying: str
+    type: Literal["call", "put"]
+    strike: float
+    expiry: float  # years to expiry
+    quantity: float  # signed contracts, negative = short
+    implied_vol: float  # annualised decimal, 0.25 = 25%
+    multiplier: float = 100.0
+    r: float = 0.0
+    q: float = 0.0
+
+
 class PortfolioRequest(msgspec.Struct, kw_only=True):
     portfolio: dict[str, float]
     units: Literal["value", "quantity"] = "value"
     timeframe: str = "1d"
     lookback: int = 500
     end_ns: int | None = None
+    option_positions: list[OptionLeg] = []
 
 
 class VarRequest(PortfolioRequest, kw_only=True):
@@ -51,6 +66,9 @@ class StressRequest(PortfolioRequest, kw_only=True):
     count: int = 3  # historical: worst non-overlapping windows
     shocks: dict[str, float] = {}  # shock: symbol -> return, e.g. -0.2
     loss: float | None = None  # reverse: loss to reach (positive currency)
+    vol_shift: float | dict[str, float] | None = None  # shock: implied vol shift, absolute (0.05 = +5 points),
+    # for every option or per underlying symbol
+    horizon_days: float = 0.0  # shock / reverse: calendar days of option time decay
 
 
 class StressReply(msgspec.Struct, kw_only=True):

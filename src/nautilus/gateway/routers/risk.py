@@ -35,7 +35,10 @@ def _client(request: Request) -> EngineClient:
 
 
 VAR_DOC = ("`method`: historical, historical_ew, fhs, normal, t, cornish_fisher; `confidence` in (0, 1); "
-           "`horizon` (days); `options` (lam, nu, cov_method, mean, n_sims, seed). Returns VaR and CVaR as "
+           "`horizon` (days); `options` (lam, nu, cov_method, mean, n_sims, seed; mc: paths, model, backend, "
+           "variance_reduction, aggregation, ...). `option_positions`: European options on catalog instruments "
+           "(underlying, type, strike, expiry in years, quantity, implied_vol, multiplier=100, r, q), fully "
+           "revalued by mc and historical, delta-equivalent in the parametric methods. Returns VaR and CVaR as "
            "positive losses and the component VaR/CVaR of each position.")
 
 
@@ -52,8 +55,9 @@ async def post_cvar(request: Request) -> Response:
 
 
 @router.post("/stress", summary="Historical worst windows, user shocks or a reverse stress",
-             **body_doc("`scenario`: historical (`window`, `count`), shock (`shocks`: {symbol: return}) or "
-                     "reverse (`loss`).", {"portfolio": {"AAPL": 100_000}, "scenario": "historical",
+             **body_doc("`scenario`: historical (`window`, `count`), shock (`shocks`: {symbol: return}, "
+                     "`vol_shift`: absolute implied-vol shift, for all options or {underlying: shift}, "
+                     "`horizon_days`) or reverse (`loss`); `option_positions` are fully revalued.", {"portfolio": {"AAPL": 100_000}, "scenario": "historical",
                                             "window": 5, "count": 3}))
 async def post_stress(request: Request) -> Response:
     req = await decode_body(request, StressRequest, times=("end",))

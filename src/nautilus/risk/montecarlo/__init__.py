@@ -12,6 +12,12 @@ drawn per day). ``aggregation="sum"`` (default) takes the horizon return of each
 daily returns (log-return style, P&L linear in the shocks); ``"compound"`` uses ``prod(1 + r_t) - 1``.
 P&L = horizon return . exposures; VaR/CVaR are positive losses at ``confidence``.
 
+Options (``options``, an :class:`~nautilus.risk.options.OptionPositions` book on the same N assets): every
+path's option P&L is a full Black-Scholes revaluation at the horizon (spot moved by the asset's horizon
+return, ``horizon`` trading days of time decay at 252 a year, implied vols unchanged), added to the linear
+P&L; component CVaR then attributes each option's P&L to its underlying, and importance sampling shifts
+along the delta-equivalent loss direction.
+
 Variance reduction (``variance_reduction``, options joined by ``+``): ``"antithetic"``, ``"sobol"``
 (scrambled Sobol points), ``"importance"`` (mean shift of the normal shocks along the portfolio loss
 direction ``-F^T w``; for ``t`` the chi-square is drawn from a defensive mixture of itself and a
@@ -49,6 +55,7 @@ from nautilus.risk.montecarlo.backends import (
 from nautilus.risk.montecarlo.estimators import normalized_weights, standard_errors, tail_estimate
 from nautilus.risk.montecarlo.factor import CovarianceClippedWarning, Factor, factorize, nearest_psd
 from nautilus.risk.montecarlo.sampling import BLOCK, Spec, asset_pnl, t_scale
+from nautilus.risk.options import OptionPositions
 
 __all__ = [
     "BACKENDS",
@@ -131,6 +138,7 @@ def _build_spec(
     is_shift=None,
     is_chi2_scale=None,
     is_chi2_mix=None,
+    options=None,
 ) -> tuple[Spec, Factor]:
     paths = _int(paths, "paths", 100)
     horizon = _int(horizon, "horizon", 1)
@@ -171,6 +179,14 @@ def _build_spec(
             raise InvalidInput(f"mean is not numeric: {exc}", field="mean") from exc
         if mu.shape[0] != n or not np.all(np.isfinite(mu)):
             raise InvalidInput(f"mean must be {n} finite numbers", field="mean")
+    if options is not None:
+        if not isinstance(options, OptionPositions):
+            raise InvalidInput("options must be an OptionPositions book", field="options")
+        if options.n_underlyings != n:
+            raise InvalidInput(f"the option book has {options.n_underlyings} underlyings, the portfolio {n}",
+                               field="options")
+        if options.n_positions == 0:
+            options = None
     if "antithetic" in opts and paths % 2:
         raise InvalidInput("antithetic variates need an even number of paths", field="paths")
     if (1.0 - confidence) * paths < 1.0:
@@ -205,6 +221,7 @@ def _build_spec(
         chi2_scale=s,
         chi2_mix=lam,
         confidence=confidence,
+        options=options,
     )
     return spec, fac
 
@@ -272,6 +289,7 @@ def simulate(
     is_shift: float | None = None,
     is_chi2_scale: float | None = None,
     is_chi2_mix: float | None = None,
+    options: OptionPositions | None = None,
 ) -> MCResult:
     """Simulate ``paths`` scenarios and estimate VaR, CVaR (ES), their standard errors and component CVaR.
 
@@ -299,6 +317,7 @@ def simulate(
         is_shift=is_shift,
         is_chi2_scale=is_chi2_scale,
         is_chi2_mix=is_chi2_mix,
+        options=options,
     )
     confidence = float(confidence)
     alpha = 1.0 - confidence
@@ -345,7 +364,7 @@ def simulate(
 
 def _component(spec: Spec, z: np.ndarray, v: np.ndarray | None, prob: np.ndarray, alpha: float) -> np.ndarray:
     """Euler component ES ``sum_j p_j (-pnl_ij) / alpha``; a single mat-vec when P&L is linear in the shocks."""
-    if spec.horizon > 1 and spec.aggregation == "compound":
+    if not spec.linear:
         return (prob @ -asset_pnl(spec, z, v)) / alpha
     k, h, n = z.shape
     pw = np.repeat(prob[:, None], h, axis=1) if v is None else prob[:, None] * t_scale(spec, v)
@@ -393,6 +412,7 @@ def portfolio_pnl(
     variance_reduction: str = "none",
     aggregation: str = "sum",
     scheduler=None,
+    options: OptionPositions | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Raw portfolio P&L of every path and its probability weight ``LR_i / n`` (None when unweighted).
 
@@ -412,6 +432,7 @@ def portfolio_pnl(
         seed=seed,
         variance_reduction=variance_reduction,
         aggregation=aggregation,
+        options=options,
     )
     part, _ = _run(spec, backend, chunk, 0, scheduler)
     return part.pnl, normalized_weights(part.logw, part.pnl.shape[0])

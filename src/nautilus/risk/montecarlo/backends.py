@@ -21,8 +21,10 @@ from nautilus.risk.montecarlo.sampling import (
     apply_importance_numpy,
     block_int_seed,
     block_seed,
+    horizon_returns,
     importance_shift,
     numpy_shocks,
+    options_pnl,
     t_scale,
     tilt_chi2,
 )
@@ -44,15 +46,18 @@ class NumpyBackend:
 
     def pnl(self, spec: Spec, z, v) -> np.ndarray:
         dt = z.dtype
-        if spec.aggregation == "compound" and spec.horizon > 1:
-            k, h, n = z.shape
+        k, h, n = z.shape
+        if not spec.linear and spec.aggregation == "sum":
+            # summed returns are linear in the shocks: add the (t-scaled) steps first, one gemm per path
+            zs = z.sum(axis=1) if v is None else np.einsum("khn,kh->kn", z, t_scale(spec, v).astype(dt))
+            total = zs @ spec.factor.T.astype(dt) + (spec.horizon * spec.mean).astype(dt)
+            return nonlinear_pnl(spec, total)
+        if not spec.linear:
             r = (z.reshape(k * h, n) @ spec.factor.T.astype(dt)).reshape(k, h, n)
             if v is not None:
                 r *= t_scale(spec, v).astype(dt)[:, :, None]
             r += spec.mean.astype(dt)
-            total = np.prod(1.0 + r, axis=1) - 1.0
-            return (total @ spec.exposures.astype(dt)).astype(np.float64)
-        k, h, n = z.shape
+            return nonlinear_pnl(spec, horizon_returns(spec, r))  # compounded
         proj = (z.reshape(k * h, n) @ spec.direction.astype(dt)).astype(np.float64).reshape(k, h)
         if v is not None:
             proj *= t_scale(spec, v)
@@ -220,16 +225,15 @@ class TorchBackend:
     def pnl(self, spec: Spec, z, v) -> np.ndarray:
         torch = self.torch
         dt = z.dtype
-        if spec.aggregation == "compound" and spec.horizon > 1:
+        if not spec.linear:
             k, h, n = z.shape
-            r = (z.reshape(k * h, n) @ torch.from_numpy(spec.factor.T.copy()).to(self.device, dt)).reshape(
-                k, h, n
-            )
+            factor_t = torch.from_numpy(spec.factor.T.copy()).to(self.device, dt)
+            r = (z.reshape(k * h, n) @ factor_t).reshape(k, h, n)
             if v is not None:
                 r = r * torch.from_numpy(t_scale(spec, v)).to(self.device, dt)[:, :, None]
             r = r + torch.from_numpy(spec.mean).to(self.device, dt)
-            total = torch.prod(1.0 + r, dim=1) - 1.0
-            return (total @ torch.from_numpy(spec.exposures).to(self.device, dt)).double().cpu().numpy()
+            total = (torch.prod(1.0 + r, dim=1) - 1.0) if spec.aggregation == "compound" else r.sum(dim=1)
+            return nonlinear_pnl(spec, total.double().cpu().numpy())
         proj = (z @ torch.from_numpy(spec.direction).to(self.device, dt)).double().cpu().numpy()
         if v is not None:
             proj *= t_scale(spec, v)
@@ -238,6 +242,15 @@ class TorchBackend:
     def rows(self, z, v, idx: np.ndarray):
         t_idx = self.torch.from_numpy(idx).to(z.device)
         return z[t_idx].cpu().numpy(), (None if v is None else np.array(v[idx]))
+
+
+def nonlinear_pnl(spec: Spec, total) -> np.ndarray:
+    """Portfolio P&L [k] (float64) from each asset's horizon return ``total`` [k, N]: the linear
+    positions plus the fully revalued option book."""
+    pnl = (total @ spec.exposures.astype(total.dtype)).astype(np.float64)
+    if spec.options is not None:
+        pnl += options_pnl(spec, total)
+    return pnl
 
 
 def get_backend(name: str):

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
+from nautilus.risk.options import OptionPositions, revalue
+
 BLOCK = 8192
 
 
@@ -49,6 +51,13 @@ class Spec:
     chi2_mix: float = 0.0  # defensive weight lambda of the untilted chi-square in the proposal mixture
     block: int = BLOCK
     confidence: float = 0.99
+    options: OptionPositions | None = None  # option book on the same N assets, fully revalued per path
+    days_per_year: float = 252.0  # a horizon step is one trading day of option time decay
+
+    @property
+    def linear(self) -> bool:
+        """P&L is linear in the shocks: one mat-vec per path, no per-asset returns needed."""
+        return self.options is None and (self.aggregation == "sum" or self.horizon == 1)
 
     @property
     def n_assets(self) -> int:
@@ -63,8 +72,10 @@ class Spec:
 
     @property
     def direction(self) -> np.ndarray:
-        """Portfolio vector in shock space: P&L of one step = z . (F^T w) (+ mean . w)."""
-        return self.factor.T @ self.exposures
+        """Portfolio vector in shock space: P&L of one step = z . (F^T w) (+ mean . w); with an option
+        book, the delta-equivalent exposures (the loss direction importance sampling shifts along)."""
+        w = self.exposures if self.options is None else self.exposures + self.options.dollar_delta()
+        return self.factor.T @ w
 
     @property
     def np_dtype(self) -> type:
@@ -171,17 +182,43 @@ def t_scale(spec: Spec, v: np.ndarray) -> np.ndarray:
     return np.sqrt((spec.nu - 2.0) / v)
 
 
+def horizon_returns(spec: Spec, r: np.ndarray) -> np.ndarray:
+    """Each asset's return over the horizon from its daily returns ``r`` [k, h, N]."""
+    if r.shape[1] == 1:
+        return r[:, 0, :]
+    if spec.aggregation == "compound":
+        total = 1.0 + r[:, 0, :]
+        for t in range(1, r.shape[1]):  # a step at a time: contiguous rows, no [k, h, N] temporary
+            total *= 1.0 + r[:, t, :]
+        return total - 1.0
+    return r.sum(axis=1)
+
+
+def options_pnl(spec: Spec, total: np.ndarray, by_underlying: bool = False) -> np.ndarray:
+    """Full-revaluation P&L of the option book when the assets move by ``total`` [k, N] over the
+    horizon (time decay of ``horizon`` trading days); [k] or, ``by_underlying``, [k, N]. Returns are
+    floored at -99.9999% so a price stays positive."""
+    opts = spec.options
+    assert opts is not None
+    moves = np.maximum(np.asarray(total, dtype=np.float64), -0.999999)
+    pnl = revalue(opts, moves, None, float(spec.horizon), scenario_type="return",
+                  days_per_year=spec.days_per_year, by_position=by_underlying)
+    if not by_underlying:
+        return pnl
+    out = np.zeros((pnl.shape[0], spec.n_assets))
+    for j in range(opts.n_positions):
+        out[:, opts.underlying[j]] += pnl[:, j]
+    return out
+
+
 def asset_pnl(spec: Spec, z: np.ndarray, v: np.ndarray | None) -> np.ndarray:
-    """Per-asset P&L [k, N] in float64 for a few paths (tail scenarios)."""
+    """Per-asset P&L [k, N] in float64 for a few paths (tail scenarios), options on an asset included."""
     k, h, n = z.shape
     r = (np.asarray(z, dtype=np.float64).reshape(k * h, n) @ spec.factor.T).reshape(k, h, n)
     if v is not None:
         r = r * t_scale(spec, np.asarray(v, dtype=np.float64))[:, :, None]
-    r = r + spec.mean
-    if h == 1:
-        total = r[:, 0, :]
-    elif spec.aggregation == "compound":
-        total = np.prod(1.0 + r, axis=1) - 1.0
-    else:
-        total = r.sum(axis=1)
-    return total * spec.exposures
+    total = horizon_returns(spec, r + spec.mean)
+    pnl = total * spec.exposures
+    if spec.options is not None:
+        pnl += options_pnl(spec, total, by_underlying=True)
+    return pnl
