@@ -16,11 +16,12 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import URL, CheckConstraint, Engine, event, inspect, make_url, select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from nautilus.core.errors import Conflict, InvalidInput, NotFound
-from nautilus.storage.db import Database, alembic_config, downgrade, make_engine, upgrade
+from nautilus.storage.db import MIGRATIONS_DIR, Database, alembic_config, downgrade, make_engine, upgrade
 from nautilus.storage.models import ApiKey, AuditLog, Base, CatalogSeries, Instrument
 
 pytestmark = pytest.mark.integration
@@ -108,7 +109,9 @@ def test_env_runs_from_a_url_without_a_connection(url: URL) -> None:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            assert MigrationContext.configure(connection).get_current_revision() == "0002"
+            head = ScriptDirectory.from_config(config).get_current_head()
+            assert head == f"{len(list(MIGRATIONS_DIR.glob('versions/0*.py'))):04d}"
+            assert MigrationContext.configure(connection).get_current_revision() == head
         command.downgrade(config, "base")
         assert inspect(engine).get_table_names() == ["alembic_version"]
     finally:
@@ -290,3 +293,37 @@ def test_constraint_violation_rolls_back_the_whole_transaction(db: Database) -> 
         session.add(CatalogSeries(symbol="NOPE", timeframe="1m", first_ts=1, last_ts=2, rows=1))
 
     assert db.list_instruments() == []
+
+
+def _model_fields(name: str = "dir") -> dict:
+    return dict(name=name, task="direction", kind="lightgbm", objective="binary", target="direction_1",
+                feature_set={"name": "direction", "features": []}, feature_names=["ret_1", "ret_5"],
+                params={"num_leaves": 31}, metrics={"auc": 0.55}, folds=[{"fold": 0, "auc": 0.55}],
+                symbols=["AAA"], timeframe="1d", first_ts=0, last_ts=10**18, n_rows=1000, artifact="/tmp/m")
+
+
+def test_model_registry_versions_promote_and_rollback(db: Database) -> None:
+    v1 = db.add_model(**_model_fields())
+    v2 = db.add_model(**_model_fields())
+    other = db.add_model(**_model_fields("vol"))
+    assert (v1["version"], v2["version"], other["version"]) == (1, 2, 1)
+    assert v1["stage"] == "candidate" and v1["feature_names"] == ["ret_1", "ret_5"]
+    assert db.get_model("dir")["version"] == 2  # no production version yet: the latest
+    db.promote_model("dir", 1)
+    assert db.get_model("dir")["version"] == 1  # production wins over latest
+    db.promote_model("dir", 2)
+    stages = {m["version"]: m["stage"] for m in db.list_models("dir")}
+    assert stages == {1: "archived", 2: "production"}
+    restored = db.rollback_model("dir")
+    assert restored["version"] == 1 and db.get_model("dir")["version"] == 1
+    assert {m["version"]: m["stage"] for m in db.list_models("dir")} == {1: "production", 2: "archived"}
+    with pytest.raises(Conflict):
+        db.delete_model("dir", 1)  # production
+    assert db.delete_model("dir", 2)["version"] == 2
+    with pytest.raises(Conflict):
+        db.rollback_model("dir")  # nothing earlier left
+    with pytest.raises(NotFound):
+        db.get_model("dir", 7)
+    with pytest.raises(NotFound):
+        db.get_model("nope")
+    assert [m["name"] for m in db.list_models()] == ["vol", "dir"]

@@ -32,6 +32,7 @@ from nautilus.storage.models import (
     CatalogSeries,
     IngestRun,
     Instrument,
+    MLModel,
     utcnow,
 )
 
@@ -131,6 +132,11 @@ def _as_dict(row: Base, fields: tuple[str, ...]) -> dict[str, Any]:
 
 _INSTRUMENT_KEYS: Final = ("id", "symbol", "name", "asset_class", "currency", "exchange", "created_at")
 _SERIES_KEYS: Final = ("timeframe", "first_ts", "last_ts", "rows", "updated_at")
+_MODEL_KEYS: Final = (
+    "id", "name", "version", "created_at", "task", "kind", "objective", "target", "feature_set", "feature_names",
+    "params", "metrics", "folds", "symbols", "timeframe", "first_ts", "last_ts", "n_rows", "stage", "promoted_at",
+    "artifact",
+)
 _BACKTEST_KEYS: Final = (
     "id", "created_at", "name", "strategy", "symbol", "timeframe", "first_ts", "last_ts", "bars", "params",
     "config", "stats", "n_trades", "artifact",
@@ -327,6 +333,88 @@ class Database:
             row = _as_dict(run, _BACKTEST_KEYS)
             session.delete(run)
             return row
+
+    # Model registry -------------------------------------------------------------------------------
+    def add_model(self, **fields: Any) -> dict[str, Any]:
+        """Register the next version of ``fields["name"]`` (see :class:`MLModel`); returns the row."""
+        for _ in range(3):  # two writers racing for the same version number: retry with the next one
+            try:
+                with self.sessions.begin() as session:
+                    latest = session.scalar(select(MLModel.version).where(MLModel.name == fields["name"])
+                                            .order_by(MLModel.version.desc()).limit(1))
+                    row = MLModel(**fields, version=(latest or 0) + 1, stage="candidate")
+                    session.add(row)
+                    session.flush()
+                    return _as_dict(row, _MODEL_KEYS)
+            except IntegrityError:
+                continue
+        raise Conflict(f"could not allocate a version of model {fields['name']!r}", field="name")
+
+    def list_models(self, name: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """Registered versions, newest first (of one model when ``name`` is given)."""
+        query = select(MLModel).order_by(MLModel.id.desc()).limit(limit)
+        if name:
+            query = query.where(MLModel.name == name)
+        with self.sessions.begin() as session:
+            return [_as_dict(m, _MODEL_KEYS) for m in session.scalars(query)]
+
+    def _model(self, session: Session, name: str, version: int | None) -> MLModel:
+        query = select(MLModel).where(MLModel.name == name)
+        if version is not None:
+            found = session.scalar(query.where(MLModel.version == version))
+            if found is None:
+                raise NotFound(f"model {name!r} has no version {version}", field="version")
+            return found
+        found = session.scalar(query.where(MLModel.stage == "production")) or session.scalar(
+            query.order_by(MLModel.version.desc()).limit(1))
+        if found is None:
+            raise NotFound(f"no model named {name!r}", field="name")
+        return found
+
+    def get_model(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """A version; without one, the production version, else the latest."""
+        with self.sessions.begin() as session:
+            return _as_dict(self._model(session, name, version), _MODEL_KEYS)
+
+    def promote_model(self, name: str, version: int) -> dict[str, Any]:
+        """Make ``version`` the production version; the previous one is archived (one transaction)."""
+        with self.sessions.begin() as session:
+            row = self._model(session, name, version)
+            if row.stage == "production":
+                return _as_dict(row, _MODEL_KEYS)
+            session.execute(update(MLModel).where(MLModel.name == name, MLModel.stage == "production")
+                            .values(stage="archived"))
+            row.stage, row.promoted_at = "production", utcnow()
+            session.flush()
+            return _as_dict(row, _MODEL_KEYS)
+
+    def rollback_model(self, name: str) -> dict[str, Any]:
+        """Archive the production version and restore the one promoted before it."""
+        with self.sessions.begin() as session:
+            current = session.scalar(select(MLModel).where(MLModel.name == name, MLModel.stage == "production"))
+            if current is None:
+                raise Conflict(f"model {name!r} has no production version to roll back", field="name")
+            previous = session.scalar(
+                select(MLModel).where(MLModel.name == name, MLModel.stage == "archived",
+                                      MLModel.promoted_at.is_not(None), MLModel.id != current.id)
+                .order_by(MLModel.promoted_at.desc()).limit(1))
+            if previous is None:
+                raise Conflict(f"model {name!r} has no earlier production version", field="name")
+            current.stage = "archived"
+            session.flush()
+            previous.stage, previous.promoted_at = "production", utcnow()
+            session.flush()
+            return _as_dict(previous, _MODEL_KEYS)
+
+    def delete_model(self, name: str, version: int) -> dict[str, Any]:
+        with self.sessions.begin() as session:
+            row = self._model(session, name, version)
+            if row.stage == "production":
+                raise Conflict(f"model {name!r} version {version} is in production; promote another first",
+                               field="version")
+            out = _as_dict(row, _MODEL_KEYS)
+            session.delete(row)
+            return out
 
     def audit_many(self, entries: list[tuple[str, str, str | None, dict[str, Any] | None]]) -> None:
         """Insert several ``(actor, action, target, detail)`` entries in one transaction."""

@@ -36,6 +36,7 @@ NAMING_CONVENTION: Final = {
 ROLES: Final = ("read", "trade", "admin")
 RUN_STATUSES: Final = ("running", "ok", "rejected", "failed")
 FINISHED_STATUSES: Final = RUN_STATUSES[1:]
+MODEL_STAGES: Final = ("candidate", "production", "archived")
 
 
 def utcnow() -> datetime:
@@ -172,3 +173,35 @@ class BacktestRun(Base):
     stats: Mapped[dict[str, Any]]
     n_trades: Mapped[int] = mapped_column(BigInteger)
     artifact: Mapped[str | None] = mapped_column(Text)
+
+
+class MLModel(Base):
+    """A registered model version: what it learned from and how it scored here, its files in ``artifact``."""
+
+    __tablename__ = "ml_models"
+    __table_args__ = (
+        UniqueConstraint("name", "version"),
+        CheckConstraint(_one_of("stage", MODEL_STAGES), name="stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    task: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    objective: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(64))
+    feature_set: Mapped[dict[str, Any]]
+    feature_names: Mapped[list[str]] = mapped_column(JSON)
+    params: Mapped[dict[str, Any]]
+    metrics: Mapped[dict[str, Any]]
+    folds: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    symbols: Mapped[list[str]] = mapped_column(JSON)
+    timeframe: Mapped[str] = mapped_column(String(16))
+    first_ts: Mapped[int] = mapped_column(BigInteger)
+    last_ts: Mapped[int] = mapped_column(BigInteger)
+    n_rows: Mapped[int] = mapped_column(BigInteger)
+    stage: Mapped[str] = mapped_column(String(16), default="candidate")
+    promoted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    artifact: Mapped[str] = mapped_column(Text)
