@@ -31,6 +31,12 @@ REGISTRY: dict[str, EngineSpec] = {
                    "VaR/CVaR with components, stress tests, VaR backtests"),
         EngineSpec("strategy", "nautilus.engines.strategy.engine:StrategyEngine",
                    "indicators, candlestick/chart patterns, scanner, backtests, sweeps"),
+        EngineSpec("features", "nautilus.engines.features.engine:FeaturesEngine",
+                   "point-in-time feature sets: definitions, cached and incremental computation"),
+        EngineSpec("factor", "nautilus.engines.factor.engine:FactorEngine",
+                   "factor library, expressions, cross-sectional processing, IC and quantile tear sheets"),
+        EngineSpec("ml", "nautilus.engines.ml.engine:MLEngine",
+                   "model training with walk-forward validation, registry, warm low-latency serving"),
     )
 }
 

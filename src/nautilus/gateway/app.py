@@ -18,7 +18,8 @@ from nautilus.engines import engine_names
 from nautilus.gateway import errors
 from nautilus.gateway.auth import KeyChecker
 from nautilus.gateway.metrics import MetricsMiddleware
-from nautilus.gateway.routers import marketdata, risk, strategy
+from nautilus.gateway.routers import factors, marketdata, ml, risk, strategy
+from nautilus.gateway.routers import features as features_router
 from nautilus.runtime import metrics as runtime_metrics
 from nautilus.runtime.backend import detect_backend
 from nautilus.runtime.client import EngineClient, process_pool
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime_metrics.SHM_POOL_BYTES.labels("size").set(pool.size)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    for router in (marketdata.router, strategy.router, risk.router):
+    for router in (marketdata.router, strategy.router, risk.router, factors.router, features_router.router,
+                   ml.router):
         app.include_router(router, dependencies=[Depends(checker)])
     return app

@@ -28,6 +28,8 @@ def _bars(symbol: str = "WARM") -> Bars:
 
 
 def steps() -> list[tuple[str, Callable[[], object]]]:
+    from nautilus.features.kernels import warm as warm_feature_kernels
+    from nautilus.ml.serving.warmup import warm as warm_ml_serving
     from nautilus.strategy import backtest, candles, chart, indicators, scanner
 
     bars = _bars()
@@ -47,6 +49,8 @@ def steps() -> list[tuple[str, Callable[[], object]]]:
         ("scanner", scan),
         ("backtester", lambda: [backtest.run_backtest(bars, s["name"], {}, backtest.BacktestConfig())
                                 for s in backtest.list_strategies() if not s.get("needs_predictions")]),
+        ("feature kernels", warm_feature_kernels),
+        ("ml serving kernels", warm_ml_serving),
     ]
 
 

@@ -52,6 +52,7 @@ class StrategyEngine(StorageEngine):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.scans = scanner.ScannerCache()
+        self._predictors: dict[tuple[str, int], Any] = {}  # warm model predictors for model_signal
         self._sweep_lock = threading.Lock()
 
     def close(self) -> None:
@@ -141,6 +142,37 @@ class StrategyEngine(StorageEngine):
     def _has_timeframe(self, symbol: str, timeframe: str) -> bool:
         return timeframe in self.catalog.timeframes(symbol)
 
+    # Model signals ------------------------------------------------------------------------------
+    def _model_predictions(self, name: str, version: int | None, bars: Bars) -> np.ndarray:
+        """A registered model's prediction at every bar (NaN where its inputs are not yet defined),
+        features computed on the catalog history up to the last bar."""
+        from nautilus.features import compute_universe, load_feature_set
+        from nautilus.ml import registry
+
+        try:
+            row = self.database.get_model(name, version)
+        except NotFound as exc:
+            raise NotFound(exc.message, field="model_version" if exc.field == "version" else "model") from None
+        if row["objective"] == "multiclass":
+            raise InvalidInput(f"model {name!r} predicts classes; model_signal needs one number per bar",
+                               field="model")
+        key = (row["name"], row["version"])
+        predictor = self._predictors.get(key)
+        if predictor is None:
+            predictor = self._predictors[key] = registry.load_serving(row["artifact"])
+        end = int(bars.ts[-1]) + 1
+
+        def load(symbol: str) -> Bars:
+            return read_bars(self.catalog, symbol, bars.timeframe, None, end)
+
+        frame = compute_universe(load_feature_set(row["feature_set"]), [bars.symbol], load)
+        rows, pred = registry.predict_frame(row, predictor, frame)
+        out = np.full(len(bars), np.nan)
+        pos = np.searchsorted(bars.ts, frame.ts[rows])
+        hit = (pos < len(bars)) & (bars.ts[np.minimum(pos, len(bars) - 1)] == frame.ts[rows])
+        out[pos[hit]] = pred[hit]
+        return out
+
     # Backtests ----------------------------------------------------------------------------------
     @handler(idempotent=False)
     def backtest(self, req: BacktestRequest) -> BacktestReply:
@@ -148,10 +180,17 @@ class StrategyEngine(StorageEngine):
         config = config_for(req.config, bars.timeframe)
         params = backtest.validate_params(req.strategy, req.params)
         predictions = None
+        if req.predictions is not None and req.model is not None:
+            raise InvalidInput("give predictions or a model, not both", field="model")
         if req.predictions is not None:
-            predictions = np.asarray(req.predictions, dtype=np.float64)
+            try:
+                predictions = np.asarray(req.predictions, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InvalidInput("predictions must be numbers (null for none)", field="predictions") from None
             if predictions.shape != (len(bars),):
                 raise InvalidInput(f"predictions must have one value per bar ({len(bars)})", field="predictions")
+        elif req.model is not None:
+            predictions = self._model_predictions(req.model, req.model_version, bars)
         result = backtest.run_backtest(bars, req.strategy, params, config, predictions=predictions)
         trades = _with_times(result.trades_list(), bars.ts)
         stats = _clean(result.stats)

@@ -108,7 +108,11 @@ class BacktestRequest(BarsSelector, kw_only=True):
     strategy: str
     params: dict[str, Any] = {}
     config: dict[str, Any] = {}
-    predictions: np.ndarray | None = None  # model_signal: one prediction per bar
+    predictions: Any = None  # model_signal: one prediction per bar (array or list; null/NaN = none)
+    # model_signal from a registered model instead: its predictions over these bars (production version, else
+    # the latest, unless model_version is given; backtest outside the model's training range to stay honest)
+    model: str | None = None
+    model_version: int | None = None
     save: bool = True
     name: str | None = None
     include_equity: bool = True

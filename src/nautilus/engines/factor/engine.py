@@ -1,0 +1,75 @@
+"""Factor engine: the factor library, user expressions, cross-sectional processing and tear sheets.
+
+Orchestration only: bars come from the Parquet catalog through :func:`nautilus.factor.load_panel`
+(the same range query the MarketData engine answers with); the math is in :mod:`nautilus.factor`.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+
+from nautilus.core.errors import InvalidInput
+from nautilus.engines.base import StorageEngine
+from nautilus.engines.factor.messages import (
+    ComputeReply,
+    ComputeRequest,
+    FactorList,
+    FactorQuery,
+    ResearchReply,
+    ResearchRequest,
+)
+from nautilus.factor import expression, library, pipeline, research
+from nautilus.factor.panel import Panel, load_panel
+from nautilus.runtime.engine import handler
+
+MAX_HORIZONS = 20
+MAX_RESEARCH_CELLS = 2_000_000  # dates x symbols of one tear sheet (about 3 s on one core)
+
+
+class FactorEngine(StorageEngine):
+    name = "factor"
+
+    @handler
+    def list_factors(self) -> FactorList:
+        return FactorList(items=library.list_factors(), functions=expression.function_names(),
+                          columns=list(expression.COLUMNS))
+
+    @handler
+    def compute(self, req: ComputeRequest) -> ComputeReply:
+        panel, label, values = self._factor(req)
+        return ComputeReply(factor=label, timeframe=panel.timeframe, ts=panel.ts, symbols=list(panel.symbols),
+                            values=values)
+
+    @handler
+    def research(self, req: ResearchRequest) -> ResearchReply:
+        if not req.horizons or len(req.horizons) > MAX_HORIZONS:
+            raise InvalidInput(f"give 1 to {MAX_HORIZONS} horizons", field="horizons")
+        panel, label, values = self._factor(req)
+        if values.size > MAX_RESEARCH_CELLS:
+            raise InvalidInput(f"a tear sheet covers at most {MAX_RESEARCH_CELLS:,} dates x symbols, this one "
+                               f"{values.shape[0]:,} x {values.shape[1]:,}; narrow start/end or the symbols",
+                               field="symbols")
+        sheet = research.tearsheet(values, panel.close, req.horizons, req.quantiles, req.method, ts=panel.ts,
+                                   name=label)
+        return ResearchReply(factor=label, timeframe=panel.timeframe, symbols=list(panel.symbols), tearsheet=sheet)
+
+    def _factor(self, req: FactorQuery) -> tuple[Panel, str, np.ndarray]:
+        """Load all history before end_ns, compute and process the factor, cut to [start_ns, end_ns)."""
+        if req.start_ns is not None and req.end_ns is not None and req.end_ns <= req.start_ns:
+            raise InvalidInput("end must be after start", field="end")
+        if req.factor is None and req.expr is None:
+            raise InvalidInput("give factor (a library spec) or expr (an expression)", field="factor")
+        if req.expr is not None:
+            expression.parse_expression(req.expr)  # reject bad text before reading any bars
+        else:
+            library.parse_spec(req.factor)
+        panel = load_panel(self.catalog, req.symbols, req.timeframe, None, req.end_ns)
+        label, values = pipeline.factor_values(panel, req.factor, req.expr)
+        values = pipeline.apply_steps(values, [msgspec.structs.asdict(s) for s in req.steps], panel)
+        if req.start_ns is not None:
+            rows = panel.ts >= req.start_ns
+            if not rows.any():
+                raise InvalidInput("no bars at or after start", field="start")
+            panel, values = panel.take(rows), values[rows]
+        return panel, label, np.ascontiguousarray(values)

@@ -1,0 +1,192 @@
+"""Features engine: saved feature sets, and point-in-time feature matrices over catalog bars.
+
+Orchestration only: the math lives in :mod:`nautilus.features`; bars come from the Parquet catalog
+through the MarketData query; results are cached per (feature-set digest, symbol, timeframe,
+range) and kept in step with the catalog (see :mod:`.cache`): unchanged data is served from the
+cache, appended bars are computed incrementally, anything else is recomputed.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import yaml
+
+from nautilus.config import Settings
+from nautilus.core.bars import Bars
+from nautilus.core.errors import InvalidInput, NotFound
+from nautilus.core.timeframe import timeframe_ns
+from nautilus.engines.base import StorageEngine
+from nautilus.engines.features.cache import (
+    CacheKey,
+    Entry,
+    FeatureCache,
+    concat_bars,
+    only_recent_changed,
+    same_rows,
+    series_version,
+    year_of,
+    year_start_ns,
+)
+from nautilus.engines.features.messages import (
+    ComputeReply,
+    ComputeRequest,
+    FeatureSetInfo,
+    FeatureSetList,
+    FeatureSetName,
+    SaveFeatureSetRequest,
+)
+from nautilus.engines.features.store import FeatureSetStore
+from nautilus.engines.marketdata.query import normalize_symbol, read_bars
+from nautilus.features import FeatureSet, builtin_feature_sets, compute_rows, load_feature_set
+from nautilus.runtime.engine import handler
+
+MAX_SYMBOLS = 5_000
+CACHE_BYTES = 512 * 2**20
+WORKERS = 2  # threads computing symbols of one request
+
+
+def _info(fs: FeatureSet, builtin: bool) -> FeatureSetInfo:
+    return FeatureSetInfo(name=fs.name, description=fs.description, builtin=builtin, digest=fs.digest(),
+                          lookback=fs.lookback, horizon=fs.horizon, feature_names=fs.feature_names,
+                          target_names=fs.target_names, definition=fs.to_dict())
+
+
+class FeaturesEngine(StorageEngine):
+    name = "features"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        assert settings.data_dir is not None
+        self.store = FeatureSetStore(settings.data_dir / "features")
+        self.cache = FeatureCache(CACHE_BYTES)
+
+    # Feature sets -------------------------------------------------------------------------------
+    @handler
+    def list_feature_sets(self) -> FeatureSetList:
+        items: list[dict[str, Any]] = []
+        for name in [*builtin_feature_sets(), *self.store.names()]:
+            fs, builtin = self.store.get(name)
+            items.append({"name": fs.name, "description": fs.description, "builtin": builtin,
+                          "features": len(fs.features), "targets": fs.target_names, "digest": fs.digest()})
+        return FeatureSetList(items=items)
+
+    @handler
+    def get_feature_set(self, req: FeatureSetName) -> FeatureSetInfo:
+        return _info(*self.store.get(req.name))
+
+    @handler(idempotent=False)
+    def save_feature_set(self, req: SaveFeatureSetRequest) -> FeatureSetInfo:
+        fs = self.store.save(req.name, req.definition)
+        self.bus.publish("features.set.saved", {"name": fs.name, "digest": fs.digest()})
+        return _info(fs, False)
+
+    @handler(idempotent=False)
+    def delete_feature_set(self, req: FeatureSetName) -> FeatureSetName:
+        self.store.delete(req.name)
+        return req
+
+    # Compute ------------------------------------------------------------------------------------
+    def _resolve(self, req: ComputeRequest) -> FeatureSet:
+        if (req.name is None) == (req.definition is None):
+            raise InvalidInput("give either name (a saved or built-in set) or definition", field="name")
+        if req.name is not None:
+            return self.store.get(req.name)[0]
+        definition = req.definition
+        if isinstance(definition, str):
+            try:
+                definition = yaml.safe_load(definition)
+            except yaml.YAMLError as exc:
+                raise InvalidInput(f"definition is not valid YAML/JSON: {exc}", field="definition") from None
+        if not isinstance(definition, dict):
+            raise InvalidInput("definition must be a mapping or YAML/JSON text of one", field="definition")
+        try:
+            return load_feature_set({"name": "inline", **definition})
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field=f"definition.{exc.field}" if exc.field else "definition") from None
+
+    @handler
+    def compute(self, req: ComputeRequest) -> ComputeReply:
+        started = time.perf_counter()
+        fs = self._resolve(req)
+        timeframe_ns(req.timeframe)
+        if not req.symbols:
+            raise InvalidInput("give at least one symbol", field="symbols")
+        if len(req.symbols) > MAX_SYMBOLS:
+            raise InvalidInput(f"at most {MAX_SYMBOLS} symbols per request", field="symbols")
+        symbols = sorted({normalize_symbol(s) for s in req.symbols})
+        others = {s: self._read(s, req) for s in fs.cross_symbols}
+        digest = fs.digest()
+
+        def one(symbol: str) -> tuple[Entry, str]:
+            key: CacheKey = (digest, symbol, req.timeframe, req.start_ns, req.end_ns, req.limit)
+            return self._entry(fs, key, req, others)
+
+        if len(symbols) > 1:  # catalog reads and the kernels release the GIL
+            with ThreadPoolExecutor(WORKERS) as pool:
+                results = list(pool.map(one, symbols))
+        else:
+            results = [one(symbols[0])]
+        blocks = [(entry.bars, entry.X, entry.y) for entry, _ in results]
+        modes = {symbol: mode for symbol, (_, mode) in zip(symbols, results, strict=True)}
+        counts = [len(bars) for bars, _, _ in blocks]
+        return ComputeReply(
+            feature_set=fs.name, digest=digest, timeframe=req.timeframe, symbols=symbols, counts=counts,
+            ts=np.concatenate([bars.ts for bars, _, _ in blocks]).astype(np.int64, copy=False),
+            X=np.concatenate([X for _, X, _ in blocks]), feature_names=fs.feature_names,
+            y=np.concatenate([y for _, _, y in blocks]), target_names=fs.target_names,
+            horizon=fs.horizon, lookback=fs.lookback, cache=modes,
+            elapsed_ms=(time.perf_counter() - started) * 1e3)
+
+    def _read(self, symbol: str, req: ComputeRequest, start_ns: int | None = None) -> Bars:
+        start = req.start_ns if start_ns is None else start_ns
+        bars = read_bars(self.catalog, symbol, req.timeframe, start, req.end_ns,
+                         req.limit if start_ns is None else None)
+        if len(bars) == 0 and start_ns is None:
+            raise NotFound(f"no {req.timeframe} bars for {symbol!r} in the requested range", field="symbols")
+        return bars
+
+    def _entry(self, fs: FeatureSet, key: CacheKey, req: ComputeRequest,
+               others: dict[str, Bars]) -> tuple[Entry, str]:
+        symbol = key[1]
+        versions = {s: series_version(self.catalog.bars_dir, s) for s in {symbol, *fs.cross_symbols}}
+        entry = self.cache.get(key)
+        if entry is not None and entry.versions == versions:
+            return entry, "hit"
+        if entry is not None and len(entry.bars) and self._appendable(fs, req, entry, versions):
+            grown = self._extend(fs, entry, versions, req)
+            if grown is not None:
+                self.cache.put(key, grown)
+                return grown, "incremental"
+        bars = self._read(symbol, req)
+        X, y = compute_rows(fs, bars, {**others, symbol: bars})
+        entry = Entry(versions=versions, bars=bars, X=X, y=y)
+        self.cache.put(key, entry)
+        return entry, "miss"
+
+    @staticmethod
+    def _appendable(fs: FeatureSet, req: ComputeRequest, entry: Entry, versions: dict[str, Any]) -> bool:
+        """Only open-ended ranges without cross-asset inputs grow by appending."""
+        if fs.cross_symbols or req.end_ns is not None or req.limit is not None:
+            return False
+        symbol = entry.bars.symbol
+        return only_recent_changed(entry.versions[symbol], versions[symbol], year_of(int(entry.bars.ts[-1])))
+
+    def _extend(self, fs: FeatureSet, entry: Entry, versions: dict[str, Any], req: ComputeRequest) -> Entry | None:
+        """The entry with the bars appended since, or None when stored rows it holds changed."""
+        old = entry.bars
+        last_ts = int(old.ts[-1])
+        recent_start = max(year_start_ns(year_of(last_ts)), req.start_ns or np.iinfo(np.int64).min)
+        recent = self._read(old.symbol, req, start_ns=recent_start)
+        split = int(np.searchsorted(recent.ts, last_ts, side="right"))
+        lo = int(np.searchsorted(old.ts, recent_start))
+        if not same_rows(recent.slice(0, split), old.slice(lo, len(old))):
+            return None
+        bars = concat_bars(old, recent.slice(split, len(recent)))
+        from_row = max(0, len(old) - fs.horizon)
+        X_tail, y_tail = compute_rows(fs, bars, {old.symbol: bars}, from_row=from_row)
+        return Entry(versions=versions, bars=bars, X=np.concatenate([entry.X[:from_row], X_tail]),
+                     y=np.concatenate([entry.y[:from_row], y_tail]))

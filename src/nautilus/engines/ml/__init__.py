@@ -1,0 +1,1 @@
+"""The ML engine: training jobs, the model registry and low-latency serving."""

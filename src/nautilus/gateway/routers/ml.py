@@ -1,0 +1,88 @@
+"""/api/v1/ml: training jobs, the model registry and predictions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from nautilus.engines.ml.messages import JobId, ModelRef, ModelsRequest, PredictRequest, TrainRequest
+from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
+from nautilus.runtime.client import EngineClient
+
+router = APIRouter(prefix=f"{API_PREFIX}/ml", tags=["ml"])
+NAME = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+def _client(request: Request) -> EngineClient:
+    return request.app.state.engines["ml"]
+
+
+@router.get("/tasks", summary="Built-in tasks: direction, volatility, regime")
+async def list_tasks(request: Request) -> Response:
+    return json_response(await call_engine(_client(request), "list_tasks", inline=True))
+
+
+@router.post("/train", status_code=202, summary="Start a training job (walk-forward validated, registered)",
+             **body_doc("`symbols`; `task` (direction | volatility | regime) or `feature_set` (name or inline) with "
+                        "`target`; `model` ({kind: lightgbm | mlp | lstm | tcn, objective, params, seed, "
+                        "sequence_length, early_stopping_rounds}); `name` (registry name); `timeframe`, `start`, "
+                        "`end`; `n_folds`, `scheme` (expanding | rolling), `embargo` (bars); `onnx`; `wait`. "
+                        "Poll /ml/jobs/{id}; progress is also published on the bus as ml.job.<id>.",
+                        {"task": "direction", "symbols": ["AAPL", "MSFT"], "model": {"kind": "lightgbm"}}))
+async def post_train(request: Request) -> Response:
+    req = await decode_body(request, TrainRequest)
+    reply = await call_engine(_client(request), "train", req)
+    return json_response(reply, status=200 if reply.status in ("done", "failed", "cancelled") else 202)
+
+
+@router.get("/jobs", summary="Training jobs, newest first")
+async def list_jobs(request: Request) -> Response:
+    return json_response(await call_engine(_client(request), "list_jobs", inline=True))
+
+
+@router.get("/jobs/{job_id}", summary="A training job's status and progress")
+async def get_job(request: Request, job_id: Annotated[str, Path(max_length=64)]) -> Response:
+    return json_response(await call_engine(_client(request), "job", JobId(id=job_id), inline=True))
+
+
+@router.delete("/jobs/{job_id}", summary="Cancel a training job")
+async def cancel_job(request: Request, job_id: Annotated[str, Path(max_length=64)]) -> Response:
+    return json_response(await call_engine(_client(request), "cancel_job", JobId(id=job_id)))
+
+
+@router.get("/models", summary="Registered model versions, newest first")
+async def list_models(request: Request, name: Annotated[str | None, Query(max_length=128)] = None) -> Response:
+    return json_response(await call_engine(_client(request), "models", ModelsRequest(name=name)))
+
+
+@router.get("/models/{name}", summary="A model: its production version, else the latest")
+async def get_model(request: Request, name: NAME,
+                    version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    return json_response(await call_engine(_client(request), "model", ModelRef(name=name, version=version)))
+
+
+@router.post("/models/{name}/versions/{version}/promote", summary="Make a version the production version")
+async def promote(request: Request, name: NAME, version: Annotated[int, Path(ge=1)]) -> Response:
+    return json_response(await call_engine(_client(request), "promote", ModelRef(name=name, version=version)))
+
+
+@router.post("/models/{name}/rollback", summary="Restore the previous production version")
+async def rollback(request: Request, name: NAME) -> Response:
+    return json_response(await call_engine(_client(request), "rollback", ModelRef(name=name)))
+
+
+@router.delete("/models/{name}/versions/{version}", summary="Delete a version (not the production one)")
+async def delete_model(request: Request, name: NAME, version: Annotated[int, Path(ge=1)]) -> Response:
+    return json_response(await call_engine(_client(request), "delete_model", ModelRef(name=name, version=version)))
+
+
+@router.post("/predict", summary="Predict from given rows or from features of catalog bars",
+             **body_doc("`name`, `version` (default production, else latest); either `rows` (one row, rows, or "
+                        "[n, L, f] windows for sequence models, in the model's feature order) or `symbols` "
+                        "(features from the catalog: the latest bar each, or every bar in `start`..`end` with "
+                        "`series`: true).", {"name": "direction", "symbols": ["AAPL"]}))
+async def post_predict(request: Request) -> Response:
+    req = await decode_body(request, PredictRequest)
+    return json_response(await call_engine(_client(request), "predict", req))

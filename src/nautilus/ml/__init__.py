@@ -1,0 +1,1 @@
+"""Machine learning: model training and serving."""
