@@ -67,6 +67,9 @@ class MLEngine(StorageEngine):
 
     def start(self) -> None:
         super().start()
+        from nautilus.ml.serving.warmup import warm
+
+        warm()  # load the serving kernels from numba's cache now, not on the first request
         for row in self.database.list_models(limit=10_000):
             if row["stage"] == "production":
                 try:
