@@ -18,6 +18,7 @@ import numpy as np
 
 from nautilus.config import Settings
 from nautilus.core.errors import InvalidInput, NotFound
+from nautilus.core.plain import plain
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.features.store import FeatureSetStore
 from nautilus.engines.marketdata.query import normalize_symbol, read_bars
@@ -196,7 +197,7 @@ class MLEngine(StorageEngine):
                 name=plan["name"], task=plan["task"].name if plan["task"] else None, kind=result.spec.kind,
                 objective=result.spec.objective, target=result.target, feature_set=fs.to_dict(),
                 feature_names=list(result.feature_names), params=msgspec.to_builtins(result.spec),
-                metrics=_plain(metrics), folds=_plain(result.fold_metrics), symbols=plan["symbols"],
+                metrics=plain(metrics), folds=plain(result.fold_metrics), symbols=plan["symbols"],
                 timeframe=req.timeframe, first_ts=int(result.data_start), last_ts=int(result.data_end),
                 n_rows=int(result.n_rows), artifact=str(folder))
         except BaseException:
@@ -228,7 +229,7 @@ class MLEngine(StorageEngine):
 
     @handler
     def model(self, req: ModelRef) -> ModelReply:
-        return ModelReply(model=_plain(self.database.get_model(req.name, req.version)))
+        return ModelReply(model=plain(self.database.get_model(req.name, req.version)))
 
     @handler(idempotent=False)
     def promote(self, req: ModelRef) -> ModelReply:
@@ -343,21 +344,4 @@ def _rows(rows: Any, served: Served) -> np.ndarray:
 def _summary(row: dict[str, Any]) -> dict[str, Any]:
     keep = ("name", "version", "stage", "task", "kind", "objective", "target", "timeframe", "symbols", "first_ts",
             "last_ts", "n_rows", "created_at", "promoted_at", "metrics", "feature_names")
-    return _plain({k: row[k] for k in keep})
-
-
-def _plain(obj: Any) -> Any:
-    """JSON-friendly copies: numpy values to Python, datetimes to ISO text, non-finite floats to None."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if hasattr(obj, "isoformat"):
-        return obj.isoformat()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
+    return plain({k: row[k] for k in keep})

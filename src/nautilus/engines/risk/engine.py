@@ -21,6 +21,7 @@ import numpy as np
 
 from nautilus.config import Settings
 from nautilus.core.errors import InvalidInput, NotFound
+from nautilus.core.plain import plain
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata.query import normalize_symbol, read_bars
 from nautilus.engines.risk.audit import AuditWriter
@@ -142,7 +143,7 @@ class RiskEngine(StorageEngine):
         self.audit.write("risk", "check_order", f"{account}/{req.instrument}",
                          {"quantity": req.quantity, "price": req.price, "accepted": decision.accepted,
                           "reasons": decision.reasons})
-        return DecisionReply(accepted=decision.accepted, reasons=_plain(decision.reasons),
+        return DecisionReply(accepted=decision.accepted, reasons=plain(decision.reasons),
                              checked=decision.checked, account=account)
 
     @handler
@@ -221,7 +222,7 @@ class RiskEngine(StorageEngine):
                         exposures=h.exposures.tolist(),
                         components={s: components[i] for i, s in enumerate(h.symbols)},
                         observations=int(returns.shape[0]), first_ts=int(h.ts[0]), last_ts=int(h.ts[-1]),
-                        details=_plain(details))
+                        details=plain(details))
 
     def _monte_carlo(self, req: VarRequest, returns: np.ndarray, w: np.ndarray,
                      book: OptionPositions | None) -> tuple[dict[str, Any], list[dict[str, float]]]:
@@ -345,8 +346,8 @@ class RiskEngine(StorageEngine):
         res = var_backtest.rolling_var_backtest(pnl, var_fn, req.window, req.confidence)
         exceptions = [{"ts": int(ts[e.index]), "index": e.index, "pnl": e.pnl, "var": e.var} for e in res.exceptions]
         return VarBacktestReply(method=req.method, confidence=req.confidence, window=req.window,
-                                observations=res.n, exceptions=exceptions, kupiec=_plain(dataclasses.asdict(res.kupiec)),
-                                christoffersen=_plain(dataclasses.asdict(res.christoffersen))
+                                observations=res.n, exceptions=exceptions, kupiec=plain(dataclasses.asdict(res.kupiec)),
+                                christoffersen=plain(dataclasses.asdict(res.christoffersen))
                                 if res.christoffersen else {},
                                 zone=str(res.zone), ts=ts, pnl=pnl, var=res.var)
 
@@ -377,18 +378,3 @@ def _account(name: str) -> str:
 
 def _limit_set(body: dict[str, Any]) -> limits.LimitSet:
     return limits.LimitSet(**{k: v for k, v in body.items() if v is not None})
-
-
-def _plain(obj: Any) -> Any:
-    """JSON-friendly copies: numpy scalars and arrays to Python, non-finite floats to None."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
