@@ -100,7 +100,7 @@ def warmup() -> None:
     """Compile (or load from cache) the numba kernels so first requests are fast."""
     import time
 
-    from nautilus.strategy.warmup import warm
+    from nautilus.warmup import warm
 
     t0 = time.perf_counter()
     with console.status("compiling kernels") as status:

@@ -1,4 +1,4 @@
-"""Compile (or load from numba's on-disk cache) every Strategy kernel once, on tiny inputs.
+"""Compile (or load from numba's on-disk cache) every numba kernel once, on tiny inputs.
 
 ``nautilus warmup`` runs this; ``start.sh`` and ``test.sh`` call it so the first real request, and
 the first test, do not pay numba's compile time (minutes for the 61 exact pattern kernels on a
@@ -51,7 +51,17 @@ def steps() -> list[tuple[str, Callable[[], object]]]:
                                 for s in backtest.list_strategies() if not s.get("needs_predictions")]),
         ("feature kernels", warm_feature_kernels),
         ("ml serving kernels", warm_ml_serving),
+        ("risk kernels", _warm_risk),
     ]
+
+
+def _warm_risk() -> None:
+    from nautilus.risk import montecarlo
+    from nautilus.risk.options import OptionPositions
+
+    book = OptionPositions.create(underlying=[0], option_type="call", strike=100.0, expiry=0.5, quantity=1.0,
+                                  implied_vol=0.2, spot=[100.0, 100.0])
+    montecarlo.simulate(np.eye(2) * 1e-4, [1.0, 1.0], paths=1_000, backend="numba", options=book)
 
 
 def warm(report: Callable[[str], None] | None = None) -> None:
