@@ -17,8 +17,9 @@ from numpy.testing import assert_array_equal
 
 from nautilus.core.bars import COLUMNS, Bars
 from nautilus.core.errors import InvalidInput, NotFound
+from nautilus.engines.features.cache import changed_since, series_version
 from nautilus.storage import catalog as catalog_module
-from nautilus.storage.catalog import BarCatalog, SeriesStats
+from nautilus.storage.catalog import BarCatalog, SeriesStats, whole_series
 
 HOUR = 3_600_000_000_000
 DAY = 24 * HOUR
@@ -382,3 +383,227 @@ def test_row_group_cache_stays_within_its_byte_budget() -> None:
     assert cache.get(49) is not None and cache.get(0) is None
     cache.put("huge", object(), 5000)  # larger than the budget: not kept
     assert cache.get("huge") is None
+
+
+# Partition layout by timeframe --------------------------------------------------------------------
+def frame_of(bars: Bars) -> pd.DataFrame:
+    return pd.DataFrame({c: getattr(bars, c) for c in COLUMNS}, index=pd.Index(bars.ts))
+
+
+def assert_bars_match_frame(got: Bars, expected: pd.DataFrame) -> None:
+    assert_array_equal(got.ts, expected.index.to_numpy())
+    for column in COLUMNS:
+        assert_array_equal(getattr(got, column), expected[column].to_numpy(), err_msg=column)
+
+
+def daily(first: str, last: str, tag: float = 0.0, symbol: str = "SPY", timeframe: str = "1d") -> Bars:
+    return make_bars(np.arange(ns(first), ns(last) + 1, DAY, dtype=np.int64), tag=tag, symbol=symbol,
+                     timeframe=timeframe)
+
+
+def write_legacy_years(root: Path, bars: Bars) -> None:
+    """Lay ``bars`` out the way the catalog did before series files: one file per UTC year."""
+    series_dir = root / "bars" / bars.symbol / bars.timeframe
+    series_dir.mkdir(parents=True)
+    table = bars.to_arrow()
+    years = pd.DatetimeIndex(pd.to_datetime(bars.ts, unit="ns")).year.to_numpy()
+    for year in np.unique(years):
+        rows = np.flatnonzero(years == year)
+        pq.write_table(table.slice(int(rows[0]), len(rows)), series_dir / f"{year:04d}.parquet",
+                       row_group_size=4, write_statistics=["ts"], use_dictionary=False)
+
+
+def listing(catalog: BarCatalog, symbol: str, timeframe: str) -> list[str]:
+    return sorted(path.name for path in (catalog.root / "bars" / symbol / timeframe).iterdir())
+
+
+@pytest.mark.parametrize(("timeframe", "files"), [
+    ("1h", ["2019.parquet", "2020.parquet", "2021.parquet"]),
+    ("23h", ["2019.parquet", "2020.parquet", "2021.parquet"]),
+    ("1d", ["series.parquet"]),
+    ("1w", ["series.parquet"]),
+])
+def test_daily_and_longer_series_are_one_file_intraday_one_per_year(
+    catalog: BarCatalog, timeframe: str, files: list[str]
+) -> None:
+    bars = daily("2019-12-30", "2021-01-02", timeframe=timeframe)
+
+    stats = catalog.write(bars)
+
+    assert listing(catalog, "SPY", timeframe) == files
+    assert whole_series(timeframe) is (files == ["series.parquet"])
+    assert stats == SeriesStats(first_ts=int(bars.ts[0]), last_ts=int(bars.ts[-1]), rows=len(bars))
+    assert_bars_equal(catalog.read("SPY", timeframe), bars)
+    if files == ["series.parquet"]:
+        metadata = pq.read_metadata(catalog.root / "bars" / "SPY" / timeframe / "series.parquet")
+        n = len(bars)
+        assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [4] * (n // 4) + [n % 4]
+
+
+@pytest.mark.parametrize("layout", ["series", "legacy"])
+@settings(max_examples=40, deadline=None)
+@given(window=st.tuples(st.integers(-800, 800), st.integers(-800, 800)))
+def test_daily_range_reads_across_year_edges_match_pandas(layout: str, window: tuple[int, int]) -> None:
+    bars = daily("2018-12-25", "2021-01-05", tag=3.0)
+    start, end = (ns("2020-01-01") + offset * DAY + offset % 3 * HOUR for offset in window)
+    reference = frame_of(bars)
+    with tempfile.TemporaryDirectory() as tmp:
+        catalog = BarCatalog(Path(tmp), row_group_size=5)
+        if layout == "series":
+            catalog.write(bars)
+        else:
+            write_legacy_years(Path(tmp), bars)
+
+        got = catalog.read("SPY", "1d", start, end)
+
+    assert_bars_match_frame(got, reference[(reference.index >= start) & (reference.index < end)])
+
+
+def test_bounded_daily_read_opens_only_the_series_file(
+    catalog: BarCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog.write(daily("2000-01-01", "2023-12-31"))
+
+    def no_listing(path: object) -> None:
+        raise AssertionError(f"a bounded read listed {path}")
+
+    monkeypatch.setattr(catalog_module.os, "scandir", no_listing)
+    got = catalog.read("SPY", "1d", ns("2010-12-30"), ns("2011-01-03"))
+
+    assert got.ts.tolist() == [ns("2010-12-30"), ns("2010-12-31"), ns("2011-01-01"), ns("2011-01-02")]
+
+
+# Legacy year files for daily series ---------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["merge", "replace"])
+def test_legacy_daily_years_are_read_then_migrated_by_a_write(tmp_path: Path, mode: str) -> None:
+    old = daily("2017-12-20", "2020-01-10", tag=1000.0)
+    write_legacy_years(tmp_path, old)
+    catalog = BarCatalog(tmp_path, row_group_size=4)
+    assert listing(catalog, "SPY", "1d") == ["2017.parquet", "2018.parquet", "2019.parquet", "2020.parquet"]
+    assert_bars_equal(catalog.read("SPY", "1d"), old)
+    assert catalog.stats("SPY", "1d") == SeriesStats(int(old.ts[0]), int(old.ts[-1]), len(old))
+    assert [part.name for part in catalog.version("SPY", "1d")] == listing(catalog, "SPY", "1d")
+
+    new = make_bars(np.array([ns("2018-06-01T12:00"), ns("2019-03-03"), ns("2020-02-01")]), tag=2000.0,
+                    timeframe="1d")
+    stats = catalog.write(new, mode=mode)
+
+    reference = frame_of(old)
+    if mode == "replace":
+        reference = reference[(reference.index < new.ts[0]) | (reference.index > new.ts[-1])]
+    reference = pd.concat([reference, frame_of(new)])
+    reference = reference[~reference.index.duplicated(keep="last")].sort_index()
+    assert listing(catalog, "SPY", "1d") == ["series.parquet"]
+    assert_bars_match_frame(catalog.read("SPY", "1d"), reference)
+    assert stats == SeriesStats(int(reference.index[0]), int(reference.index[-1]), len(reference))
+    assert len(catalog.read("SPY", "1d", ns("2019-01-01"), ns("2019-04-01"))) == len(
+        reference[(reference.index >= ns("2019-01-01")) & (reference.index < ns("2019-04-01"))])
+
+
+@pytest.mark.parametrize(
+    ("owner", "name", "call"),
+    [(pq, "write_table", 1), (os, "link", 3), (os, "replace", 1), (Path, "unlink", 1), (Path, "unlink", 3)],
+    ids=["stage", "third-backup", "series-rename", "first-year-delete", "third-year-delete"],
+)
+def test_failed_migration_leaves_the_legacy_years_byte_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, owner: object, name: str, call: int
+) -> None:
+    old = daily("2017-12-20", "2020-01-10", tag=1000.0)
+    write_legacy_years(tmp_path, old)
+    catalog = BarCatalog(tmp_path, row_group_size=4)
+    before = snapshot(tmp_path / "bars")
+    _fail_on_call(monkeypatch, owner, name, call)
+
+    with pytest.raises(OSError, match="injected"):
+        catalog.write(daily("2019-06-01", "2019-06-03", tag=2000.0))
+
+    assert snapshot(tmp_path / "bars") == before  # no series, temp or backup file left behind
+    monkeypatch.undo()
+    assert_bars_equal(catalog.read("SPY", "1d"), old)
+
+
+@pytest.mark.parametrize(("owner", "name", "call"), [(pq, "write_table", 1), (os, "link", 1), (os, "replace", 1)],
+                         ids=["stage", "backup", "rename"])
+def test_failed_series_file_rewrite_leaves_it_byte_identical(
+    catalog: BarCatalog, monkeypatch: pytest.MonkeyPatch, owner: object, name: str, call: int
+) -> None:
+    catalog.write(daily("2019-01-01", "2021-12-31", tag=1000.0))
+    before = snapshot(catalog.root)
+    version = catalog.version("SPY", "1d")
+    _fail_on_call(monkeypatch, owner, name, call)
+
+    with pytest.raises(OSError, match="injected"):
+        catalog.write(daily("2020-06-01", "2022-06-01", tag=2000.0), mode="replace")
+
+    assert snapshot(catalog.root) == before
+    assert catalog.version("SPY", "1d") == version
+
+
+def test_a_read_racing_a_migration_reads_the_migrated_series(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = daily("2017-12-20", "2020-01-10", tag=1000.0)
+    write_legacy_years(tmp_path, old)
+    reader, writer = BarCatalog(tmp_path), BarCatalog(tmp_path)
+    new = daily("2019-12-30", "2020-01-20", tag=2000.0)
+    read_file = BarCatalog._read_file
+    migrated: list[bool] = []
+
+    def migrate_after_the_first_year(self: BarCatalog, path: Path, start: int, end: int) -> object:
+        table = read_file(self, path, start, end)
+        if path.name == "2017.parquet" and not migrated:
+            migrated.append(True)
+            writer.write(new)  # the later year files vanish before this read reaches them
+        return table
+
+    monkeypatch.setattr(BarCatalog, "_read_file", migrate_after_the_first_year)
+    got = reader.read("SPY", "1d")
+
+    reference = pd.concat([frame_of(old), frame_of(new)])
+    assert migrated and listing(writer, "SPY", "1d") == ["series.parquet"]
+    assert_bars_match_frame(got, reference[~reference.index.duplicated(keep="last")].sort_index())
+
+
+# Versions -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("timeframe", ["1h", "1d"])
+def test_version_changes_on_every_write_and_only_for_rewritten_partitions(
+    catalog: BarCatalog, timeframe: str
+) -> None:
+    assert catalog.version("SPY", timeframe) == ()
+    ts = np.array([ns("2019-06-01"), ns("2020-06-01")], dtype=np.int64)
+    catalog.write(make_bars(ts, timeframe=timeframe))
+    seen = [catalog.version("SPY", timeframe)]
+    for tag in range(1, 25):  # same size, same names, in a tight loop: inodes and mtime ticks may repeat
+        catalog.write(make_bars(ts[1:], tag=float(tag), timeframe=timeframe))
+        seen.append(catalog.version("SPY", timeframe))
+
+    assert len(set(seen)) == len(seen)
+    names = [part.name for part in seen[-1]]
+    files = catalog.root / "bars" / "SPY" / timeframe
+    assert names == sorted(path.name for path in files.iterdir())
+    for part in seen[-1]:
+        st_ = os.stat(files / part.name)
+        assert (part.inode, part.mtime_ns, part.size) == (st_.st_ino, st_.st_mtime_ns, st_.st_size)
+    if timeframe == "1h":  # the 2019 year file was never rewritten
+        assert {version[0] for version in seen} == {seen[0][0]}
+        assert [part.start_ns for part in seen[-1]] == [ns("2019-01-01"), ns("2020-01-01")]
+    else:
+        assert [part.start_ns for part in seen[-1]] == [np.iinfo(np.int64).min]
+    catalog.delete("SPY", timeframe)
+    assert catalog.version("SPY", timeframe) == ()
+
+
+def test_feature_cache_finds_the_earliest_changed_partition(catalog: BarCatalog) -> None:
+    catalog.write(make_bars(np.array([ns("2019-06-01"), ns("2020-06-01")])))
+    catalog.write(make_bars(np.array([ns("2019-06-01")]), timeframe="1d"))
+    before = series_version(catalog, "SPY")
+    catalog.write(make_bars(np.array([ns("2021-06-01")])))  # a new year file
+    after_append = series_version(catalog, "SPY")
+    catalog.write(make_bars(np.array([ns("2020-07-01")])))  # rewrites 2020
+    after_edit = series_version(catalog, "SPY")
+    catalog.write(make_bars(np.array([ns("2019-07-01")]), timeframe="1d"))  # the daily series file
+
+    assert set(before) == {"1d", "1h"} and series_version(catalog, "QQQ") == {}
+    assert changed_since(before, after_append) == ns("2021-01-01")
+    assert changed_since(before, after_edit) == ns("2020-01-01")
+    assert changed_since(after_edit, series_version(catalog, "SPY")) is None

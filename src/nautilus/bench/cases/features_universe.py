@@ -1,7 +1,7 @@
 """features_universe: the 14 "standard" features for 800 symbols x 14 years of daily bars, cold.
 
-A temporary catalog of weekday GBM bars (800 symbols x 3,654 bars, one Parquet file per year;
-building it is not timed; ``--quick``: 100 symbols). Each run opens the catalog afresh (no
+A temporary catalog of weekday GBM bars (800 symbols x 3,654 bars, one Parquet series file per
+symbol, as the catalog stores daily bars; building it is not timed; ``--quick``: 100 symbols). Each run opens the catalog afresh (no
 row-group cache) and reads every series, then computes. Baseline: a straightforward pandas
 implementation of the same 14 features on one long frame (groupby + shift/rolling/ewm). Ours:
 :func:`nautilus.features.compute_universe` (numba kernels + TA-Lib; catalog reads and computation in

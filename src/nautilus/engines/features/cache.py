@@ -1,63 +1,47 @@
 """Cached feature matrices, keyed by (feature-set digest, symbol, timeframe, range), with the
 catalog version they were computed from.
 
-A series' version is the (name, inode, mtime, size) of every Parquet year file stored for the
-symbol (the catalog rewrites a year by renaming a new file into place, so any write changes it).
-An entry whose version still matches is served as is; one whose only changes are in its last
-year or later, with the rows it holds unchanged, is extended by computing just the new tail.
+A symbol's version is :meth:`BarCatalog.version` of each of its stored timeframes (resampled reads
+use finer ones): every catalog write changes the entries of the partition files it rewrote. An
+entry whose version still matches is served as is; otherwise only rows from the start of the
+earliest changed partition on can differ (:func:`changed_since`), and an entry whose rows there
+are unchanged is extended by computing just the new tail.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from nautilus.core.bars import COLUMNS, Bars
+from nautilus.core.errors import NotFound
+from nautilus.storage.catalog import BarCatalog, PartitionVersion
 
-FileVersion = tuple[int, int, int]  # inode, mtime ns, size
-Version = dict[str, FileVersion]  # "timeframe/YYYY.parquet" -> FileVersion
+Version = dict[str, tuple[PartitionVersion, ...]]  # timeframe -> BarCatalog.version(symbol, timeframe)
 
 CacheKey = tuple[str, str, str, int | None, int | None, int | None]
 
 
-def series_version(bars_dir: Path, symbol: str) -> Version:
-    """Year files stored for ``symbol`` under every timeframe (resampled reads use finer ones)."""
-    out: Version = {}
+def series_version(catalog: BarCatalog, symbol: str) -> Version:
+    """The catalog version of every timeframe stored for ``symbol`` (empty when none is)."""
     try:
-        timeframes = list(os.scandir(bars_dir / symbol))
-    except FileNotFoundError:
-        return out
-    for tf in timeframes:
-        if not tf.is_dir():
-            continue
-        for entry in os.scandir(tf.path):
-            if entry.name.endswith(".parquet") and not entry.name.startswith("."):
-                st = entry.stat()
-                out[f"{tf.name}/{entry.name}"] = (st.st_ino, st.st_mtime_ns, st.st_size)
-    return out
+        timeframes = catalog.timeframes(symbol)
+    except NotFound:
+        return {}
+    return {tf: catalog.version(symbol, tf) for tf in timeframes}
 
 
-def year_of(ts: int) -> int:
-    return int(np.datetime64(int(ts), "ns").astype("datetime64[Y]").astype(np.int64)) + 1970
-
-
-def year_start_ns(year: int) -> int:
-    return int(np.datetime64(f"{year:04d}-01-01", "ns").astype(np.int64))
-
-
-def only_recent_changed(old: Version, new: Version, last_year: int) -> bool:
-    """True when every file of a year before ``last_year`` is unchanged and none disappeared."""
-    for name, version in old.items():
-        if name not in new:
-            return False
-        if int(name.rsplit("/", 1)[1][:4]) < last_year and new[name] != version:
-            return False
-    return all(int(name.rsplit("/", 1)[1][:4]) >= last_year for name in new.keys() - old.keys())
+def changed_since(old: Version, new: Version) -> int | None:
+    """Start of the earliest partition that differs between ``old`` and ``new`` (added, removed or
+    rewritten); rows before it are unchanged. None when that partition has no lower bound (a
+    whole-series file) or nothing differs: then any row may have changed."""
+    starts = [part.start_ns for tf in old.keys() | new.keys()
+              for part in set(old.get(tf, ())) ^ set(new.get(tf, ()))]
+    since = min(starts, default=None)
+    return None if since is None or since == np.iinfo(np.int64).min else since
 
 
 def same_rows(a: Bars, b: Bars) -> bool:

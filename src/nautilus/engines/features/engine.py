@@ -24,12 +24,10 @@ from nautilus.engines.features.cache import (
     CacheKey,
     Entry,
     FeatureCache,
+    changed_since,
     concat_bars,
-    only_recent_changed,
     same_rows,
     series_version,
-    year_of,
-    year_start_ns,
 )
 from nautilus.engines.features.messages import (
     ComputeReply,
@@ -152,11 +150,11 @@ class FeaturesEngine(StorageEngine):
     def _entry(self, fs: FeatureSet, key: CacheKey, req: ComputeRequest,
                others: dict[str, Bars]) -> tuple[Entry, str]:
         symbol = key[1]
-        versions = {s: series_version(self.catalog.bars_dir, s) for s in {symbol, *fs.cross_symbols}}
+        versions = {s: series_version(self.catalog, s) for s in {symbol, *fs.cross_symbols}}
         entry = self.cache.get(key)
         if entry is not None and entry.versions == versions:
             return entry, "hit"
-        if entry is not None and len(entry.bars) and self._appendable(fs, req, entry, versions):
+        if entry is not None and len(entry.bars) and self._appendable(fs, req):
             grown = self._extend(fs, entry, versions, req)
             if grown is not None:
                 self.cache.put(key, grown)
@@ -168,19 +166,18 @@ class FeaturesEngine(StorageEngine):
         return entry, "miss"
 
     @staticmethod
-    def _appendable(fs: FeatureSet, req: ComputeRequest, entry: Entry, versions: dict[str, Any]) -> bool:
+    def _appendable(fs: FeatureSet, req: ComputeRequest) -> bool:
         """Only open-ended ranges without cross-asset inputs grow by appending."""
-        if fs.cross_symbols or req.end_ns is not None or req.limit is not None:
-            return False
-        symbol = entry.bars.symbol
-        return only_recent_changed(entry.versions[symbol], versions[symbol], year_of(int(entry.bars.ts[-1])))
+        return not (fs.cross_symbols or req.end_ns is not None or req.limit is not None)
 
     def _extend(self, fs: FeatureSet, entry: Entry, versions: dict[str, Any], req: ComputeRequest) -> Entry | None:
         """The entry with the bars appended since, or None when stored rows it holds changed."""
         old = entry.bars
         last_ts = int(old.ts[-1])
-        recent_start = max(year_start_ns(year_of(last_ts)), req.start_ns or np.iinfo(np.int64).min)
-        recent = self._read(old.symbol, req, start_ns=recent_start)
+        unbounded = int(np.iinfo(np.int64).min)
+        since = changed_since(entry.versions[old.symbol], versions[old.symbol])
+        recent_start = max(unbounded if since is None else since, req.start_ns or unbounded)
+        recent = self._read(old.symbol, req, start_ns=None if recent_start == unbounded else recent_start)
         split = int(np.searchsorted(recent.ts, last_ts, side="right"))
         lo = int(np.searchsorted(old.ts, recent_start))
         if not same_rows(recent.slice(0, split), old.slice(lo, len(old))):
