@@ -363,15 +363,16 @@ def _scenario_spots(pos: OptionPositions, spot_scenarios, scenario_type: str) ->
         raise InvalidInput(
             f"spot_scenarios must have shape [n_scenarios, {pos.n_underlyings}]", field="spot_scenarios"
         )
+    sc = sc[:, pos.underlying]  # [n_scen, P]: only the underlyings with an option
     if scenario_type == "level":
         spots = sc
     elif scenario_type == "return":
-        spots = pos.spot[None, :] * (1.0 + sc)
+        spots = pos.position_spot()[None, :] * (1.0 + sc)
     else:
         raise InvalidInput("scenario_type must be 'level' or 'return'", field="scenario_type")
     if np.any(spots <= 0):
         raise InvalidInput("scenario spots must be > 0 (returns > -1)", field="spot_scenarios")
-    return spots[:, pos.underlying]  # [n_scen, P]
+    return spots
 
 
 def _vol_shift(vol_shift, n_scen: int, n_pos: int) -> np.ndarray:

@@ -230,9 +230,12 @@ class TorchBackend:
             factor_t = torch.from_numpy(spec.factor.T.copy()).to(self.device, dt)
             r = (z.reshape(k * h, n) @ factor_t).reshape(k, h, n)
             if v is not None:
-                r = r * torch.from_numpy(t_scale(spec, v)).to(self.device, dt)[:, :, None]
-            r = r + torch.from_numpy(spec.mean).to(self.device, dt)
-            total = (torch.prod(1.0 + r, dim=1) - 1.0) if spec.aggregation == "compound" else r.sum(dim=1)
+                r.mul_(torch.from_numpy(t_scale(spec, v)).to(self.device, dt)[:, :, None])
+            r.add_(torch.from_numpy(spec.mean).to(self.device, dt))
+            if spec.aggregation == "compound":
+                total = torch.prod(r.add_(1.0), dim=1).sub_(1.0)
+            else:
+                total = r.sum(dim=1)
             return nonlinear_pnl(spec, total.double().cpu().numpy())
         proj = (z @ torch.from_numpy(spec.direction).to(self.device, dt)).double().cpu().numpy()
         if v is not None:
