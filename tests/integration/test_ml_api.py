@@ -211,3 +211,26 @@ def msgspec_model(body: dict):
     from nautilus.engines.ml.messages import ModelBody
 
     return msgspec.convert(body, ModelBody)
+
+
+@pytest.mark.parametrize("kind", ["mlp", "lstm"])
+def test_torch_models_serve_what_they_trained(api, kind) -> None:
+    """A custom (feature set + target) torch model: the served prediction equals the trained module's."""
+    import torch
+
+    from nautilus.ml.training import load_model
+
+    body = {"feature_set": "direction", "target": "direction_1", "name": f"dir_{kind}", "symbols": SYMBOLS,
+            "n_folds": 2, "wait": True, "model": {"kind": kind, "sequence_length": 4, "early_stopping_rounds": 0,
+                                                 "params": {"epochs": 2, "hidden": 8}}}
+    r = api.post("/api/v1/ml/train", json=body)
+    assert r.status_code == 200 and r.json()["status"] == "done", r.text
+    row = api.get(f"/api/v1/ml/models/dir_{kind}").json()["model"]
+    module = load_model(Path(row["artifact"]) / "train").model.double()
+    n = len(row["feature_names"])
+    x = np.random.default_rng(1).normal(size=(3, 4, n) if kind == "lstm" else (3, n))
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy().reshape(-1)
+    got = api.post("/api/v1/ml/predict", json={"name": f"dir_{kind}", "rows": x.tolist()})
+    assert got.status_code == 200, got.text
+    np.testing.assert_allclose(got.json()["predictions"], expected, rtol=1e-5, atol=1e-6)

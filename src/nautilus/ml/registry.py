@@ -68,9 +68,11 @@ def write_artifacts(result: Any, directory: Path, onnx: bool = True) -> dict[str
 
 
 def load_serving(directory: Path | str) -> Any:
+    """The serving predictor of a registered version; torch models go to the best device present
+    (CUDA > MPS > CPU), compiled ones run on the CPU."""
     from nautilus.ml.serving import load_predictor
 
-    return load_predictor(Path(directory) / "serving", device="cpu")
+    return load_predictor(Path(directory) / "serving")
 
 
 def model_inputs(frame: FeatureFrame, feature_names: list[str], seq_len: int | None,
