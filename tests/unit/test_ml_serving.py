@@ -186,8 +186,11 @@ def test_mlp_float32_model_within_float32_rounding(tmp_path) -> None:
     with torch.inference_mode():
         expected = torch.sigmoid(module(torch.from_numpy(X).float())).numpy()[:, 0]
     mlp = CompiledMLP.from_torch(module)
+    assert mlp.precision == "float32"  # batches in float32, like torch
     np.testing.assert_allclose(mlp.predict(X), expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose([mlp.predict_one(x) for x in X[:50]], expected[:50], rtol=0, atol=1e-5)
     loaded = load_predictor(mlp.save(tmp_path / "mlp"))
+    assert loaded.precision == "float32"
     assert isinstance(loaded, CompiledMLP)
     np.testing.assert_array_equal(loaded.predict(X), mlp.predict(X))
     assert loaded.predict_one(X[3]) == pytest.approx(mlp.predict_one(X[3]), abs=1e-15)

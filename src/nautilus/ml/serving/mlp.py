@@ -30,12 +30,15 @@ from nautilus.ml.serving.manifest import (
 )
 
 OUTPUTS = ("probability", "raw")
+PRECISIONS = ("float64", "float32")  # batch arithmetic: the source model's own precision
 CHUNK = 1024  # rows per pass through the layers: intermediates stay in L2 (4x faster than whole batches)
 
 
 class CompiledMLP:
-    """A dense MLP in float64. ``output="probability"`` applies sigmoid (one output) or softmax
-    (several); ``"raw"`` returns the last layer as is.
+    """A dense MLP. ``output="probability"`` applies sigmoid (one output) or softmax (several);
+    ``"raw"`` returns the last layer as is. Single rows run in float64; batches run in the source
+    model's precision (``precision``: a float32 torch model's batches use float32 BLAS, as torch does,
+    agreeing with torch's float32 output to float32 rounding; float64 models stay float64).
 
     Attributes: ``n_features``, ``objective`` ("binary" | "multiclass" | "regression"),
     ``n_classes`` (outputs for multiclass, else 1), ``output``.
@@ -43,7 +46,11 @@ class CompiledMLP:
 
     kind = "mlp"
 
-    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray, int, float]], output: str = "probability") -> None:
+    def __init__(self, layers: list[tuple[np.ndarray, np.ndarray, int, float]], output: str = "probability",
+                 precision: str = "float64") -> None:
+        if precision not in PRECISIONS:
+            raise ModelInputError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}",
+                                  field="precision")
         if output not in OUTPUTS:
             raise ModelInputError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}", field="output")
         if not layers:
@@ -54,6 +61,9 @@ class CompiledMLP:
             if w_next.shape[1] != w.shape[0]:
                 raise ModelInputError(f"layer widths do not chain: {w.shape} then {w_next.shape}", field="model")
         self.output = output
+        self.precision = precision
+        self._layers32 = [(w.astype(np.float32), b.astype(np.float32), code, param)
+                          for w, b, code, param in self.layers] if precision == "float32" else None
         self.n_features = self.layers[0][0].shape[1]
         n_out = self.layers[-1][0].shape[0]
         if output == "raw":
@@ -82,6 +92,7 @@ class CompiledMLP:
     @classmethod
     def from_torch(cls, module: Any, output: str = "probability") -> CompiledMLP:
         """Compile an ``nn.Sequential`` (nested allowed) of the supported layers (see module doc)."""
+        import torch
         from torch import nn
 
         activations = _activation_table()
@@ -121,7 +132,9 @@ class CompiledMLP:
             else:
                 raise ModelInputError(f"layer {type(m).__name__} is not supported by CompiledMLP; "
                                       "use TorchPredictor", field="model")
-        return cls([tuple(layer) for layer in layers], output=output)
+        first = next(iter(module.parameters()), None)
+        precision = "float32" if first is not None and first.dtype == torch.float32 else "float64"
+        return cls([tuple(layer) for layer in layers], output=output, precision=precision)
 
     # Persistence ----------------------------------------------------------------------------------
     def save(self, path: Path | str) -> Path:
@@ -130,7 +143,7 @@ class CompiledMLP:
         path.mkdir(parents=True, exist_ok=True)
         table = write_arrays(path, {"weights": self._weights, "meta": self._meta, "params": self._params})
         write_manifest(path, {"kind": self.kind, "arrays": table, "n_features": self.n_features, "objective": self.objective,
-                              "n_classes": self.n_classes, "output": self.output})
+                              "n_classes": self.n_classes, "output": self.output, "precision": self.precision})
         return path
 
     @classmethod
@@ -144,16 +157,19 @@ class CompiledMLP:
         for (n_in, n_out, w_off, b_off, code), param in zip(table.tolist(), params.tolist(), strict=True):
             layers.append((weights[w_off:w_off + n_in * n_out].reshape(n_out, n_in),
                            weights[b_off:b_off + n_out], code, param))
-        return cls(layers, output=meta["output"])
+        return cls(layers, output=meta["output"], precision=meta.get("precision", "float64"))
 
     # Prediction -----------------------------------------------------------------------------------
     def predict_raw(self, X: np.ndarray) -> np.ndarray:
         """The last layer's output: (n,) for one output, (n, k) otherwise."""
         X = self._check_batch(X)
         out = np.empty((len(X), self._n_out))
+        layers = self.layers if self._layers32 is None else self._layers32
         for start in range(0, len(X), CHUNK):
             h = X[start:start + CHUNK]
-            for w, b, code, param in self.layers:
+            if self._layers32 is not None:
+                h = h.astype(np.float32)
+            for w, b, code, param in layers:
                 z = h @ w.T
                 z += b
                 h = _activate(z, code, param)
