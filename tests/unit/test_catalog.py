@@ -607,3 +607,18 @@ def test_feature_cache_finds_the_earliest_changed_partition(catalog: BarCatalog)
     assert changed_since(before, after_append) == ns("2021-01-01")
     assert changed_since(before, after_edit) == ns("2020-01-01")
     assert changed_since(after_edit, series_version(catalog, "SPY")) is None
+
+
+@pytest.mark.parametrize("timeframe", ["1h", "1d"])
+def test_reads_return_writeable_contiguous_arrays(catalog: BarCatalog, timeframe: str) -> None:
+    """Arrow's zero-copy views are read-only; numba would compile every kernel again for those."""
+    n = 300
+    ts = (np.arange(n, dtype=np.int64) + 19_000 * (24 if timeframe == "1h" else 1)) * (
+        3_600 if timeframe == "1h" else 86_400) * 10**9
+    close = 100.0 + np.arange(n) * 0.1
+    catalog.write(Bars(symbol="RO", timeframe=timeframe, ts=ts, open=close, high=close + 1, low=close - 1,
+                       close=close, volume=np.ones(n)))
+    for bars in (catalog.read("RO", timeframe), catalog.read("RO", timeframe, int(ts[10]), int(ts[200]))):
+        for name in ("ts", *COLUMNS):
+            arr = getattr(bars, name)
+            assert arr.flags.writeable and arr.flags.c_contiguous, name

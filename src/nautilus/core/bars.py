@@ -48,8 +48,8 @@ class Bars(msgspec.Struct, kw_only=True):
     def from_arrow(cls, table: pa.Table, symbol: str, timeframe: str) -> Bars:
         ts = table.column("ts")
         ts_ns = ts.cast(pa.int64()).to_numpy() if ts.num_chunks else np.empty(0, np.int64)
-        cols = {c: np.ascontiguousarray(table.column(c).to_numpy(), dtype=np.float64) for c in COLUMNS}
-        return cls(symbol=symbol, timeframe=timeframe, ts=np.ascontiguousarray(ts_ns, dtype=np.int64), **cols)
+        cols = {c: _owned(table.column(c).to_numpy(), np.float64) for c in COLUMNS}
+        return cls(symbol=symbol, timeframe=timeframe, ts=_owned(ts_ns, np.int64), **cols)
 
     def to_arrow(self) -> pa.Table:
         arrays = [pa.array(self.ts.astype(np.int64, copy=False), type=pa.int64()).cast(ARROW_SCHEMA.field("ts").type)]
@@ -80,3 +80,10 @@ class Bars(msgspec.Struct, kw_only=True):
     def slice(self, start: int, stop: int) -> Bars:
         return Bars(symbol=self.symbol, timeframe=self.timeframe, ts=self.ts[start:stop],
                     **{c: getattr(self, c)[start:stop] for c in COLUMNS})
+
+
+def _owned(array: np.ndarray, dtype: type) -> np.ndarray:
+    """A contiguous, writeable array of ``dtype``: Arrow's zero-copy views are read-only, and a read-only
+    array is a different type to numba, which would compile every kernel a second time for it."""
+    out = np.ascontiguousarray(array, dtype=dtype)
+    return out if out.flags.writeable else out.copy()
