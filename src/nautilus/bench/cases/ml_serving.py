@@ -179,7 +179,7 @@ def mlp_rows(ctx: BenchContext, tmp: Path) -> list[Result]:
     with torch.inference_mode():
         exact = torch.sigmoid(copy.deepcopy(module).double()(torch.from_numpy(X_new)))[:, 0].numpy()
     ours = mlp.predict(X_new)
-    rows.append(result("ms", ("torch inference_mode float32", t_torch * 1e3), ("CompiledMLP.predict float64", t_ours * 1e3),
+    rows.append(result("ms", ("torch inference_mode float32", t_torch * 1e3), (f"CompiledMLP.predict {mlp.precision}", t_ours * 1e3),
                        params={**base, "what": f"batch {BATCH} rows", "runs": runs, "statistic": "median",
                                "target_ms": 5},
                        checks={"max_abs_diff_vs_torch_float64": float(np.abs(ours - exact).max()),
