@@ -136,12 +136,30 @@ def load_feature_set(source: Mapping[str, Any] | str | pathlib.Path) -> FeatureS
             raise InvalidInput(f"cannot read feature set file {str(path)!r}: {exc.strerror}", field="file") from None
         return load_feature_set(text)
     if isinstance(source, str):
+        return parse_feature_set(definition_mapping(source))
+    return parse_feature_set(source)
+
+
+def definition_mapping(definition: Any) -> dict[str, Any]:
+    """A definition given as a mapping or as JSON/YAML text, as a dict (errors name ``definition``)."""
+    if isinstance(definition, str):
         try:
-            data = yaml.safe_load(source)  # YAML is a superset of JSON
+            definition = yaml.safe_load(definition)  # YAML is a superset of JSON
         except yaml.YAMLError as exc:
             raise InvalidInput(f"feature set is not valid YAML/JSON: {exc}", field="definition") from None
-        return parse_feature_set(data)
-    return parse_feature_set(source)
+    if not isinstance(definition, Mapping):
+        raise InvalidInput("a feature set must be a mapping with features and targets", field="definition")
+    return dict(definition)
+
+
+def inline_feature_set(definition: Any, field: str = "definition") -> FeatureSet:
+    """A set given in a request (mapping or JSON/YAML text; named "inline" unless it says otherwise),
+    its errors re-rooted under ``field``."""
+    try:
+        return parse_feature_set({"name": "inline", **definition_mapping(definition)})
+    except InvalidInput as exc:
+        where = exc.field if exc.field and exc.field != "definition" else None
+        raise InvalidInput(exc.message, field=f"{field}.{where}" if where else field) from None
 
 
 def _looks_like_path(text: str) -> bool:

@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import yaml
 
 from nautilus.config import Settings
 from nautilus.core.bars import Bars
@@ -39,7 +38,8 @@ from nautilus.engines.features.messages import (
 )
 from nautilus.engines.features.store import FeatureSetStore
 from nautilus.engines.marketdata.query import normalize_symbol, read_bars
-from nautilus.features import FeatureSet, builtin_feature_sets, compute_rows, load_feature_set
+from nautilus.features import FeatureSet, builtin_feature_sets, compute_rows
+from nautilus.features.spec import inline_feature_set
 from nautilus.runtime.engine import handler
 
 MAX_SYMBOLS = 5_000
@@ -93,18 +93,7 @@ class FeaturesEngine(StorageEngine):
             raise InvalidInput("give either name (a saved or built-in set) or definition", field="name")
         if req.name is not None:
             return self.store.get(req.name)[0]
-        definition = req.definition
-        if isinstance(definition, str):
-            try:
-                definition = yaml.safe_load(definition)
-            except yaml.YAMLError as exc:
-                raise InvalidInput(f"definition is not valid YAML/JSON: {exc}", field="definition") from None
-        if not isinstance(definition, dict):
-            raise InvalidInput("definition must be a mapping or YAML/JSON text of one", field="definition")
-        try:
-            return load_feature_set({"name": "inline", **definition})
-        except InvalidInput as exc:
-            raise InvalidInput(exc.message, field=f"definition.{exc.field}" if exc.field else "definition") from None
+        return inline_feature_set(req.definition)
 
     @handler
     def compute(self, req: ComputeRequest) -> ComputeReply:

@@ -12,10 +12,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nautilus.core.errors import Conflict, InvalidInput, NotFound
 from nautilus.features import FeatureSet, builtin_feature_sets, load_feature_set, parse_feature_set
+from nautilus.features.spec import definition_mapping
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
 
@@ -50,14 +49,7 @@ class FeatureSetStore:
         path = self._path(name)
         if name in builtin_feature_sets():
             raise Conflict(f"{name!r} is a built-in feature set; save under another name", field="name")
-        if isinstance(definition, str):
-            try:
-                definition = yaml.safe_load(definition)
-            except yaml.YAMLError as exc:
-                raise InvalidInput(f"feature set is not valid YAML/JSON: {exc}", field="definition") from None
-        if not isinstance(definition, dict):
-            raise InvalidInput("a feature set must be a mapping with features and targets", field="definition")
-        definition = dict(definition)
+        definition = definition_mapping(definition)
         given = definition.setdefault("name", name)
         if given != name:
             raise InvalidInput(f"the definition's name {given!r} differs from {name!r}", field="name")

@@ -147,17 +147,14 @@ class MLEngine(StorageEngine):
         return {"name": name, "task": task, "symbols": symbols, "feature_set": fs, "target": target, "spec": spec}
 
     def _feature_set(self, ref: str | dict[str, Any]) -> Any:
-        from nautilus.features import load_feature_set
+        from nautilus.features.spec import inline_feature_set
 
         if isinstance(ref, str):
             try:
                 return self.feature_sets.get(ref)[0]
             except NotFound as exc:
                 raise NotFound(exc.message, field="feature_set") from None
-        try:
-            return load_feature_set({"name": "inline", **ref})
-        except InvalidInput as exc:
-            raise InvalidInput(exc.message, field=f"feature_set.{exc.field}" if exc.field else "feature_set") from None
+        return inline_feature_set(ref, field="feature_set")
 
     def _frame(self, fs: Any, symbols: list[str], timeframe: str, start_ns: int | None, end_ns: int | None) -> Any:
         from nautilus.features import compute_universe
