@@ -255,21 +255,12 @@ class RiskEngine(StorageEngine):
             per_asset[:, h.book.underlying[j]] += by_pos[:, j]
         lam = float(req.options.get("lam", 0.99)) if req.method == "historical_ew" else None
         var, cvar = measures.historical_var_cvar(per_asset.sum(axis=1), req.confidence, lam=lam)
-        dec = decomposition.scenario_decomposition(per_asset, req.confidence)
-        scale = var / dec["var"] if dec["var"] else 0.0
-        cscale = cvar / dec["cvar"] if dec["cvar"] else 0.0
-        components = [{"component_var": float(v) * scale, "component_cvar": float(cv) * cscale}
-                      for v, cv in zip(dec["component_var"], dec["component_cvar"], strict=True)]
-        return {"var": var, "cvar": cvar}, components
+        return {"var": var, "cvar": cvar}, _scenario_components(per_asset, req.confidence, var, cvar)
 
     def _components(self, req: VarRequest, returns: np.ndarray, w: np.ndarray,
                     result: dict[str, Any]) -> list[dict[str, float]]:
         if req.method in SCENARIO_METHODS:
-            dec = decomposition.scenario_decomposition(returns * w, req.confidence)
-            scale = result["var"] / dec["var"] if dec["var"] else 0.0  # horizon / filtering rescale
-            cscale = result["cvar"] / dec["cvar"] if dec["cvar"] else 0.0
-            return [{"component_var": float(v) * scale, "component_cvar": float(cv) * cscale}
-                    for v, cv in zip(dec["component_var"], dec["component_cvar"], strict=True)]
+            return _scenario_components(returns * w, req.confidence, result["var"], result["cvar"])
         cov = measures.covariance(returns, req.options.get("cov_method", "sample"), req.options.get("lam", 0.94))
         dec = decomposition.parametric_decomposition(w, cov, req.confidence, req.horizon)
         # Euler shares of the portfolio variance apply to every method built on sigma (normal, t, CF).
@@ -350,6 +341,17 @@ class RiskEngine(StorageEngine):
                                 christoffersen=plain(dataclasses.asdict(res.christoffersen))
                                 if res.christoffersen else {},
                                 zone=str(res.zone), ts=ts, pnl=pnl, var=res.var)
+
+
+def _scenario_components(per_asset: np.ndarray, confidence: float, var: float,
+                         cvar: float) -> list[dict[str, float]]:
+    """Component VaR/CVaR from the tail scenarios of per-asset P&L [T, N], rescaled so they sum to the
+    reported ``var``/``cvar`` (which horizon scaling or filtering may have moved)."""
+    dec = decomposition.scenario_decomposition(per_asset, confidence)
+    scale = var / dec["var"] if dec["var"] else 0.0
+    cscale = cvar / dec["cvar"] if dec["cvar"] else 0.0
+    return [{"component_var": float(v) * scale, "component_cvar": float(cv) * cscale}
+            for v, cv in zip(dec["component_var"], dec["component_cvar"], strict=True)]
 
 
 @dataclasses.dataclass
