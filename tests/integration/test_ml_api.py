@@ -234,3 +234,9 @@ def test_torch_models_serve_what_they_trained(api, kind) -> None:
     got = api.post("/api/v1/ml/predict", json={"name": f"dir_{kind}", "rows": x.tolist()})
     assert got.status_code == 200, got.text
     np.testing.assert_allclose(got.json()["predictions"], expected, rtol=1e-5, atol=1e-6)
+    # from the catalog: the latest bar's prediction is the last of the series, windows never span symbols
+    series = api.post("/api/v1/ml/predict", json={"name": f"dir_{kind}", "symbols": SYMBOLS, "series": True}).json()
+    latest = api.post("/api/v1/ml/predict", json={"name": f"dir_{kind}", "symbols": SYMBOLS}).json()
+    assert series["symbols"].count("AAA") == series["symbols"].count("BBB") > 600
+    last = [len(series["symbols"]) // 2 - 1, len(series["symbols"]) - 1]
+    np.testing.assert_allclose(latest["predictions"], np.asarray(series["predictions"])[last], atol=1e-12)

@@ -90,12 +90,9 @@ def model_inputs(frame: FeatureFrame, feature_names: list[str], seq_len: int | N
     if not seq_len:
         keep = candidates[finite[candidates]]
         return keep, np.ascontiguousarray(x[keep])
-    keep = []
-    for r in candidates:
-        start = r - seq_len + 1
-        if start >= 0 and frame.symbols[start] == frame.symbols[r] and finite[start:r + 1].all():
-            keep.append(r)
-    keep_a = np.asarray(keep, dtype=np.int64)
+    from nautilus.ml.training.torch_models import sequence_rows  # sequence models need torch anyway
+
+    keep_a = candidates[sequence_rows(frame.symbols, finite, seq_len)[candidates]]
     windows = np.stack([x[r - seq_len + 1:r + 1] for r in keep_a]) if len(keep_a) else np.empty((0, seq_len, len(cols)))
     return keep_a, np.ascontiguousarray(windows)
 

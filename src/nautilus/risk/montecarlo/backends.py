@@ -28,6 +28,7 @@ from nautilus.risk.montecarlo.sampling import (
     t_scale,
     tilt_chi2,
 )
+from nautilus.runtime.backend import detect_backend
 
 BACKENDS = ("numpy", "numba", "torch", "dask")
 
@@ -163,17 +164,6 @@ class NumbaBackend(NumpyBackend):
         return apply_importance_numpy(spec, z, v if want else None, blocks)
 
 
-def torch_device() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 class TorchBackend:
     """Normals from a per-block ``torch.Generator`` on the device; chi-squares from the block's numpy stream."""
 
@@ -183,7 +173,7 @@ class TorchBackend:
         import torch
 
         self.torch = torch
-        self.device = device or torch_device()
+        self.device = device or detect_backend().name  # cuda > mps > cpu
 
     def generate(self, spec: Spec, blocks: list[int]):
         torch = self.torch
