@@ -37,6 +37,12 @@ REGISTRY: dict[str, EngineSpec] = {
                    "factor library, expressions, cross-sectional processing, IC and quantile tear sheets"),
         EngineSpec("ml", "nautilus.engines.ml.engine:MLEngine",
                    "model training with walk-forward validation, registry, warm low-latency serving"),
+        EngineSpec("analytics", "nautilus.engines.analytics.engine:AnalyticsEngine",
+                   "performance and risk statistics, tear sheets"),
+        EngineSpec("websocket", "nautilus.engines.websocket.engine:WebSocketEngine",
+                   "message hub for /ws: channels, sequence numbers, resume buffers, bar replay"),
+        EngineSpec("portfolio", "nautilus.engines.portfolio.engine:PortfolioEngine",
+                   "paper trading: orders, simulated fills, positions, PnL, optimisation, strategy runner"),
     )
 }
 

@@ -15,10 +15,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import nautilus
 from nautilus.config import Settings, get_settings
 from nautilus.engines import engine_names
-from nautilus.gateway import errors
+from nautilus.gateway import errors, websocket
 from nautilus.gateway.auth import KeyChecker
 from nautilus.gateway.metrics import MetricsMiddleware
-from nautilus.gateway.routers import factors, marketdata, ml, risk, strategy
+from nautilus.gateway.routers import analytics, factors, marketdata, ml, portfolio, risk, strategy, stream
 from nautilus.gateway.routers import features as features_router
 from nautilus.runtime import metrics as runtime_metrics
 from nautilus.runtime.backend import detect_backend
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engines = Engines(settings, engine_names())
     app.state.db = Database.from_url(str(settings.database_url))
-    checker = KeyChecker(settings.api_keys, app.state.db)
+    checker = app.state.key_checker = KeyChecker(settings.api_keys, app.state.db)
     errors.install(app)
     app.add_middleware(MetricsMiddleware)
 
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in (marketdata.router, strategy.router, risk.router, factors.router, features_router.router,
-                   ml.router):
+                   ml.router, analytics.router, portfolio.router, stream.router):
         app.include_router(router, dependencies=[Depends(checker)])
+    app.include_router(websocket.router)  # authenticates in the handshake itself
     return app

@@ -1,0 +1,1 @@
+"""The Portfolio engine: paper-trading accounts, orders, simulated fills, positions, optimisation."""

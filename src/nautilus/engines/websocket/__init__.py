@@ -1,0 +1,1 @@
+"""The WebSocket engine: the message hub behind the gateway's ``/ws`` (channels, sequence numbers, replay)."""

@@ -1,0 +1,7 @@
+"""The gateway's ``/ws`` endpoint."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
