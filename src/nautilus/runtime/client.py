@@ -19,7 +19,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 import numpy as np
@@ -231,25 +231,36 @@ class SocketTransport:
 
 
 class InProcessTransport:
-    """Runs the engine inside this process (created on first use)."""
+    """Runs the engine inside this process (created on first use).
+
+    Every in-process transport of one engine and one settings object shares a single instance, so an
+    engine that calls another in-process (the Portfolio engine's risk checks) sees the same state as
+    the gateway's calls do. The instance closes when the last transport using it closes.
+    """
 
     kind = "inproc"
+    _shared: ClassVar[dict[tuple[str, int], list[Any]]] = {}  # (engine, id(settings)) -> [engine, users, settings]
+    _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, engine_name: str, settings: Settings) -> None:
         self.engine_name = engine_name
         self.settings = settings
         self._engine: Engine | None = None
-        self._lock = threading.Lock()
+        self._key = (engine_name, id(settings))
 
     def engine(self) -> Engine:
         if self._engine is None:
-            with self._lock:
+            with self._shared_lock:
                 if self._engine is None:
-                    settings = self.settings
-                    settings.ensure_dirs()
-                    engine = engine_class(self.engine_name)(settings)
-                    engine.start()
-                    self._engine = engine
+                    entry = self._shared.get(self._key)
+                    if entry is None:
+                        self.settings.ensure_dirs()
+                        engine = engine_class(self.engine_name)(self.settings)
+                        engine.start()
+                        # the entry holds the settings too, so their id cannot be reused while it lives
+                        entry = self._shared[self._key] = [engine, 0, self.settings]
+                    entry[1] += 1
+                    self._engine = entry[0]
         return self._engine
 
     def call(self, method: Method, request: Any) -> Any:
@@ -257,9 +268,18 @@ class InProcessTransport:
         return method.invoke(engine, request)
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.close()
+        with self._shared_lock:
+            if self._engine is None:
+                return
+            entry = self._shared.get(self._key)
             self._engine = None
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] > 0:
+                return
+            del self._shared[self._key]
+        entry[0].close()
 
 
 @dataclass

@@ -13,10 +13,13 @@ from typing import Any, Final
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
+    Integer,
     MetaData,
     String,
     Text,
@@ -37,6 +40,11 @@ ROLES: Final = ("read", "trade", "admin")
 RUN_STATUSES: Final = ("running", "ok", "rejected", "failed")
 FINISHED_STATUSES: Final = RUN_STATUSES[1:]
 MODEL_STAGES: Final = ("candidate", "production", "archived")
+ORDER_STATUSES: Final = ("open", "partially_filled", "filled", "cancelled", "rejected", "expired")
+OPEN_ORDER_STATUSES: Final = ORDER_STATUSES[:2]
+ORDER_SIDES: Final = ("buy", "sell")
+ORDER_TYPES: Final = ("market", "limit", "stop", "stop_limit")
+TIME_IN_FORCE: Final = ("GTC", "DAY", "IOC", "FOK")
 
 
 def utcnow() -> datetime:
@@ -205,3 +213,120 @@ class MLModel(Base):
     stage: Mapped[str] = mapped_column(String(16), default="candidate")
     promoted_at: Mapped[datetime | None] = mapped_column(nullable=True)
     artifact: Mapped[str] = mapped_column(Text)
+
+
+# Paper trading ---------------------------------------------------------------------------------------
+class PaperAccount(Base):
+    """A paper-trading account: its fill simulation settings; cash lives in :class:`PaperCash`."""
+
+    __tablename__ = "paper_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    base_currency: Mapped[str] = mapped_column(String(16))
+    slippage_bps: Mapped[float] = mapped_column(Double)
+    fee_bps: Mapped[float] = mapped_column(Double)
+    fixed_fee: Mapped[float] = mapped_column(Double)
+    latency_ms: Mapped[float] = mapped_column(Double)
+    max_participation: Mapped[float | None] = mapped_column(Double, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaperCash(Base):
+    __tablename__ = "paper_cash"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(16), primary_key=True)
+    amount: Mapped[float] = mapped_column(Double)
+
+
+class PaperOrder(Base):
+    """An order of a paper account; ``client_order_id`` is the idempotency key (unique per account)."""
+
+    __tablename__ = "paper_orders"
+    __table_args__ = (
+        UniqueConstraint("account_id", "client_order_id"),
+        CheckConstraint(_one_of("status", ORDER_STATUSES), name="status_known"),
+        CheckConstraint(_one_of("side", ORDER_SIDES), name="side_known"),
+        CheckConstraint(_one_of("type", ORDER_TYPES), name="type_known"),
+        CheckConstraint(_one_of("tif", TIME_IN_FORCE), name="tif_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"), index=True)
+    client_order_id: Mapped[str | None] = mapped_column(String(128))
+    strategy: Mapped[str] = mapped_column(String(128), default="")
+    symbol: Mapped[str] = mapped_column(String(64), index=True)
+    side: Mapped[str] = mapped_column(String(4))
+    type: Mapped[str] = mapped_column(String(16))
+    tif: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[float] = mapped_column(Double)
+    equity_pct: Mapped[float | None] = mapped_column(Double)
+    limit_price: Mapped[float | None] = mapped_column(Double)
+    stop_price: Mapped[float | None] = mapped_column(Double)
+    status: Mapped[str] = mapped_column(String(20))
+    filled: Mapped[float] = mapped_column(Double, default=0.0)
+    avg_fill_price: Mapped[float | None] = mapped_column(Double)
+    fees: Mapped[float] = mapped_column(Double, default=0.0)
+    triggered: Mapped[bool] = mapped_column(Boolean, default=False)
+    eligible_ns: Mapped[int] = mapped_column(BigInteger)
+    day: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text)
+    risk: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaperFill(Base):
+    """One fill; at most one per order and bar, so a re-delivered bar can never fill twice."""
+
+    __tablename__ = "paper_fills"
+    __table_args__ = (UniqueConstraint("order_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("paper_orders.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"), index=True)
+    strategy: Mapped[str] = mapped_column(String(128))
+    symbol: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[float] = mapped_column(Double)  # signed
+    price: Mapped[float] = mapped_column(Double)
+    fee: Mapped[float] = mapped_column(Double)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaperPosition(Base):
+    __tablename__ = "paper_positions"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"), primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(128), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[float] = mapped_column(Double)
+    avg_price: Mapped[float] = mapped_column(Double)
+    realised_pnl: Mapped[float] = mapped_column(Double)
+    fees: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaperMark(Base):
+    """The feed's clock and last price per instrument: the open time of the last bar processed, its close."""
+
+    __tablename__ = "paper_marks"
+
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger)
+    price: Mapped[float] = mapped_column(Double)
+
+
+class PaperEquity(Base):
+    """An account's equity (in its base currency) after each bar that moved it."""
+
+    __tablename__ = "paper_equity"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    equity: Mapped[float] = mapped_column(Double)
+    cash: Mapped[float] = mapped_column(Double)
+    unrealised: Mapped[float] = mapped_column(Double)
+    realised: Mapped[float] = mapped_column(Double)
+    fees: Mapped[float] = mapped_column(Double)

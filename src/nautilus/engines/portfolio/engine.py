@@ -1,9 +1,476 @@
-"""Portfolio engine handlers."""
+"""Portfolio engine: paper accounts, orders through the Risk engine's pre-trade check, simulated fills.
+
+State lives in the SQL database (:mod:`nautilus.storage.paper`); the engine keeps the working book in
+memory (:mod:`nautilus.trading.book`), changes it under one lock, commits each change in one transaction
+before acknowledging it, and rebuilds the book from the database on start or after a failed commit.
+Every accepted order is checked by the Risk engine first (its book state is pushed from here after
+fills); an account without configured limits is accepted and says so in the order's ``risk``. Events go
+on the bus: ``portfolio.orders.<account>``, ``portfolio.fills.<account>``, ``portfolio.positions.<account>``,
+``portfolio.equity.<account>`` and ``risk.alerts`` (rejections).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import threading
+import time
+from typing import Any
+
+import msgspec
+
+from nautilus.config import Settings
+from nautilus.core.errors import Conflict, EngineUnavailable, InvalidInput, NautilusError, NotFound
 from nautilus.engines.base import StorageEngine
+from nautilus.engines.portfolio.messages import (
+    AccountCreate,
+    AccountRef,
+    AccountReply,
+    AmendRequest,
+    BarsPush,
+    BarsReply,
+    CashChange,
+    EquityQuery,
+    FillsQuery,
+    Items,
+    OrderRef,
+    OrderReply,
+    OrderRequest,
+    OrdersQuery,
+)
+from nautilus.runtime.engine import handler
+from nautilus.storage.paper import PaperStore, order_from_row
+from nautilus.trading.book import Account, BarResult, Order, PaperBook
+from nautilus.trading.matching import NS_PER_DAY, Bar, FillConfig, eligible_from
+
+DEFAULT_ACCOUNT = "default"
+DEFAULT_CASH = 100_000.0
+_CURRENCY_LEN = (3, 16)
+
+
+def _finite(value: float | None, field: str, *, positive: bool = True) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not math.isfinite(value) or (positive and value <= 0):
+        raise InvalidInput(f"{field} must be a {'positive ' if positive else ''}finite number, got {value!r}",
+                           field=field)
+    return float(value)
+
+
+def _fill_config(req: AccountCreate) -> FillConfig:
+    for name in ("slippage_bps", "fee_bps", "fixed_fee", "latency_ms"):
+        value = getattr(req, name)
+        if not math.isfinite(value) or value < 0:
+            raise InvalidInput(f"{name} must be a finite number >= 0, got {value!r}", field=name)
+    if req.max_participation is not None and not (0 < req.max_participation <= 1):
+        raise InvalidInput("max_participation must be in (0, 1]", field="max_participation")
+    return FillConfig(req.slippage_bps, req.fee_bps, req.fixed_fee, req.latency_ms, req.max_participation)
 
 
 class PortfolioEngine(StorageEngine):
     name = "portfolio"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._lock = threading.RLock()
+        self.book = PaperBook()
+        self.store: PaperStore | None = None
+        self._ids: dict[str, int] = {}  # account name -> id
+        self._symbols: set[str] = set()
+        self._stale_risk: set[int] = set()  # accounts whose book the Risk engine has not seen yet
+        self._risk_client: Any = None
+
+    def start(self) -> None:
+        super().start()
+        self.store = PaperStore(self.database)
+        self._reload()
+        if DEFAULT_ACCOUNT not in self._ids:
+            try:
+                self.create_account(AccountCreate(name=DEFAULT_ACCOUNT, cash=DEFAULT_CASH))
+            except Conflict:  # another process made it first
+                self._reload()
+
+    def close(self) -> None:
+        if self._risk_client is not None:
+            self._risk_client.close()
+        super().close()
+
+    def _reload(self) -> None:
+        assert self.store is not None
+        with self._lock:
+            self.book = self.store.load()
+            self._ids = {a.name: a.id for a in self.book.accounts.values()}
+            self._stale_risk = set(self.book.accounts)
+            self._refresh_instruments()
+
+    def _refresh_instruments(self) -> None:
+        instruments = self.database.list_instruments()
+        self._symbols = {i["symbol"] for i in instruments if i["series"]}
+        self.book.currencies = {i["symbol"]: i["currency"] for i in instruments if i["currency"]}
+
+    # Accounts ---------------------------------------------------------------------------------------
+    def _account(self, name: str) -> Account:
+        account_id = self._ids.get(name)
+        if account_id is None:
+            raise NotFound(f"unknown account {name!r}", field="account")
+        return self.book.accounts[account_id]
+
+    @handler(idempotent=False)
+    def create_account(self, req: AccountCreate) -> AccountReply:
+        name = req.name.strip()
+        if not name or len(name) > 64:
+            raise InvalidInput("name must be 1-64 characters", field="name")
+        base = req.base_currency.strip().upper()
+        if not (_CURRENCY_LEN[0] <= len(base) <= _CURRENCY_LEN[1]):
+            raise InvalidInput(f"base_currency {req.base_currency!r} is not a currency code", field="base_currency")
+        cash = {base: req.cash} if isinstance(req.cash, (int, float)) else {k.upper(): v for k, v in req.cash.items()}
+        for ccy, amount in cash.items():
+            if not math.isfinite(amount) or amount < 0:
+                raise InvalidInput(f"cash {ccy} must be a finite amount >= 0", field="cash")
+        cfg = _fill_config(req)
+        assert self.store is not None
+        with self._lock:
+            account_id = self.store.create_account(name, base, cash, cfg)
+            self.book.accounts[account_id] = Account(account_id, name, base, cfg, dict(cash))
+            self._ids[name] = account_id
+            self._stale_risk.add(account_id)
+        return self.account(AccountRef(account=name))
+
+    @handler
+    def accounts(self) -> Items:
+        with self._lock:
+            return Items(items=[self._summary(a) for a in self.book.accounts.values()])
+
+    @handler
+    def account(self, req: AccountRef) -> AccountReply:
+        with self._lock:
+            return AccountReply(account=self._summary(self._account(req.account)))
+
+    def _summary(self, account: Account) -> dict[str, Any]:
+        point = self.book.valuation(account)
+        cfg = account.config
+        return {"id": account.id, "name": account.name, "base_currency": account.base_currency,
+                "cash": dict(account.cash), "equity": point.equity, "cash_value": point.cash,
+                "unrealised_pnl": point.unrealised, "realised_pnl": point.realised, "fees": point.fees,
+                "peak_equity": account.peak_equity,
+                "daily_pnl": None if account.day_start_equity is None else point.equity - account.day_start_equity,
+                "open_orders": sum(1 for o in self.book.orders.values() if o.account_id == account.id),
+                "config": {"slippage_bps": cfg.slippage_bps, "fee_bps": cfg.fee_bps, "fixed_fee": cfg.fixed_fee,
+                           "latency_ms": cfg.latency_ms, "max_participation": cfg.max_participation}}
+
+    @handler(idempotent=False)
+    def change_cash(self, req: CashChange) -> AccountReply:
+        """Deposit or withdraw cash (a withdrawal may not take the currency's cash below zero)."""
+        _finite(req.amount, "amount", positive=False)
+        assert self.store is not None
+        with self._lock:
+            account = self._account(req.account)
+            ccy = (req.currency or account.base_currency).upper()
+            new = account.cash.get(ccy, 0.0) + req.amount
+            if new < 0:
+                raise InvalidInput(f"withdrawal exceeds the {ccy} cash ({account.cash.get(ccy, 0.0):.2f})",
+                                   field="amount")
+            self.store.set_cash(account.id, ccy, new, "portfolio", {"currency": ccy, "amount": req.amount})
+            account.cash[ccy] = new
+            self._stale_risk.add(account.id)
+            return AccountReply(account=self._summary(account))
+
+    # Orders -----------------------------------------------------------------------------------------
+    @handler(idempotent=False)
+    def submit_order(self, req: OrderRequest) -> OrderReply:
+        """Validate, pre-trade check, persist and acknowledge an order (it fills on later bars)."""
+        assert self.store is not None
+        try:
+            account, side, reference = self._validate(req)
+        except NautilusError as exc:
+            self.database.audit("portfolio", "invalid_order", req.account,
+                                {"error": exc.message, "field": exc.field, "request": msgspec.to_builtins(req)})
+            raise
+        if req.client_order_id is not None:
+            existing = self.store.find_order(account.id, req.client_order_id)
+            if existing is not None:
+                return OrderReply(order=existing, created=False)
+        risk = self._risk_check(account, req, side, reference)
+        with self._lock:
+            clock = self.book.clock(req.symbol)
+            values = {
+                "account_id": account.id, "client_order_id": req.client_order_id, "strategy": req.strategy,
+                "symbol": req.symbol, "side": req.side, "type": req.type, "tif": req.tif,
+                "quantity": req.quantity or 0.0, "equity_pct": req.equity_pct, "limit_price": req.limit_price,
+                "stop_price": req.stop_price, "filled": 0.0, "fees": 0.0, "triggered": False,
+                "eligible_ns": eligible_from(clock, account.config.latency_ms),
+                "day": (clock if clock is not None else time.time_ns()) // NS_PER_DAY,
+                "status": "open" if risk["accepted"] else "rejected",
+                "reason": None if risk["accepted"] else "; ".join(r["message"] for r in risk["reasons"]),
+                "risk": risk,
+            }
+            row, created = self.store.add_order(values, {"request": msgspec.to_builtins(req), "risk": risk})
+            if created and row["status"] == "open":
+                self.book.add_order(order_from_row(_RowView(row, values)))
+        if created:
+            self.bus.publish(f"portfolio.orders.{account.name}", _event("order", row))
+            if row["status"] == "rejected":
+                self.bus.publish("risk.alerts", {"kind": "order_rejected", "account": account.name,
+                                                 "order_id": row["id"], "symbol": req.symbol,
+                                                 "reasons": risk["reasons"]})
+        return OrderReply(order=row, created=created)
+
+    def _validate(self, req: OrderRequest) -> tuple[Account, int, float]:
+        account = self._account(req.account)
+        if req.symbol not in self._symbols:
+            self._refresh_instruments()
+            if req.symbol not in self._symbols:
+                raise NotFound(f"unknown instrument {req.symbol!r} (no bars in the catalog)", field="symbol")
+        if (req.quantity is None) == (req.equity_pct is None):
+            raise InvalidInput("give exactly one of quantity or equity_pct", field="quantity")
+        _finite(req.quantity, "quantity")
+        if req.equity_pct is not None and not (math.isfinite(req.equity_pct) and 0 < req.equity_pct <= 10):
+            raise InvalidInput("equity_pct must be in (0, 10]", field="equity_pct")
+        if req.type in ("limit", "stop_limit") and req.limit_price is None:
+            raise InvalidInput(f"a {req.type} order needs limit_price", field="limit_price")
+        if req.type in ("stop", "stop_limit") and req.stop_price is None:
+            raise InvalidInput(f"a {req.type} order needs stop_price", field="stop_price")
+        if req.type == "market" and (req.limit_price is not None or req.stop_price is not None):
+            raise InvalidInput("a market order takes no limit_price or stop_price", field="type")
+        _finite(req.limit_price, "limit_price")
+        _finite(req.stop_price, "stop_price")
+        if req.client_order_id is not None and not (0 < len(req.client_order_id) <= 128):
+            raise InvalidInput("client_order_id must be 1-128 characters", field="client_order_id")
+        ccy = self.book.currency(req.symbol, account)
+        if math.isnan(self.book.fx(ccy, account.base_currency)):
+            raise InvalidInput(f"{req.symbol} trades in {ccy} and no {ccy}{account.base_currency} rate is known",
+                               field="symbol")
+        reference = req.limit_price or req.stop_price or self._last_price(req.symbol)
+        return account, (1 if req.side == "buy" else -1), reference
+
+    def _last_price(self, symbol: str) -> float:
+        """The instrument's last mark, else the last close in the catalog (daily first)."""
+        mark = self.book.marks.get(symbol)
+        if mark is not None:
+            return mark[1]
+        timeframes = sorted(self.catalog.timeframes(symbol), key=lambda tf: tf != "1d")
+        for tf in timeframes:
+            last_ts = self.catalog.stats(symbol, tf).last_ts
+            bars = self.catalog.read(symbol, tf, start_ns=last_ts)
+            if len(bars):
+                return float(bars.close[-1])
+        raise NotFound(f"no price known for {symbol!r}", field="symbol")
+
+    # Pre-trade risk ---------------------------------------------------------------------------------
+    @property
+    def risk(self) -> Any:
+        if self._risk_client is None:
+            from nautilus.runtime.client import EngineClient
+
+            self._risk_client = EngineClient("risk", self.settings)
+        return self._risk_client
+
+    def _risk_check(self, account: Account, req: OrderRequest, side: int, price: float) -> dict[str, Any]:
+        from nautilus.engines.risk.messages import OrderCheck
+
+        if req.quantity is not None:
+            units = req.quantity
+        else:
+            with self._lock:
+                units = (req.equity_pct or 0.0) * self.book.valuation(account).equity / price
+        try:
+            self._push_risk_book(account)
+            reply = self.risk.call("check_order", OrderCheck(account=account.name, instrument=req.symbol,
+                                                             quantity=side * units, price=price))
+        except NotFound as exc:
+            if "no limits" in exc.message:
+                return {"accepted": True, "reasons": [], "checked": [], "note": "no limits configured"}
+            raise
+        except EngineUnavailable as exc:  # fail closed: no check, no order
+            return {"accepted": False, "checked": [],
+                    "reasons": [{"limit": "risk_engine", "message": f"risk engine unavailable: {exc.message}"}]}
+        return {"accepted": reply.accepted, "reasons": reply.reasons, "checked": reply.checked}
+
+    def _push_risk_book(self, account: Account) -> None:
+        if account.id not in self._stale_risk:
+            return
+        from nautilus.engines.risk.messages import BookState
+
+        with self._lock:
+            positions = self.book.net_positions(account.id)
+            prices = {s: (self.book.marks.get(s) or (0, self._avg_price(account.id, s)))[1] for s in positions}
+            point = self.book.valuation(account)
+            daily = 0.0 if account.day_start_equity is None else point.equity - account.day_start_equity
+            state = BookState(account=account.name, positions=positions, prices=prices, equity=point.equity,
+                              daily_pnl=daily, peak_equity=account.peak_equity)
+            self._stale_risk.discard(account.id)
+        self.risk.call("set_book", state)
+
+    def _avg_price(self, account_id: int, symbol: str) -> float:
+        for (acct, _, sym), pos in self.book.positions.items():
+            if acct == account_id and sym == symbol and pos.quantity:
+                return pos.avg_price
+        return 0.0
+
+    @handler(idempotent=False)
+    def cancel_order(self, req: OrderRef) -> OrderReply:
+        assert self.store is not None
+        with self._lock:
+            order = self.book.orders.get(req.order_id)
+            if order is None:
+                row = self.store.get_order(req.order_id)  # NotFound for an unknown id
+                raise Conflict(f"order {req.order_id} is {row['status']} and cannot be cancelled", field="order_id")
+            order.status, order.reason = "cancelled", "cancelled by request"
+            self.book.remove_order(order)
+            row = self.store.update_order(order, "cancel_order", {})
+        self.bus.publish(f"portfolio.orders.{self._name(order.account_id)}", _event("order", row))
+        return OrderReply(order=row)
+
+    @handler(idempotent=False)
+    def amend_order(self, req: AmendRequest) -> OrderReply:
+        """Change a working order's quantity (not below what has filled) or its prices."""
+        assert self.store is not None
+        _finite(req.quantity, "quantity")
+        _finite(req.limit_price, "limit_price")
+        _finite(req.stop_price, "stop_price")
+        with self._lock:
+            order = self.book.orders.get(req.order_id)
+            if order is None:
+                row = self.store.get_order(req.order_id)
+                raise Conflict(f"order {req.order_id} is {row['status']} and cannot be amended", field="order_id")
+            work = order.work
+            if req.quantity is not None:
+                if work.equity_pct is not None and work.filled == 0.0:
+                    raise InvalidInput("an equity_pct order's size is set at its fill", field="quantity")
+                if req.quantity < work.filled:
+                    raise InvalidInput(f"quantity {req.quantity} is below the filled {work.filled}", field="quantity")
+            if req.limit_price is not None and work.limit_price is None:
+                raise InvalidInput(f"a {work.type} order has no limit price", field="limit_price")
+            if req.stop_price is not None and work.stop_price is None:
+                raise InvalidInput(f"a {work.type} order has no stop price", field="stop_price")
+            if req.quantity is not None:
+                work.quantity = req.quantity
+            work.limit_price = req.limit_price or work.limit_price
+            work.stop_price = req.stop_price or work.stop_price
+            if work.quantity > 0 and work.remaining <= 0:
+                order.status = "filled"
+                self.book.remove_order(order)
+            row = self.store.update_order(order, "amend_order", msgspec.to_builtins(req))
+        self.bus.publish(f"portfolio.orders.{self._name(order.account_id)}", _event("order", row))
+        return OrderReply(order=row)
+
+    @handler
+    def order(self, req: OrderRef) -> OrderReply:
+        assert self.store is not None
+        return OrderReply(order=self.store.get_order(req.order_id))
+
+    @handler
+    def orders(self, req: OrdersQuery) -> Items:
+        assert self.store is not None
+        if not 1 <= req.limit <= 10_000:
+            raise InvalidInput("limit must be in [1, 10000]", field="limit")
+        account_id = None if req.account is None else self._account(req.account).id
+        return Items(items=self.store.orders(account_id, req.status, req.symbol, req.limit))
+
+    @handler
+    def fills(self, req: FillsQuery) -> Items:
+        assert self.store is not None
+        account_id = None if req.account is None else self._account(req.account).id
+        return Items(items=self.store.fills(account_id, req.strategy, req.symbol, req.limit))
+
+    @handler
+    def positions(self, req: AccountRef) -> Items:
+        """Positions per strategy and net per symbol, marked to the last bar."""
+        with self._lock:
+            account = self._account(req.account)
+            rows = []
+            net: dict[str, dict[str, float]] = {}
+            for (acct, strategy, symbol), pos in sorted(self.book.positions.items()):
+                if acct != account.id or (pos.quantity == 0.0 and pos.realised_pnl == 0.0):
+                    continue
+                mark = self.book.marks.get(symbol, (None, pos.avg_price))[1]
+                row = {"strategy": strategy, "symbol": symbol, "quantity": pos.quantity, "avg_price": pos.avg_price,
+                       "mark": mark, "market_value": pos.quantity * mark, "unrealised_pnl": pos.unrealised(mark),
+                       "realised_pnl": pos.realised_pnl, "fees": pos.fees}
+                rows.append(row)
+                agg = net.setdefault(symbol, {"symbol": symbol, "quantity": 0.0, "market_value": 0.0,  # type: ignore
+                                              "unrealised_pnl": 0.0, "realised_pnl": 0.0, "mark": mark})
+                for k in ("quantity", "market_value", "unrealised_pnl", "realised_pnl"):
+                    agg[k] += row[k]
+            return Items(items=[{"net": list(net.values()), "by_strategy": rows}])
+
+    @handler
+    def equity(self, req: EquityQuery) -> Items:
+        assert self.store is not None
+        return Items(items=self.store.equity(self._account(req.account).id, req.start_ns, req.limit))
+
+    # Bars -------------------------------------------------------------------------------------------
+    @handler(idempotent=True)
+    def on_bars(self, req: BarsPush) -> BarsReply:
+        """Advance the book over new bars of one instrument (bars not after its clock are ignored)."""
+        if not req.bars:
+            raise InvalidInput("bars is empty", field="bars")
+        for i, b in enumerate(req.bars):
+            prices = (b.open, b.high, b.low, b.close)
+            if not all(math.isfinite(p) and p > 0 for p in prices) or b.low > min(b.open, b.close) or b.high < max(
+                    b.open, b.close) or not b.volume >= 0:
+                raise InvalidInput(f"bar {i} is not a valid OHLCV bar", field=f"bars.{i}")
+        fills: list[dict[str, Any]] = []
+        orders: list[dict[str, Any]] = []
+        ignored = 0
+        for b in req.bars:
+            result = self.process_bar(req.symbol, Bar(b.ts, b.open, b.high, b.low, b.close, b.volume))
+            if result.ignored:
+                ignored += 1
+            fills += [dataclasses.asdict(f) for f in result.fills]
+            orders += [_order_dict(o) for o in result.orders]
+        return BarsReply(symbol=req.symbol, processed=len(req.bars) - ignored, ignored=ignored, fills=fills,
+                         orders=orders)
+
+    def process_bar(self, symbol: str, bar: Bar) -> BarResult:
+        """One bar through the book and into the database (one transaction); publishes what changed."""
+        assert self.store is not None
+        with self._lock:
+            result = self.book.on_bar(symbol, bar)
+            if result.ignored:
+                return result
+            try:
+                self.store.save_bar(result, self.book, bar.close)
+            except Exception:
+                self._reload()  # the database is the truth: drop the in-memory changes
+                raise
+            self._stale_risk.update(p.account_id for p in result.equity)
+        self._publish(result)
+        return result
+
+    def _publish(self, result: BarResult) -> None:
+        bus = self.bus
+        for order in result.orders:
+            bus.publish(f"portfolio.orders.{self._name(order.account_id)}", _event("order", _order_dict(order)))
+        for fill in result.fills:
+            bus.publish(f"portfolio.fills.{self._name(fill.account_id)}", _event("fill", dataclasses.asdict(fill)))
+        for (account_id, strategy, symbol), pos in result.positions.items():
+            bus.publish(f"portfolio.positions.{self._name(account_id)}", _event("position", {
+                "strategy": strategy, "symbol": symbol, "quantity": pos.quantity, "avg_price": pos.avg_price,
+                "realised_pnl": pos.realised_pnl, "fees": pos.fees}))
+        for point in result.equity:
+            bus.publish(f"portfolio.equity.{self._name(point.account_id)}", _event("equity", dataclasses.asdict(point)))
+
+    def _name(self, account_id: int) -> str:
+        account = self.book.accounts.get(account_id)
+        return account.name if account is not None else str(account_id)
+
+
+class _RowView:
+    """A stored order row seen as the attributes :func:`order_from_row` reads."""
+
+    def __init__(self, row: dict[str, Any], values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+        self.__dict__.update(row)
+
+
+def _event(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": kind, **msgspec.to_builtins(payload)}
+
+
+def _order_dict(order: Order) -> dict[str, Any]:
+    w = order.work
+    return {"id": order.id, "account_id": order.account_id, "strategy": order.strategy, "symbol": order.symbol,
+            "side": order.side, "type": w.type, "tif": w.tif, "quantity": w.quantity, "filled": w.filled,
+            "status": order.status, "avg_fill_price": order.avg_fill_price, "fees": order.fees,
+            "reason": order.reason, "client_order_id": order.client_order_id}

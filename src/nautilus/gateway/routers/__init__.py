@@ -76,6 +76,11 @@ async def decode_body(request: Request, kind: type[T], times: tuple[str, ...] = 
     for name in times:
         if name in data:
             data[f"{name}_ns"] = parse_time(data.pop(name), name)
+    return convert_body(data, kind)
+
+
+def convert_body(data: dict[str, Any], kind: type[T]) -> T:
+    """``data`` as ``kind``; a wrong field gives a 422 naming it."""
     try:
         return msgspec.convert(data, kind)
     except msgspec.ValidationError as exc:

@@ -1,9 +1,177 @@
-"""/api/v1/portfolio."""
+"""/api/v1/portfolio: paper accounts, orders, fills, positions, equity, bar feed, deployments, optimisation."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from nautilus.gateway.routers import API_PREFIX
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from nautilus.engines.portfolio.messages import (
+    AccountCreate,
+    AccountRef,
+    AmendRequest,
+    BarsPush,
+    CashChange,
+    DeploymentRef,
+    DeployRequest,
+    EquityQuery,
+    FillsQuery,
+    OptimizeRequest,
+    OrderRef,
+    OrderRequest,
+    OrdersQuery,
+)
+from nautilus.gateway.routers import (
+    API_PREFIX,
+    body_doc,
+    call_engine,
+    convert_body,
+    decode_body,
+    json_response,
+    parse_time,
+)
+from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/portfolio", tags=["portfolio"])
+ACCOUNT = Annotated[str, Query(min_length=1, max_length=64)]
+ORDER_ID = Annotated[int, Path(ge=1)]
+
+
+def _client(request: Request) -> EngineClient:
+    return request.app.state.engines["portfolio"]
+
+
+@router.post("/orders", status_code=201, summary="Submit a paper order (pre-trade checked by the Risk engine)",
+             **body_doc("`symbol`, `side` (buy | sell), `quantity` (units) or `equity_pct` (fraction of equity, "
+                        "sized at the fill); `type` (market | limit | stop | stop_limit) with `limit_price` / "
+                        "`stop_price`; `tif` (GTC | DAY | IOC | FOK); `account`; `strategy`; `client_order_id` "
+                        "(idempotency key: a retry returns the first order with 200). A risk rejection is stored "
+                        "with status `rejected` and its reasons.",
+                        {"symbol": "AAPL", "side": "buy", "quantity": 10, "client_order_id": "my-0001"}))
+async def submit_order(request: Request) -> Response:
+    req = await decode_body(request, OrderRequest)
+    reply = await call_engine(_client(request), "submit_order", req)
+    return json_response(reply, status=201 if reply.created else 200)
+
+
+@router.get("/orders", summary="Orders, newest first")
+async def list_orders(request: Request, account: Annotated[str | None, Query(max_length=64)] = None,
+                      status: Annotated[str | None, Query(max_length=20)] = None,
+                      symbol: Annotated[str | None, Query(max_length=64)] = None,
+                      limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> Response:
+    query = OrdersQuery(account=account, status=status, symbol=symbol, limit=limit)
+    return json_response(await call_engine(_client(request), "orders", query))
+
+
+@router.get("/orders/{order_id}", summary="One order")
+async def get_order(request: Request, order_id: ORDER_ID) -> Response:
+    return json_response(await call_engine(_client(request), "order", OrderRef(order_id=order_id)))
+
+
+@router.delete("/orders/{order_id}", summary="Cancel a working order (409 when it is no longer working)")
+async def cancel_order(request: Request, order_id: ORDER_ID) -> Response:
+    return json_response(await call_engine(_client(request), "cancel_order", OrderRef(order_id=order_id)))
+
+
+@router.patch("/orders/{order_id}", summary="Amend a working order's quantity or prices",
+              **body_doc("`quantity`, `limit_price`, `stop_price` (any of them).", {"limit_price": 101.5}))
+async def amend_order(request: Request, order_id: ORDER_ID) -> Response:
+    body = await decode_body(request, dict)
+    req = convert_body(body | {"order_id": order_id}, AmendRequest)
+    return json_response(await call_engine(_client(request), "amend_order", req))
+
+
+@router.get("/fills", summary="Fills, oldest first (the last `limit`)")
+async def list_fills(request: Request, account: Annotated[str | None, Query(max_length=64)] = None,
+                     strategy: Annotated[str | None, Query(max_length=128)] = None,
+                     symbol: Annotated[str | None, Query(max_length=64)] = None,
+                     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> Response:
+    query = FillsQuery(account=account, strategy=strategy, symbol=symbol, limit=limit)
+    return json_response(await call_engine(_client(request), "fills", query))
+
+
+@router.get("/positions", summary="Positions, net per symbol and per strategy, marked to the last bar")
+async def positions(request: Request, account: ACCOUNT = "default") -> Response:
+    reply = await call_engine(_client(request), "positions", AccountRef(account=account))
+    return json_response(reply.items[0])
+
+
+@router.get("/accounts", summary="Paper accounts with cash, equity and P&L")
+async def accounts(request: Request) -> Response:
+    return json_response(await call_engine(_client(request), "accounts", inline=True))
+
+
+@router.post("/accounts", status_code=201, summary="Create a paper account",
+             **body_doc("`name`; `cash` (an amount in `base_currency`, or {currency: amount}); `base_currency`; "
+                        "fill simulation: `slippage_bps`, `fee_bps`, `fixed_fee`, `latency_ms`, `max_participation`.",
+                        {"name": "swing", "cash": 50000, "fee_bps": 1.0, "slippage_bps": 2.0}))
+async def create_account(request: Request) -> Response:
+    req = await decode_body(request, AccountCreate)
+    return json_response(await call_engine(_client(request), "create_account", req), status=201)
+
+
+@router.get("/accounts/{name}", summary="One paper account")
+async def get_account(request: Request, name: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:
+    return json_response(await call_engine(_client(request), "account", AccountRef(account=name)))
+
+
+@router.post("/accounts/{name}/cash", summary="Deposit (amount > 0) or withdraw (amount < 0) cash",
+             **body_doc("`amount`, optional `currency`.", {"amount": 10000}))
+async def change_cash(request: Request, name: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:
+    body = await decode_body(request, dict)
+    req = convert_body(body | {"account": name}, CashChange)
+    return json_response(await call_engine(_client(request), "change_cash", req))
+
+
+@router.get("/equity", summary="An account's equity history (one point per bar that moved it)")
+async def equity(request: Request, account: ACCOUNT = "default",
+                 start: Annotated[str | None, Query(max_length=40)] = None,
+                 limit: Annotated[int, Query(ge=1, le=1_000_000)] = 100_000) -> Response:
+    query = EquityQuery(account=account, start_ns=parse_time(start, "start"), limit=limit)
+    return json_response(await call_engine(_client(request), "equity", query))
+
+
+@router.post("/bars", summary="Feed new bars of one instrument to the matching engine",
+             **body_doc("`symbol`; `bars`: [[ts_ns, open, high, low, close, volume], ...] oldest first. Bars not "
+                        "after the instrument's last processed bar are ignored (safe to re-send).",
+                        {"symbol": "AAPL", "bars": [[1767225600000000000, 100, 101, 99, 100.5, 1e6]]}))
+async def push_bars(request: Request) -> Response:
+    req = await decode_body(request, BarsPush)
+    return json_response(await call_engine(_client(request), "on_bars", req))
+
+
+@router.post("/deployments", status_code=202, summary="Paper-trade a strategy on a replay (backtest → risk → paper)",
+             **body_doc("`strategy`, `symbol`, `params`, `timeframe`, `account`, `start`/`end`, `size`, "
+                        "`direction`, `bars_per_second` (0 = as fast as possible), `validate`, `wait`.",
+                        {"strategy": "sma_cross", "symbol": "AAPL", "params": {"fast": 10, "slow": 30}}))
+async def deploy(request: Request) -> Response:
+    req = await decode_body(request, DeployRequest)
+    reply = await call_engine(_client(request), "deploy", req)
+    done = reply.deployment["status"] in ("done", "failed", "rejected", "stopped")
+    return json_response(reply, status=200 if done else 202)
+
+
+@router.get("/deployments", summary="Strategy deployments, newest first")
+async def deployments(request: Request) -> Response:
+    return json_response(await call_engine(_client(request), "deployments", inline=True))
+
+
+@router.get("/deployments/{dep_id}", summary="A deployment's stage, progress and trades")
+async def deployment(request: Request, dep_id: Annotated[str, Path(max_length=64)]) -> Response:
+    return json_response(await call_engine(_client(request), "deployment", DeploymentRef(id=dep_id)))
+
+
+@router.delete("/deployments/{dep_id}", summary="Stop a deployment")
+async def stop_deployment(request: Request, dep_id: Annotated[str, Path(max_length=64)]) -> Response:
+    return json_response(await call_engine(_client(request), "stop_deployment", DeploymentRef(id=dep_id)))
+
+
+@router.post("/optimize", summary="Optimise portfolio weights; optionally rebalance the account into them",
+             **body_doc("`method` (min_variance | mean_variance | max_sharpe | risk_parity | hrp | black_litterman "
+                        "| min_cvar | efficient_frontier), `symbols`, `timeframe`, `start`/`end`, `params` (bounds, "
+                        "turnover, ...), `account`, `rebalance`, `lot_size`, `min_notional`.",
+                        {"method": "max_sharpe", "symbols": ["AAPL", "MSFT", "SPY"]}))
+async def optimize(request: Request) -> Response:
+    req = await decode_body(request, OptimizeRequest)
+    return json_response(await call_engine(_client(request), "optimize", req))

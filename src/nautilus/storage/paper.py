@@ -1,0 +1,250 @@
+"""SQL persistence of paper trading: every state change in one transaction, the book rebuilt on start.
+
+The Portfolio engine acknowledges an order or a fill only after its transaction committed, so a crash
+at any moment loses nothing acknowledged, and a bar's fills, order updates, positions, cash, equity
+point and the instrument's clock commit together (a re-delivered bar is ignored by the clock and, as a
+last guard, by the unique ``(order_id, ts)`` of fills), so nothing is ever counted twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from nautilus.core.errors import Conflict, NotFound
+from nautilus.storage.db import Database
+from nautilus.storage.models import (
+    OPEN_ORDER_STATUSES,
+    AuditLog,
+    PaperAccount,
+    PaperCash,
+    PaperEquity,
+    PaperFill,
+    PaperMark,
+    PaperOrder,
+    PaperPosition,
+    utcnow,
+)
+from nautilus.trading.accounting import PositionState
+from nautilus.trading.book import Account, BarResult, EquityPoint, Order, PaperBook
+from nautilus.trading.matching import FillConfig, WorkingOrder
+
+ACCOUNT_KEYS: Final = ("id", "name", "base_currency", "slippage_bps", "fee_bps", "fixed_fee", "latency_ms",
+                       "max_participation", "created_at")
+ORDER_KEYS: Final = ("id", "account_id", "client_order_id", "strategy", "symbol", "side", "type", "tif", "quantity",
+                     "equity_pct", "limit_price", "stop_price", "status", "filled", "avg_fill_price", "fees",
+                     "reason", "risk", "created_at", "updated_at")
+FILL_KEYS: Final = ("id", "order_id", "account_id", "strategy", "symbol", "ts", "quantity", "price", "fee")
+
+
+def _row(row: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    m = row._mapping
+    return {k: m[k] for k in keys}
+
+
+def order_values(order: Order) -> dict[str, Any]:
+    w = order.work
+    return {"status": order.status, "filled": w.filled, "quantity": w.quantity, "avg_fill_price": order.avg_fill_price,
+            "fees": order.fees, "triggered": w.triggered, "reason": order.reason, "limit_price": w.limit_price,
+            "stop_price": w.stop_price, "updated_at": utcnow()}
+
+
+class PaperStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.engine = db.engine
+        self._upsert = db._upsert
+
+    # Accounts ---------------------------------------------------------------------------------------
+    def create_account(self, name: str, base_currency: str, cash: dict[str, float], config: FillConfig) -> int:
+        values = {"name": name, "base_currency": base_currency, "slippage_bps": config.slippage_bps,
+                  "fee_bps": config.fee_bps, "fixed_fee": config.fixed_fee, "latency_ms": config.latency_ms,
+                  "max_participation": config.max_participation, "created_at": utcnow()}
+        try:
+            with self.engine.begin() as c:
+                account_id = c.execute(insert(PaperAccount).values(**values).returning(PaperAccount.id)).scalar_one()
+                c.execute(insert(PaperCash), [{"account_id": account_id, "currency": k, "amount": v}
+                                              for k, v in cash.items()])
+                self._audit(c, "create_account", name, {"cash": cash, "base_currency": base_currency})
+        except IntegrityError as exc:
+            raise Conflict(f"account {name!r} already exists", field="name") from exc
+        return account_id
+
+    def accounts(self) -> list[dict[str, Any]]:
+        with self.engine.begin() as c:
+            return [_row(r, ACCOUNT_KEYS) for r in c.execute(select(PaperAccount).order_by(PaperAccount.id))]
+
+    def set_cash(self, account_id: int, currency: str, amount: float, actor: str, detail: dict[str, Any]) -> None:
+        stmt = self._upsert(PaperCash).values(account_id=account_id, currency=currency, amount=amount)
+        stmt = stmt.on_conflict_do_update(index_elements=[PaperCash.account_id, PaperCash.currency],
+                                          set_={"amount": amount})
+        with self.engine.begin() as c:
+            c.execute(stmt)
+            self._audit(c, "cash", str(account_id), detail, actor)
+
+    # Loading ----------------------------------------------------------------------------------------
+    def load(self) -> PaperBook:
+        """The book as the database holds it: accounts, cash, working orders, positions, marks."""
+        book = PaperBook()
+        with self.engine.begin() as c:
+            for r in c.execute(select(PaperAccount)):
+                cfg = FillConfig(r.slippage_bps, r.fee_bps, r.fixed_fee, r.latency_ms, r.max_participation)
+                book.accounts[r.id] = Account(r.id, r.name, r.base_currency, cfg, {})
+            for r in c.execute(select(PaperCash)):
+                book.accounts[r.account_id].cash[r.currency] = r.amount
+            for r in c.execute(select(PaperMark)):
+                book.marks[r.symbol] = (r.ts, r.price)
+            for r in c.execute(select(PaperPosition)):
+                book.positions[(r.account_id, r.strategy, r.symbol)] = PositionState(
+                    r.quantity, r.avg_price, r.realised_pnl, r.fees)
+            query = select(PaperOrder).where(PaperOrder.status.in_(OPEN_ORDER_STATUSES)).order_by(PaperOrder.id)
+            for r in c.execute(query):
+                book.add_order(order_from_row(r))
+            peaks = select(PaperEquity.account_id, func.max(PaperEquity.equity), func.max(PaperEquity.ts)).group_by(
+                PaperEquity.account_id)
+            for account_id, peak, last_ts in c.execute(peaks):
+                account = book.accounts[account_id]
+                account.peak_equity = peak
+                day = last_ts // 86_400_000_000_000
+                first = c.execute(select(PaperEquity.equity).where(
+                    PaperEquity.account_id == account_id, PaperEquity.ts >= day * 86_400_000_000_000)
+                    .order_by(PaperEquity.ts).limit(1)).scalar()
+                account.day, account.day_start_equity = day, first
+        return book
+
+    # Orders -----------------------------------------------------------------------------------------
+    def add_order(self, values: dict[str, Any], audit: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Insert an order; with a ``client_order_id`` already used by the account, return that order instead.
+
+        Returns ``(row, created)``.
+        """
+        now = utcnow()
+        try:
+            with self.engine.begin() as c:
+                order_id = c.execute(insert(PaperOrder).values(**values, created_at=now, updated_at=now)
+                                     .returning(PaperOrder.id)).scalar_one()
+                self._audit(c, "submit_order", f"{values['account_id']}/{order_id}", audit)
+                row = c.execute(select(PaperOrder).where(PaperOrder.id == order_id)).one()
+                return _row(row, ORDER_KEYS), True
+        except IntegrityError:
+            if values.get("client_order_id") is None:
+                raise
+            existing = self.find_order(values["account_id"], values["client_order_id"])
+            if existing is None:
+                raise
+            return existing, False
+
+    def find_order(self, account_id: int, client_order_id: str) -> dict[str, Any] | None:
+        with self.engine.begin() as c:
+            row = c.execute(select(PaperOrder).where(PaperOrder.account_id == account_id,
+                                                     PaperOrder.client_order_id == client_order_id)).first()
+            return None if row is None else _row(row, ORDER_KEYS)
+
+    def get_order(self, order_id: int) -> dict[str, Any]:
+        with self.engine.begin() as c:
+            row = c.execute(select(PaperOrder).where(PaperOrder.id == order_id)).first()
+        if row is None:
+            raise NotFound(f"order {order_id} does not exist", field="order_id")
+        return _row(row, ORDER_KEYS)
+
+    def update_order(self, order: Order, action: str, detail: dict[str, Any]) -> dict[str, Any]:
+        with self.engine.begin() as c:
+            c.execute(update(PaperOrder).where(PaperOrder.id == order.id).values(**order_values(order)))
+            self._audit(c, action, f"{order.account_id}/{order.id}", detail)
+            return _row(c.execute(select(PaperOrder).where(PaperOrder.id == order.id)).one(), ORDER_KEYS)
+
+    def orders(self, account_id: int | None = None, status: str | None = None, symbol: str | None = None,
+               limit: int = 100) -> list[dict[str, Any]]:
+        query = select(PaperOrder).order_by(PaperOrder.id.desc()).limit(limit)
+        if account_id is not None:
+            query = query.where(PaperOrder.account_id == account_id)
+        if status == "working":
+            query = query.where(PaperOrder.status.in_(OPEN_ORDER_STATUSES))
+        elif status:
+            query = query.where(PaperOrder.status == status)
+        if symbol:
+            query = query.where(PaperOrder.symbol == symbol)
+        with self.engine.begin() as c:
+            return [_row(r, ORDER_KEYS) for r in c.execute(query)]
+
+    def fills(self, account_id: int | None = None, strategy: str | None = None, symbol: str | None = None,
+              limit: int | None = 1000) -> list[dict[str, Any]]:
+        """Fills in the order they happened (oldest first), the last ``limit`` of them."""
+        query = select(PaperFill).order_by(PaperFill.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        if account_id is not None:
+            query = query.where(PaperFill.account_id == account_id)
+        if strategy is not None:
+            query = query.where(PaperFill.strategy == strategy)
+        if symbol:
+            query = query.where(PaperFill.symbol == symbol)
+        with self.engine.begin() as c:
+            return [_row(r, FILL_KEYS) for r in c.execute(query)][::-1]
+
+    def equity(self, account_id: int, start_ns: int | None = None, limit: int = 100_000) -> list[dict[str, Any]]:
+        query = select(PaperEquity).where(PaperEquity.account_id == account_id).order_by(PaperEquity.ts).limit(limit)
+        if start_ns is not None:
+            query = query.where(PaperEquity.ts >= start_ns)
+        with self.engine.begin() as c:
+            return [{k: getattr(r, k) for k in ("ts", "equity", "cash", "unrealised", "realised", "fees")}
+                    for r in c.execute(query)]
+
+    # The bar transaction ----------------------------------------------------------------------------
+    def save_bar(self, result: BarResult, book: PaperBook, close: float) -> None:
+        """Commit everything one bar changed (or nothing)."""
+        now = utcnow()
+        mark = self._upsert(PaperMark).values(symbol=result.symbol, ts=result.ts, price=close)
+        mark = mark.on_conflict_do_update(index_elements=[PaperMark.symbol], set_={"ts": result.ts, "price": close})
+        with self.engine.begin() as c:
+            c.execute(mark)
+            if result.fills:
+                c.execute(insert(PaperFill), [
+                    {"order_id": f.order_id, "account_id": f.account_id, "strategy": f.strategy, "symbol": f.symbol,
+                     "ts": f.ts, "quantity": f.quantity, "price": f.price, "fee": f.fee, "created_at": now}
+                    for f in result.fills])
+            for order in result.orders:
+                c.execute(update(PaperOrder).where(PaperOrder.id == order.id).values(**order_values(order)))
+            for (account_id, strategy, symbol), pos in result.positions.items():
+                values = {"quantity": pos.quantity, "avg_price": pos.avg_price, "realised_pnl": pos.realised_pnl,
+                          "fees": pos.fees, "updated_at": now}
+                stmt = self._upsert(PaperPosition).values(account_id=account_id, strategy=strategy, symbol=symbol,
+                                                          **values)
+                c.execute(stmt.on_conflict_do_update(
+                    index_elements=[PaperPosition.account_id, PaperPosition.strategy, PaperPosition.symbol],
+                    set_=values))
+            for account_id in result.accounts:
+                for currency, amount in book.accounts[account_id].cash.items():
+                    stmt = self._upsert(PaperCash).values(account_id=account_id, currency=currency, amount=amount)
+                    c.execute(stmt.on_conflict_do_update(index_elements=[PaperCash.account_id, PaperCash.currency],
+                                                         set_={"amount": amount}))
+            for point in result.equity:
+                self._equity(c, point)
+
+    def _equity(self, c: Connection, p: EquityPoint) -> None:
+        values = {"equity": p.equity, "cash": p.cash, "unrealised": p.unrealised, "realised": p.realised,
+                  "fees": p.fees}
+        stmt = self._upsert(PaperEquity).values(account_id=p.account_id, ts=p.ts, **values)
+        c.execute(stmt.on_conflict_do_update(index_elements=[PaperEquity.account_id, PaperEquity.ts], set_=values))
+
+    def reset_account(self, account_id: int) -> None:
+        """Forget an account's orders, fills, positions and equity history (cash is set separately)."""
+        with self.engine.begin() as c:
+            for table in (PaperFill, PaperOrder, PaperPosition, PaperEquity):
+                c.execute(delete(table).where(table.account_id == account_id))
+            self._audit(c, "reset_account", str(account_id), None)
+
+    @staticmethod
+    def _audit(c: Connection, action: str, target: str | None, detail: dict[str, Any] | None,
+               actor: str = "portfolio") -> None:
+        c.execute(insert(AuditLog).values(ts=utcnow(), actor=actor, action=action, target=target, detail=detail))
+
+
+def order_from_row(r: Any) -> Order:
+    side = 1 if r.side == "buy" else -1
+    work = WorkingOrder(r.id, side, r.type, r.quantity, r.limit_price, r.stop_price, r.tif, r.eligible_ns, r.day,
+                        r.filled, r.triggered, r.filled > 0, r.equity_pct)
+    return Order(r.id, r.account_id, r.strategy, r.symbol, r.client_order_id, work, r.status, r.avg_fill_price,
+                 r.fees, r.reason)

@@ -1,0 +1,129 @@
+"""Paper trading through the gateway (in-process engines): orders, fills, positions, P&L, idempotency,
+pre-trade rejections and 4xx errors, checked against hand-computed fills."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from nautilus.gateway.app import create_app
+
+pytestmark = pytest.mark.integration
+DAY = 86_400 * 10**9
+T0 = 1_900_000_000 * 10**9 // DAY * DAY  # a day boundary after the generated history
+
+
+@pytest.fixture
+def api(settings):
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/api/v1/marketdata/generate", json={"symbol": "AAA", "n": 50, "seed": 3})
+        assert r.status_code == 201, r.text
+        yield client
+
+
+def bar(i: int, o: float, h: float, low: float, c: float, v: float = 1e6) -> list[float]:
+    return [T0 + i * DAY, o, h, low, c, v]
+
+
+def push(api, *bars, symbol: str = "AAA") -> dict:
+    r = api.post("/api/v1/portfolio/bars", json={"symbol": symbol, "bars": list(bars)})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def order(api, expect: int = 201, **body) -> dict:
+    r = api.post("/api/v1/portfolio/orders", json={"symbol": "AAA", "side": "buy", **body})
+    assert r.status_code == expect, r.text
+    return r.json()
+
+
+def test_market_and_limit_orders_fill_on_later_bars_with_exact_pnl(api) -> None:
+    api.post("/api/v1/portfolio/accounts", json={"name": "t", "cash": 10_000, "fee_bps": 10, "slippage_bps": 5})
+    push(api, bar(0, 100, 101, 99, 100))
+    market = order(api, account="t", quantity=10)["order"]
+    limit = order(api, account="t", side="sell", quantity=4, type="limit", limit_price=106.0)["order"]
+    assert market["status"] == limit["status"] == "open"
+    out = push(api, bar(1, 102, 104, 101, 103))  # market fills at the open; the limit is not reached
+    (fill,) = out["fills"]
+    buy = 102 * 1.0005
+    assert fill["quantity"] == 10 and fill["price"] == pytest.approx(buy)
+    out = push(api, bar(2, 104, 107, 103, 105))  # the limit sell is touched inside the bar: fills at 106
+    (fill,) = out["fills"]
+    assert (fill["quantity"], fill["price"]) == (-4, 106.0)
+    fees = 10 * buy * 1e-3 + 4 * 106 * 1e-3
+    account = api.get("/api/v1/portfolio/accounts/t").json()["account"]
+    assert account["cash"]["USD"] == pytest.approx(10_000 - 10 * buy + 4 * 106 - fees)
+    assert account["equity"] == pytest.approx(account["cash"]["USD"] + 6 * 105)
+    assert account["realised_pnl"] == pytest.approx(4 * (106 - buy))
+    positions = api.get("/api/v1/portfolio/positions", params={"account": "t"}).json()
+    (net,) = positions["net"]
+    assert net["quantity"] == 6 and net["unrealised_pnl"] == pytest.approx(6 * (105 - buy))
+    equity = api.get("/api/v1/portfolio/equity", params={"account": "t"}).json()["items"]
+    assert [p["ts"] for p in equity] == [T0 + DAY, T0 + 2 * DAY]
+    assert equity[-1]["equity"] == pytest.approx(account["equity"])
+    assert api.get(f"/api/v1/portfolio/orders/{market['id']}").json()["order"]["status"] == "filled"
+    # a re-sent bar is ignored: nothing fills twice
+    assert push(api, bar(2, 104, 107, 103, 105))["ignored"] == 1
+    assert len(api.get("/api/v1/portfolio/fills", params={"account": "t"}).json()["items"]) == 2
+
+
+def test_idempotency_key_returns_the_first_order(api) -> None:
+    first = api.post("/api/v1/portfolio/orders", json={"symbol": "AAA", "side": "buy", "quantity": 1,
+                                                       "client_order_id": "k-1"})
+    again = api.post("/api/v1/portfolio/orders", json={"symbol": "AAA", "side": "buy", "quantity": 1,
+                                                       "client_order_id": "k-1"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["order"]["id"] == again.json()["order"]["id"] and again.json()["created"] is False
+    assert len(api.get("/api/v1/portfolio/orders").json()["items"]) == 1
+
+
+def test_bad_orders_get_4xx_and_leave_only_an_audit_entry(api, settings) -> None:
+    cases = [({"symbol": "NOPE", "quantity": 1}, 404, "symbol"), ({"quantity": 0}, 422, "quantity"),
+             ({"quantity": -3}, 422, "quantity"), ({"quantity": 1, "type": "limit"}, 422, "limit_price"),
+             ({"quantity": 1, "account": "ghost"}, 404, "account"), ({}, 422, "quantity"),
+             ({"quantity": 1, "side": "hold"}, 422, "side")]
+    for body, status, field in cases:
+        r = api.post("/api/v1/portfolio/orders", json={"symbol": "AAA", "side": "buy", **body})
+        assert r.status_code == status, (body, r.text)
+        assert r.json()["error"]["field"] == field, r.text
+    r = api.post("/api/v1/portfolio/orders", content=b'{"symbol": "AAA", "side": "buy", "quantity": NaN}')
+    assert r.status_code == 422
+    assert api.get("/api/v1/portfolio/orders").json()["items"] == []
+    from nautilus.storage.db import Database
+
+    db = Database.from_url(str(settings.database_url))
+    assert len(db.list_audit(50, action="invalid_order")) == 6  # all but the schema errors (side, NaN)
+    db.dispose()
+    filled = order(api, quantity=1)["order"]
+    push(api, bar(0, 100, 101, 99, 100))
+    r = api.delete(f"/api/v1/portfolio/orders/{filled['id']}")
+    assert r.status_code == 409 and "filled" in r.json()["error"]["message"]
+    assert api.delete("/api/v1/portfolio/orders/999").status_code == 404
+
+
+def test_risk_limits_reject_with_reasons_and_cancel_amend(api) -> None:
+    r = api.put("/api/v1/risk/limits", json={"account": "default", "limits": {"max_order_notional": 5_000}})
+    assert r.status_code == 200, r.text
+    push(api, bar(0, 100, 101, 99, 100))
+    rejected = order(api, quantity=60)["order"]  # 60 * 100 > 5,000
+    assert rejected["status"] == "rejected" and "max_order_notional" in str(rejected["risk"]["reasons"])
+    assert rejected["reason"]
+    ok = order(api, quantity=10, type="limit", limit_price=90.0)["order"]
+    assert ok["status"] == "open" and "max_order_notional" in ok["risk"]["checked"]
+    amended = api.patch(f"/api/v1/portfolio/orders/{ok['id']}", json={"limit_price": 95.0}).json()["order"]
+    assert amended["limit_price"] == 95.0
+    cancelled = api.delete(f"/api/v1/portfolio/orders/{ok['id']}").json()["order"]
+    assert cancelled["status"] == "cancelled"
+    assert push(api, bar(1, 96, 97, 80, 90))["fills"] == []  # cancelled: would have filled at 95
+
+
+def test_partial_fills_ioc_and_participation(api) -> None:
+    api.post("/api/v1/portfolio/accounts", json={"name": "p", "cash": 1e6, "max_participation": 0.1})
+    gtc = order(api, account="p", quantity=150)["order"]
+    ioc = order(api, account="p", quantity=50, tif="IOC")["order"]
+    out = push(api, bar(0, 100, 101, 99, 100, v=1_000))  # 100 units available to the account
+    assert [f["quantity"] for f in out["fills"]] == [100]
+    statuses = {o["id"]: o["status"] for o in out["orders"]}
+    assert statuses == {gtc["id"]: "partially_filled", ioc["id"]: "cancelled"}
+    out = push(api, bar(1, 100, 101, 99, 100, v=1_000))
+    assert [f["quantity"] for f in out["fills"]] == [50] and out["orders"][0]["status"] == "filled"
