@@ -127,3 +127,41 @@ def test_partial_fills_ioc_and_participation(api) -> None:
     assert statuses == {gtc["id"]: "partially_filled", ioc["id"]: "cancelled"}
     out = push(api, bar(1, 100, 101, 99, 100, v=1_000))
     assert [f["quantity"] for f in out["fills"]] == [50] and out["orders"][0]["status"] == "filled"
+
+
+@pytest.mark.parametrize("direction", ["long", "both"])
+def test_paper_deployment_trades_equal_the_backtest(api, direction) -> None:
+    """Parity: on the same bars and fill settings, the paper run's trades are the backtest's trades."""
+    from nautilus.core.bars import Bars  # noqa: F401  (bars come back through the API)
+
+    api.post("/api/v1/marketdata/generate", json={"symbol": "PAR", "n": 300, "seed": 11})
+    cfg = {"fee_bps": 10.0, "slippage_bps": 5.0, "fixed_fee": 1.0}
+    r = api.post("/api/v1/portfolio/accounts", json={"name": f"par-{direction}", "cash": 10_000, **cfg})
+    assert r.status_code == 201, r.text
+    params = {"fast": 5, "slow": 20}
+    r = api.post("/api/v1/portfolio/deployments", json={
+        "strategy": "sma_cross", "symbol": "PAR", "params": params, "account": f"par-{direction}",
+        "direction": direction, "size": 0.9, "wait": True})
+    assert r.status_code == 200, r.text
+    dep = r.json()["deployment"]
+    assert dep["status"] == "done" and dep["processed"] == 300, dep["error"]
+    paper = dep["trades"]
+    expected = dep["backtest"]["trades"]
+    bars = api.get("/api/v1/marketdata/bars", params={"symbol": "PAR", "limit": 1000}).json()
+    ts = [t * 1_000_000 for t in bars["t"]]
+    assert len(paper) == len(expected) >= 4
+    for got, want in zip(paper, expected, strict=True):
+        assert got["direction"] == want["direction"]
+        assert got["entry_ts"] == ts[want["entry_idx"]]
+        assert got["size"] == pytest.approx(want["size"], rel=1e-9)
+        assert got["entry_price"] == pytest.approx(want["entry_price"], rel=1e-12)
+        if want["exit_reason"] == "open":
+            assert got["exit_ts"] is None
+            continue
+        assert got["exit_ts"] == ts[want["exit_idx"]]
+        assert got["exit_price"] == pytest.approx(want["exit_price"], rel=1e-12)
+        assert got["fees"] == pytest.approx(want["fees"], rel=1e-9)
+        assert got["pnl"] == pytest.approx(want["pnl"], rel=1e-9, abs=1e-9)
+    final = dep["backtest"]["stats"]["final_equity"]
+    account = api.get(f"/api/v1/portfolio/accounts/par-{direction}").json()["account"]
+    assert account["equity"] == pytest.approx(final, rel=1e-9)

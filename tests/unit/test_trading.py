@@ -132,7 +132,7 @@ def test_book_matches_in_order_marks_and_ignores_redelivered_bars() -> None:
     book.add_order(Order(2, 1, "", "X", None, WorkingOrder(2, 1, "limit", 5.0, limit_price=90.0)))
     result = book.on_bar("X", BAR)
     assert [(f.order_id, f.quantity, f.price) for f in result.fills] == [(1, 10.0, 100.0)]
-    assert book.clock("X") == BAR.ts and set(book.orders) == {2}
+    assert book.clock(1, "X") == BAR.ts and set(book.orders) == {2}
     (point,) = result.equity
     assert point.equity == pytest.approx(10_000.0 - 1.0 + 10 * (102.0 - 100.0))  # fee 1.0, marked to the close
     assert book.on_bar("X", BAR).ignored

@@ -309,10 +309,11 @@ class PaperPosition(Base):
 
 
 class PaperMark(Base):
-    """The feed's clock and last price per instrument: the open time of the last bar processed, its close."""
+    """An account's feed clock and last price per instrument: the open time of the last bar it processed, its close."""
 
     __tablename__ = "paper_marks"
 
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"), primary_key=True)
     symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
     ts: Mapped[int] = mapped_column(BigInteger)
     price: Mapped[float] = mapped_column(Double)

@@ -95,7 +95,7 @@ class PaperStore:
             for r in c.execute(select(PaperCash)):
                 book.accounts[r.account_id].cash[r.currency] = r.amount
             for r in c.execute(select(PaperMark)):
-                book.marks[r.symbol] = (r.ts, r.price)
+                book.marks.setdefault(r.account_id, {})[r.symbol] = (r.ts, r.price)
             for r in c.execute(select(PaperPosition)):
                 book.positions[(r.account_id, r.strategy, r.symbol)] = PositionState(
                     r.quantity, r.avg_price, r.realised_pnl, r.fees)
@@ -196,10 +196,12 @@ class PaperStore:
     def save_bar(self, result: BarResult, book: PaperBook, close: float) -> None:
         """Commit everything one bar changed (or nothing)."""
         now = utcnow()
-        mark = self._upsert(PaperMark).values(symbol=result.symbol, ts=result.ts, price=close)
-        mark = mark.on_conflict_do_update(index_elements=[PaperMark.symbol], set_={"ts": result.ts, "price": close})
         with self.engine.begin() as c:
-            c.execute(mark)
+            for account_id in result.marked:
+                mark = self._upsert(PaperMark).values(account_id=account_id, symbol=result.symbol, ts=result.ts,
+                                                      price=close)
+                c.execute(mark.on_conflict_do_update(index_elements=[PaperMark.account_id, PaperMark.symbol],
+                                                     set_={"ts": result.ts, "price": close}))
             if result.fills:
                 c.execute(insert(PaperFill), [
                     {"order_id": f.order_id, "account_id": f.account_id, "strategy": f.strategy, "symbol": f.symbol,
@@ -232,7 +234,7 @@ class PaperStore:
     def reset_account(self, account_id: int) -> None:
         """Forget an account's orders, fills, positions and equity history (cash is set separately)."""
         with self.engine.begin() as c:
-            for table in (PaperFill, PaperOrder, PaperPosition, PaperEquity):
+            for table in (PaperFill, PaperOrder, PaperPosition, PaperEquity, PaperMark):
                 c.execute(delete(table).where(table.account_id == account_id))
             self._audit(c, "reset_account", str(account_id), None)
 

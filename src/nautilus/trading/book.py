@@ -6,8 +6,10 @@ transaction and publishes it. Rules of each fill are in :mod:`nautilus.trading.m
 
 * Orders of an instrument are matched in submission (id) order; each account simulates its own fills
   (accounts never trade with each other), so the bar's volume cap applies per account.
-* A bar whose open time is not after the instrument's clock (the last bar processed) is ignored: a
-  re-delivered bar can never fill an order twice.
+* Each account is its own simulation with its own feed clock per instrument (the open time of the last
+  bar it processed) and its own marks, so a strategy can paper-trade a replay of history in one account
+  while another follows a live feed. A bar whose open time is not after an account's clock is ignored
+  for that account: a re-delivered bar can never fill an order twice.
 * Positions are kept per ``(account, strategy, symbol)``; the net position of a symbol is their sum.
 * Equity is in the account's base currency. Cash and instruments in another currency convert at the
   last mark of ``<CCY><BASE>`` (or ``1 /`` that of ``<BASE><CCY>``); without one the value is NaN, so
@@ -92,7 +94,8 @@ class EquityPoint:
 class BarResult:
     symbol: str
     ts: int
-    ignored: bool = False
+    ignored: bool = False  # no account took the bar
+    marked: list[int] = field(default_factory=list)  # accounts whose clock and mark moved to this bar
     fills: list[FillRecord] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)  # orders whose state changed
     positions: dict[PositionKey, PositionState] = field(default_factory=dict)
@@ -106,13 +109,21 @@ class PaperBook:
         self.orders: dict[int, Order] = {}  # working orders only
         self.by_symbol: dict[str, list[int]] = {}
         self.positions: dict[PositionKey, PositionState] = {}
-        self.marks: dict[str, tuple[int, float]] = {}  # symbol -> (last bar open time, last close)
+        self.marks: dict[int, dict[str, tuple[int, float]]] = {}  # account -> symbol -> (last bar ts, close)
         self.currencies: dict[str, str] = {}  # instrument currency (absent: the account's base)
 
     # State ------------------------------------------------------------------------------------------
-    def clock(self, symbol: str) -> int | None:
-        mark = self.marks.get(symbol)
+    def clock(self, account_id: int, symbol: str) -> int | None:
+        mark = self.marks.get(account_id, {}).get(symbol)
         return None if mark is None else mark[0]
+
+    def _behind(self, account_id: int, symbol: str, ts: int) -> bool:
+        clock = self.clock(account_id, symbol)
+        return clock is None or ts > clock
+
+    def mark(self, account_id: int, symbol: str) -> float | None:
+        mark = self.marks.get(account_id, {}).get(symbol)
+        return None if mark is None else mark[1]
 
     def add_order(self, order: Order) -> None:
         self.orders[order.id] = order
@@ -138,47 +149,50 @@ class PaperBook:
         return out
 
     # Valuation --------------------------------------------------------------------------------------
-    def fx(self, currency: str, base: str) -> float:
-        """Units of ``base`` per unit of ``currency`` from the marks (NaN when unknown)."""
+    def fx(self, account: Account, currency: str) -> float:
+        """Units of the account's base currency per unit of ``currency`` from its marks (NaN when unknown)."""
+        base = account.base_currency
         if currency == base:
             return 1.0
-        direct = self.marks.get(f"{currency}{base}")
+        direct = self.mark(account.id, f"{currency}{base}")
         if direct is not None:
-            return direct[1]
-        inverse = self.marks.get(f"{base}{currency}")
-        return 1.0 / inverse[1] if inverse is not None and inverse[1] > 0 else math.nan
+            return direct
+        inverse = self.mark(account.id, f"{base}{currency}")
+        return 1.0 / inverse if inverse is not None and inverse > 0 else math.nan
 
     def currency(self, symbol: str, account: Account) -> str:
         return self.currencies.get(symbol) or account.base_currency
 
     def valuation(self, account: Account, override: dict[str, float] | None = None) -> EquityPoint:
         """Equity of ``account`` at the current marks (``override`` replaces some marks)."""
-        base = account.base_currency
-        cash = sum(amount * self.fx(ccy, base) for ccy, amount in account.cash.items())
+        cash = sum(amount * self.fx(account, ccy) for ccy, amount in account.cash.items())
         unrealised = realised = fees = value = 0.0
         for (acct, _, symbol), pos in self.positions.items():
             if acct != account.id:
                 continue
-            rate = self.fx(self.currency(symbol, account), base)
+            rate = self.fx(account, self.currency(symbol, account))
             realised += pos.realised_pnl * rate
             fees += pos.fees * rate
             if pos.quantity == 0.0:
                 continue
             mark = (override or {}).get(symbol)
             if mark is None:
-                known = self.marks.get(symbol)
-                mark = known[1] if known is not None else pos.avg_price
+                mark = self.mark(account.id, symbol)
+            if mark is None:
+                mark = pos.avg_price
             value += pos.quantity * mark * rate
             unrealised += pos.unrealised(mark) * rate
-        ts = max((m[0] for m in self.marks.values()), default=0)
+        ts = max((m[0] for m in self.marks.get(account.id, {}).values()), default=0)
         return EquityPoint(account.id, ts, cash + value, cash, unrealised, realised, fees)
 
     # The bar loop -----------------------------------------------------------------------------------
-    def on_bar(self, symbol: str, bar: Bar) -> BarResult:
-        """Expire, trigger and fill the working orders of ``symbol`` on ``bar``, then mark to its close."""
+    def on_bar(self, symbol: str, bar: Bar, accounts: Iterable[int] | None = None) -> BarResult:
+        """Expire, trigger and fill the working orders of ``symbol`` on ``bar`` in ``accounts`` (default: all),
+        then mark those accounts to its close."""
         result = BarResult(symbol, bar.ts)
-        clock = self.clock(symbol)
-        if clock is not None and bar.ts <= clock:
+        wanted = self.accounts if accounts is None else accounts
+        live = {a for a in wanted if a in self.accounts and self._behind(a, symbol, bar.ts)}
+        if not live:
             result.ignored = True
             return result
         available: dict[int, float] = {}
@@ -186,7 +200,7 @@ class PaperBook:
         for oid in list(self.by_symbol.get(symbol, ())):
             order = self.orders[oid]
             work = order.work
-            if bar.ts < work.eligible_ns:
+            if order.account_id not in live or bar.ts < work.eligible_ns:
                 continue
             account = self.accounts[order.account_id]
             if expired(work, bar.ts):
@@ -201,15 +215,18 @@ class PaperBook:
             outcome = execute(work, base, slipped, account.config, cap, equity)
             for fill in outcome.fills:
                 self._apply(order, account, fill.quantity, fill.price, fill.fee, bar.ts, result)
-                available[account.id] = cap - fill.quantity
+                available[account.id] = cap = cap - fill.quantity
                 touched.add(account.id)
             if outcome.status not in OPEN:
                 self._finish(order, outcome.status, outcome.reason, result)
             elif outcome.status != order.status or (work.filled, work.triggered, work.quantity) != before:
                 order.status = outcome.status
                 result.orders.append(order)
-        self.marks[symbol] = (bar.ts, bar.close)
-        holders = {acct for (acct, _, sym), pos in self.positions.items() if sym == symbol and pos.quantity != 0.0}
+        for account_id in sorted(live):
+            self.marks.setdefault(account_id, {})[symbol] = (bar.ts, bar.close)
+        result.marked = sorted(live)
+        holders = {acct for (acct, _, sym), pos in self.positions.items()
+                   if sym == symbol and acct in live and pos.quantity != 0.0}
         for account_id in sorted(touched | holders):
             result.equity.append(self._equity_point(self.accounts[account_id], bar.ts))
         return result

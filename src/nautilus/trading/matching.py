@@ -225,3 +225,23 @@ def participation_cap(cfg: FillConfig, volume: float) -> float:
     if cfg.max_participation is None or not math.isfinite(volume):
         return math.inf
     return max(volume, 0.0) * cfg.max_participation
+
+
+def decide(position: float, long_entry: bool, long_exit: bool, short_entry: bool, short_exit: bool) -> tuple[str, ...]:
+    """The orders a signal bar asks for, by the backtester's rules (no accumulation, no time exits).
+
+    Conflicting signals cancel (entry and exit of one side, or both entries). Long: a short entry
+    reverses (``exit`` then ``short``), else a long exit exits. Short mirrors it. Flat: a long entry,
+    else a short entry, opens. Returns a tuple of ``"exit"``, ``"long"``, ``"short"``.
+    """
+    if long_entry and long_exit:
+        long_entry = long_exit = False
+    if short_entry and short_exit:
+        short_entry = short_exit = False
+    if long_entry and short_entry:
+        long_entry = short_entry = False
+    if position > 0:
+        return ("exit", "short") if short_entry else ("exit",) if long_exit else ()
+    if position < 0:
+        return ("exit", "long") if long_entry else ("exit",) if short_exit else ()
+    return ("long",) if long_entry else ("short",) if short_entry else ()

@@ -30,6 +30,9 @@ from nautilus.engines.portfolio.messages import (
     BarsPush,
     BarsReply,
     CashChange,
+    DeploymentRef,
+    DeploymentReply,
+    DeployRequest,
     EquityQuery,
     FillsQuery,
     Items,
@@ -38,6 +41,7 @@ from nautilus.engines.portfolio.messages import (
     OrderRequest,
     OrdersQuery,
 )
+from nautilus.engines.portfolio.runner import Runner
 from nautilus.runtime.engine import handler
 from nautilus.storage.paper import PaperStore, order_from_row
 from nautilus.trading.book import Account, BarResult, Order, PaperBook
@@ -79,6 +83,7 @@ class PortfolioEngine(StorageEngine):
         self._symbols: set[str] = set()
         self._stale_risk: set[int] = set()  # accounts whose book the Risk engine has not seen yet
         self._risk_client: Any = None
+        self.runner = Runner(self)
 
     def start(self) -> None:
         super().start()
@@ -91,6 +96,7 @@ class PortfolioEngine(StorageEngine):
                 self._reload()
 
     def close(self) -> None:
+        self.runner.stop_all()
         if self._risk_client is not None:
             self._risk_client.close()
         super().close()
@@ -109,7 +115,7 @@ class PortfolioEngine(StorageEngine):
         self.book.currencies = {i["symbol"]: i["currency"] for i in instruments if i["currency"]}
 
     # Accounts ---------------------------------------------------------------------------------------
-    def _account(self, name: str) -> Account:
+    def account_of(self, name: str) -> Account:
         account_id = self._ids.get(name)
         if account_id is None:
             raise NotFound(f"unknown account {name!r}", field="account")
@@ -144,7 +150,7 @@ class PortfolioEngine(StorageEngine):
     @handler
     def account(self, req: AccountRef) -> AccountReply:
         with self._lock:
-            return AccountReply(account=self._summary(self._account(req.account)))
+            return AccountReply(account=self._summary(self.account_of(req.account)))
 
     def _summary(self, account: Account) -> dict[str, Any]:
         point = self.book.valuation(account)
@@ -164,7 +170,7 @@ class PortfolioEngine(StorageEngine):
         _finite(req.amount, "amount", positive=False)
         assert self.store is not None
         with self._lock:
-            account = self._account(req.account)
+            account = self.account_of(req.account)
             ccy = (req.currency or account.base_currency).upper()
             new = account.cash.get(ccy, 0.0) + req.amount
             if new < 0:
@@ -192,7 +198,7 @@ class PortfolioEngine(StorageEngine):
                 return OrderReply(order=existing, created=False)
         risk = self._risk_check(account, req, side, reference)
         with self._lock:
-            clock = self.book.clock(req.symbol)
+            clock = self.book.clock(account.id, req.symbol)
             values = {
                 "account_id": account.id, "client_order_id": req.client_order_id, "strategy": req.strategy,
                 "symbol": req.symbol, "side": req.side, "type": req.type, "tif": req.tif,
@@ -216,7 +222,7 @@ class PortfolioEngine(StorageEngine):
         return OrderReply(order=row, created=created)
 
     def _validate(self, req: OrderRequest) -> tuple[Account, int, float]:
-        account = self._account(req.account)
+        account = self.account_of(req.account)
         if req.symbol not in self._symbols:
             self._refresh_instruments()
             if req.symbol not in self._symbols:
@@ -237,17 +243,17 @@ class PortfolioEngine(StorageEngine):
         if req.client_order_id is not None and not (0 < len(req.client_order_id) <= 128):
             raise InvalidInput("client_order_id must be 1-128 characters", field="client_order_id")
         ccy = self.book.currency(req.symbol, account)
-        if math.isnan(self.book.fx(ccy, account.base_currency)):
+        if math.isnan(self.book.fx(account, ccy)):
             raise InvalidInput(f"{req.symbol} trades in {ccy} and no {ccy}{account.base_currency} rate is known",
                                field="symbol")
-        reference = req.limit_price or req.stop_price or self._last_price(req.symbol)
+        reference = req.limit_price or req.stop_price or self._last_price(account, req.symbol)
         return account, (1 if req.side == "buy" else -1), reference
 
-    def _last_price(self, symbol: str) -> float:
-        """The instrument's last mark, else the last close in the catalog (daily first)."""
-        mark = self.book.marks.get(symbol)
+    def _last_price(self, account: Account, symbol: str) -> float:
+        """The account's last mark of the instrument, else the last close in the catalog (daily first)."""
+        mark = self.book.mark(account.id, symbol)
         if mark is not None:
-            return mark[1]
+            return mark
         timeframes = sorted(self.catalog.timeframes(symbol), key=lambda tf: tf != "1d")
         for tf in timeframes:
             last_ts = self.catalog.stats(symbol, tf).last_ts
@@ -266,17 +272,23 @@ class PortfolioEngine(StorageEngine):
         return self._risk_client
 
     def _risk_check(self, account: Account, req: OrderRequest, side: int, price: float) -> dict[str, Any]:
-        from nautilus.engines.risk.messages import OrderCheck
-
         if req.quantity is not None:
             units = req.quantity
         else:
             with self._lock:
                 units = (req.equity_pct or 0.0) * self.book.valuation(account).equity / price
+        return self.pre_trade_check(account.name, req.symbol, side * units, price, commit=True)
+
+    def pre_trade_check(self, account_name: str, symbol: str, quantity: float, price: float,
+                        commit: bool = False) -> dict[str, Any]:
+        """The Risk engine's decision on a signed order (``commit`` counts it towards the rate limit)."""
+        from nautilus.engines.risk.messages import OrderCheck
+
+        account = self.account_of(account_name)
         try:
             self._push_risk_book(account)
-            reply = self.risk.call("check_order", OrderCheck(account=account.name, instrument=req.symbol,
-                                                             quantity=side * units, price=price))
+            reply = self.risk.call("check_order", OrderCheck(account=account.name, instrument=symbol,
+                                                             quantity=quantity, price=price, commit=commit))
         except NotFound as exc:
             if "no limits" in exc.message:
                 return {"accepted": True, "reasons": [], "checked": [], "note": "no limits configured"}
@@ -293,7 +305,7 @@ class PortfolioEngine(StorageEngine):
 
         with self._lock:
             positions = self.book.net_positions(account.id)
-            prices = {s: (self.book.marks.get(s) or (0, self._avg_price(account.id, s)))[1] for s in positions}
+            prices = {s: self.book.mark(account.id, s) or self._avg_price(account.id, s) for s in positions}
             point = self.book.valuation(account)
             daily = 0.0 if account.day_start_equity is None else point.equity - account.day_start_equity
             state = BookState(account=account.name, positions=positions, prices=prices, equity=point.equity,
@@ -364,26 +376,26 @@ class PortfolioEngine(StorageEngine):
         assert self.store is not None
         if not 1 <= req.limit <= 10_000:
             raise InvalidInput("limit must be in [1, 10000]", field="limit")
-        account_id = None if req.account is None else self._account(req.account).id
+        account_id = None if req.account is None else self.account_of(req.account).id
         return Items(items=self.store.orders(account_id, req.status, req.symbol, req.limit))
 
     @handler
     def fills(self, req: FillsQuery) -> Items:
         assert self.store is not None
-        account_id = None if req.account is None else self._account(req.account).id
+        account_id = None if req.account is None else self.account_of(req.account).id
         return Items(items=self.store.fills(account_id, req.strategy, req.symbol, req.limit))
 
     @handler
     def positions(self, req: AccountRef) -> Items:
         """Positions per strategy and net per symbol, marked to the last bar."""
         with self._lock:
-            account = self._account(req.account)
+            account = self.account_of(req.account)
             rows = []
             net: dict[str, dict[str, float]] = {}
             for (acct, strategy, symbol), pos in sorted(self.book.positions.items()):
                 if acct != account.id or (pos.quantity == 0.0 and pos.realised_pnl == 0.0):
                     continue
-                mark = self.book.marks.get(symbol, (None, pos.avg_price))[1]
+                mark = self.book.mark(account.id, symbol) or pos.avg_price
                 row = {"strategy": strategy, "symbol": symbol, "quantity": pos.quantity, "avg_price": pos.avg_price,
                        "mark": mark, "market_value": pos.quantity * mark, "unrealised_pnl": pos.unrealised(mark),
                        "realised_pnl": pos.realised_pnl, "fees": pos.fees}
@@ -397,7 +409,31 @@ class PortfolioEngine(StorageEngine):
     @handler
     def equity(self, req: EquityQuery) -> Items:
         assert self.store is not None
-        return Items(items=self.store.equity(self._account(req.account).id, req.start_ns, req.limit))
+        return Items(items=self.store.equity(self.account_of(req.account).id, req.start_ns, req.limit))
+
+    # Deployments ------------------------------------------------------------------------------------
+    @handler(idempotent=False)
+    def deploy(self, req: DeployRequest) -> DeploymentReply:
+        """Start a strategy deployment (backtest → risk validation → paper trading on a replay)."""
+        return self._deployment(self.runner.deploy(req))
+
+    @handler
+    def deployments(self) -> Items:
+        return Items(items=[d.snapshot() for d in reversed(self.runner.deployments.values())])
+
+    @handler
+    def deployment(self, req: DeploymentRef) -> DeploymentReply:
+        return self._deployment(self.runner.get(req.id))
+
+    @handler(idempotent=True)
+    def stop_deployment(self, req: DeploymentRef) -> DeploymentReply:
+        return self._deployment(self.runner.stop(req.id))
+
+    def _deployment(self, dep: Any) -> DeploymentReply:
+        snap = dep.snapshot()
+        if dep.status != "running":
+            snap["trades"] = self.runner.trades(dep)
+        return DeploymentReply(deployment=snap)
 
     # Bars -------------------------------------------------------------------------------------------
     @handler(idempotent=True)
@@ -422,11 +458,12 @@ class PortfolioEngine(StorageEngine):
         return BarsReply(symbol=req.symbol, processed=len(req.bars) - ignored, ignored=ignored, fills=fills,
                          orders=orders)
 
-    def process_bar(self, symbol: str, bar: Bar) -> BarResult:
-        """One bar through the book and into the database (one transaction); publishes what changed."""
+    def process_bar(self, symbol: str, bar: Bar, accounts: list[int] | None = None) -> BarResult:
+        """One bar through the book (of ``accounts``, default all) and into the database in one transaction;
+        publishes what changed."""
         assert self.store is not None
         with self._lock:
-            result = self.book.on_bar(symbol, bar)
+            result = self.book.on_bar(symbol, bar, accounts)
             if result.ignored:
                 return result
             try:

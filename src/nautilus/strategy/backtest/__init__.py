@@ -59,16 +59,17 @@ from nautilus.strategy.backtest.stats import performance_stats
 from nautilus.strategy.backtest.strategies import (
     CONFIG_SWEEP_KEYS,
     SignalSet,
+    Strategy,
     build_signals,
-    get_strategy,
     list_strategies,
+    resolve_strategy,
     validate_params,
 )
 
 __all__ = [
     "REASONS", "STAT_NAMES", "TRADE_DTYPE", "BacktestConfig", "BacktestResult", "SimResult", "build_signals",
-    "list_strategies", "performance_stats", "run_backtest", "run_param_grid", "run_signals", "run_targets",
-    "validate_params",
+    "list_strategies", "performance_stats", "resolve_strategy", "run_backtest", "run_param_grid", "run_signals",
+    "run_targets", "signal_sides", "validate_params",
 ]
 
 _SIZE_CODES = {"percent_equity": _k.SIZE_PERCENT, "fixed": _k.SIZE_FIXED, "value": _k.SIZE_VALUE,
@@ -295,8 +296,8 @@ def run_targets(open, close, targets, config: BacktestConfig | dict | None = Non
     return SimResult(trades=trades, equity=eq, stats=_stats_dict(stats), config=cfg.to_dict())
 
 
-def _strategy_inputs(bars, strategy: str, predictions):
-    strat = get_strategy(strategy)
+def _strategy_inputs(bars, strategy: str | Strategy, predictions):
+    strat = resolve_strategy(strategy) if isinstance(strategy, str) else strategy
     o, h, l, c = _prices(bars.open, bars.high, bars.low, bars.close)
     if predictions is not None and strat.needs_predictions:
         predictions = np.asarray(predictions, dtype=np.float64).reshape(-1)
@@ -319,7 +320,8 @@ def _split_overrides(cfg: BacktestConfig, param_list: list[dict[str, Any]]) -> d
     return out
 
 
-def _sides(cfg: BacktestConfig, sig: SignalSet):
+def signal_sides(cfg: BacktestConfig, sig: SignalSet):
+    """The (long entry, long exit, short entry, short exit) signals the simulation acts on for ``cfg.direction``."""
     le, lx, se, sx = _map_sides(cfg.direction, sig.entries, sig.exits, sig.short_entries, sig.short_exits)
     if cfg.direction == "both" and sig.short_entries is None and sig.short_exits is None:
         le, lx, se, sx = sig.entries, sig.exits, None, None
@@ -338,15 +340,15 @@ def _strategy_overrides(sig: SignalSet, overrides: dict[str, list] | None,
     return out
 
 
-def run_backtest(bars, strategy: str, params: dict[str, Any] | None = None,
+def run_backtest(bars, strategy: str | Strategy, params: dict[str, Any] | None = None,
                  config: BacktestConfig | dict | None = None, predictions=None) -> BacktestResult:
-    """Run one built-in strategy on ``bars`` (``nautilus.core.bars.Bars``)."""
+    """Run one strategy (a built-in's name, ``"package.module:attr"`` or a :class:`Strategy`) on ``bars``."""
     cfg = _config(config)
     strat, (o, h, l, c), predictions = _strategy_inputs(bars, strategy, predictions)
     p = validate_params(strat, params, allow_config=True)
     overrides = _split_overrides(cfg, [p])
     sig = strat.build(o, h, l, c, [p], predictions)
-    le, lx, se, sx = _sides(cfg, sig)
+    le, lx, se, sx = signal_sides(cfg, sig)
     trades, eq, stats = _simulate(o, h, l, c, le, lx, se, sx, cfg, _strategy_overrides(sig, overrides))
     return BacktestResult(strategy=strat.name, params=p, config=cfg.to_dict(), ts=np.asarray(bars.ts),
                           equity=np.ascontiguousarray(eq[:, 0]), trades=trades,
@@ -389,7 +391,7 @@ def run_param_grid(bars, strategy: str, param_list: list[dict[str, Any]],
         for pos, i in enumerate(idx):
             firsts.setdefault(int(sig_col[pos]), validated[i])
         sig = strat.build(o, h, l, c, [firsts[u] for u in range(len(distinct))], predictions)
-        le, lx, se, sx = _sides(cfg, sig)
+        le, lx, se, sx = signal_sides(cfg, sig)
         sub = None if overrides is None else {key: [vals[i] for i in idx] for key, vals in overrides.items()}
         _, eq, stats = _simulate(o, h, l, c, le, lx, se, sx, cfg, _strategy_overrides(sig, sub, sig_col),
                                  keep_equity=keep_equity, record_trades=False, sig_col=sig_col)

@@ -456,6 +456,29 @@ def get_strategy(name: str) -> Strategy:
                            field="strategy") from None
 
 
+def resolve_strategy(name: str) -> Strategy:
+    """A built-in strategy by name, or a user's :class:`Strategy` given as ``"package.module:attr"``.
+
+    A user's strategy has the built-ins' interface: ``name``, ``params`` (``Param`` schema) and
+    ``build(o, h, l, c, param_list, predictions) -> SignalSet``, causal (signals at ``t`` use data up
+    to ``t``), so the same object runs in backtests, sweeps and paper trading.
+    """
+    if ":" not in name:
+        return get_strategy(name)
+    import importlib
+
+    module, _, attr = name.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise InvalidInput(f"cannot load strategy {name!r}: {exc}", field="strategy") from None
+    if isinstance(obj, type):
+        obj = obj()
+    if not all(hasattr(obj, a) for a in ("name", "params", "build")):
+        raise InvalidInput(f"{name!r} is not a strategy (it needs name, params and build)", field="strategy")
+    return obj
+
+
 def list_strategies() -> list[dict[str, Any]]:
     return [s.to_dict() for s in STRATEGIES.values()]
 

@@ -115,10 +115,11 @@ def upgrade() -> None:
     )
     op.create_table(
         "paper_marks",
-        sa.Column("symbol", sa.String(64), nullable=False),
+        _account_fk("paper_marks", primary=True),
+        sa.Column("symbol", sa.String(64), nullable=False, primary_key=True),
         sa.Column("ts", sa.BigInteger(), nullable=False),
         sa.Column("price", d, nullable=False),
-        sa.PrimaryKeyConstraint("symbol", name=op.f("pk_paper_marks")),
+        sa.PrimaryKeyConstraint("account_id", "symbol", name=op.f("pk_paper_marks")),
     )
     op.create_table(
         "paper_equity",

@@ -1,0 +1,225 @@
+"""Strategy deployments: backtest → risk validation → paper trading on a replay of stored bars.
+
+A deployment runs in its own thread inside the Portfolio engine. The paper stage feeds the replayed bars
+to the deployment's account only (each account has its own feed clock), and after each bar computes the
+strategy's signals from the bars seen so far (never later ones) and submits the orders the backtester
+would: market orders filling at the next bar's open, entries sized as a fraction of equity at the fill,
+exits of the whole position, all through the normal order path (risk check, persistence, events). So on
+the same bars and fill settings the paper trades equal the backtest's trades.
+
+Deployments are kept in memory; their orders, fills and positions are in the database like any other
+(tagged with the deployment's strategy label), so they survive a restart of the engine even though the
+run itself does not resume.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nautilus.core.bars import Bars
+from nautilus.core.errors import InvalidInput, NautilusError, NotFound
+from nautilus.engines.portfolio.messages import DeployRequest, OrderRequest
+from nautilus.strategy.backtest import run_backtest, signal_sides, validate_params
+from nautilus.strategy.backtest.config import config_for
+from nautilus.strategy.backtest.strategies import resolve_strategy
+from nautilus.trading.book import round_trips
+from nautilus.trading.matching import Bar, decide
+
+if TYPE_CHECKING:
+    from nautilus.engines.portfolio.engine import PortfolioEngine
+
+MAX_KEPT = 100  # finished deployments remembered
+
+
+@dataclass
+class Deployment:
+    id: str
+    request: DeployRequest
+    label: str  # the ``strategy`` tag of its orders and positions
+    bars: int
+    status: str = "running"  # running | done | failed | rejected | stopped
+    stage: str = "backtest"  # backtest | risk | paper
+    processed: int = 0
+    orders: int = 0
+    error: str | None = None
+    backtest: dict[str, Any] | None = None
+    risk: dict[str, Any] | None = None
+    started_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        req = self.request
+        return {"id": self.id, "strategy": req.strategy, "label": self.label, "symbol": req.symbol,
+                "timeframe": req.timeframe, "account": req.account, "params": req.params, "status": self.status,
+                "stage": self.stage, "bars": self.bars, "processed": self.processed, "orders": self.orders,
+                "error": self.error, "backtest": self.backtest, "risk": self.risk, "started_at": self.started_at,
+                "finished_at": self.finished_at}
+
+
+class Runner:
+    def __init__(self, engine: PortfolioEngine) -> None:
+        self.engine = engine
+        self.deployments: dict[str, Deployment] = {}
+        self._lock = threading.Lock()
+
+    def deploy(self, req: DeployRequest) -> Deployment:
+        """Check the request (4xx on bad input), then run the stages in a thread."""
+        strategy = resolve_strategy(req.strategy)
+        params = validate_params(strategy, req.params)
+        if not (0 < req.size <= 10):
+            raise InvalidInput("size must be in (0, 10]", field="size")
+        if req.bars_per_second < 0:
+            raise InvalidInput("bars_per_second must be >= 0", field="bars_per_second")
+        self.engine.account_of(req.account)
+        try:
+            bars = self.engine.catalog.read(req.symbol, req.timeframe, req.start_ns, req.end_ns)
+        except NotFound:
+            raise NotFound(f"no {req.timeframe} bars of {req.symbol!r} in the catalog", field="symbol") from None
+        if len(bars) < 2:
+            raise InvalidInput(f"{req.symbol} has {len(bars)} bars in the range; a deployment needs 2 or more",
+                               field="symbol")
+        dep_id = uuid.uuid4().hex[:12]
+        dep = Deployment(dep_id, req, f"{strategy.name}#{dep_id}", len(bars))
+        dep.thread = threading.Thread(target=self._run, args=(dep, strategy, params, bars), daemon=True,
+                                      name=f"deploy-{dep_id}")
+        with self._lock:
+            self.deployments[dep_id] = dep
+            self._forget_old()
+        dep.thread.start()
+        if req.wait:
+            dep.thread.join()
+        return dep
+
+    def get(self, dep_id: str) -> Deployment:
+        dep = self.deployments.get(dep_id)
+        if dep is None:
+            raise NotFound(f"no deployment {dep_id!r}", field="id")
+        return dep
+
+    def stop(self, dep_id: str, timeout: float = 5.0) -> Deployment:
+        dep = self.get(dep_id)
+        dep.stop.set()
+        if dep.thread is not None:
+            dep.thread.join(timeout)
+        return dep
+
+    def stop_all(self) -> None:
+        for dep in list(self.deployments.values()):
+            dep.stop.set()
+        for dep in list(self.deployments.values()):
+            if dep.thread is not None:
+                dep.thread.join(5.0)
+
+    def _forget_old(self) -> None:
+        done = [d for d in self.deployments.values() if d.status != "running"]
+        for dep in done[: max(0, len(done) - MAX_KEPT)]:
+            del self.deployments[dep.id]
+
+    # Stages -----------------------------------------------------------------------------------------
+    def _run(self, dep: Deployment, strategy: Any, params: dict[str, Any], bars: Bars) -> None:
+        try:
+            if dep.request.validate and not self._validate(dep, strategy, params, bars):
+                return
+            dep.stage = "paper"
+            self._publish(dep)
+            self._paper(dep, strategy, params, bars)
+            dep.status = "stopped" if dep.stop.is_set() else "done"
+        except NautilusError as exc:
+            dep.status, dep.error = "failed", exc.message
+        except Exception as exc:  # a user's strategy may raise anything: report it, keep the engine up
+            dep.status, dep.error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            dep.finished_at = time.time()
+            self._publish(dep)
+
+    def config(self, dep: Deployment) -> Any:
+        account = self.engine.account_of(dep.request.account)
+        cfg = account.config
+        equity = self.engine.book.valuation(account).equity
+        return config_for({"init_cash": equity, "fees_bps": cfg.fee_bps, "fixed_fee": cfg.fixed_fee,
+                           "slippage_bps": cfg.slippage_bps, "size": dep.request.size,
+                           "direction": dep.request.direction}, dep.request.timeframe)
+
+    def _validate(self, dep: Deployment, strategy: Any, params: dict[str, Any], bars: Bars) -> bool:
+        """Backtest on the same bars, then the largest entry against the account's pre-trade limits."""
+        result = run_backtest(bars, strategy, params, self.config(dep))
+        dep.backtest = {"stats": result.stats, "trades": result.trades_list()}
+        dep.stage = "risk"
+        trades = dep.backtest["trades"]
+        if not trades:
+            dep.risk = {"accepted": True, "note": "the backtest made no trades"}
+            return True
+        biggest = max(trades, key=lambda t: t["size"] * t["entry_price"])
+        side = 1 if biggest["direction"] == "long" else -1
+        dep.risk = self.engine.pre_trade_check(dep.request.account, dep.request.symbol, side * biggest["size"],
+                                               biggest["entry_price"])
+        if not dep.risk["accepted"]:
+            dep.status = "rejected"
+            dep.error = "risk validation: " + "; ".join(r["message"] for r in dep.risk["reasons"])
+            return False
+        return True
+
+    def _paper(self, dep: Deployment, strategy: Any, params: dict[str, Any], bars: Bars) -> None:
+        req = dep.request
+        account = self.engine.account_of(req.account)
+        cfg = self.config(dep)
+        pause = 1.0 / req.bars_per_second if req.bars_per_second > 0 else 0.0
+        o, h, l, c, v = (np.ascontiguousarray(x, dtype=np.float64) for x in
+                         (bars.open, bars.high, bars.low, bars.close, bars.volume))
+        key = (account.id, dep.label, req.symbol)
+        n = len(bars)
+        for t in range(n):
+            if dep.stop.is_set():
+                return
+            started = time.monotonic()
+            bar = Bar(int(bars.ts[t]), float(o[t]), float(h[t]), float(l[t]), float(c[t]), float(v[t]))
+            self.engine.process_bar(req.symbol, bar, [account.id])
+            dep.processed = t + 1
+            if t + 1 < n:  # a signal on the last bar has no bar to fill on
+                sig = strategy.build(o[: t + 1], h[: t + 1], l[: t + 1], c[: t + 1], [params], None)
+                flags = [bool(s[t, 0]) if s is not None else False for s in signal_sides(cfg, sig)]
+                pos = self.engine.book.positions.get(key)
+                for k, action in enumerate(decide(pos.quantity if pos else 0.0, *flags)):
+                    self._order(dep, action, pos.quantity if pos and action == "exit" else 0.0, t, k)
+            if t % 50 == 0 or t + 1 == n:
+                self._publish(dep)
+            if pause:
+                dep.stop.wait(max(0.0, pause - (time.monotonic() - started)))
+
+    def _order(self, dep: Deployment, action: str, position: float, t: int, k: int) -> None:
+        req = dep.request
+        common = {"account": req.account, "symbol": req.symbol, "strategy": dep.label,
+                  "client_order_id": f"{dep.id}:{t}:{k}"}
+        if action == "exit":
+            order = OrderRequest(side="sell" if position > 0 else "buy", quantity=abs(position), **common)
+        else:
+            order = OrderRequest(side="buy" if action == "long" else "sell", equity_pct=req.size, **common)
+        reply = self.engine.submit_order(order)
+        dep.orders += 1
+        if reply.order["status"] == "rejected":
+            self.engine.bus.publish("risk.alerts", {"kind": "deployment_order_rejected", "deployment": dep.id,
+                                                    "reason": reply.order["reason"]})
+
+    def trades(self, dep: Deployment) -> list[dict[str, Any]]:
+        """The deployment's paper trades (position episodes of its fills), like the backtester's."""
+        assert self.engine.store is not None
+        account = self.engine.account_of(dep.request.account)
+        fills = self.engine.store.fills(account.id, dep.label, dep.request.symbol, limit=None)
+        from nautilus.trading.book import FillRecord
+
+        records = [FillRecord(f["order_id"], f["account_id"], f["strategy"], f["symbol"], f["ts"], f["quantity"],
+                              f["price"], f["fee"]) for f in fills]
+        return round_trips(records)
+
+    def _publish(self, dep: Deployment) -> None:
+        snap = dep.snapshot()
+        snap.pop("backtest", None)
+        self.engine.bus.publish(f"portfolio.deployments.{dep.id}", snap)
