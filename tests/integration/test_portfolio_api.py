@@ -65,6 +65,9 @@ def test_market_and_limit_orders_fill_on_later_bars_with_exact_pnl(api) -> None:
     # a re-sent bar is ignored: nothing fills twice
     assert push(api, bar(2, 104, 107, 103, 105))["ignored"] == 1
     assert len(api.get("/api/v1/portfolio/fills", params={"account": "t"}).json()["items"]) == 2
+    api.post("/api/v1/portfolio/accounts/t/cash", json={"amount": -500})
+    check = api.get("/api/v1/portfolio/accounts/t/reconcile").json()["account"]
+    assert check["ok"] and check["fills"] == 2, check
 
 
 def test_idempotency_key_returns_the_first_order(api) -> None:
@@ -165,3 +168,4 @@ def test_paper_deployment_trades_equal_the_backtest(api, direction) -> None:
     final = dep["backtest"]["stats"]["final_equity"]
     account = api.get(f"/api/v1/portfolio/accounts/par-{direction}").json()["account"]
     assert account["equity"] == pytest.approx(final, rel=1e-9)
+    assert api.get(f"/api/v1/portfolio/accounts/par-{direction}/reconcile").json()["account"]["ok"]

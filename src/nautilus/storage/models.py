@@ -238,6 +238,7 @@ class PaperCash(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("paper_accounts.id", ondelete="CASCADE"), primary_key=True)
     currency: Mapped[str] = mapped_column(String(16), primary_key=True)
     amount: Mapped[float] = mapped_column(Double)
+    deposits: Mapped[float] = mapped_column(Double)  # net external cash in (initial cash, deposits, withdrawals)
 
 
 class PaperOrder(Base):

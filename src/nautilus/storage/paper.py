@@ -18,6 +18,7 @@ from nautilus.storage.db import Database
 from nautilus.storage.models import (
     OPEN_ORDER_STATUSES,
     AuditLog,
+    Instrument,
     PaperAccount,
     PaperCash,
     PaperEquity,
@@ -27,7 +28,7 @@ from nautilus.storage.models import (
     PaperPosition,
     utcnow,
 )
-from nautilus.trading.accounting import PositionState
+from nautilus.trading.accounting import PositionState, apply_fill, cash_delta
 from nautilus.trading.book import Account, BarResult, EquityPoint, Order, PaperBook
 from nautilus.trading.matching import FillConfig, WorkingOrder
 
@@ -65,7 +66,7 @@ class PaperStore:
         try:
             with self.engine.begin() as c:
                 account_id = c.execute(insert(PaperAccount).values(**values).returning(PaperAccount.id)).scalar_one()
-                c.execute(insert(PaperCash), [{"account_id": account_id, "currency": k, "amount": v}
+                c.execute(insert(PaperCash), [{"account_id": account_id, "currency": k, "amount": v, "deposits": v}
                                               for k, v in cash.items()])
                 self._audit(c, "create_account", name, {"cash": cash, "base_currency": base_currency})
         except IntegrityError as exc:
@@ -76,13 +77,51 @@ class PaperStore:
         with self.engine.begin() as c:
             return [_row(r, ACCOUNT_KEYS) for r in c.execute(select(PaperAccount).order_by(PaperAccount.id))]
 
-    def set_cash(self, account_id: int, currency: str, amount: float, actor: str, detail: dict[str, Any]) -> None:
-        stmt = self._upsert(PaperCash).values(account_id=account_id, currency=currency, amount=amount)
+    def change_cash(self, account_id: int, currency: str, amount: float, delta: float) -> None:
+        """Set the cash of a currency to ``amount`` after an external flow of ``delta`` (deposit > 0)."""
+        stmt = self._upsert(PaperCash).values(account_id=account_id, currency=currency, amount=amount, deposits=delta)
         stmt = stmt.on_conflict_do_update(index_elements=[PaperCash.account_id, PaperCash.currency],
-                                          set_={"amount": amount})
+                                          set_={"amount": amount, "deposits": PaperCash.deposits + delta})
         with self.engine.begin() as c:
             c.execute(stmt)
-            self._audit(c, "cash", str(account_id), detail, actor)
+            self._audit(c, "change_cash", str(account_id), {"currency": currency, "amount": delta})
+
+    def reconcile(self, account_id: int) -> dict[str, Any]:
+        """Rebuild positions and cash from the fills and the deposits, and compare with the stored state."""
+        with self.engine.begin() as c:
+            fills = c.execute(select(PaperFill).where(PaperFill.account_id == account_id)
+                              .order_by(PaperFill.id)).all()
+            stored_pos = {(r.strategy, r.symbol): r for r in c.execute(
+                select(PaperPosition).where(PaperPosition.account_id == account_id))}
+            cash = {r.currency: r for r in c.execute(select(PaperCash).where(PaperCash.account_id == account_id))}
+            currencies = dict(c.execute(select(Instrument.symbol, Instrument.currency)).all())
+            base = c.execute(select(PaperAccount.base_currency).where(PaperAccount.id == account_id)).scalar_one()
+            per_order = c.execute(select(PaperFill.order_id, func.sum(func.abs(PaperFill.quantity)), PaperOrder.filled)
+                                  .join(PaperOrder, PaperOrder.id == PaperFill.order_id)
+                                  .where(PaperFill.account_id == account_id)
+                                  .group_by(PaperFill.order_id, PaperOrder.filled)).all()
+        positions: dict[tuple[str, str], PositionState] = {}
+        flows: dict[str, float] = {ccy: row.deposits for ccy, row in cash.items()}
+        for f in fills:
+            apply_fill(positions.setdefault((f.strategy, f.symbol), PositionState()), f.quantity, f.price, f.fee)
+            ccy = currencies.get(f.symbol) or base
+            flows[ccy] = flows.get(ccy, 0.0) + cash_delta(f.quantity, f.price, f.fee)
+        differences = []
+        for key in sorted(set(positions) | set(stored_pos)):
+            want = positions.get(key, PositionState())
+            got = stored_pos.get(key)
+            have = (got.quantity, got.realised_pnl, got.fees) if got is not None else (0.0, 0.0, 0.0)
+            if not _close((want.quantity, want.realised_pnl, want.fees), have):
+                differences.append({"position": list(key), "from_fills": [want.quantity, want.realised_pnl, want.fees],
+                                    "stored": list(have)})
+        for ccy in sorted(set(flows) | set(cash)):
+            stored = cash[ccy].amount if ccy in cash else 0.0
+            if not _close((flows.get(ccy, 0.0),), (stored,)):
+                differences.append({"cash": ccy, "from_fills": flows.get(ccy, 0.0), "stored": stored})
+        for order_id, filled_by_fills, filled in per_order:
+            if not _close((filled_by_fills,), (filled,)):
+                differences.append({"order": order_id, "from_fills": filled_by_fills, "stored": filled})
+        return {"ok": not differences, "fills": len(fills), "differences": differences}
 
     # Loading ----------------------------------------------------------------------------------------
     def load(self) -> PaperBook:
@@ -219,7 +258,8 @@ class PaperStore:
                     set_=values))
             for account_id in result.accounts:
                 for currency, amount in book.accounts[account_id].cash.items():
-                    stmt = self._upsert(PaperCash).values(account_id=account_id, currency=currency, amount=amount)
+                    stmt = self._upsert(PaperCash).values(account_id=account_id, currency=currency, amount=amount,
+                                                          deposits=0.0)
                     c.execute(stmt.on_conflict_do_update(index_elements=[PaperCash.account_id, PaperCash.currency],
                                                          set_={"amount": amount}))
             for point in result.equity:
@@ -250,3 +290,7 @@ def order_from_row(r: Any) -> Order:
                         r.filled, r.triggered, r.filled > 0, r.equity_pct)
     return Order(r.id, r.account_id, r.strategy, r.symbol, r.client_order_id, work, r.status, r.avg_fill_price,
                  r.fees, r.reason)
+
+
+def _close(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return all(abs(x - y) <= 1e-6 * max(1.0, abs(x), abs(y)) for x, y in zip(a, b, strict=True))

@@ -176,7 +176,7 @@ class PortfolioEngine(StorageEngine):
             if new < 0:
                 raise InvalidInput(f"withdrawal exceeds the {ccy} cash ({account.cash.get(ccy, 0.0):.2f})",
                                    field="amount")
-            self.store.set_cash(account.id, ccy, new, "portfolio", {"currency": ccy, "amount": req.amount})
+            self.store.change_cash(account.id, ccy, new, req.amount)
             account.cash[ccy] = new
             self._stale_risk.add(account.id)
             return AccountReply(account=self._summary(account))
@@ -410,6 +410,14 @@ class PortfolioEngine(StorageEngine):
     def equity(self, req: EquityQuery) -> Items:
         assert self.store is not None
         return Items(items=self.store.equity(self.account_of(req.account).id, req.start_ns, req.limit))
+
+    @handler
+    def reconcile(self, req: AccountRef) -> AccountReply:
+        """Positions, cash and filled quantities rebuilt from the fills, compared with the stored state."""
+        assert self.store is not None
+        with self._lock:
+            account = self.account_of(req.account)
+            return AccountReply(account={"name": account.name, **self.store.reconcile(account.id)})
 
     # Deployments ------------------------------------------------------------------------------------
     @handler(idempotent=False)

@@ -116,6 +116,11 @@ async def get_account(request: Request, name: Annotated[str, Path(min_length=1, 
     return json_response(await call_engine(_client(request), "account", AccountRef(account=name)))
 
 
+@router.get("/accounts/{name}/reconcile", summary="Rebuild positions and cash from the fills and compare")
+async def reconcile(request: Request, name: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:
+    return json_response(await call_engine(_client(request), "reconcile", AccountRef(account=name)))
+
+
 @router.post("/accounts/{name}/cash", summary="Deposit (amount > 0) or withdraw (amount < 0) cash",
              **body_doc("`amount`, optional `currency`.", {"amount": 10000}))
 async def change_cash(request: Request, name: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:

@@ -46,6 +46,7 @@ def upgrade() -> None:
         _account_fk("paper_cash", primary=True),
         sa.Column("currency", sa.String(16), nullable=False, primary_key=True),
         sa.Column("amount", d, nullable=False),
+        sa.Column("deposits", d, nullable=False),
         sa.PrimaryKeyConstraint("account_id", "currency", name=op.f("pk_paper_cash")),
     )
     statuses = "'open', 'partially_filled', 'filled', 'cancelled', 'rejected', 'expired'"
