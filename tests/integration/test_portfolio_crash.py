@@ -16,7 +16,14 @@ import pytest
 from nautilus.core.errors import NautilusError
 from nautilus.engines.marketdata.engine import MarketDataEngine
 from nautilus.engines.marketdata.messages import GenerateRequest
-from nautilus.engines.portfolio.messages import AccountRef, BarIn, BarsPush, FillsQuery, OrderRequest, OrdersQuery
+from nautilus.engines.portfolio.messages import (
+    AccountRef,
+    BarIn,
+    BarsPush,
+    FillsQuery,
+    OrderRequest,
+    OrdersQuery,
+)
 from nautilus.runtime.client import EngineClient, SocketTransport
 
 pytestmark = pytest.mark.integration
