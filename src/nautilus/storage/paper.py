@@ -8,9 +8,10 @@ last guard, by the unique ``(order_id, ts)`` of fills), so nothing is ever count
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Final
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from nautilus.core.errors import Conflict, NotFound
@@ -29,7 +30,7 @@ from nautilus.storage.models import (
     utcnow,
 )
 from nautilus.trading.accounting import PositionState, apply_fill, cash_delta
-from nautilus.trading.book import Account, BarResult, EquityPoint, Order, PaperBook
+from nautilus.trading.book import Account, BarResult, Order, PaperBook
 from nautilus.trading.matching import FillConfig, WorkingOrder
 
 ACCOUNT_KEYS: Final = ("id", "name", "base_currency", "slippage_bps", "fee_bps", "fixed_fee", "latency_ms",
@@ -45,11 +46,17 @@ def _row(row: Any, keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: m[k] for k in keys}
 
 
-def order_values(order: Order) -> dict[str, Any]:
+ORDER_STATE: Final = ("status", "filled", "quantity", "avg_fill_price", "fees", "triggered", "reason", "limit_price",
+                      "stop_price", "updated_at")
+
+
+def _order_params(order: Order) -> dict[str, Any]:
+    """Bound parameters of the order-state update."""
     w = order.work
-    return {"status": order.status, "filled": w.filled, "quantity": w.quantity, "avg_fill_price": order.avg_fill_price,
-            "fees": order.fees, "triggered": w.triggered, "reason": order.reason, "limit_price": w.limit_price,
-            "stop_price": w.stop_price, "updated_at": utcnow()}
+    values = {"status": order.status, "filled": w.filled, "quantity": w.quantity,
+              "avg_fill_price": order.avg_fill_price, "fees": order.fees, "triggered": w.triggered,
+              "reason": order.reason, "limit_price": w.limit_price, "stop_price": w.stop_price, "updated_at": utcnow()}
+    return {"b_id": order.id, **{f"b_{k}": v for k, v in values.items()}}
 
 
 class PaperStore:
@@ -57,6 +64,24 @@ class PaperStore:
         self.db = db
         self.engine = db.engine
         self._upsert = db._upsert
+        # Hot-path statements are built once with bound parameters (values passed at execution), so
+        # SQLAlchemy compiles each a single time instead of once per set of literal values.
+        self._insert_order = insert(PaperOrder).returning(PaperOrder.id)
+        self._insert_fills = insert(PaperFill)
+        self._insert_audit = insert(AuditLog)
+        self._update_order = update(PaperOrder).where(PaperOrder.id == bindparam("b_id")).values(
+            {k: bindparam(f"b_{k}") for k in ORDER_STATE})
+        self._upsert_mark = self._upsert_stmt(PaperMark, [PaperMark.account_id, PaperMark.symbol], ("ts", "price"))
+        self._upsert_position = self._upsert_stmt(
+            PaperPosition, [PaperPosition.account_id, PaperPosition.strategy, PaperPosition.symbol],
+            ("quantity", "avg_price", "realised_pnl", "fees", "updated_at"))
+        self._upsert_cash = self._upsert_stmt(PaperCash, [PaperCash.account_id, PaperCash.currency], ("amount",))
+        self._upsert_equity = self._upsert_stmt(PaperEquity, [PaperEquity.account_id, PaperEquity.ts],
+                                                ("equity", "cash", "unrealised", "realised", "fees"))
+
+    def _upsert_stmt(self, table: Any, keys: list[Any], updated: tuple[str, ...]) -> Any:
+        stmt = self._upsert(table)
+        return stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in updated})
 
     # Accounts ---------------------------------------------------------------------------------------
     def create_account(self, name: str, base_currency: str, cash: dict[str, float], config: FillConfig) -> int:
@@ -160,13 +185,11 @@ class PaperStore:
         Returns ``(row, created)``.
         """
         now = utcnow()
+        row = {**values, "avg_fill_price": None, "created_at": now, "updated_at": now}
         try:
             with self.engine.begin() as c:
-                order_id = c.execute(insert(PaperOrder).values(**values, created_at=now, updated_at=now)
-                                     .returning(PaperOrder.id)).scalar_one()
-                self._audit(c, "submit_order", f"{values['account_id']}/{order_id}", audit)
-                row = c.execute(select(PaperOrder).where(PaperOrder.id == order_id)).one()
-                return _row(row, ORDER_KEYS), True
+                row["id"] = c.execute(self._insert_order, row).scalar_one()
+                self._audit(c, "submit_order", f"{values['account_id']}/{row['id']}", audit)
         except IntegrityError:
             if values.get("client_order_id") is None:
                 raise
@@ -174,6 +197,7 @@ class PaperStore:
             if existing is None:
                 raise
             return existing, False
+        return {k: row[k] for k in ORDER_KEYS}, True
 
     def find_order(self, account_id: int, client_order_id: str) -> dict[str, Any] | None:
         with self.engine.begin() as c:
@@ -190,7 +214,7 @@ class PaperStore:
 
     def update_order(self, order: Order, action: str, detail: dict[str, Any]) -> dict[str, Any]:
         with self.engine.begin() as c:
-            c.execute(update(PaperOrder).where(PaperOrder.id == order.id).values(**order_values(order)))
+            c.execute(self._update_order, _order_params(order))
             self._audit(c, action, f"{order.account_id}/{order.id}", detail)
             return _row(c.execute(select(PaperOrder).where(PaperOrder.id == order.id)).one(), ORDER_KEYS)
 
@@ -236,40 +260,26 @@ class PaperStore:
         """Commit everything one bar changed (or nothing)."""
         now = utcnow()
         with self.engine.begin() as c:
-            for account_id in result.marked:
-                mark = self._upsert(PaperMark).values(account_id=account_id, symbol=result.symbol, ts=result.ts,
-                                                      price=close)
-                c.execute(mark.on_conflict_do_update(index_elements=[PaperMark.account_id, PaperMark.symbol],
-                                                     set_={"ts": result.ts, "price": close}))
+            c.execute(self._upsert_mark, [{"account_id": a, "symbol": result.symbol, "ts": result.ts, "price": close}
+                                          for a in result.marked])
             if result.fills:
-                c.execute(insert(PaperFill), [
+                c.execute(self._insert_fills, [
                     {"order_id": f.order_id, "account_id": f.account_id, "strategy": f.strategy, "symbol": f.symbol,
                      "ts": f.ts, "quantity": f.quantity, "price": f.price, "fee": f.fee, "created_at": now}
                     for f in result.fills])
-            for order in result.orders:
-                c.execute(update(PaperOrder).where(PaperOrder.id == order.id).values(**order_values(order)))
-            for (account_id, strategy, symbol), pos in result.positions.items():
-                values = {"quantity": pos.quantity, "avg_price": pos.avg_price, "realised_pnl": pos.realised_pnl,
-                          "fees": pos.fees, "updated_at": now}
-                stmt = self._upsert(PaperPosition).values(account_id=account_id, strategy=strategy, symbol=symbol,
-                                                          **values)
-                c.execute(stmt.on_conflict_do_update(
-                    index_elements=[PaperPosition.account_id, PaperPosition.strategy, PaperPosition.symbol],
-                    set_=values))
-            for account_id in result.accounts:
-                for currency, amount in book.accounts[account_id].cash.items():
-                    stmt = self._upsert(PaperCash).values(account_id=account_id, currency=currency, amount=amount,
-                                                          deposits=0.0)
-                    c.execute(stmt.on_conflict_do_update(index_elements=[PaperCash.account_id, PaperCash.currency],
-                                                         set_={"amount": amount}))
-            for point in result.equity:
-                self._equity(c, point)
-
-    def _equity(self, c: Connection, p: EquityPoint) -> None:
-        values = {"equity": p.equity, "cash": p.cash, "unrealised": p.unrealised, "realised": p.realised,
-                  "fees": p.fees}
-        stmt = self._upsert(PaperEquity).values(account_id=p.account_id, ts=p.ts, **values)
-        c.execute(stmt.on_conflict_do_update(index_elements=[PaperEquity.account_id, PaperEquity.ts], set_=values))
+            if result.orders:
+                c.execute(self._update_order, [_order_params(o) for o in result.orders])
+            if result.positions:
+                c.execute(self._upsert_position, [
+                    {"account_id": a, "strategy": strategy, "symbol": symbol, "quantity": p.quantity,
+                     "avg_price": p.avg_price, "realised_pnl": p.realised_pnl, "fees": p.fees, "updated_at": now}
+                    for (a, strategy, symbol), p in result.positions.items()])
+            cash = [{"account_id": a, "currency": ccy, "amount": amount, "deposits": 0.0}
+                    for a in result.accounts for ccy, amount in book.accounts[a].cash.items()]
+            if cash:
+                c.execute(self._upsert_cash, cash)
+            if result.equity:
+                c.execute(self._upsert_equity, [dataclasses.asdict(p) for p in result.equity])
 
     def reset_account(self, account_id: int) -> None:
         """Forget an account's orders, fills, positions and equity history (cash is set separately)."""
@@ -278,10 +288,10 @@ class PaperStore:
                 c.execute(delete(table).where(table.account_id == account_id))
             self._audit(c, "reset_account", str(account_id), None)
 
-    @staticmethod
-    def _audit(c: Connection, action: str, target: str | None, detail: dict[str, Any] | None,
+    def _audit(self, c: Connection, action: str, target: str | None, detail: dict[str, Any] | None,
                actor: str = "portfolio") -> None:
-        c.execute(insert(AuditLog).values(ts=utcnow(), actor=actor, action=action, target=target, detail=detail))
+        c.execute(self._insert_audit, {"ts": utcnow(), "actor": actor, "action": action, "target": target,
+                                       "detail": detail})
 
 
 def order_from_row(r: Any) -> Order:

@@ -41,22 +41,28 @@ def api_headers() -> dict[str, str]:
     return {"X-API-Key": keys[0]} if keys else {}
 
 
-def wait_for_stack(settings: Settings, supervisor_pid: int, headers: dict[str, str]) -> None:
+def wait_for_stack(settings: Settings, supervisor_pid: int, headers: dict[str, str],
+                   engines: tuple[str, ...] = (ENGINE,)) -> None:
+    """Wait until each of ``engines`` answers and the gateway sees them all up (other engines may be absent)."""
     logs = supervisor.log_dir(settings)
 
     def alive() -> bool:
         return supervisor.pid_alive(supervisor_pid)
 
-    wait_until(engine_answers(settings, ENGINE), f"engine {ENGINE}", alive, logs / f"{ENGINE}.log")
+    for name in engines:
+        wait_until(engine_answers(settings, name), f"engine {name}", alive, logs / f"{name}.log")
 
-    def gateway_sees_engine() -> bool:
+    def gateway_sees_engines() -> bool:
         try:
             reply = httpx.get(f"{settings.gateway_url}/health", headers=headers, timeout=1.0)
         except httpx.HTTPError:
             return False
-        return reply.status_code == 200 and reply.json().get("status") == "ok"
+        if reply.status_code != 200:
+            return False
+        health = reply.json()["engines"]
+        return all(health[name]["status"] == "up" for name in engines)
 
-    wait_until(gateway_sees_engine, "gateway", alive, logs / "gateway.log")
+    wait_until(gateway_sees_engines, "gateway", alive, logs / "gateway.log")
 
 
 def load_sample(settings: Settings) -> SampleReply:
