@@ -285,22 +285,29 @@ class PortfolioEngine(StorageEngine):
         from nautilus.engines.risk.messages import OrderCheck
 
         account = self.account_of(account_name)
-        try:
-            self._push_risk_book(account)
-            reply = self.risk.call("check_order", OrderCheck(account=account.name, instrument=symbol,
-                                                             quantity=quantity, price=price, commit=commit))
-        except NotFound as exc:
-            if "no limits" in exc.message:
-                return {"accepted": True, "reasons": [], "checked": [], "note": "no limits configured"}
-            raise
-        except EngineUnavailable as exc:  # fail closed: no check, no order
-            return {"accepted": False, "checked": [],
-                    "reasons": [{"limit": "risk_engine", "message": f"risk engine unavailable: {exc.message}"}]}
-        return {"accepted": reply.accepted, "reasons": reply.reasons, "checked": reply.checked}
+        for attempt in range(2):
+            check = OrderCheck(account=account.name, instrument=symbol, quantity=quantity, price=price,
+                               commit=commit, book=self._risk_book(account, force=attempt > 0))
+            try:
+                reply = self.risk.call("check_order", check)
+            except NotFound as exc:
+                self._stale_risk.add(account.id)  # the book may not have been applied
+                if "no limits" in exc.message:
+                    return {"accepted": True, "reasons": [], "checked": [], "note": "no limits configured"}
+                if attempt == 0 and "no book state" in exc.message:  # the Risk engine restarted: resend
+                    continue
+                raise
+            except EngineUnavailable as exc:  # fail closed: no check, no order
+                self._stale_risk.add(account.id)
+                return {"accepted": False, "checked": [],
+                        "reasons": [{"limit": "risk_engine", "message": f"risk engine unavailable: {exc.message}"}]}
+            return {"accepted": reply.accepted, "reasons": reply.reasons, "checked": reply.checked}
+        raise AssertionError("unreachable")
 
-    def _push_risk_book(self, account: Account) -> None:
-        if account.id not in self._stale_risk:
-            return
+    def _risk_book(self, account: Account, force: bool = False) -> Any:
+        """The account's state for the Risk engine when it changed since the last check (or ``force``), else None."""
+        if account.id not in self._stale_risk and not force:
+            return None
         from nautilus.engines.risk.messages import BookState
 
         with self._lock:
@@ -308,10 +315,9 @@ class PortfolioEngine(StorageEngine):
             prices = {s: self.book.mark(account.id, s) or self._avg_price(account.id, s) for s in positions}
             point = self.book.valuation(account)
             daily = 0.0 if account.day_start_equity is None else point.equity - account.day_start_equity
-            state = BookState(account=account.name, positions=positions, prices=prices, equity=point.equity,
-                              daily_pnl=daily, peak_equity=account.peak_equity)
             self._stale_risk.discard(account.id)
-        self.risk.call("set_book", state)
+            return BookState(account=account.name, positions=positions, prices=prices, equity=point.equity,
+                             daily_pnl=daily, peak_equity=account.peak_equity)
 
     def _avg_price(self, account_id: int, symbol: str) -> float:
         for (acct, _, sym), pos in self.book.positions.items():

@@ -110,6 +110,10 @@ class RiskEngine(StorageEngine):
     def set_book(self, req: BookState) -> AccountRequest:
         """Replace the state the checks use for an account (positions, marks, equity, P&L, VaR)."""
         account = _account(req.account)
+        self._set_book(account, req)
+        return AccountRequest(account=account)
+
+    def _set_book(self, account: str, req: BookState) -> None:
         state = limits.PortfolioState.from_positions(
             req.positions, req.prices, req.equity, daily_pnl=req.daily_pnl, peak_equity=req.peak_equity,
             var=req.var, marginal_var=req.marginal_var)
@@ -118,7 +122,6 @@ class RiskEngine(StorageEngine):
             if old is not None:
                 state.rate = old.rate  # the order-rate window survives a state refresh
             self.books[account] = state
-        return AccountRequest(account=account)
 
     @handler(idempotent=False)
     def check_order(self, req: OrderCheck) -> DecisionReply:
@@ -126,6 +129,8 @@ class RiskEngine(StorageEngine):
         limit_set = self.limits.get(account)
         if limit_set is None:
             raise NotFound(f"no limits for account {account!r}", field="account")
+        if req.book is not None:
+            self._set_book(account, req.book)
         state = self.books.get(account)
         if state is None:
             raise NotFound(f"no book state for account {account!r} (set it first)", field="account")

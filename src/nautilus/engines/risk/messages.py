@@ -144,6 +144,7 @@ class OrderCheck(msgspec.Struct, kw_only=True):
     quantity: float  # signed: + buy, - sell
     price: float
     commit: bool = True  # count an accepted order towards the rate limit
+    book: BookState | None = None  # replace the account's state first (saves the separate set_book call)
 
 
 class DecisionReply(msgspec.Struct, kw_only=True):
