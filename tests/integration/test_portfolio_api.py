@@ -132,18 +132,19 @@ def test_partial_fills_ioc_and_participation(api) -> None:
     assert [f["quantity"] for f in out["fills"]] == [50] and out["orders"][0]["status"] == "filled"
 
 
-@pytest.mark.parametrize("direction", ["long", "both"])
-def test_paper_deployment_trades_equal_the_backtest(api, direction) -> None:
+@pytest.mark.parametrize(("strategy", "params", "direction"), [
+    ("sma_cross", {"fast": 5, "slow": 20}, "long"),
+    ("sma_cross", {"fast": 5, "slow": 20}, "both"),
+    ("tests.support.user_strategy:Momentum", {"lookback": 7}, "long"),  # a user's strategy class
+])
+def test_paper_deployment_trades_equal_the_backtest(api, strategy, params, direction) -> None:
     """Parity: on the same bars and fill settings, the paper run's trades are the backtest's trades."""
-    from nautilus.core.bars import Bars  # noqa: F401  (bars come back through the API)
-
     api.post("/api/v1/marketdata/generate", json={"symbol": "PAR", "n": 300, "seed": 11})
     cfg = {"fee_bps": 10.0, "slippage_bps": 5.0, "fixed_fee": 1.0}
     r = api.post("/api/v1/portfolio/accounts", json={"name": f"par-{direction}", "cash": 10_000, **cfg})
     assert r.status_code == 201, r.text
-    params = {"fast": 5, "slow": 20}
     r = api.post("/api/v1/portfolio/deployments", json={
-        "strategy": "sma_cross", "symbol": "PAR", "params": params, "account": f"par-{direction}",
+        "strategy": strategy, "symbol": "PAR", "params": params, "account": f"par-{direction}",
         "direction": direction, "size": 0.9, "wait": True})
     assert r.status_code == 200, r.text
     dep = r.json()["deployment"]

@@ -168,3 +168,44 @@ def test_round_trips_split_a_fill_through_zero() -> None:
     assert first["pnl"] == pytest.approx(100.0 - 1.0 - 2.0)
     assert (second["direction"], second["entry_price"], second["exit_price"]) == ("short", 110.0, 105.0)
     assert second["pnl"] == pytest.approx(25.0 - 1.0)
+
+
+def test_each_account_has_its_own_feed_clock() -> None:
+    book = _book()
+    book.accounts[2] = Account(2, "b", "USD", FillConfig(), {"USD": 1_000.0})
+    later = Bar(ts=BAR.ts + 5 * DAY, open=1.0, high=1.0, low=1.0, close=1.0)
+    assert book.on_bar("X", later, [2]).marked == [2]
+    result = book.on_bar("X", BAR)  # account 1 has not seen it; account 2 is past it
+    assert result.marked == [1] and book.clock(2, "X") == later.ts
+
+
+def test_decide_follows_the_backtester_rules() -> None:
+    from nautilus.trading.matching import decide
+
+    assert decide(0.0, True, False, False, False) == ("long",)
+    assert decide(0.0, True, False, True, False) == ()  # conflicting entries cancel
+    assert decide(5.0, False, False, True, False) == ("exit", "short")
+    assert decide(5.0, True, True, False, False) == ()  # entry and exit of one side cancel
+    assert decide(-2.0, False, False, False, True) == ("exit",)
+    assert decide(0.0, False, True, False, False) == ()  # exits while flat are ignored
+
+
+def test_a_users_strategy_class_runs_in_the_backtester() -> None:
+    import numpy as np
+
+    from nautilus.core.bars import Bars
+    from nautilus.strategy.backtest import BacktestConfig, run_backtest, run_signals
+
+    rng = np.random.default_rng(4)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 300)))
+    bars = Bars(symbol="U", timeframe="1d", ts=np.arange(300, dtype=np.int64) * DAY, open=close * 1.001,
+                high=close * 1.01, low=close * 0.99, close=close, volume=np.ones(300))
+    got = run_backtest(bars, "tests.support.user_strategy:Momentum", {"lookback": 7}, BacktestConfig(fees_bps=5))
+    up = np.zeros(300, dtype=bool)
+    up[7:] = close[7:] > close[:-7]
+    entries = up & ~np.r_[False, up[:-1]]
+    exits = ~up & np.r_[False, up[:-1]]
+    want = run_signals(bars.open, bars.high, bars.low, close, entries, exits, BacktestConfig(fees_bps=5))
+    assert got.trades_list() == want.trades_list() and len(want.trades_list()) > 5
+    with pytest.raises(Exception, match="cannot load strategy"):
+        run_backtest(bars, "tests.support.nope:X", {})
