@@ -46,6 +46,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     gateway_port: int = 8001
+    web_port: int = Field(default=3000, description="The dashboard (web/dist) served by `nautilus up`")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra origins allowed to call the gateway (the dashboard's is always)"
+    )
     port_offset: int = Field(default=0, description="Added to every TCP port (side-by-side stacks)")
     engine_ports: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_ENGINE_PORTS))
 
@@ -74,7 +78,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["AAPL", "MSFT", "SPY", "BTCUSD", "EURUSD"]
     )
 
-    @field_validator("api_keys", "sample_symbols", mode="before")
+    @field_validator("api_keys", "sample_symbols", "cors_origins", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -120,6 +124,10 @@ class Settings(BaseSettings):
     @property
     def gateway_url(self) -> str:
         return f"http://{self.host}:{self.gateway_bind_port}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port + self.port_offset}"
 
     def ensure_dirs(self) -> None:
         for path in (self.data_dir, self.runtime_dir, self.catalog_dir):

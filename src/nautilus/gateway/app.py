@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import msgspec
 from fastapi import Depends, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -79,6 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     checker = app.state.key_checker = KeyChecker(settings.api_keys, app.state.db)
     errors.install(app)
     app.add_middleware(MetricsMiddleware)
+    # The dashboard is served from its own origin (:3000); browsers may call the API from there only.
+    app.add_middleware(CORSMiddleware, allow_origins=[settings.web_url, *settings.cors_origins],
+                       allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"], allow_headers=["X-API-Key",
+                                                                                              "Content-Type"],
+                       max_age=600)
 
     @app.get("/health", tags=["system"])
     async def health(request: Request) -> Response:

@@ -27,6 +27,7 @@ from nautilus.runtime.shm import remove_segments_of
 log = logging.getLogger("nautilus.supervisor")
 
 GATEWAY = "gateway"
+WEB = "web"
 STABLE_AFTER_S = 30.0
 STOP_GRACE_S = 10.0
 
@@ -34,7 +35,7 @@ STOP_GRACE_S = 10.0
 @dataclass
 class ServiceState:
     name: str
-    kind: str  # "engine" | "gateway"
+    kind: str  # "engine" | "gateway" | "web"
     pid: int | None = None
     started_at: float | None = None
     restarts: int = 0
@@ -97,6 +98,10 @@ class Supervisor:
         self.services: dict[str, ServiceState] = {n: ServiceState(n, "engine") for n in engines}
         if gateway:
             self.services[GATEWAY] = ServiceState(GATEWAY, "gateway")
+            from nautilus.web import has_build
+
+            if has_build():  # the dashboard, when it has been built
+                self.services[WEB] = ServiceState(WEB, "web")
         self.procs: dict[str, subprocess.Popen] = {}
         self.started_at = time.time()
         self._stopping = False
@@ -104,6 +109,8 @@ class Supervisor:
     def command(self, service: ServiceState) -> list[str]:
         if service.kind == "gateway":
             return [sys.executable, "-m", "nautilus.gateway"]
+        if service.kind == "web":
+            return [sys.executable, "-m", "nautilus.web"]
         return [sys.executable, "-m", "nautilus.runtime.host", service.name]
 
     def spawn(self, service: ServiceState) -> None:
