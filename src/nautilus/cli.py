@@ -387,6 +387,23 @@ def keys_add(
     console.print(f"key {key_id} for {name} ({role}): [bold]{raw}[/bold]")
 
 
+@keys_app.command("list")
+def keys_list() -> None:
+    """Keys with their role and state (the keys themselves are never stored)."""
+    from nautilus.storage.bootstrap import migrate
+    from nautilus.storage.db import Database
+
+    settings = get_settings()
+    migrate(settings)
+    table = Table(title="API keys")
+    for col in ("id", "name", "role", "created", "revoked"):
+        table.add_column(col)
+    for k in run_guarded(Database.from_url(str(settings.database_url)).list_api_keys):
+        table.add_row(str(k["id"]), k["name"], k["role"], k["created_at"].strftime("%Y-%m-%d %H:%M"),
+                      k["revoked_at"].strftime("%Y-%m-%d %H:%M") if k["revoked_at"] else "")
+    console.print(table)
+
+
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id")]) -> None:
     """Revoke a key."""

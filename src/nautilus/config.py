@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     gateway_port: int = 8001
     web_port: int = Field(default=3000, description="The dashboard (web/dist) served by `nautilus up`")
+    max_body_mb: int = Field(default=256, ge=1, description="Largest request body the gateway accepts (uploads)")
+    max_query_bytes: int = Field(default=8192, ge=256, description="Longest query string the gateway accepts")
+    rate_limit_per_s: float = Field(default=500.0, description="Requests per second per API key (<= 0: no limit)")
+    rate_limit_burst: float = Field(default=1000.0, gt=0, description="Burst size of the per-key rate limit")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra origins allowed to call the gateway (the dashboard's is always)"
     )
@@ -77,6 +81,14 @@ class Settings(BaseSettings):
     sample_symbols: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["AAPL", "MSFT", "SPY", "BTCUSD", "EURUSD"]
     )
+
+    ws_ring_size: int = Field(default=10_000, ge=1, description="Hub-wide message ring (what /ws pollers read)")
+    ws_channel_ring_size: int = Field(default=1_000, ge=1, description="Per-channel ring (resume/replay depth)")
+    ws_queue_size: int = Field(default=1_000, ge=1, description="Per-connection send queue; overflow drops it")
+    ws_heartbeat_s: float = Field(default=15.0, gt=0, description="Heartbeat frame period on /ws")
+    ws_poll_timeout_s: float = Field(default=1.0, gt=0, le=30, description="Long-poll wait of the /ws poller")
+    ws_forward: bool = Field(default=True, description="In-memory bus forwards publishes to the hub engine")
+    ws_forward_queue: int = Field(default=10_000, ge=1, description="Forwarder queue; overflow counts drops")
 
     @field_validator("api_keys", "sample_symbols", "cors_origins", mode="before")
     @classmethod

@@ -18,12 +18,14 @@ from nautilus.config import Settings, get_settings
 from nautilus.engines import engine_names
 from nautilus.gateway import errors, websocket
 from nautilus.gateway.auth import KeyChecker
+from nautilus.gateway.guard import GuardMiddleware
 from nautilus.gateway.metrics import MetricsMiddleware
 from nautilus.gateway.routers import analytics, factors, marketdata, ml, portfolio, risk, strategy, stream
 from nautilus.gateway.routers import features as features_router
 from nautilus.runtime import metrics as runtime_metrics
 from nautilus.runtime.backend import detect_backend
 from nautilus.runtime.client import EngineClient, process_pool
+from nautilus.storage.audit import AuditWriter
 from nautilus.storage.bootstrap import migrate
 from nautilus.storage.db import Database
 
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter.total_tokens = 64
         yield
         app.state.engines.close()
+        app.state.audit.flush()
         app.state.db.dispose()
 
     app = FastAPI(title="Nautilus", version=nautilus.__version__, lifespan=lifespan,
@@ -77,8 +80,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engines = Engines(settings, engine_names())
     app.state.db = Database.from_url(str(settings.database_url))
-    checker = app.state.key_checker = KeyChecker(settings.api_keys, app.state.db)
+    app.state.audit = AuditWriter(app.state.db, "http-audit")
+    checker = app.state.key_checker = KeyChecker(settings.api_keys, app.state.db, settings.rate_limit_per_s,
+                                                 settings.rate_limit_burst)
     errors.install(app)
+    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_mb * 2**20,
+                       max_query_bytes=settings.max_query_bytes, audit=app.state.audit)
     app.add_middleware(MetricsMiddleware)
     # The dashboard is served from its own origin (:3000); browsers may call the API from there only.
     app.add_middleware(CORSMiddleware, allow_origins=[settings.web_url, *settings.cors_origins],

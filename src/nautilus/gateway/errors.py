@@ -36,5 +36,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-                413: "too_large"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+                413: "too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
+        response = error_response(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response

@@ -271,9 +271,23 @@ class Database:
 
     def verify_api_key(self, raw_key: str) -> str | None:
         """The role of an unrevoked key matching ``raw_key``, else None."""
-        query = select(ApiKey.role).where(ApiKey.key_hash == hash_api_key(raw_key), ApiKey.revoked_at.is_(None))
+        row = self.find_api_key(raw_key)
+        return None if row is None else row["role"]
+
+    def find_api_key(self, raw_key: str) -> dict[str, Any] | None:
+        """``{id, name, role}`` of the unrevoked key matching ``raw_key``, else None."""
+        query = select(ApiKey.id, ApiKey.name, ApiKey.role).where(ApiKey.key_hash == hash_api_key(raw_key),
+                                                                  ApiKey.revoked_at.is_(None))
         with self.sessions.begin() as session:
-            return session.scalar(query)
+            row = session.execute(query).first()
+            return None if row is None else dict(row._mapping)
+
+    def list_api_keys(self) -> list[dict[str, Any]]:
+        """Every key (never the key itself), newest first."""
+        query = select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.created_at, ApiKey.revoked_at).order_by(
+            ApiKey.id.desc())
+        with self.sessions.begin() as session:
+            return [dict(r._mapping) for r in session.execute(query)]
 
     def has_active_api_keys(self) -> bool:
         """Whether any unrevoked key exists (the gateway enables auth only then)."""

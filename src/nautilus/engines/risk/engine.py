@@ -24,7 +24,6 @@ from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.plain import plain
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata.query import normalize_symbol, read_bars
-from nautilus.engines.risk.audit import AuditWriter
 from nautilus.engines.risk.messages import (
     AccountRequest,
     BookState,
@@ -45,6 +44,7 @@ from nautilus.risk import decomposition, limits, measures, montecarlo, stress, v
 from nautilus.risk.data import aligned_returns
 from nautilus.risk.options import OptionPositions, revalue
 from nautilus.runtime.engine import handler
+from nautilus.storage.audit import AuditWriter
 
 MAX_LOOKBACK = 100_000
 SCENARIO_METHODS = ("historical", "historical_ew", "fhs")
@@ -64,7 +64,7 @@ class RiskEngine(StorageEngine):
 
     def start(self) -> None:
         super().start()
-        self.audit = AuditWriter(self.database)
+        self.audit = AuditWriter(self.database, "risk-audit")
         for account, body in self._load_limits().items():
             self.limits[account] = _limit_set(body)
 

@@ -1,4 +1,5 @@
-"""Audit entries written by a background thread, so a pre-trade check never waits on the database."""
+"""Audit entries written by a background thread, so a hot path (a pre-trade check, an HTTP request) never
+waits on the database."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 from nautilus.storage.db import Database
 
-log = logging.getLogger("nautilus.risk")
+log = logging.getLogger("nautilus.audit")
 BATCH = 5_000
 PAUSE_S = 0.2  # coalesce entries into few, large transactions: the writer then rarely holds the GIL
 Entry = tuple[str, str, str | None, dict[str, Any]]
@@ -19,10 +20,10 @@ Entry = tuple[str, str, str | None, dict[str, Any]]
 class AuditWriter:
     """Queue ``(actor, action, target, detail)`` entries; a daemon thread inserts them in batches."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, name: str = "audit") -> None:
         self.db = db
         self._queue: queue.Queue[Entry] = queue.Queue()
-        threading.Thread(target=self._run, name="risk-audit", daemon=True).start()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
 
     def write(self, actor: str, action: str, target: str | None, detail: dict[str, Any]) -> None:
         self._queue.put((actor, action, target, detail))
