@@ -429,7 +429,15 @@ def bench(
         fail(exc.message)
 
 
-from nautilus import cli_factor, cli_features, cli_ml, cli_portfolio, cli_risk, cli_strategy  # noqa: E402,F401  (register their commands)
+from nautilus import (  # noqa: E402,F401  (register their commands)
+    cli_analytics,
+    cli_factor,
+    cli_features,
+    cli_ml,
+    cli_portfolio,
+    cli_risk,
+    cli_strategy,
+)
 
 if __name__ == "__main__":
     app()

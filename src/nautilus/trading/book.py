@@ -317,5 +317,6 @@ def _close_trip(t: dict) -> dict:
     entry_price = t["entry_value"] / t["size"] if t["size"] else math.nan
     exit_price = t["exit_value"] / t["exit_units"] if t["exit_units"] else math.nan
     pnl = d * (t["exit_value"] - t["entry_value"]) - t["fees"] if t["exit_ts"] is not None else math.nan
+    ret = pnl / t["entry_value"] if t["entry_value"] else math.nan
     return {"direction": t["direction"], "entry_ts": t["entry_ts"], "exit_ts": t["exit_ts"], "size": t["size"],
-            "entry_price": entry_price, "exit_price": exit_price, "fees": t["fees"], "pnl": pnl}
+            "entry_price": entry_price, "exit_price": exit_price, "fees": t["fees"], "pnl": pnl, "return": ret}

@@ -10,6 +10,7 @@ Target: ours <= 1 s on 2 cores.
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -19,12 +20,19 @@ from nautilus.bench.stats import median, sig
 
 def make_returns(n: int, k: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    returns = rng.standard_t(4, size=(n, k)) * 0.01 + 0.0003
+    returns = np.clip(rng.standard_t(4, size=(n, k)) * 0.01 + 0.0003, -0.5, 0.5)
     returns[: n // 10, ::7] = np.nan  # some series start later
     return returns, rng.normal(0.0003, 0.01, n)
 
 
 def empyrical_loop(returns: np.ndarray, benchmark: np.ndarray) -> dict[str, np.ndarray]:
+    """empyrical (and scipy) column by column; returns the Sharpe ratios and max drawdowns for the checks."""
+    with warnings.catch_warnings():  # late-starting series make scipy warn about small samples
+        warnings.simplefilter("ignore")
+        return _empyrical_columns(returns, benchmark)
+
+
+def _empyrical_columns(returns: np.ndarray, benchmark: np.ndarray) -> dict[str, np.ndarray]:
     import empyrical as ep
     import scipy.stats as ss
 
@@ -63,7 +71,7 @@ def analytics_stats(ctx: BenchContext) -> list[Result]:
     returns, benchmark = make_returns(n, k)
     ctx.step("warm-up")
     summary(returns[:300, :8], benchmark[:300])
-    empyrical_loop(returns[:300, :2], benchmark[:300])
+    empyrical_loop(returns[:300, 1:3], benchmark[:300])
     ours_t, base_t = [], []
     ours_out = base_out = None
     for i in range(ctx.runs(3)):

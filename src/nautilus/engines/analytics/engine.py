@@ -1,9 +1,252 @@
-"""Analytics engine handlers (no math here: it lives in ``nautilus.analytics``)."""
+"""Analytics engine handlers (no math here: it lives in ``nautilus.analytics``).
+
+``stats`` and ``report`` take one source (see :mod:`nautilus.engines.analytics.messages`): inline series,
+a saved backtest (equity curve and trades read from its artifact folder) or, later, a paper-trading
+account. Each source is loaded into a :class:`Source` (times, a ``[n, k]`` returns matrix, the times of the
+values the returns were made from, trades, timeframe); the statistics are then the same for all of them.
+Replies carry JSON-safe numbers (NaN and infinities as null).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nautilus.analytics import annual_returns, drawdown_table, periods_per_year_for, summary, trade_stats
+from nautilus.analytics import series as prep
+from nautilus.analytics.tearsheet import tear_sheet
+from nautilus.core.errors import InvalidInput, NotFound
+from nautilus.core.plain import plain
+from nautilus.core.timeframe import timeframe_ns
+from nautilus.engines.analytics.messages import (
+    BacktestRef,
+    ReportReply,
+    SeriesStats,
+    StatsReply,
+    StatsRequest,
+)
 from nautilus.engines.base import StorageEngine
+from nautilus.engines.marketdata.query import normalize_symbol, read_bars
+from nautilus.engines.strategy import artifacts
+from nautilus.runtime.engine import handler
+from nautilus.storage.paper import PaperStore
+from nautilus.trading.book import FillRecord, round_trips
+
+MAX_SERIES = 2_000
+MAX_DRAWDOWNS = 50
+
+
+@dataclass
+class Source:
+    kind: str  # inline | backtest | account
+    names: list[str]
+    ts: np.ndarray  # [n] int64 ns: the time of each return row
+    returns: np.ndarray  # [n, k]
+    price_ts: np.ndarray  # [n + 1] int64 ns: times of the values the returns compound (for a benchmark)
+    trades: list[dict[str, Any]] | None = None
+    timeframe: str | None = None
+    backtest_id: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 class AnalyticsEngine(StorageEngine):
     name = "analytics"
+
+    @handler
+    def stats(self, req: StatsRequest) -> StatsReply:
+        src = self._source(req)
+        ppy = self._periods_per_year(req, src)
+        bench, bench_name = self._benchmark(req, src)
+        table = summary(src.returns, bench, risk_free=req.risk_free, required_return=req.required_return,
+                        periods_per_year=ppy, cutoff=req.cutoff)
+        years = annual_returns(src.returns, src.ts)  # [years, k]
+        labels = [str(y) for y in years["years"]]
+        items = []
+        for j, name in enumerate(src.names):
+            items.append(SeriesStats(
+                name=name,
+                stats=plain({key: values[j] for key, values in table.items()}),
+                drawdowns=plain(drawdown_table(src.returns[:, j], req.drawdowns, src.ts)),
+                annual_returns=plain(dict(zip(labels, years["returns"][:, j], strict=True))),
+            ))
+        return StatsReply(source=src.kind, n=int(src.ts.shape[0]), first_ts=int(src.ts[0]), last_ts=int(src.ts[-1]),
+                          periods_per_year=float(ppy), series=items, benchmark=bench_name,
+                          backtest_id=src.backtest_id,
+                          trades=None if src.trades is None else plain(trade_stats(src.trades)))
+
+    @handler
+    def report(self, req: StatsRequest) -> ReportReply:
+        src = self._source(req)
+        if len(src.names) != 1:
+            raise InvalidInput("a report covers one series; give one (returns or equity, or one in series)",
+                               field="series")
+        ppy = self._periods_per_year(req, src)
+        bench, bench_name = self._benchmark(req, src)
+        title = req.title or (f"Backtest {src.backtest_id}" if src.backtest_id is not None else "Tear sheet")
+        page = tear_sheet(src.returns[:, 0], src.ts, benchmark=None if bench is None else bench[:, 0],
+                          trades=src.trades, title=title, name=src.names[0],
+                          benchmark_name=bench_name or "benchmark", periods_per_year=ppy,
+                          risk_free=req.risk_free, meta=src.meta)
+        return ReportReply(html=page)
+
+    @handler
+    def backtest_stats(self, req: BacktestRef) -> StatsReply:
+        return self.stats(StatsRequest(backtest_id=req.id))
+
+    # Sources ------------------------------------------------------------------------------------
+    def _source(self, req: StatsRequest) -> Source:
+        given = [name for name, present in (("returns/equity/series", self._inline_given(req)),
+                                            ("backtest_id", req.backtest_id is not None),
+                                            ("account", req.account is not None)) if present]
+        if len(given) != 1:
+            raise InvalidInput("give exactly one source: inline ts with returns, equity or series; backtest_id; "
+                               f"or account (got {', '.join(given) or 'none'})", field="source")
+        self._check_options(req)
+        if req.backtest_id is not None:
+            return self._backtest_source(req.backtest_id)
+        if req.account is not None:
+            return self._account_source(req.account)
+        return self._inline_source(req)
+
+    @staticmethod
+    def _inline_given(req: StatsRequest) -> bool:
+        return req.returns is not None or req.equity is not None or req.series is not None
+
+    @staticmethod
+    def _check_options(req: StatsRequest) -> None:
+        if not 0.0 < req.cutoff < 0.5:
+            raise InvalidInput("cutoff must be between 0 and 0.5", field="cutoff")
+        if not 0 <= req.drawdowns <= MAX_DRAWDOWNS:
+            raise InvalidInput(f"drawdowns must be between 0 and {MAX_DRAWDOWNS}", field="drawdowns")
+        if req.periods_per_year is not None and not (0 < req.periods_per_year <= 1e8):
+            raise InvalidInput("periods_per_year must be positive", field="periods_per_year")
+        if not np.isfinite(req.risk_free) or not np.isfinite(req.required_return):
+            raise InvalidInput("risk_free and required_return must be finite", field="risk_free")
+
+    def _inline_source(self, req: StatsRequest) -> Source:
+        if req.ts is None:
+            raise InvalidInput("inline series need ts (one time per value)", field="ts")
+        ts = prep.parse_ts(req.ts)
+        bodies: list[tuple[str, Any, Any, str]] = []
+        if req.series is not None:
+            if req.returns is not None or req.equity is not None:
+                raise InvalidInput("give series, or returns/equity, not both", field="series")
+            if not 1 <= len(req.series) <= MAX_SERIES:
+                raise InvalidInput(f"series must have 1 to {MAX_SERIES} entries", field="series")
+            names = [s.name for s in req.series]
+            if len(set(names)) != len(names):
+                raise InvalidInput("series names must be unique", field="series")
+            bodies = [(s.name, s.returns, s.equity, f"series[{i}]") for i, s in enumerate(req.series)]
+        else:
+            bodies = [("returns" if req.returns is not None else "equity", req.returns, req.equity, "")]
+        kinds = set()
+        columns = []
+        for name, returns, equity, where in bodies:
+            prefix = f"{where}." if where else ""
+            if (returns is None) == (equity is None):
+                raise InvalidInput(f"give returns or equity for {name!r}", field=f"{prefix}returns")
+            kind = "returns" if returns is not None else "equity"
+            kinds.add(kind)
+            values = prep.as_values(returns if returns is not None else equity, prefix + kind)
+            if values.shape[0] != ts.shape[0]:
+                raise InvalidInput(f"{prefix}{kind} has {values.shape[0]} values, ts has {ts.shape[0]} "
+                                   "(length mismatch)", field=prefix + kind)
+            if kind == "equity":
+                values = prep.returns_from_equity(values, prefix + kind)
+            columns.append((prep.check_returns(values, prefix + kind), kind))
+        if len(kinds) > 1:
+            raise InvalidInput("all series must be returns or all equity", field="series")
+        if kinds == {"equity"}:
+            rows_ts, price_ts = ts[1:], ts
+        else:
+            step = ts[1] - ts[0] if ts.shape[0] > 1 else 0
+            rows_ts, price_ts = ts, np.concatenate(([ts[0] - step], ts))
+        matrix = np.column_stack([c for c, _ in columns])
+        return Source(kind="inline", names=[b[0] for b in bodies], ts=rows_ts, returns=matrix, price_ts=price_ts,
+                      timeframe=req.timeframe)
+
+    def _backtest_source(self, run_id: int) -> Source:
+        row = self.database.get_backtest(run_id)
+        ts, equity, trades = artifacts.load(row["artifact"])
+        if ts is None or equity is None:
+            raise NotFound(f"backtest {run_id} has no saved equity curve", field="backtest_id")
+        if equity.shape[0] < prep.MIN_RETURNS + 1:
+            raise InvalidInput(f"backtest {run_id} has too few points for statistics", field="backtest_id")
+        returns = prep.returns_from_equity(equity, "equity")
+        meta = {"backtest": run_id, "strategy": row["strategy"], "symbol": row["symbol"],
+                "timeframe": row["timeframe"], "params": row["params"]}
+        return Source(kind="backtest", names=[f"{row['strategy']} {row['symbol']}"], ts=np.asarray(ts[1:], np.int64),
+                      returns=returns[:, None], price_ts=np.asarray(ts, np.int64), trades=trades,
+                      timeframe=row["timeframe"], backtest_id=run_id, meta=meta)
+
+    def _account_source(self, account: str) -> Source:
+        """A paper account's equity history (one point per bar that moved it) and its round trips."""
+        store = PaperStore(self.database)
+        row = next((a for a in store.accounts() if a["name"] == account), None)
+        if row is None:
+            raise NotFound(f"unknown account {account!r}", field="account")
+        points = store.equity(row["id"])
+        if len(points) < prep.MIN_RETURNS + 1:
+            raise InvalidInput(f"account {account!r} has {len(points)} equity points; statistics need "
+                               f"{prep.MIN_RETURNS + 1}", field="account")
+        ts = np.array([p["ts"] for p in points], dtype=np.int64)
+        returns = prep.returns_from_equity(np.array([p["equity"] for p in points]), "equity")
+        trades = []
+        fills = store.fills(row["id"], limit=None)
+        for key in sorted({(f["strategy"], f["symbol"]) for f in fills}):
+            mine = [FillRecord(f["order_id"], f["account_id"], f["strategy"], f["symbol"], f["ts"], f["quantity"],
+                               f["price"], f["fee"]) for f in fills if (f["strategy"], f["symbol"]) == key]
+            for trip in round_trips(mine):
+                trip |= {"strategy": key[0], "symbol": key[1],
+                         "entry_idx": int(np.searchsorted(ts, trip["entry_ts"])),
+                         "exit_idx": -1 if trip["exit_ts"] is None else int(np.searchsorted(ts, trip["exit_ts"])),
+                         "exit_reason": "open" if trip["exit_ts"] is None else "signal"}
+                trades.append(trip)
+        return Source(kind="account", names=[account], ts=ts[1:], returns=returns[:, None], price_ts=ts,
+                      trades=trades, timeframe=_spacing_timeframe(ts), meta={"account": account})
+
+    # Options ------------------------------------------------------------------------------------
+    @staticmethod
+    def _periods_per_year(req: StatsRequest, src: Source) -> float:
+        if req.periods_per_year is not None:
+            return float(req.periods_per_year)
+        if src.timeframe:
+            return periods_per_year_for(timeframe_ns(src.timeframe))
+        return 252.0
+
+    def _benchmark(self, req: StatsRequest, src: Source) -> tuple[np.ndarray | None, str | None]:
+        body = req.benchmark
+        if body is None:
+            return None, None
+        if (body.returns is None) == (body.symbol is None):
+            raise InvalidInput("benchmark needs returns or a symbol", field="benchmark")
+        n = src.ts.shape[0]
+        if body.returns is not None:
+            values = prep.as_values(body.returns, "benchmark.returns")
+            if values.shape[0] != n:
+                raise InvalidInput(f"benchmark.returns has {values.shape[0]} values, the series has {n} returns "
+                                   "(length mismatch)", field="benchmark.returns")
+            return values, body.name or "benchmark"
+        symbol = normalize_symbol(body.symbol or "")
+        try:
+            bars = read_bars(self.catalog, symbol, body.timeframe, None, int(src.price_ts[-1]) + 1)
+        except NotFound:
+            raise NotFound(f"no bars for benchmark symbol {symbol!r}", field="benchmark.symbol") from None
+        if len(bars) < 2:
+            raise InvalidInput(f"benchmark {symbol!r} has too few bars", field="benchmark.symbol")
+        return prep.benchmark_asof(bars.ts, bars.close, src.price_ts), body.name or symbol
+
+
+def _spacing_timeframe(ts: np.ndarray) -> str | None:
+    """The bar timeframe an equity history's typical spacing suggests (``1d``, ``5m``, ...), for annualising."""
+    if ts.shape[0] < 2:
+        return None
+    step = int(np.median(np.diff(ts))) // 1_000_000_000
+    if step <= 0:
+        return None
+    for unit, seconds in (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60)):
+        if step % seconds == 0:
+            return f"{step // seconds}{unit}"
+    return f"{step}s"

@@ -1,9 +1,53 @@
-"""/api/v1/analytics."""
+"""/api/v1/analytics: performance statistics and HTML tear sheets of series, backtests and accounts."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from nautilus.gateway.routers import API_PREFIX
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, Response
+
+from nautilus.engines.analytics.messages import BacktestRef, StatsRequest
+from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
+from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/analytics", tags=["analytics"])
+
+SOURCE_DOC = ("One source: `ts` (epoch ns or ISO times) with `returns` or `equity` (one series) or `series` "
+              "([{name, returns | equity}], sharing `ts`); or `backtest_id` (a saved backtest); or `account` "
+              "(reserved). Optional `benchmark` ({returns} one per return row, or {symbol, timeframe} from the "
+              "catalog), `timeframe` or `periods_per_year` (default 252), `risk_free` (per period), "
+              "`required_return`, `cutoff` (VaR tail, 0.05), `drawdowns` (top N, 5). Null statistics are "
+              "undefined (e.g. no losses for a ratio).")
+
+
+def _client(request: Request) -> EngineClient:
+    return request.app.state.engines["analytics"]
+
+
+@router.post("/stats", summary="Statistics of inline series or a saved backtest (empyrical conventions)",
+             **body_doc(SOURCE_DOC, {"ts": ["2024-01-02", "2024-01-03", "2024-01-04"],
+                                     "returns": [0.01, -0.005, 0.002]}))
+async def post_stats(request: Request) -> Response:
+    req = await decode_body(request, StatsRequest, times=())
+    return json_response(await call_engine(_client(request), "stats", req))
+
+
+@router.post("/report", summary="HTML tear sheet of one inline series or a saved backtest",
+             response_class=HTMLResponse, **body_doc(SOURCE_DOC + " `title`.",
+                                                     {"backtest_id": 1, "benchmark": {"symbol": "SPY"}}))
+async def post_report(request: Request) -> Response:
+    req = await decode_body(request, StatsRequest, times=())
+    reply = await call_engine(_client(request), "report", req)
+    return HTMLResponse(reply.html)
+
+
+@router.get("/report/{run_id}", summary="HTML tear sheet of a saved backtest", response_class=HTMLResponse)
+async def get_report(request: Request, run_id: Annotated[int, Path(ge=1)]) -> Response:
+    reply = await call_engine(_client(request), "report", StatsRequest(backtest_id=run_id))
+    return HTMLResponse(reply.html)
+
+
+@router.get("/backtests/{run_id}/stats", summary="Statistics of a saved backtest")
+async def backtest_stats(request: Request, run_id: Annotated[int, Path(ge=1)]) -> Response:
+    return json_response(await call_engine(_client(request), "backtest_stats", BacktestRef(id=run_id)))
