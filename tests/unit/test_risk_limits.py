@@ -216,3 +216,16 @@ def test_bad_order():
 def test_no_limits_accepts():
     d = check_order(Order("Z", 1e9, 1e9), state(), LimitSet(), 0.0)
     assert d.accepted and d.reasons == [] and d.checked == []
+
+
+def test_utilisation_by_hand() -> None:
+    from nautilus.risk import limits
+
+    state = limits.PortfolioState.from_positions({"A": 10, "B": -5}, {"A": 100.0, "B": 40.0}, equity=2_000.0,
+                                                 daily_pnl=-50.0, peak_equity=2_500.0, var=30.0)
+    lim = limits.LimitSet(max_gross_exposure=2_400.0, max_net_exposure=1_600.0, max_concentration_pct=100.0,
+                          var_budget=60.0, daily_loss_halt=200.0, drawdown_halt=0.4)
+    u = limits.utilisation(state, lim)
+    assert u == pytest.approx({"max_gross_exposure": 1_200 / 2_400, "max_net_exposure": 800 / 1_600,
+                               "max_concentration_pct": 50.0 / 100.0, "var_budget": 0.5,
+                               "daily_loss_halt": 0.25, "drawdown_halt": 0.2 / 0.4})

@@ -25,6 +25,7 @@ from nautilus.gateway.routers import features as features_router
 from nautilus.runtime import metrics as runtime_metrics
 from nautilus.runtime.backend import detect_backend
 from nautilus.runtime.client import EngineClient, process_pool
+from nautilus.runtime.host import METRICS
 from nautilus.storage.audit import AuditWriter
 from nautilus.storage.bootstrap import migrate
 from nautilus.storage.db import Database
@@ -103,6 +104,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime_metrics.SHM_POOL_BYTES.labels("used").set(pool.used)
         runtime_metrics.SHM_POOL_BYTES.labels("size").set(pool.size)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/metrics/engines/{name}", tags=["system"])
+    def engine_metrics(name: str) -> Response:
+        """An engine process's own metrics (CPU, RSS, requests, domain gauges), read over its socket."""
+        engines = app.state.engines.clients
+        if name not in engines:
+            return errors.error_response(404, "not_found", f"unknown engine {name!r}", "name")
+        failures = []
+        for transport in engines[name].transports.values():
+            if transport.kind == "inproc":
+                continue
+            try:
+                body = transport.call(METRICS, None, bytes, 2.0)
+            except Exception as exc:  # the scrape fails: Prometheus records the engine as down
+                failures.append(f"{transport.kind}: {exc}")
+                continue
+            return Response(body, media_type=CONTENT_TYPE_LATEST)
+        return errors.error_response(503, "engine_unavailable", f"engine {name} is unreachable: {failures}", None)
 
     for router in (marketdata.router, strategy.router, risk.router, factors.router, features_router.router,
                    ml.router, analytics.router, portfolio.router, stream.router):

@@ -56,6 +56,7 @@ __all__ = [
     "apply_fill",
     "check_order",
     "commit_order",
+    "utilisation",
 ]
 
 
@@ -347,3 +348,33 @@ def check_order(order: Order, state: PortfolioState, limits: LimitSet, now: floa
                     f"{n} orders in {limits.rate_window_seconds:g}s exceeds {m}")
 
     return Decision(not reasons, reasons, checked)
+
+
+def utilisation(state: PortfolioState, limits: LimitSet) -> dict[str, float]:
+    """How much of each account-level limit the current state uses (value / threshold; 1 = at the limit).
+
+    Covers ``max_gross_exposure``, ``max_net_exposure`` (absolute), ``max_concentration_pct`` (the largest
+    position), ``var_budget`` (needs ``state.var``), ``daily_loss_halt`` (a loss only) and ``drawdown_halt``.
+    A zero threshold with a positive value reports ``inf``.
+    """
+
+    def ratio(value: float, threshold: float) -> float:
+        return value / threshold if threshold > 0 else (math.inf if value > 0 else 0.0)
+
+    out: dict[str, float] = {}
+    if limits.max_gross_exposure is not None:
+        out["max_gross_exposure"] = ratio(state.gross_exposure, limits.max_gross_exposure)
+    if limits.max_net_exposure is not None:
+        out["max_net_exposure"] = ratio(abs(state.net_exposure), limits.max_net_exposure)
+    if limits.max_concentration_pct is not None and state.equity > 0:
+        largest = max((abs(q * state.prices.get(k, 0.0)) for k, q in state.positions.items()), default=0.0)
+        out["max_concentration_pct"] = ratio(100.0 * largest / state.equity, limits.max_concentration_pct)
+    if limits.var_budget is not None and state.var is not None:
+        out["var_budget"] = ratio(state.var, limits.var_budget)
+    if limits.daily_loss_halt is not None:
+        out["daily_loss_halt"] = ratio(max(0.0, -state.daily_pnl), limits.daily_loss_halt)
+    if limits.drawdown_halt is not None:
+        peak = state.peak_equity if state.peak_equity is not None else state.equity
+        out["drawdown_halt"] = ratio(max(0.0, (peak - state.equity) / peak) if peak > 0 else 0.0,
+                                     limits.drawdown_halt)
+    return out

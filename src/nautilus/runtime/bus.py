@@ -3,6 +3,16 @@
 Topics are dot-separated (``marketdata.bars.AAPL.1d``); subscriptions take glob patterns
 (``marketdata.bars.*``). Messages are JSON-able dicts, encoded with msgspec. The in-memory bus
 reaches subscribers of the same process only; Redis reaches every process and machine.
+
+Fan-out to the WebSocket hub (engine ``websocket``, see ``nautilus.engines.websocket``): with Redis
+the hub subscribes to every topic itself. Without Redis, :func:`make_bus` returns a
+:class:`ForwardingBus`: it delivers locally exactly like :class:`InMemoryBus` and also hands each
+publish to a per-process daemon thread (started on first publish) that sends batches to the hub's
+``publish`` handler through an ``EngineClient``. The publisher never blocks and never sees an error:
+a full queue (``ws_forward_queue``) or an unreachable hub counts drops (:data:`FORWARD_STATS`). When
+the hub process is down the client falls back to an in-process hub in the publishing process:
+degraded (only that process's /ws sees those messages), not broken. ``ws_forward=False`` turns
+forwarding off; the hub engine's own bus ingests directly and never forwards to itself.
 """
 
 from __future__ import annotations
@@ -61,7 +71,9 @@ class InMemoryBus:
         self._lock = threading.Lock()
 
     def publish(self, topic: str, message: dict[str, Any]) -> None:
-        payload = _decode(_encode(message))  # same copy semantics as Redis: no shared mutable state
+        self._deliver(topic, _decode(_encode(message)))  # same copy semantics as Redis: no shared state
+
+    def _deliver(self, topic: str, payload: dict[str, Any]) -> None:
         with self._lock:
             subs = [s for s in self._subs if fnmatch.fnmatchcase(topic, s.pattern)]
         for sub in subs:
@@ -136,5 +148,93 @@ class RedisBus:
         self.client.close()
 
 
+FORWARD_STATS: dict[str, int] = {"forwarded": 0, "dropped": 0, "failed_batches": 0}
+FORWARD_BATCH = 500
+
+
+class _Forwarder:
+    """One per process and settings object: a bounded queue drained by a daemon thread into the hub."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.queue: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue(settings.ws_forward_queue)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._busy = False
+
+    def put(self, topic: str, payload: dict[str, Any]) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, daemon=True, name="bus-forwarder")
+                    self._thread.start()
+        try:
+            self.queue.put_nowait((topic, payload))
+        except queue.Full:
+            FORWARD_STATS["dropped"] += 1
+
+    def _run(self) -> None:
+        from nautilus.engines.websocket.messages import BusMessage, PublishBatch
+        from nautilus.runtime.client import EngineClient
+
+        while True:
+            self._busy = False
+            first = self.queue.get()
+            self._busy = True
+            batch = [first]
+            while len(batch) < FORWARD_BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                if self._client is None:
+                    self._client = EngineClient("websocket", self.settings, probe=False)
+                self._client.call("publish", PublishBatch([BusMessage(t, d) for t, d in batch]))
+                FORWARD_STATS["forwarded"] += len(batch)
+            except Exception:  # never let the forwarder die; the hub may be restarting
+                FORWARD_STATS["dropped"] += len(batch)
+                FORWARD_STATS["failed_batches"] += 1
+                time.sleep(0.05)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the queue is empty (tests, shutdown); True when it emptied in time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.queue.empty() and not self._busy:
+                return True
+            time.sleep(0.01)
+        return False
+
+
+_forwarders: dict[int, tuple[Settings, _Forwarder]] = {}
+_forwarders_lock = threading.Lock()
+
+
+def forwarder(settings: Settings) -> _Forwarder:
+    """This process's forwarder for ``settings`` (one per settings object, made on first use)."""
+    with _forwarders_lock:
+        entry = _forwarders.get(id(settings))
+        if entry is None or entry[0] is not settings:
+            entry = _forwarders[id(settings)] = (settings, _Forwarder(settings))
+        return entry[1]
+
+
+class ForwardingBus(InMemoryBus):
+    """:class:`InMemoryBus` that also forwards every publish to the WebSocket hub (see the module docstring)."""
+
+    def __init__(self, settings: Settings, maxsize: int = 10_000) -> None:
+        super().__init__(maxsize)
+        self.forwarder = forwarder(settings)
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
+        payload = _decode(_encode(message))
+        self._deliver(topic, payload)
+        self.forwarder.put(topic, _decode(_encode(message)) if self._subs else payload)
+
+
 def make_bus(settings: Settings) -> Bus:
-    return RedisBus(settings.redis_url) if settings.redis_url else InMemoryBus()
+    if settings.redis_url:
+        return RedisBus(settings.redis_url)
+    return ForwardingBus(settings) if settings.ws_forward else InMemoryBus()

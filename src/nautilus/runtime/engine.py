@@ -104,6 +104,9 @@ class Engine:
     def close(self) -> None:
         """Release resources (called once on shutdown)."""
 
+    def update_metrics(self) -> None:
+        """Refresh the engine's own Prometheus gauges just before a scrape (domain state: equity, VaR, ...)."""
+
     def backend(self) -> str:
         """Compute backend in use, reported in health."""
         return detect_backend(self.settings.compute_backend).name

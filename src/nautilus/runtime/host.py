@@ -37,6 +37,7 @@ log = logging.getLogger("nautilus.host")
 
 PING = "__ping__"
 HEALTH = "__health__"
+METRICS = "__metrics__"  # Prometheus text of the engine process (the gateway serves it at /metrics/engines/NAME)
 
 
 class HealthInfo(msgspec.Struct):
@@ -207,6 +208,8 @@ class EngineHost:
     def dispatch(self, method_name: str, body: msgspec.Raw, codec: Codec) -> Any:
         if method_name == HEALTH:
             return self.health()
+        if method_name == METRICS:
+            return self.metrics_text()
         method = self.methods.get(method_name)
         if method is None:
             raise NotFound(f"engine {self.engine.name!r} has no method {method_name!r}", field="method")
@@ -221,6 +224,25 @@ class EngineHost:
             connections=len(self._connections), p50_us=p50, p99_us=p99, backend=self.engine.backend(),
             shm_used=self.pool.used, shm_size=self.pool.size, transports=sorted(self.addresses),
         )
+
+
+    def metrics_text(self) -> bytes:
+        """This process's Prometheus exposition: host counters, process CPU/RSS and the engine's own gauges."""
+        from prometheus_client import generate_latest
+
+        from nautilus.runtime import metrics
+
+        p50, p99 = self.latency.percentiles_us(50, 99)
+        name = self.engine.name
+        metrics.HOST_REQUESTS.labels(name).set(self.requests)
+        metrics.HOST_ERRORS.labels(name).set(self.errors)
+        metrics.HOST_CONNECTIONS.labels(name).set(len(self._connections))
+        metrics.HOST_LATENCY_US.labels(name, "p50").set(p50 or 0.0)
+        metrics.HOST_LATENCY_US.labels(name, "p99").set(p99 or 0.0)
+        metrics.SHM_POOL_BYTES.labels("used").set(self.pool.used)
+        metrics.SHM_POOL_BYTES.labels("size").set(self.pool.size)
+        self.engine.update_metrics()
+        return generate_latest()
 
 
 def _field_of(exc: msgspec.ValidationError) -> str | None:

@@ -27,3 +27,10 @@ ENGINE_TRANSPORT = Gauge("nautilus_engine_transport_active",
 SHM_POOL_BYTES = Gauge("nautilus_shm_pool_bytes", "Shared-memory pool of this process", ["state"])
 COMPUTE_BACKEND = Gauge("nautilus_compute_backend", "1 for the compute backend this process uses",
                         ["backend", "device"])
+
+# Served by each engine process (``__metrics__``, scraped through the gateway at /metrics/engines/NAME).
+HOST_REQUESTS = Gauge("nautilus_engine_requests", "Requests an engine process has served", ["engine"])
+HOST_ERRORS = Gauge("nautilus_engine_errors", "Requests an engine process answered with an error", ["engine"])
+HOST_CONNECTIONS = Gauge("nautilus_engine_connections", "Open client connections of an engine process", ["engine"])
+HOST_LATENCY_US = Gauge("nautilus_engine_server_latency_us", "Server-side handling time over the recent window",
+                        ["engine", "quantile"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 import msgspec
+from prometheus_client import Gauge
 
 from nautilus.config import Settings
 from nautilus.core.bars import Bars
@@ -31,6 +32,9 @@ from nautilus.engines.marketdata.messages import (
 from nautilus.engines.marketdata.query import MAX_LIMIT, normalize_symbol, read_bars
 from nautilus.runtime.engine import handler
 
+LAST_BAR = Gauge("nautilus_data_last_bar_timestamp_seconds", "Open time of the newest stored bar (data freshness)",
+                 ["symbol", "timeframe"])
+
 
 class MarketDataEngine(StorageEngine):
     name = "marketdata"
@@ -51,6 +55,11 @@ class MarketDataEngine(StorageEngine):
                                run_id=run_id)
         self.bus.publish(f"marketdata.bars.{bars.symbol}.{bars.timeframe}", msgspec.structs.asdict(result))
         return result
+
+    def update_metrics(self) -> None:
+        for instrument in self.database.list_instruments():
+            for series in instrument["series"]:
+                LAST_BAR.labels(instrument["symbol"], series["timeframe"]).set(series["last_ts"] / 1e9)
 
     @handler(idempotent=False)
     def ingest(self, req: IngestRequest) -> SeriesSummary:

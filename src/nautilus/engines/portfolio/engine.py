@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import msgspec
+from prometheus_client import Counter, Gauge
 
 from nautilus.config import Settings
 from nautilus.core.errors import Conflict, EngineUnavailable, InvalidInput, NautilusError, NotFound
@@ -47,6 +48,10 @@ from nautilus.storage.paper import PaperStore, order_from_row
 from nautilus.trading.book import Account, BarResult, Order, PaperBook
 from nautilus.trading.matching import NS_PER_DAY, Bar, FillConfig, eligible_from
 
+EQUITY = Gauge("nautilus_portfolio_equity", "Paper account equity in its base currency", ["account"])
+UNREALISED = Gauge("nautilus_portfolio_unrealised_pnl", "Paper account unrealised P&L", ["account"])
+WORKING = Gauge("nautilus_portfolio_working_orders", "Working (open or partially filled) orders", ["account"])
+ORDERS = Counter("nautilus_portfolio_orders_total", "Orders submitted, by outcome", ["outcome"])
 DEFAULT_ACCOUNT = "default"
 DEFAULT_CASH = 100_000.0
 _CURRENCY_LEN = (3, 16)
@@ -108,6 +113,17 @@ class PortfolioEngine(StorageEngine):
             self._ids = {a.name: a.id for a in self.book.accounts.values()}
             self._stale_risk = set(self.book.accounts)
             self._refresh_instruments()
+
+    def update_metrics(self) -> None:
+        with self._lock:
+            working: dict[int, int] = {}
+            for order in self.book.orders.values():
+                working[order.account_id] = working.get(order.account_id, 0) + 1
+            for account in self.book.accounts.values():
+                point = self.book.valuation(account)
+                EQUITY.labels(account.name).set(point.equity)
+                UNREALISED.labels(account.name).set(point.unrealised)
+                WORKING.labels(account.name).set(working.get(account.id, 0))
 
     def _refresh_instruments(self) -> None:
         instruments = self.database.list_instruments()
@@ -214,6 +230,7 @@ class PortfolioEngine(StorageEngine):
             if created and row["status"] == "open":
                 self.book.add_order(order_from_row(_RowView(row, values)))
         if created:
+            ORDERS.labels(row["status"] if row["status"] == "rejected" else "accepted").inc()
             self.bus.publish(f"portfolio.orders.{account.name}", _event("order", row))
             if row["status"] == "rejected":
                 self.bus.publish("risk.alerts", {"kind": "order_rejected", "account": account.name,

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+from prometheus_client import Counter, Gauge
 
 from nautilus.config import Settings
 from nautilus.core.errors import InvalidInput, NotFound
@@ -46,6 +47,9 @@ from nautilus.risk.options import OptionPositions, revalue
 from nautilus.runtime.engine import handler
 from nautilus.storage.audit import AuditWriter
 
+DECISIONS = Counter("nautilus_risk_decisions_total", "Pre-trade decisions", ["account", "outcome"])
+UTILISATION = Gauge("nautilus_risk_limit_utilisation", "Measured value / limit of an account's limits (1 = at the limit)",
+                    ["account", "limit"])
 MAX_LOOKBACK = 100_000
 SCENARIO_METHODS = ("historical", "historical_ew", "fhs")
 MC_OPTIONS = {"paths", "model", "nu", "backend", "dtype", "variance_reduction", "seed", "chunk", "aggregation",
@@ -144,12 +148,21 @@ class RiskEngine(StorageEngine):
             decision = limits.check_order(order, state, limit_set, now)
             if decision.accepted and req.commit:
                 limits.commit_order(state, limit_set, now)
+        DECISIONS.labels(account, "accepted" if decision.accepted else "rejected").inc()
         assert self.audit is not None
         self.audit.write("risk", "check_order", f"{account}/{req.instrument}",
                          {"quantity": req.quantity, "price": req.price, "accepted": decision.accepted,
                           "reasons": decision.reasons})
         return DecisionReply(accepted=decision.accepted, reasons=plain(decision.reasons),
                              checked=decision.checked, account=account)
+
+    def update_metrics(self) -> None:
+        with self._lock:
+            for account, state in self.books.items():
+                limit_set = self.limits.get(account)
+                if limit_set is not None:
+                    for name, value in limits.utilisation(state, limit_set).items():
+                        UTILISATION.labels(account, name).set(value)
 
     @handler
     def decisions(self, req: AccountRequest) -> DecisionList:
