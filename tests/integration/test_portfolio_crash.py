@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from nautilus.bench.procs import engine_answers
 from nautilus.core.errors import NautilusError
 from nautilus.engines.marketdata.engine import MarketDataEngine
 from nautilus.engines.marketdata.messages import GenerateRequest
@@ -24,29 +25,18 @@ from nautilus.engines.portfolio.messages import (
     OrderRequest,
     OrdersQuery,
 )
-from nautilus.runtime.client import EngineClient, SocketTransport
+from nautilus.runtime.client import EngineClient
 
 pytestmark = pytest.mark.integration
 DAY = 86_400 * 10**9
 T0 = 1_900_000_000 * 10**9 // DAY * DAY
 
 
-def _pingable(settings) -> bool:
-    transport = SocketTransport("unix", "portfolio", settings)
-    try:
-        transport.ping(0.5)
-        return True
-    except Exception:
-        return False
-    finally:
-        transport.reset()
-
-
 def _start(settings, env) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "nautilus.runtime.host", "portfolio"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while not _pingable(settings):
+    while not engine_answers(settings, "portfolio")():
         assert proc.poll() is None and time.time() < deadline, "the portfolio engine did not start"
         time.sleep(0.05)
     return proc

@@ -7,12 +7,12 @@ the engine can pass user data straight in. Timestamps are epoch nanoseconds (int
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from nautilus.core.errors import InvalidInput
+from nautilus.core.timeframe import iso_ns
 
 MIN_RETURNS = 2
 MAX_POINTS = 10_000_000
@@ -31,23 +31,12 @@ def parse_ts(values: Any, field: str = "ts") -> np.ndarray:
             if isinstance(v, int | np.integer):
                 out[i] = int(v)
             elif isinstance(v, str):
-                out[i] = _iso_ns(v, f"{field}[{i}]", field)
+                out[i] = iso_ns(v, field, f"{field}[{i}]")
             else:
                 raise InvalidInput(f"{field}[{i}] must be epoch nanoseconds or an ISO 8601 time", field=field)
     if out.shape[0] > 1 and not (np.diff(out) > 0).all():
         raise InvalidInput(f"{field} must be strictly increasing", field=field)
     return out
-
-
-def _iso_ns(text: str, where: str, field: str) -> int:
-    try:
-        moment = datetime.fromisoformat(text.strip().replace(" ", "T"))
-    except ValueError:
-        raise InvalidInput(f"{where} {text!r} is not an ISO 8601 date or datetime", field=field) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
 def as_values(values: Any, field: str) -> np.ndarray:

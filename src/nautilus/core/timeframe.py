@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from nautilus.core.errors import InvalidInput
 
@@ -39,3 +40,15 @@ def pandas_rule(timeframe: str) -> str:
     if unit == "w":
         return f"{n * 7}D"
     return f"{n}{ {'s': 's', 'm': 'min', 'h': 'h', 'd': 'D'}[unit]}"
+
+
+def iso_ns(text: str, field: str, label: str | None = None) -> int:
+    """ISO 8601 date or datetime (naive means UTC) → int ns since the epoch; ``label`` names it in the error."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace(" ", "T"))
+    except ValueError:
+        raise InvalidInput(f"{label or field} {text!r} is not an ISO 8601 date or datetime", field=field) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000

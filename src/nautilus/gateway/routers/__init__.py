@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -12,6 +11,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from nautilus.core.errors import InvalidInput
+from nautilus.core.timeframe import iso_ns
 from nautilus.runtime.client import EngineClient
 
 T = TypeVar("T")
@@ -34,17 +34,8 @@ async def call_engine(client: EngineClient, method: str, request: Any = None, *,
 
 
 def parse_time(value: str | None, field: str) -> int | None:
-    """ISO 8601 date or datetime (naive means UTC) → int ns since the epoch."""
-    if value is None or value == "":
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip().replace(" ", "T"))
-    except ValueError:
-        raise InvalidInput(f"{field} {value!r} is not an ISO 8601 date or datetime", field=field) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    """ISO 8601 date or datetime (naive means UTC) → int ns since the epoch; empty → None."""
+    return None if value is None or value == "" else iso_ns(value, field)
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
