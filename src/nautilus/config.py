@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, description="Redis URL; unset means the in-memory bus")
 
     host: str = "127.0.0.1"
+    bind_host: str | None = Field(default=None, description="Address servers listen on (default: host; 0.0.0.0 "
+                                                            "in containers)")
+    engine_hosts: dict[str, str] = Field(default_factory=dict, description="Host of an engine's TCP port when it "
+                                         "is not `host` (containers: {\"risk\": \"risk\", ...})")
     gateway_port: int = 8001
     web_port: int = Field(default=3000, description="The dashboard (web/dist) served by `nautilus up`")
     max_body_mb: int = Field(default=256, ge=1, description="Largest request body the gateway accepts (uploads)")
@@ -123,6 +127,13 @@ class Settings(BaseSettings):
     def socket_path(self, engine: str) -> Path:
         assert self.runtime_dir is not None
         return self.runtime_dir / f"{engine}.sock"
+
+    @property
+    def listen_host(self) -> str:
+        return self.bind_host or self.host
+
+    def engine_host(self, engine: str) -> str:
+        return self.engine_hosts.get(engine, self.host)
 
     def engine_port(self, engine: str) -> int:
         if engine not in self.engine_ports:

@@ -62,7 +62,7 @@ def main() -> None:
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run(create_web_app(settings), host=settings.host, port=settings.web_port + settings.port_offset,
+    uvicorn.run(create_web_app(settings), host=settings.listen_host, port=settings.web_port + settings.port_offset,
                 access_log=False, log_level="warning")
 
 

@@ -10,7 +10,7 @@ from nautilus.gateway.app import create_app
 
 def main() -> None:
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.gateway_bind_port,
+    uvicorn.run(create_app(settings), host=settings.listen_host, port=settings.gateway_bind_port,
                 loop="uvloop", http="httptools", access_log=False, log_level="info")
 
 

@@ -166,7 +166,7 @@ class SocketTransport:
         else:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            address = (self.settings.host, self.settings.engine_port(self.engine))
+            address = (self.settings.engine_host(self.engine), self.settings.engine_port(self.engine))
         sock.settimeout(self.settings.connect_timeout_s)
         try:
             sock.connect(address)

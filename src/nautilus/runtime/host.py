@@ -99,7 +99,7 @@ class EngineHost:
         if "tcp" in self.transports:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.settings.host, self.settings.engine_port(self.engine.name)))
+            sock.bind((self.settings.listen_host, self.settings.engine_port(self.engine.name)))
             self._listen(sock, "tcp")
             self.addresses["tcp"] = sock.getsockname()
 
