@@ -229,6 +229,24 @@ def engine_run(name: Annotated[str, typer.Argument(help="Engine name")]) -> None
     run_engine(name)
 
 
+@app.command("gateway")
+def gateway() -> None:
+    """Serve the HTTP gateway in the foreground (containers; `up` starts it for you)."""
+    from nautilus.gateway.__main__ import main
+
+    main()
+
+
+@app.command("web")
+def web() -> None:
+    """Serve the dashboard's build in the foreground (containers; `up` starts it for you)."""
+    from nautilus.web import has_build, main
+
+    if not has_build():
+        fail("no dashboard build: run scripts/web.sh build (or set NAUTILUS_WEB_DIST)")
+    main()
+
+
 @engine_app.command("list")
 def engine_list() -> None:
     """Registered engines with their ports and sockets."""
