@@ -170,3 +170,30 @@ def test_paper_deployment_trades_equal_the_backtest(api, strategy, params, direc
     account = api.get(f"/api/v1/portfolio/accounts/par-{direction}").json()["account"]
     assert account["equity"] == pytest.approx(final, rel=1e-9)
     assert api.get(f"/api/v1/portfolio/accounts/par-{direction}/reconcile").json()["account"]["ok"]
+
+
+def test_optimize_and_rebalance_into_orders(api) -> None:
+    """Weights equal the library's on the catalog's aligned returns; rebalancing submits the orders that reach them."""
+    import numpy as np
+
+    from nautilus.portfolio import optimize
+
+    for k, sym in enumerate(("OA", "OB", "OC")):
+        api.post("/api/v1/marketdata/generate", json={"symbol": sym, "n": 400, "seed": 30 + k, "sigma": 0.1 + 0.1 * k})
+    closes = np.column_stack([api.get("/api/v1/marketdata/bars", params={"symbol": s, "limit": 1000}).json()["close"]
+                              for s in ("OA", "OB", "OC")])
+    want = optimize("min_variance", closes[1:] / closes[:-1] - 1, assets=["OA", "OB", "OC"])
+    r = api.post("/api/v1/portfolio/optimize", json={"method": "min_variance", "symbols": ["OA", "OB", "OC"],
+                                                      "rebalance": True})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    for sym, w in want.weights.items():
+        assert got["result"]["weights"][sym] == pytest.approx(w, abs=1e-6)
+    assert got["observations"] == 399 and len(got["orders"]) == 3
+    units = {o["symbol"]: o["quantity"] for o in got["orders"]}
+    for k, sym in enumerate(("OA", "OB", "OC")):  # equity 100,000 spread by weight at the last close
+        assert units[sym] == pytest.approx(100_000 * want.weights[sym] / closes[-1, k], rel=1e-9)
+    bad = api.post("/api/v1/portfolio/optimize", json={"method": "min_variance", "symbols": ["OA"]})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "symbols"
+    bad = api.post("/api/v1/portfolio/optimize", json={"method": "magic", "symbols": ["OA", "OB"]})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "method"

@@ -22,6 +22,7 @@ from prometheus_client import Counter, Gauge
 
 from nautilus.config import Settings
 from nautilus.core.errors import Conflict, EngineUnavailable, InvalidInput, NautilusError, NotFound
+from nautilus.core.plain import plain
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.portfolio.messages import (
     AccountCreate,
@@ -37,6 +38,8 @@ from nautilus.engines.portfolio.messages import (
     EquityQuery,
     FillsQuery,
     Items,
+    OptimizeReply,
+    OptimizeRequest,
     OrderRef,
     OrderReply,
     OrderRequest,
@@ -441,6 +444,47 @@ class PortfolioEngine(StorageEngine):
         with self._lock:
             account = self.account_of(req.account)
             return AccountReply(account={"name": account.name, **self.store.reconcile(account.id)})
+
+    # Optimisation -----------------------------------------------------------------------------------
+    @handler(idempotent=False)
+    def optimize(self, req: OptimizeRequest) -> OptimizeReply:
+        """Weights by ``req.method`` from the catalog's returns of ``symbols`` (default: the account's holdings);
+        with ``rebalance`` the orders that move the account there are submitted (each risk-checked)."""
+        from nautilus.engines.marketdata.query import read_bars
+        from nautilus.portfolio import current_weights, optimize, rebalance_orders
+        from nautilus.risk.data import aligned_returns
+        from nautilus.strategy.backtest.config import periods_per_year
+
+        account = self.account_of(req.account)
+        with self._lock:
+            positions = self.book.net_positions(account.id)
+        symbols = list(dict.fromkeys(req.symbols)) or sorted(positions)
+        if len(symbols) < 2:
+            raise InvalidInput("give at least two symbols (or hold at least two)", field="symbols")
+        series = [read_bars(self.catalog, s, req.timeframe, req.start_ns, req.end_ns) for s in symbols]
+        _, returns, last_close = aligned_returns(series)
+        params = {k: tuple(v) if k == "bounds" and isinstance(v, list) and len(v) == 2
+                  and not isinstance(v[0], list) else v for k, v in req.params.items()}
+        with self._lock:
+            prices = {s: self.book.mark(account.id, s) or float(c) for s, c in zip(symbols, last_close, strict=True)}
+            equity = self.book.valuation(account).equity
+        if "max_turnover" in params and "w_current" not in params:
+            params["w_current"] = current_weights({s: positions.get(s, 0.0) for s in symbols}, prices, equity=equity)
+        result = optimize(req.method, returns, assets=symbols, periods_per_year=periods_per_year(req.timeframe),
+                          **params)
+        orders = []
+        if req.rebalance:  # positions outside ``symbols`` stay; the weights apply to the equity left beside them
+            held = {s: positions.get(s, 0.0) for s in symbols}
+            with self._lock:
+                others = sum(q * (self.book.mark(account.id, s) or 0.0) for s, q in positions.items() if s not in held)
+            for planned in rebalance_orders(result.weights, held, prices, equity=equity - others,
+                                            lot_size=req.lot_size or None, min_notional=req.min_notional):
+                reply = self.submit_order(OrderRequest(account=account.name, symbol=planned.instrument,
+                                                       side=planned.side, quantity=abs(planned.units),
+                                                       strategy="rebalance"))
+                orders.append(reply.order)
+        return OptimizeReply(result=plain(result.to_dict()), symbols=symbols, observations=int(returns.shape[0]),
+                             orders=orders)
 
     # Deployments ------------------------------------------------------------------------------------
     @handler(idempotent=False)

@@ -152,3 +152,10 @@ class OptimizeRequest(msgspec.Struct, kw_only=True):
     rebalance: bool = False  # submit the orders that move the account to the weights
     lot_size: float = 0.0
     min_notional: float = 0.0
+
+
+class OptimizeReply(msgspec.Struct, kw_only=True):
+    result: dict[str, Any]  # weights, expected_return, volatility, sharpe, risk_contributions, status, extra
+    symbols: list[str]
+    observations: int  # return rows the estimates used
+    orders: list[dict[str, Any]] = []  # the rebalancing orders submitted (with rebalance)
