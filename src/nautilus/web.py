@@ -2,7 +2,8 @@
 
 A static server with single-page-app fallback (unknown paths get ``index.html``), long cache lifetimes for
 the hashed assets, and ``/config.json`` telling the dashboard where the gateway is (``apiBase`` and
-``wsUrl``); the gateway allows this origin through CORS. The supervisor starts it with the gateway when
+``wsUrl``; ``NAUTILUS_WEB_API_BASE`` overrides it behind a reverse proxy); the gateway allows this origin
+through CORS. The supervisor starts it with the gateway when
 a build exists (``scripts/web.sh build``).
 """
 
@@ -35,10 +36,12 @@ def create_web_app(settings: Settings, root: Path | None = None):
     index = root / "index.html"
     if not index.is_file():
         raise FileNotFoundError(f"no dashboard build at {root} (run scripts/web.sh build)")
-    ws_url = settings.gateway_url.replace("http://", "ws://", 1) + "/ws"
+    # Behind a reverse proxy the browser reaches the API at the public origin (NAUTILUS_WEB_API_BASE).
+    api_base = os.environ.get("NAUTILUS_WEB_API_BASE", "").rstrip("/") or settings.gateway_url
+    ws_url = api_base.replace("https://", "wss://", 1).replace("http://", "ws://", 1) + "/ws"
 
     async def config(request):
-        return JSONResponse({"apiBase": settings.gateway_url, "wsUrl": ws_url})
+        return JSONResponse({"apiBase": api_base, "wsUrl": ws_url})
 
     async def spa(request):
         return FileResponse(index, headers={"Cache-Control": "no-cache"})
