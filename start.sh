@@ -9,12 +9,19 @@ if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get 
   (apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; }) || true
 fi
 .venv/bin/nautilus warmup
+# The dashboard's production build (served on :3000 by `nautilus up`); without Node.js the API still runs.
+if command -v npm >/dev/null 2>&1; then
+  scripts/web.sh build
+else
+  echo "warning: npm not found: the dashboard is not built (install Node.js 20+ and rerun)" >&2
+fi
 .venv/bin/nautilus up
 .venv/bin/nautilus sample --if-empty
 .venv/bin/nautilus status
 url=$(.venv/bin/python -c 'from nautilus.config import get_settings; print(get_settings().gateway_url)')
 echo
 echo "Nautilus is running:"
+echo "  dashboard  $(.venv/bin/python -c 'from nautilus.config import get_settings; print(get_settings().web_url)')"
 echo "  API        $url/api/v1   (try: curl '$url/api/v1/marketdata/bars?symbol=AAPL&limit=5')"
 echo "  API docs   $url/docs"
 echo "  health     $url/health"

@@ -19,4 +19,12 @@ if [ "$status" -eq 5 ]; then
   echo "error: pytest collected no tests" >&2
   exit 1
 fi
+# The dashboard: Vitest unit tests, then Playwright end-to-end tests in Chromium against a real stack
+# (skipped when pytest was given arguments, i.e. a partial run).
+if [ "$#" -eq 0 ]; then
+  web_status=0
+  scripts/web.sh test || web_status=$?
+  scripts/web.sh e2e || web_status=$?
+  [ "$status" -ne 0 ] || status=$web_status
+fi
 exit "$status"

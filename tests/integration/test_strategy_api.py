@@ -75,6 +75,28 @@ def test_scan_full_then_incremental(api) -> None:
     assert all(row["conditions"]["rsi_14 > 0.0"] for row in first["rows"])
 
 
+def test_scan_with_too_little_history_reports_null_values_over_a_socket(settings) -> None:
+    """A symbol shorter than an indicator's lookback has no value yet: null through a real engine process (the
+    reply is decoded against its type there), not an error."""
+    from nautilus.bench.procs import engine_process
+    from nautilus.engines.marketdata.engine import MarketDataEngine
+    from nautilus.engines.marketdata.messages import GenerateRequest
+    from nautilus.engines.strategy.messages import Condition, ScanRequest
+    from nautilus.runtime.client import EngineClient
+
+    settings.ensure_dirs()
+    md = MarketDataEngine(settings)
+    md.start()
+    md.generate(GenerateRequest(symbol="TINY", n=5))
+    md.close()
+    with engine_process(settings, "strategy"):
+        client = EngineClient("strategy", settings, transports=("unix",), probe=False)
+        reply = client.call("scan", ScanRequest(conditions=[Condition(indicator="rsi(14)", op="<", value=70.0)]))
+        client.close()
+    (row,) = reply.rows
+    assert row.values["rsi_14"] is None and row.matched is False
+
+
 def test_backtest_saved_listed_fetched_deleted(api, settings) -> None:
     req = {"symbol": "AAA", "strategy": "sma_cross", "params": {"fast": 5, "slow": 30},
            "config": {"fees_bps": 10}}

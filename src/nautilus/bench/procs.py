@@ -60,8 +60,8 @@ def child_env(settings: Settings) -> dict[str, str]:
 def free_port_offset(engines: list[str], gateway: bool = False, tries: int = 50) -> int:
     """A random offset in [20000, 40000) whose engine (and gateway) ports are all free right now."""
     base = [DEFAULT_ENGINE_PORTS[e] for e in engines]
-    if gateway:
-        base.append(Settings.model_fields["gateway_port"].default)
+    if gateway:  # the supervisor also starts the dashboard server when a build exists
+        base += [Settings.model_fields["gateway_port"].default, Settings.model_fields["web_port"].default]
     for _ in range(tries):
         offset = random.randrange(20_000, 40_000)
         if all(_port_free(port + offset) for port in base):

@@ -90,7 +90,7 @@ class ScanRow(msgspec.Struct, kw_only=True):
     patterns: dict[str, int]  # pattern -> value of its latest hit within the window
     chart: list[str]
     conditions: dict[str, bool]
-    values: dict[str, float]
+    values: dict[str, float | None]  # None: not enough history for the indicator yet
     matched: bool
 
 
