@@ -455,6 +455,7 @@ from nautilus import (  # noqa: E402,F401  (register their commands)
     cli_portfolio,
     cli_risk,
     cli_strategy,
+    cli_stream,
 )
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from nautilus.gateway.app import create_app
 def main() -> None:
     settings = get_settings()
     uvicorn.run(create_app(settings), host=settings.listen_host, port=settings.gateway_bind_port,
-                loop="uvloop", http="httptools", access_log=False, log_level="info")
+                loop="uvloop", http="httptools", access_log=False, log_level="info",
+                # per-message deflate would compress every frame once per connection: fan-out pays it 1,000 times
+                ws_per_message_deflate=False)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,375 @@
-"""The gateway's ``/ws`` endpoint."""
+"""The gateway's ``/ws`` endpoint: live channels from the WebSocket hub engine, with resume.
+
+Protocol (JSON text frames)
+- Connect to ``/ws``; when API keys are configured pass one as ``?api_key=`` or ``X-API-Key``, else
+  the server closes with code 4401 and a reason.
+- Client ops: ``{"op": "subscribe", "channels": ["bars.*", "orders"], "resume": {"orders": 41}}``
+  (``resume``: last ``seq`` seen per channel; the missed messages are replayed first, exactly once and in
+  order), ``{"op": "unsubscribe", "channels": [...]}``, ``{"op": "ping"}``.
+- Server frames: ``{"type": "message", "channel", "seq", "id", "ts", "data"}``; ``subscribed`` (patterns
+  and, per resumed channel, ``replayed``, ``last_seq``, ``complete`` — false when the hub's ring no longer
+  held everything — and ``reset`` when the hub's sequence restarted); ``unsubscribed``; ``heartbeat``
+  every ``ws_heartbeat_s``; ``pong``; ``error`` (``op``, ``field``, ``message``) for a bad op.
+
+Design: ONE poller task per app long-polls the hub (in a worker thread) while connections exist and
+fans out; each message is encoded once and the same text goes to every subscriber. Each connection has
+a bounded queue (``ws_queue_size`` live messages); one that overflows is closed with code 1008 and reason
+``slow consumer: ...`` so it never slows the others or grows memory. Resume: the subscription is
+registered first (live messages of resumed channels are buffered), then the hub's ``replay`` is fetched
+and sent, then the buffered live messages with a higher ``seq``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import contextlib
+import fnmatch
+import functools
+import logging
+import time
+from collections import deque
+from typing import Any
 
+import anyio
+import msgspec
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from prometheus_client import Counter, Gauge
+
+from nautilus.core.errors import NautilusError
+from nautilus.engines.websocket.messages import HubMessage, PollRequest, ReplayRequest
+
+log = logging.getLogger("nautilus.gateway.ws")
 router = APIRouter()
+
+WS_CONNECTIONS = Gauge("nautilus_ws_connections", "Open /ws connections")
+WS_QUEUE_DEPTH = Gauge("nautilus_ws_queue_depth", "Messages queued for /ws connections (all, max)", ["kind"])
+WS_DROPPED = Counter("nautilus_ws_dropped_consumers_total", "/ws connections closed as slow consumers")
+WS_SENT = Counter("nautilus_ws_messages_sent_total", "Message frames sent on /ws")
+WS_GAPS = Counter("nautilus_ws_poll_gaps_total", "Hub polls that found messages already out of the ring")
+
+MAX_PATTERNS = 100
+MAX_NAME = 200
+CLOSE_AUTH = 4401
+CLOSE_SLOW = 1008
+CLOSE_TIMEOUT_S = 2.0
+_encode = msgspec.json.encode
+
+
+def message_frame(msg: HubMessage) -> str:
+    return _encode({"type": "message", "channel": msg.channel, "seq": msg.seq, "id": msg.id, "ts": msg.ts,
+                    "data": msg.data}).decode()
+
+
+class BadOp(Exception):
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Connection:
+    """One client: its patterns, its bounded send queue and the sender task."""
+
+    def __init__(self, ws: Any, queue_size: int, heartbeat_s: float) -> None:
+        self.ws = ws
+        self.queue_size = queue_size
+        self.heartbeat_s = heartbeat_s
+        self.patterns: set[str] = set()
+        self.queue: deque[str] = deque()
+        self.pending: dict[str, list[tuple[int, str]]] = {}  # resumed channel -> live messages held back
+        self.floor: dict[str, int] = {}  # resumed channel -> highest seq already sent
+        self.wake = asyncio.Event()
+        self.closed_reason: str | None = None
+        self.sender: asyncio.Task | None = None
+        self.on_kill: Any = None
+
+    def matches(self, channel: str) -> bool:
+        return any(fnmatch.fnmatchcase(channel, p) for p in self.patterns)
+
+    def offer(self, channel: str, seq: int, text: str) -> None:
+        """A live message (from the poller); never blocks. Overflow closes the connection."""
+        if self.closed_reason is not None:
+            return
+        held = self.pending.get(channel)
+        if held is not None:
+            held.append((seq, text))
+            if len(held) > self.queue_size:
+                self.kill(f"slow consumer: more than {self.queue_size} messages held during resume")
+            return
+        if seq <= self.floor.get(channel, 0):
+            return
+        self.queue.append(text)
+        if len(self.queue) > self.queue_size:
+            self.kill(f"slow consumer: more than {self.queue_size} messages queued")
+            return
+        self.wake.set()
+
+    def send_now(self, frame: dict[str, Any] | str) -> None:
+        """Queue a control or replayed frame (not counted against the live bound)."""
+        if self.closed_reason is None:
+            self.queue.append(frame if isinstance(frame, str) else _encode(frame).decode())
+            self.wake.set()
+
+    def kill(self, reason: str) -> None:
+        if self.closed_reason is not None:
+            return
+        self.closed_reason = reason
+        self.queue.clear()
+        self.pending.clear()
+        WS_DROPPED.inc()
+        if self.on_kill is not None:
+            self.on_kill(self)
+        if self.sender is not None:
+            self.sender.cancel()
+        asyncio.get_running_loop().create_task(self._close(CLOSE_SLOW, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(code=code, reason=reason[:120]), CLOSE_TIMEOUT_S)
+        except Exception:  # the client does not read: the close frame cannot go out; drop the TCP connection
+            _abort(self.ws)
+
+    async def run_sender(self) -> None:
+        next_beat = time.monotonic() + self.heartbeat_s
+        while self.closed_reason is None:
+            sent = 0
+            while self.queue:
+                text = self.queue.popleft()
+                await self.ws.send_text(text)
+                sent += text.startswith('{"type":"message"')
+            if sent:
+                WS_SENT.inc(sent)
+            now = time.monotonic()
+            if now >= next_beat:
+                await self.ws.send_text(_encode({"type": "heartbeat", "ts": time.time_ns()}).decode())
+                next_beat = now + self.heartbeat_s
+                continue
+            self.wake.clear()
+            if self.queue:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), next_beat - now)
+
+
+def _abort(ws: Any) -> None:
+    """Best effort: abort the server's transport (uvicorn's protocols expose it via the ASGI send callable)."""
+    transport = _find_transport(getattr(ws, "_send", None), 0)
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.abort()
+
+
+def _find_transport(obj: Any, depth: int) -> Any:
+    """The asyncio transport behind an ASGI ``send`` (a bound method of the server's protocol, maybe wrapped)."""
+    if obj is None or depth > 6:
+        return None
+    transport = getattr(obj, "transport", None)
+    if transport is not None and hasattr(transport, "abort"):
+        return transport
+    found = _find_transport(getattr(obj, "__self__", None), depth + 1)
+    for cell in getattr(obj, "__closure__", None) or ():
+        if found is not None:
+            break
+        with contextlib.suppress(ValueError):
+            found = _find_transport(cell.cell_contents, depth + 1)
+    return found
+
+
+class Fanout:
+    """The app's single hub poller and the routing of messages to connections."""
+
+    def __init__(self, client: Any, poll_timeout_s: float, limit: int = 1000) -> None:
+        self.client = client
+        self.poll_timeout_s = poll_timeout_s
+        self.limit = limit
+        self.conns: set[Connection] = set()
+        self.after_id: int | None = None
+        self.task: asyncio.Task | None = None
+        self._routes: dict[str, list[Connection]] = {}
+
+    def add(self, conn: Connection) -> None:
+        conn.on_kill = self.remove
+        self.conns.add(conn)
+        self.changed()
+        WS_CONNECTIONS.set(len(self.conns))
+
+    def remove(self, conn: Connection) -> None:
+        self.conns.discard(conn)
+        self.changed()
+        WS_CONNECTIONS.set(len(self.conns))
+
+    def changed(self) -> None:
+        self._routes.clear()
+
+    def route(self, channel: str) -> list[Connection]:
+        conns = self._routes.get(channel)
+        if conns is None:
+            if len(self._routes) > 10_000:
+                self._routes.clear()
+            conns = self._routes[channel] = [c for c in self.conns if c.matches(channel)]
+        return conns
+
+    async def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
+        fn = functools.partial(self.client.call, method, request, timeout=timeout)
+        return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
+
+    async def ensure_started(self) -> None:
+        """Start the poller (from the hub's current last id) unless it runs; returns once positioned."""
+        if self.task is not None and not self.task.done():
+            return
+        reply = await self._call("poll", PollRequest(after_id=None))
+        if self.task is not None and not self.task.done():  # another connection started it meanwhile
+            return
+        self.after_id = reply.last_id
+        self.task = asyncio.get_running_loop().create_task(self._poll_loop())
+
+    async def _poll_loop(self) -> None:
+        timeout = self.poll_timeout_s + self.client.settings.call_timeout_s
+        while self.conns:
+            try:
+                reply = await self._call("poll", PollRequest(after_id=self.after_id, timeout_s=self.poll_timeout_s,
+                                                             limit=self.limit), timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # hub unreachable: keep trying, never kill the loop
+                log.warning("hub poll failed: %s", exc)
+                await asyncio.sleep(0.5)
+                continue
+            if reply.gap:
+                WS_GAPS.inc()
+            if reply.messages:
+                self.after_id = reply.messages[-1].id
+                self.dispatch(reply.messages)
+            elif self.after_id is not None and reply.last_id < self.after_id:  # the hub restarted
+                self.after_id = reply.last_id
+
+    def dispatch(self, messages: list[HubMessage]) -> None:
+        for msg in messages:
+            conns = self.route(msg.channel)
+            if not conns:
+                continue
+            text = message_frame(msg)  # encoded once for every subscriber
+            for conn in conns:
+                conn.offer(msg.channel, msg.seq, text)
+        depths = [len(c.queue) for c in self.conns]
+        WS_QUEUE_DEPTH.labels("total").set(sum(depths))
+        WS_QUEUE_DEPTH.labels("max").set(max(depths, default=0))
+
+
+def fanout_of(app: Any) -> Fanout:
+    fan = getattr(app.state, "ws_fanout", None)
+    if fan is None:
+        settings = app.state.settings
+        fan = app.state.ws_fanout = Fanout(app.state.engines["websocket"], settings.ws_poll_timeout_s)
+    return fan
+
+
+def _names(value: Any, field: str) -> list[str]:
+    if not isinstance(value, list) or not value or len(value) > MAX_PATTERNS:
+        raise BadOp(f"{field} must be a non-empty list of at most {MAX_PATTERNS} channel names or globs", field)
+    for name in value:
+        if not isinstance(name, str) or not name or len(name) > MAX_NAME:
+            raise BadOp(f"{field} entries must be non-empty strings of at most {MAX_NAME} characters", field)
+    return value
+
+
+async def _subscribe(fan: Fanout, conn: Connection, op: dict[str, Any]) -> None:
+    patterns = _names(op.get("channels"), "channels")
+    resume = op.get("resume") or {}
+    if not isinstance(resume, dict) or not all(
+            isinstance(k, str) and k and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+            for k, v in resume.items()):
+        raise BadOp("resume must map channel names to the last seq seen (an integer >= 0)", "resume")
+    for channel in resume:
+        if any(ch in channel for ch in "*?["):
+            raise BadOp(f"resume takes exact channel names, not globs ({channel!r})", "resume")
+    await fan.ensure_started()
+    for channel in resume:
+        conn.pending[channel] = []
+    conn.patterns.update(patterns)
+    conn.patterns.update(c for c in resume if not conn.matches(c))
+    fan.changed()
+    replies = {}
+    try:
+        for channel, after in resume.items():
+            reply = await fan._call("replay", ReplayRequest(channel=channel, after_seq=after))
+            reset = after > reply.last_seq  # the hub restarted: its seqs began again
+            if reset:
+                reply = await fan._call("replay", ReplayRequest(channel=channel, after_seq=0))
+            replies[channel] = (after, reply, reset)
+    except BaseException:
+        for channel in resume:
+            conn.pending.pop(channel, None)
+        raise
+    resumed = {}
+    frames: list[str] = []
+    for channel, (after, reply, reset) in replies.items():
+        frames.extend(message_frame(m) for m in reply.messages)
+        sent = reply.messages[-1].seq if reply.messages else (0 if reset else after)
+        held = conn.pending.pop(channel, [])
+        frames.extend(text for seq, text in held if seq > sent)
+        conn.floor[channel] = max([sent] + [seq for seq, _ in held])
+        resumed[channel] = {"after": after, "replayed": len(reply.messages), "last_seq": reply.last_seq,
+                            "complete": reply.complete, "reset": reset}
+    conn.send_now({"type": "subscribed", "channels": sorted(conn.patterns), "resumed": resumed})
+    for text in frames:
+        conn.send_now(text)
+
+
+def _authorized(ws: WebSocket) -> str | None:
+    """None when allowed, else the reason to close."""
+    checker = ws.app.state.key_checker
+    if not checker.enabled():
+        return None
+    key = ws.query_params.get("api_key") or ws.headers.get("x-api-key")
+    if not key:
+        return "missing API key (?api_key= or X-API-Key header)"
+    if checker.role(key) is None:
+        return "invalid API key"
+    return None
+
+
+@router.websocket("/ws")
+async def ws_endpoint(ws: WebSocket) -> None:
+    await ws.accept()
+    reason = _authorized(ws)
+    if reason is not None:
+        await ws.close(code=CLOSE_AUTH, reason=reason)
+        return
+    settings = ws.app.state.settings
+    fan = fanout_of(ws.app)
+    conn = Connection(ws, settings.ws_queue_size, settings.ws_heartbeat_s)
+    fan.add(conn)
+    conn.sender = asyncio.get_running_loop().create_task(conn.run_sender())
+    try:
+        while conn.closed_reason is None:
+            text = await ws.receive_text()
+            try:
+                op = msgspec.json.decode(text)
+            except msgspec.DecodeError:
+                conn.send_now({"type": "error", "op": None, "field": "body", "message": "frame is not valid JSON"})
+                continue
+            name = op.get("op") if isinstance(op, dict) else None
+            try:
+                if name == "subscribe":
+                    await _subscribe(fan, conn, op)
+                elif name == "unsubscribe":
+                    patterns = _names(op.get("channels"), "channels")
+                    conn.patterns.difference_update(patterns)
+                    fan.changed()
+                    conn.send_now({"type": "unsubscribed", "channels": patterns})
+                elif name == "ping":
+                    conn.send_now({"type": "pong", "ts": time.time_ns(), "id": op.get("id")})
+                else:
+                    raise BadOp(f"unknown op {name!r}; expected subscribe, unsubscribe or ping", "op")
+            except BadOp as exc:
+                conn.send_now({"type": "error", "op": name, "field": exc.field, "message": str(exc)})
+            except NautilusError as exc:
+                conn.send_now({"type": "error", "op": name, "field": exc.field, "message": exc.message})
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        fan.remove(conn)
+        if conn.sender is not None:
+            conn.sender.cancel()
+            with contextlib.suppress(BaseException):
+                await conn.sender

@@ -150,6 +150,7 @@ class RedisBus:
 
 FORWARD_STATS: dict[str, int] = {"forwarded": 0, "dropped": 0, "failed_batches": 0}
 FORWARD_BATCH = 500
+FORWARD_IDLE_S = 30.0
 
 
 class _Forwarder:
@@ -161,27 +162,42 @@ class _Forwarder:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._client: Any = None
-        self._busy = False
+        self._pending = 0  # accepted, not yet handed to the hub (or dropped)
+        self._pending_lock = threading.Lock()
 
     def put(self, topic: str, payload: dict[str, Any]) -> None:
+        with self._pending_lock:
+            self._pending += 1
+        try:
+            self.queue.put_nowait((topic, payload))
+        except queue.Full:
+            FORWARD_STATS["dropped"] += 1
+            self._done(1)
+            return
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, daemon=True, name="bus-forwarder")
                     self._thread.start()
-        try:
-            self.queue.put_nowait((topic, payload))
-        except queue.Full:
-            FORWARD_STATS["dropped"] += 1
+
+    def _done(self, n: int) -> None:
+        with self._pending_lock:
+            self._pending -= n
 
     def _run(self) -> None:
         from nautilus.engines.websocket.messages import BusMessage, PublishBatch
         from nautilus.runtime.client import EngineClient
 
         while True:
-            self._busy = False
-            first = self.queue.get()
-            self._busy = True
+            try:
+                first = self.queue.get(timeout=FORWARD_IDLE_S)
+            except queue.Empty:
+                with self._lock:  # idle: end the thread (the next publish starts one)
+                    if self.queue.empty():
+                        self._thread = None
+                        client, self._client = self._client, None
+                        break
+                continue
             batch = [first]
             while len(batch) < FORWARD_BATCH:
                 try:
@@ -197,12 +213,17 @@ class _Forwarder:
                 FORWARD_STATS["dropped"] += len(batch)
                 FORWARD_STATS["failed_batches"] += 1
                 time.sleep(0.05)
+            finally:
+                self._done(len(batch))
+
+        if client is not None:
+            client.close()
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until the queue is empty (tests, shutdown); True when it emptied in time."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.queue.empty() and not self._busy:
+            if self._pending == 0:
                 return True
             time.sleep(0.01)
         return False

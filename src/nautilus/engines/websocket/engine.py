@@ -1,9 +1,141 @@
-"""WebSocket hub engine handlers."""
+"""WebSocket hub engine handlers: ingest bus messages, serve pollers and resuming clients, replay bars.
+
+The hub makes bus channels cross-process (see ``nautilus.runtime.bus``): engines' publishes reach it
+through Redis (the hub subscribes to ``*``) or, without Redis, through each process's forwarder that
+calls :meth:`publish`. The gateway's ``/ws`` long-polls :meth:`poll` and resumes clients with
+:meth:`replay`. The hub's own bus ingests directly (it never forwards to itself), so bar replays
+started here reach ``/ws`` and, with Redis, every other process.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+from typing import Any
+
+from nautilus.core.bars import Bars
 from nautilus.engines.base import StorageEngine
+from nautilus.engines.websocket import channels as channel_table
+from nautilus.engines.websocket.hub import Hub
+from nautilus.engines.websocket.messages import (
+    Channels,
+    PollReply,
+    PollRequest,
+    PublishBatch,
+    Published,
+    ReplayId,
+    ReplayInfo,
+    ReplayReply,
+    ReplayRequest,
+    Replays,
+    StartReplay,
+)
+from nautilus.engines.websocket.replay import Replayer
+from nautilus.runtime.bus import Bus, InMemoryBus, RedisBus
+from nautilus.runtime.engine import handler
+
+log = logging.getLogger("nautilus.websocket")
+
+
+class _HubBus(InMemoryBus):
+    """The hub process's bus without Redis: local delivery plus direct ingestion (no forwarding)."""
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
+        super().publish(topic, message)
+        self.hub.ingest([(topic, message)])
 
 
 class WebSocketEngine(StorageEngine):
     name = "websocket"
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.hub = Hub(settings.ws_ring_size, settings.ws_channel_ring_size)
+        self.replayer = Replayer(self._read_bars, self._publish_bar)
+        self._stop = threading.Event()
+        self._redis_thread: threading.Thread | None = None
+
+    @property
+    def bus(self) -> Bus:
+        if self._bus is None:
+            self._bus = RedisBus(self.settings.redis_url) if self.settings.redis_url else _HubBus(self.hub)
+        return self._bus
+
+    def start(self) -> None:
+        """The hub needs no database; with Redis it starts ingesting every topic."""
+        self.settings.ensure_dirs()
+        if self.settings.redis_url:
+            ready = threading.Event()
+            self._redis_thread = threading.Thread(target=self._ingest_redis, args=(ready,), daemon=True,
+                                                  name="hub-redis")
+            self._redis_thread.start()
+            ready.wait(5.0)
+
+    def _ingest_redis(self, ready: threading.Event) -> None:
+        bus = RedisBus(str(self.settings.redis_url))
+        sub = bus.subscribe("*")
+        ready.set()
+        try:
+            while not self._stop.is_set():
+                item = sub.get(timeout=0.5)
+                if item is not None:
+                    self.hub.ingest([item])
+        except Exception:
+            log.exception("the hub's Redis subscription failed")
+        finally:
+            sub.close()
+            bus.close()
+
+    def close(self) -> None:
+        self.replayer.close()
+        self._stop.set()
+        if self._redis_thread is not None:
+            self._redis_thread.join(2.0)
+        if self._bus is not None:
+            self._bus.close()
+
+    def _read_bars(self, symbol: str, timeframe: str, start_ns: int | None, end_ns: int | None) -> Bars:
+        return self.catalog.read(symbol, timeframe, start_ns, end_ns)
+
+    def _publish_bar(self, topic: str, data: dict[str, Any]) -> None:
+        self.bus.publish(topic, data)
+
+    # Hub ------------------------------------------------------------------------------------------
+    @handler(idempotent=False)
+    def publish(self, req: PublishBatch) -> Published:
+        """Ingest a batch of bus messages (from other processes' forwarders)."""
+        stamped = self.hub.ingest((m.topic, m.data) for m in req.messages)
+        return Published(len(stamped), self.hub.last_id)
+
+    @handler
+    def poll(self, req: PollRequest) -> PollReply:
+        return self.hub.poll(req.after_id, req.timeout_s, req.limit)
+
+    @handler
+    def replay(self, req: ReplayRequest) -> ReplayReply:
+        return self.hub.replay(req.channel, req.after_seq, req.limit)
+
+    @handler
+    def channels(self) -> Channels:
+        return Channels(self.hub.channels(), self.hub.last_id, self.hub.ingested, channel_table.table())
+
+    # Bar replay -----------------------------------------------------------------------------------
+    @handler(idempotent=False)
+    def start_replay(self, req: StartReplay) -> ReplayInfo:
+        return self.replayer.start(req)
+
+    @handler(idempotent=False)
+    def stop_replay(self, req: ReplayId) -> ReplayInfo:
+        return self.replayer.stop(req.id)
+
+    @handler
+    def get_replay(self, req: ReplayId) -> ReplayInfo:
+        return self.replayer.get(req.id)
+
+    @handler
+    def replays(self) -> Replays:
+        return Replays(self.replayer.list())

@@ -1,9 +1,57 @@
-"""/api/v1/stream: channels of the WebSocket hub and bar replay."""
+"""/api/v1/stream: channels of the WebSocket hub, a channel's buffered messages, and bar replay."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from nautilus.gateway.routers import API_PREFIX
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import Response
+
+from nautilus.engines.websocket.messages import ReplayId, ReplayRequest, StartReplay
+from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
+from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/stream", tags=["stream"])
+REPLAY_ID = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+def _client(request: Request) -> EngineClient:
+    return request.app.state.engines["websocket"]
+
+
+@router.get("/channels", summary="Channels with their last seq, and the bus topic → channel table")
+async def list_channels(request: Request) -> Response:
+    return json_response(await call_engine(_client(request), "channels", inline=True))
+
+
+@router.get("/channels/{channel}", summary="A channel's buffered messages with seq > after_seq (resume by HTTP)")
+async def channel_messages(request: Request, channel: Annotated[str, Path(min_length=1, max_length=200)],
+                           after_seq: Annotated[int, Query(ge=0)] = 0,
+                           limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Response:
+    req = ReplayRequest(channel=channel, after_seq=after_seq, limit=limit)
+    return json_response(await call_engine(_client(request), "replay", req))
+
+
+@router.post("/replay", status_code=201, summary="Replay catalog bars on channel bars.<symbol>",
+             **body_doc("`symbol`; `timeframe` (default 1d); `start`, `end` (ISO dates); pace: `bars_per_second` "
+                        "(fixed rate) or `speed` (x real time between bar timestamps); both 0 = as fast as "
+                        "possible; `loop` (start over at the end; needs a pace).",
+                        {"symbol": "AAPL", "timeframe": "1d", "bars_per_second": 10}))
+async def start_replay(request: Request) -> Response:
+    req = await decode_body(request, StartReplay)
+    return json_response(await call_engine(_client(request), "start_replay", req), status=201)
+
+
+@router.get("/replay", summary="Replays, newest first")
+async def list_replays(request: Request) -> Response:
+    return json_response(await call_engine(_client(request), "replays", inline=True))
+
+
+@router.get("/replay/{replay_id}", summary="A replay's status and progress")
+async def get_replay(request: Request, replay_id: REPLAY_ID) -> Response:
+    return json_response(await call_engine(_client(request), "get_replay", ReplayId(id=replay_id), inline=True))
+
+
+@router.delete("/replay/{replay_id}", summary="Stop a replay")
+async def stop_replay(request: Request, replay_id: REPLAY_ID) -> Response:
+    return json_response(await call_engine(_client(request), "stop_replay", ReplayId(id=replay_id)))
