@@ -197,3 +197,34 @@ def test_optimize_and_rebalance_into_orders(api) -> None:
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "symbols"
     bad = api.post("/api/v1/portfolio/optimize", json={"method": "magic", "symbols": ["OA", "OB"]})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "method"
+
+
+def test_live_feed_from_a_stream_replay_fills_orders_and_drives_a_stream_deployment(api) -> None:
+    """Bars replayed on the hub's bars.<SYMBOL> reach the paper book (orders fill) and a stream deployment."""
+    import time
+
+    api.post("/api/v1/marketdata/generate", json={"symbol": "LIVE", "n": 120, "seed": 5})
+    r = api.post("/api/v1/portfolio/feeds", json={"symbols": ["LIVE"]})
+    assert r.status_code == 200 and r.json()["symbols"] == ["LIVE"], r.text
+    order = api.post("/api/v1/portfolio/orders", json={"symbol": "LIVE", "side": "buy", "quantity": 3}).json()["order"]
+    api.post("/api/v1/portfolio/accounts", json={"name": "live", "cash": 10_000})
+    bars = api.get("/api/v1/marketdata/bars", params={"symbol": "LIVE", "limit": 1000}).json()
+    third = bars["t"][2] * 1_000_000  # the deployment's history: the first two bars; the rest arrive live
+    dep = api.post("/api/v1/portfolio/deployments", json={
+        "strategy": "sma_cross", "symbol": "LIVE", "params": {"fast": 3, "slow": 8}, "account": "live",
+        "source": "stream", "validate": False, "end_ns": third}).json()["deployment"]
+    r = api.post("/api/v1/stream/replay", json={"symbol": "LIVE", "bars_per_second": 0})
+    assert r.status_code == 201, r.text
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        feed = api.get("/api/v1/portfolio/feeds").json()
+        if feed["received"] >= 120:
+            break
+        time.sleep(0.1)
+    assert feed["received"] == 120 and feed["gaps"] == 0, feed
+    filled = api.get(f"/api/v1/portfolio/orders/{order['id']}").json()["order"]
+    assert filled["status"] == "filled" and filled["avg_fill_price"] == pytest.approx(bars["open"][0])
+    state = api.get(f"/api/v1/portfolio/deployments/{dep['id']}").json()["deployment"]
+    assert state["processed"] == 118 and state["orders"] > 0, state
+    stopped = api.delete(f"/api/v1/portfolio/deployments/{dep['id']}").json()["deployment"]
+    assert stopped["status"] == "stopped" and len(stopped["trades"]) >= 1

@@ -24,6 +24,7 @@ from nautilus.config import Settings
 from nautilus.core.errors import Conflict, EngineUnavailable, InvalidInput, NautilusError, NotFound
 from nautilus.core.plain import plain
 from nautilus.engines.base import StorageEngine
+from nautilus.engines.portfolio.feed import HubFeed
 from nautilus.engines.portfolio.messages import (
     AccountCreate,
     AccountRef,
@@ -36,7 +37,9 @@ from nautilus.engines.portfolio.messages import (
     DeploymentReply,
     DeployRequest,
     EquityQuery,
+    FeedReply,
     FillsQuery,
+    FollowRequest,
     Items,
     OptimizeReply,
     OptimizeRequest,
@@ -92,6 +95,7 @@ class PortfolioEngine(StorageEngine):
         self._stale_risk: set[int] = set()  # accounts whose book the Risk engine has not seen yet
         self._risk_client: Any = None
         self.runner = Runner(self)
+        self.feed = HubFeed(settings, lambda symbol, bar: self.process_bar(symbol, bar))
 
     def start(self) -> None:
         super().start()
@@ -105,6 +109,7 @@ class PortfolioEngine(StorageEngine):
 
     def close(self) -> None:
         self.runner.stop_all()
+        self.feed.close()
         if self._risk_client is not None:
             self._risk_client.close()
         super().close()
@@ -444,6 +449,21 @@ class PortfolioEngine(StorageEngine):
         with self._lock:
             account = self.account_of(req.account)
             return AccountReply(account={"name": account.name, **self.store.reconcile(account.id)})
+
+    # Live bars --------------------------------------------------------------------------------------
+    @handler(idempotent=True)
+    def follow(self, req: FollowRequest) -> FeedReply:
+        """Feed every account's book with the bars arriving on the hub's ``bars.<SYMBOL>`` channels."""
+        for symbol in req.symbols:
+            if not symbol or len(symbol) > 64:
+                raise InvalidInput(f"bad symbol {symbol!r}", field="symbols")
+        for symbol in req.symbols:
+            self.feed.follow(symbol)
+        return self.feeds()
+
+    @handler
+    def feeds(self) -> FeedReply:
+        return FeedReply(symbols=sorted(self.feed.symbols), received=self.feed.received, gaps=self.feed.gaps)
 
     # Optimisation -----------------------------------------------------------------------------------
     @handler(idempotent=False)

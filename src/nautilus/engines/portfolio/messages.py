@@ -126,6 +126,7 @@ class DeployRequest(msgspec.Struct, kw_only=True):
     end_ns: int | None = None
     size: float = 1.0  # fraction of equity per entry (the backtester's percent_equity)
     direction: Literal["long", "short", "both"] = "long"
+    source: Literal["replay", "stream"] = "replay"  # stored bars, or bars arriving on the hub's bars.<SYMBOL>
     bars_per_second: float = 0.0  # replay pace, 0 = as fast as possible
     validate: bool = True  # run the backtest and risk stages first
     wait: bool = False  # reply when the run has finished
@@ -159,3 +160,15 @@ class OptimizeReply(msgspec.Struct, kw_only=True):
     symbols: list[str]
     observations: int  # return rows the estimates used
     orders: list[dict[str, Any]] = []  # the rebalancing orders submitted (with rebalance)
+
+
+class FollowRequest(msgspec.Struct, kw_only=True):
+    """Feed the paper book with the bars arriving on the hub's ``bars.<SYMBOL>`` channels."""
+
+    symbols: list[str]
+
+
+class FeedReply(msgspec.Struct, kw_only=True):
+    symbols: list[str]
+    received: int
+    gaps: int

@@ -1,7 +1,9 @@
 """Strategy deployments: backtest → risk validation → paper trading on a replay of stored bars.
 
-A deployment runs in its own thread inside the Portfolio engine. The paper stage feeds the replayed bars
-to the deployment's account only (each account has its own feed clock), and after each bar computes the
+A deployment runs in its own thread inside the Portfolio engine. With ``source="replay"`` the paper stage
+feeds the stored bars to the deployment's account only (each account has its own feed clock); with
+``source="stream"`` it trades the bars that arrive on the hub's ``bars.<SYMBOL>`` channel (a replay started
+elsewhere, or a live adapter) after validating on the stored history. In both, after each bar it computes the
 strategy's signals from the bars seen so far (never later ones) and submits the orders the backtester
 would: market orders filling at the next bar's open, entries sized as a fraction of equity at the fill,
 exits of the whole position, all through the normal order path (risk check, persistence, events). So on
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from nautilus.engines.portfolio.engine import PortfolioEngine
 
 MAX_KEPT = 100  # finished deployments remembered
+HISTORY = 5_000  # bars a stream deployment keeps for its signals
 
 
 @dataclass
@@ -130,7 +133,10 @@ class Runner:
                 return
             dep.stage = "paper"
             self._publish(dep)
-            self._paper(dep, strategy, params, bars)
+            if dep.request.source == "stream":
+                self._stream(dep, strategy, params, bars)
+            else:
+                self._paper(dep, strategy, params, bars)
             dep.status = "stopped" if dep.stop.is_set() else "done"
         except NautilusError as exc:
             dep.status, dep.error = "failed", exc.message
@@ -174,7 +180,6 @@ class Runner:
         pause = 1.0 / req.bars_per_second if req.bars_per_second > 0 else 0.0
         o, h, l, c, v = (np.ascontiguousarray(x, dtype=np.float64) for x in
                          (bars.open, bars.high, bars.low, bars.close, bars.volume))
-        key = (account.id, dep.label, req.symbol)
         n = len(bars)
         for t in range(n):
             if dep.stop.is_set():
@@ -184,20 +189,53 @@ class Runner:
             self.engine.process_bar(req.symbol, bar, [account.id])
             dep.processed = t + 1
             if t + 1 < n:  # a signal on the last bar has no bar to fill on
-                sig = strategy.build(o[: t + 1], h[: t + 1], l[: t + 1], c[: t + 1], [params], None)
-                flags = [bool(s[t, 0]) if s is not None else False for s in signal_sides(cfg, sig)]
-                pos = self.engine.book.positions.get(key)
-                for k, action in enumerate(decide(pos.quantity if pos else 0.0, *flags)):
-                    self._order(dep, action, pos.quantity if pos and action == "exit" else 0.0, t, k)
+                self._decide(dep, strategy, params, cfg, account.id, (o, h, l, c), t)
             if t % 50 == 0 or t + 1 == n:
                 self._publish(dep)
             if pause:
                 dep.stop.wait(max(0.0, pause - (time.monotonic() - started)))
 
-    def _order(self, dep: Deployment, action: str, position: float, t: int, k: int) -> None:
+    def _decide(self, dep: Deployment, strategy: Any, params: dict[str, Any], cfg: Any, account_id: int,
+                ohlc: tuple[np.ndarray, ...], t: int) -> None:
+        """Signals from the bars up to ``t`` only, and the orders they ask for (as the backtester would)."""
+        o, h, l, c = (x[: t + 1] for x in ohlc)
+        sig = strategy.build(o, h, l, c, [params], None)
+        flags = [bool(s[t, 0]) if s is not None else False for s in signal_sides(cfg, sig)]
+        pos = self.engine.book.positions.get((account_id, dep.label, dep.request.symbol))
+        for k, action in enumerate(decide(pos.quantity if pos else 0.0, *flags)):
+            self._order(dep, action, pos.quantity if pos and action == "exit" else 0.0, k)
+
+    def _stream(self, dep: Deployment, strategy: Any, params: dict[str, Any], history: Bars) -> None:
+        """Paper-trade bars as they arrive on the hub's ``bars.<SYMBOL>`` channel (after the stored history)."""
+        req = dep.request
+        account = self.engine.account_of(req.account)
+        cfg = self.config(dep)
+        cols = [list(np.asarray(x, dtype=np.float64)[-HISTORY:]) for x in
+                (history.open, history.high, history.low, history.close)]
+        last_ts = [int(history.ts[-1]) if len(history) else None]
+
+        def on_bar(symbol: str, bar: Bar) -> None:  # the feed has already run the bar through every account
+            if dep.stop.is_set() or (last_ts[0] is not None and bar.ts <= last_ts[0]):
+                return
+            last_ts[0] = bar.ts
+            for col, value in zip(cols, (bar.open, bar.high, bar.low, bar.close), strict=True):
+                col.append(value)
+                del col[:-HISTORY]
+            dep.processed += 1
+            arrays = tuple(np.asarray(col) for col in cols)
+            self._decide(dep, strategy, params, cfg, account.id, arrays, len(cols[0]) - 1)
+            self._publish(dep)
+
+        self.engine.feed.follow(req.symbol, on_bar)
+        try:
+            dep.stop.wait()
+        finally:
+            self.engine.feed.unfollow(req.symbol, on_bar)
+
+    def _order(self, dep: Deployment, action: str, position: float, k: int) -> None:
         req = dep.request
         common = {"account": req.account, "symbol": req.symbol, "strategy": dep.label,
-                  "client_order_id": f"{dep.id}:{t}:{k}"}
+                  "client_order_id": f"{dep.id}:{dep.processed}:{k}"}
         if action == "exit":
             order = OrderRequest(side="sell" if position > 0 else "buy", quantity=abs(position), **common)
         else:

@@ -17,6 +17,7 @@ from nautilus.engines.portfolio.messages import (
     DeployRequest,
     EquityQuery,
     FillsQuery,
+    FollowRequest,
     OptimizeRequest,
     OrderRef,
     OrderRequest,
@@ -144,6 +145,19 @@ async def equity(request: Request, account: ACCOUNT = "default",
 async def push_bars(request: Request) -> Response:
     req = await decode_body(request, BarsPush)
     return json_response(await call_engine(_client(request), "on_bars", req))
+
+
+@router.post("/feeds", summary="Feed the paper book with bars arriving on the hub's bars.<SYMBOL> channels",
+             **body_doc("`symbols`: follow their `bars.<SYMBOL>` channels (a replay from /stream/replay or a live "
+                        "adapter); every account's orders fill on them.", {"symbols": ["AAPL"]}))
+async def follow(request: Request) -> Response:
+    req = await decode_body(request, FollowRequest)
+    return json_response(await call_engine(_client(request), "follow", req))
+
+
+@router.get("/feeds", summary="Followed bar channels and what arrived")
+async def feeds(request: Request) -> Response:
+    return json_response(await call_engine(_client(request), "feeds", inline=True))
 
 
 @router.post("/deployments", status_code=202, summary="Paper-trade a strategy on a replay (backtest → risk → paper)",
