@@ -43,10 +43,18 @@ def run_guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
         fail(exc.message, 2 if 400 <= exc.status < 500 else 1)
 
 
+_CLIENTS: dict[tuple[str, int], Any] = {}
+
+
 def engine_client(name: str, settings: Settings):
+    """One client per engine and settings object for the command's life: without a running engine it hosts the
+    engine in-process, and a job started by one call (training, a deployment) is the one later calls see."""
     from nautilus.runtime.client import EngineClient
 
-    return EngineClient(name, settings, probe=False)
+    key = (name, id(settings))
+    if key not in _CLIENTS:
+        _CLIENTS[key] = (EngineClient(name, settings, probe=False), settings)  # the pair keeps the id unique
+    return _CLIENTS[key][0]
 
 
 def parse_time_arg(value: str | None, field: str) -> int | None:

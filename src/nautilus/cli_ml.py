@@ -18,16 +18,8 @@ model_app = typer.Typer(help="Train, register, promote and query ML models.", no
 app.add_typer(model_app, name="model")
 
 
-_CLIENTS: dict[int, Any] = {}
-
-
-def _client():
-    """One client per settings object: without a running engine it hosts the engine in-process, and a
-    job started by ``train`` must be the one its progress is polled from."""
-    settings = get_settings()
-    if id(settings) not in _CLIENTS:
-        _CLIENTS[id(settings)] = engine_client("ml", settings)
-    return _CLIENTS[id(settings)]
+def _client() -> Any:
+    return engine_client("ml", get_settings())
 
 
 def _call(method: str, req: Any = None) -> Any:

@@ -23,14 +23,8 @@ replay_app = typer.Typer(help="Replay catalog bars on channel bars.<symbol> (for
                          no_args_is_help=True)
 app.add_typer(replay_app, name="replay")
 
-_CLIENTS: dict[int, Any] = {}
-
-
 def _client() -> Any:
-    settings = get_settings()
-    if id(settings) not in _CLIENTS:
-        _CLIENTS[id(settings)] = engine_client("websocket", settings)
-    return _CLIENTS[id(settings)]
+    return engine_client("websocket", get_settings())
 
 
 def _call(method: str, req: Any = None) -> Any:
