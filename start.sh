@@ -9,6 +9,15 @@ if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get 
   (apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; }) || true
 fi
 .venv/bin/nautilus warmup
+# NAUTILUS_PROFILE=production: PostgreSQL, the Redis bus, Prometheus and NGINX (scripts/production.sh).
+profile="${NAUTILUS_PROFILE:-embedded}"
+if [ "$profile" = production ]; then
+  eval "$(scripts/production.sh env)"
+  scripts/production.sh db
+elif [ "$profile" != embedded ]; then
+  echo "error: NAUTILUS_PROFILE must be embedded or production, not $profile" >&2
+  exit 2
+fi
 # The dashboard's production build (served on :3000 by `nautilus up`); without Node.js the API still runs.
 if command -v npm >/dev/null 2>&1; then
   scripts/web.sh build
@@ -17,6 +26,7 @@ else
 fi
 .venv/bin/nautilus up
 .venv/bin/nautilus sample --if-empty
+[ "$profile" = production ] && scripts/production.sh up
 .venv/bin/nautilus status
 url=$(.venv/bin/python -c 'from nautilus.config import get_settings; print(get_settings().gateway_url)')
 echo

@@ -7,3 +7,4 @@ if [ ! -x .venv/bin/nautilus ]; then
   exit 0
 fi
 .venv/bin/nautilus down
+[ "${NAUTILUS_PROFILE:-embedded}" = production ] && scripts/production.sh down || true

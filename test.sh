@@ -4,9 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/venv.sh test
-# promtool checks the alert rules (Debian's prometheus package; installed when missing and we may).
-if ! command -v promtool >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  (apt-get install -y -qq prometheus >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq prometheus >/dev/null 2>&1; }) || true
+# Prometheus (promtool checks the alert rules) and NGINX for the production-profile tests, from Debian,
+# installed when missing and we may.
+if { ! command -v promtool >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1; } \
+   && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get install -y -qq prometheus nginx >/dev/null 2>&1 \
+   || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq prometheus nginx >/dev/null 2>&1; }) || true
 fi
 .venv/bin/ruff check src tests
 # Compile the numba kernels once, outside the per-test timeout (a no-op when the cache is warm).

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The production profile on one machine: PostgreSQL and Redis on their standard ports (already running on
+# these machines), Prometheus scraping the gateway and every engine, NGINX in front of the gateway and the
+# dashboard. Prometheus and NGINX come from Debian (installed here when missing, as root).
+#   scripts/production.sh env     print the environment the stack runs with (start.sh sources it)
+#   scripts/production.sh db      create the PostgreSQL database when missing (migrations run at start)
+#   scripts/production.sh up      render the configs, check them, start Prometheus and NGINX
+#   scripts/production.sh down    stop them
+# Ports: NGINX on NAUTILUS_NGINX_PORT (8080), Prometheus on NAUTILUS_PROMETHEUS_PORT (9090), both + the offset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=.venv/bin/python
+dir="$($py -c 'from nautilus.config import get_settings; print(get_settings().runtime_dir)')/production"
+
+install_missing() {
+  local missing=()
+  command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+  command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: install ${missing[*]} (Debian: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "installing ${missing[*]} (apt-get) ..."
+  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null; }
+}
+
+running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+case "${1:-up}" in
+  env)
+    offset="${NAUTILUS_PORT_OFFSET:-0}"
+    echo "export NAUTILUS_DATABASE_URL=\"${NAUTILUS_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/nautilus}\""
+    echo "export NAUTILUS_REDIS_URL=\"${NAUTILUS_REDIS_URL:-redis://127.0.0.1:6379/0}\""
+    echo "export NAUTILUS_WEB_API_BASE=\"http://127.0.0.1:$(( ${NAUTILUS_NGINX_PORT:-8080} + offset ))\""
+    ;;
+  db)
+    $py -m nautilus.production database
+    ;;
+  up)
+    install_missing
+    $py -m nautilus.production render "$dir" >/dev/null
+    # shellcheck disable=SC1091
+    . "$dir/ports.env"
+    promtool check config "$dir/prometheus.yml" >/dev/null
+    nginx -t -q -c "$dir/nginx.conf"
+    if ! running "$dir/prometheus.pid"; then
+      nohup prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/tsdb" \
+        --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" >"$dir/prometheus.log" 2>&1 &
+      echo $! >"$dir/prometheus.pid"
+    fi
+    running "$dir/nginx.pid" || nginx -c "$dir/nginx.conf"
+    echo "  NGINX      http://127.0.0.1:$NGINX_PORT  (dashboard, /api, /ws)"
+    echo "  Prometheus http://127.0.0.1:$PROMETHEUS_PORT"
+    ;;
+  down)
+    if running "$dir/nginx.pid"; then nginx -c "$dir/nginx.conf" -s quit || true; fi
+    if running "$dir/prometheus.pid"; then kill "$(cat "$dir/prometheus.pid")" || true; fi
+    rm -f "$dir/prometheus.pid"
+    ;;
+  *) echo "usage: scripts/production.sh env|up|down" >&2; exit 2 ;;
+esac
