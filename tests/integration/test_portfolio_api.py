@@ -228,3 +228,24 @@ def test_live_feed_from_a_stream_replay_fills_orders_and_drives_a_stream_deploym
     assert state["processed"] == 118 and state["orders"] > 0, state
     stopped = api.delete(f"/api/v1/portfolio/deployments/{dep['id']}").json()["deployment"]
     assert stopped["status"] == "stopped" and len(stopped["trades"]) >= 1
+
+
+def test_quotes_fill_between_bars_at_the_touch_up_to_the_size_shown(api) -> None:
+    push(api, bar(0, 100, 101, 99, 100))
+    buy = order(api, quantity=10)["order"]
+    sell_limit = order(api, side="sell", quantity=4, type="limit", limit_price=100.5)["order"]
+    t = T0 + DAY // 2  # inside the next bar's period, before that bar arrives
+    r = api.post("/api/v1/portfolio/quotes", json={"symbol": "AAA", "quotes": [
+        {"ts": t, "bid": 100.2, "ask": 100.4, "ask_size": 6},
+        {"ts": t + 1, "bid": 100.6, "ask": 100.8}]})
+    assert r.status_code == 200, r.text
+    fills = [(f["order_id"], f["quantity"], f["price"]) for f in r.json()["fills"]]
+    assert fills == [(buy["id"], 6, 100.4), (buy["id"], 4, 100.8), (sell_limit["id"], -4, 100.6)]
+    positions = api.get("/api/v1/portfolio/positions").json()["net"][0]
+    assert positions["quantity"] == 6 and positions["mark"] == pytest.approx(100.7)  # marked to the mid
+    assert push(api, bar(1, 101, 102, 100, 101))["processed"] == 1  # quotes did not move the bar clock
+    again = api.post("/api/v1/portfolio/quotes", json={"symbol": "AAA", "quotes": [{"ts": t, "bid": 1, "ask": 2}]})
+    assert again.json()["ignored"] == 1  # not after the last quote
+    bad = api.post("/api/v1/portfolio/quotes", json={"symbol": "AAA", "quotes": [{"ts": t + 5, "bid": 2, "ask": 1}]})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "quotes.0"
+    assert api.get("/api/v1/portfolio/accounts/default/reconcile").json()["account"]["ok"]

@@ -256,12 +256,13 @@ class PaperStore:
                     for r in c.execute(query)]
 
     # The bar transaction ----------------------------------------------------------------------------
-    def save_bar(self, result: BarResult, book: PaperBook, close: float) -> None:
-        """Commit everything one bar changed (or nothing)."""
+    def save_event(self, result: BarResult, book: PaperBook) -> None:
+        """Commit everything one bar or quote changed (or nothing)."""
         now = utcnow()
+        marks = [{"account_id": a, "symbol": result.symbol, "ts": book.marks[a][result.symbol][0],
+                  "price": book.marks[a][result.symbol][1]} for a in result.marked]
         with self.engine.begin() as c:
-            c.execute(self._upsert_mark, [{"account_id": a, "symbol": result.symbol, "ts": result.ts, "price": close}
-                                          for a in result.marked])
+            c.execute(self._upsert_mark, marks)
             if result.fills:
                 c.execute(self._insert_fills, [
                     {"order_id": f.order_id, "account_id": f.account_id, "strategy": f.strategy, "symbol": f.symbol,

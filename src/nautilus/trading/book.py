@@ -21,19 +21,23 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from nautilus.trading.accounting import PositionState, apply_fill, cash_delta
 from nautilus.trading.matching import (
     Bar,
     FillConfig,
+    Quote,
     WorkingOrder,
     bar_price,
     execute,
     expired,
     participation_cap,
+    quote_price,
 )
 
 OPEN = ("open", "partially_filled")
+NO_CLOCK = -(2**62)  # the stored clock of an account marked by quotes before any bar
 PositionKey = tuple[int, str, str]  # (account id, strategy, symbol)
 
 
@@ -95,7 +99,8 @@ class BarResult:
     symbol: str
     ts: int
     ignored: bool = False  # no account took the bar
-    marked: list[int] = field(default_factory=list)  # accounts whose clock and mark moved to this bar
+    marked: list[int] = field(default_factory=list)  # accounts that took the event (their marks moved)
+    touched: set[int] = field(default_factory=set)  # accounts with fills
     fills: list[FillRecord] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)  # orders whose state changed
     positions: dict[PositionKey, PositionState] = field(default_factory=dict)
@@ -111,11 +116,12 @@ class PaperBook:
         self.positions: dict[PositionKey, PositionState] = {}
         self.marks: dict[int, dict[str, tuple[int, float]]] = {}  # account -> symbol -> (last bar ts, close)
         self.currencies: dict[str, str] = {}  # instrument currency (absent: the account's base)
+        self.quote_clock: dict[tuple[int, str], int] = {}  # (account, symbol) -> last quote time (not persisted)
 
     # State ------------------------------------------------------------------------------------------
     def clock(self, account_id: int, symbol: str) -> int | None:
         mark = self.marks.get(account_id, {}).get(symbol)
-        return None if mark is None else mark[0]
+        return None if mark is None or mark[0] == NO_CLOCK else mark[0]
 
     def _behind(self, account_id: int, symbol: str, ts: int) -> bool:
         clock = self.clock(account_id, symbol)
@@ -188,47 +194,73 @@ class PaperBook:
     # The bar loop -----------------------------------------------------------------------------------
     def on_bar(self, symbol: str, bar: Bar, accounts: Iterable[int] | None = None) -> BarResult:
         """Expire, trigger and fill the working orders of ``symbol`` on ``bar`` in ``accounts`` (default: all),
-        then mark those accounts to its close."""
-        result = BarResult(symbol, bar.ts)
-        wanted = self.accounts if accounts is None else accounts
-        live = {a for a in wanted if a in self.accounts and self._behind(a, symbol, bar.ts)}
-        if not live:
-            result.ignored = True
-            return result
-        available: dict[int, float] = {}
-        touched: set[int] = set()
+        then mark those accounts to its close (the bar's open time becomes their clock)."""
+        live = {a for a in self._wanted(accounts) if self._behind(a, symbol, bar.ts)}
+        result = self._match(symbol, bar.ts, live, lambda work: bar_price(work, bar),
+                             lambda account, work: participation_cap(account.config, bar.volume))
+        for account_id in result.marked:
+            self.marks.setdefault(account_id, {})[symbol] = (bar.ts, bar.close)
+        return self._close_event(symbol, bar.ts, result)
+
+    def on_quote(self, symbol: str, quote: Quote, accounts: Iterable[int] | None = None) -> BarResult:
+        """Fill working orders of ``symbol`` against a quote: buys at the ask, sells at the bid, up to the size
+        shown (see :func:`nautilus.trading.matching.quote_price`). Quotes mark the accounts to the mid but do
+        not move their bar clock; a quote not after an account's last quote (or its bar clock) is ignored."""
+        live = {a for a in self._wanted(accounts)
+                if quote.ts > self.quote_clock.get((a, symbol), NO_CLOCK) and self._behind(a, symbol, quote.ts + 1)}
+        sizes = {1: quote.ask_size, -1: quote.bid_size}
+        result = self._match(symbol, quote.ts, live, lambda work: (quote_price(work, quote.bid, quote.ask), False),
+                             lambda account, work: sizes[work.side], per_side=True)
+        mid = 0.5 * (quote.bid + quote.ask)
+        for account_id in result.marked:
+            self.quote_clock[(account_id, symbol)] = quote.ts
+            clock = self.clock(account_id, symbol)
+            self.marks.setdefault(account_id, {})[symbol] = (NO_CLOCK if clock is None else clock, mid)
+        return self._close_event(symbol, quote.ts, result)
+
+    def _wanted(self, accounts: Iterable[int] | None) -> list[int]:
+        return [a for a in (self.accounts if accounts is None else accounts) if a in self.accounts]
+
+    def _match(self, symbol: str, ts: int, live: set[int], price_of: Any, cap_of: Any,
+               per_side: bool = False) -> BarResult:
+        """The matching loop shared by bars and quotes: ``price_of(work) -> (base price | None, slipped)``,
+        ``cap_of(account, work)`` the units available (per account, or per account and side)."""
+        result = BarResult(symbol, ts, ignored=not live, marked=sorted(live))
+        available: dict[tuple[int, int], float] = {}
         for oid in list(self.by_symbol.get(symbol, ())):
             order = self.orders[oid]
             work = order.work
-            if order.account_id not in live or bar.ts < work.eligible_ns:
+            if order.account_id not in live or ts < work.eligible_ns:
                 continue
             account = self.accounts[order.account_id]
-            if expired(work, bar.ts):
+            if expired(work, ts):
                 self._finish(order, "expired", "DAY order expired at the end of its day", result)
                 continue
-            base, slipped = bar_price(work, bar)
+            base, slipped = price_of(work)
             equity = None
             if base is not None and work.equity_pct is not None and work.filled == 0.0:
                 equity = self.valuation(account, {symbol: base}).equity
-            cap = available.setdefault(account.id, participation_cap(account.config, bar.volume))
+            key = (account.id, work.side if per_side else 0)
+            cap = available.setdefault(key, cap_of(account, work))
             before = (work.filled, work.triggered, work.quantity)
             outcome = execute(work, base, slipped, account.config, cap, equity)
             for fill in outcome.fills:
-                self._apply(order, account, fill.quantity, fill.price, fill.fee, bar.ts, result)
-                available[account.id] = cap = cap - fill.quantity
-                touched.add(account.id)
+                self._apply(order, account, fill.quantity, fill.price, fill.fee, ts, result)
+                available[key] = cap = cap - fill.quantity
+                result.touched.add(account.id)
             if outcome.status not in OPEN:
                 self._finish(order, outcome.status, outcome.reason, result)
             elif outcome.status != order.status or (work.filled, work.triggered, work.quantity) != before:
                 order.status = outcome.status
                 result.orders.append(order)
-        for account_id in sorted(live):
-            self.marks.setdefault(account_id, {})[symbol] = (bar.ts, bar.close)
-        result.marked = sorted(live)
+        return result
+
+    def _close_event(self, symbol: str, ts: int, result: BarResult) -> BarResult:
+        live = set(result.marked)
         holders = {acct for (acct, _, sym), pos in self.positions.items()
                    if sym == symbol and acct in live and pos.quantity != 0.0}
-        for account_id in sorted(touched | holders):
-            result.equity.append(self._equity_point(self.accounts[account_id], bar.ts))
+        for account_id in sorted(result.touched | holders):
+            result.equity.append(self._equity_point(self.accounts[account_id], ts))
         return result
 
     def _apply(self, order: Order, account: Account, quantity: float, price: float, fee: float, ts: int,

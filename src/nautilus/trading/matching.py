@@ -88,6 +88,15 @@ class Bar:
 
 
 @dataclass(frozen=True, slots=True)
+class Quote:
+    ts: int
+    bid: float
+    ask: float
+    bid_size: float = math.inf
+    ask_size: float = math.inf
+
+
+@dataclass(frozen=True, slots=True)
 class Fill:
     quantity: float  # unsigned units
     price: float

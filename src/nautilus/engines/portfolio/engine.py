@@ -47,12 +47,13 @@ from nautilus.engines.portfolio.messages import (
     OrderReply,
     OrderRequest,
     OrdersQuery,
+    QuotesPush,
 )
 from nautilus.engines.portfolio.runner import Runner
 from nautilus.runtime.engine import handler
 from nautilus.storage.paper import PaperStore, order_from_row
 from nautilus.trading.book import Account, BarResult, Order, PaperBook
-from nautilus.trading.matching import NS_PER_DAY, Bar, FillConfig, eligible_from
+from nautilus.trading.matching import NS_PER_DAY, Bar, FillConfig, Quote, eligible_from
 
 EQUITY = Gauge("nautilus_portfolio_equity", "Paper account equity in its base currency", ["account"])
 UNREALISED = Gauge("nautilus_portfolio_unrealised_pnl", "Paper account unrealised P&L", ["account"])
@@ -95,7 +96,7 @@ class PortfolioEngine(StorageEngine):
         self._stale_risk: set[int] = set()  # accounts whose book the Risk engine has not seen yet
         self._risk_client: Any = None
         self.runner = Runner(self)
-        self.feed = HubFeed(settings, lambda symbol, bar: self.process_bar(symbol, bar))
+        self.feed = HubFeed(settings, lambda symbol, bar: self.process_event(symbol, bar))
 
     def start(self) -> None:
         super().start()
@@ -541,28 +542,36 @@ class PortfolioEngine(StorageEngine):
             if not all(math.isfinite(p) and p > 0 for p in prices) or b.low > min(b.open, b.close) or b.high < max(
                     b.open, b.close) or not b.volume >= 0:
                 raise InvalidInput(f"bar {i} is not a valid OHLCV bar", field=f"bars.{i}")
-        fills: list[dict[str, Any]] = []
-        orders: list[dict[str, Any]] = []
-        ignored = 0
-        for b in req.bars:
-            result = self.process_bar(req.symbol, Bar(b.ts, b.open, b.high, b.low, b.close, b.volume))
-            if result.ignored:
-                ignored += 1
-            fills += [dataclasses.asdict(f) for f in result.fills]
-            orders += [_order_dict(o) for o in result.orders]
-        return BarsReply(symbol=req.symbol, processed=len(req.bars) - ignored, ignored=ignored, fills=fills,
-                         orders=orders)
+        results = [self.process_event(req.symbol, Bar(b.ts, b.open, b.high, b.low, b.close, b.volume))
+                   for b in req.bars]
+        return _events_reply(req.symbol, results)
 
-    def process_bar(self, symbol: str, bar: Bar, accounts: list[int] | None = None) -> BarResult:
-        """One bar through the book (of ``accounts``, default all) and into the database in one transaction;
-        publishes what changed."""
+    @handler(idempotent=True)
+    def on_quotes(self, req: QuotesPush) -> BarsReply:
+        """Fill working orders against quotes (buys at the ask, sells at the bid, up to the size shown)."""
+        if not req.quotes:
+            raise InvalidInput("quotes is empty", field="quotes")
+        for i, q in enumerate(req.quotes):
+            if not (math.isfinite(q.bid) and math.isfinite(q.ask) and 0 < q.bid <= q.ask) or not (
+                    q.bid_size >= 0 and q.ask_size >= 0):
+                raise InvalidInput(f"quote {i} needs 0 < bid <= ask and sizes >= 0", field=f"quotes.{i}")
+        results = [self.process_event(req.symbol, Quote(q.ts, q.bid, q.ask, q.bid_size, q.ask_size))
+                   for q in req.quotes]
+        return _events_reply(req.symbol, results)
+
+    def process_event(self, symbol: str, event: Bar | Quote, accounts: list[int] | None = None) -> BarResult:
+        """One bar or quote through the book (of ``accounts``, default all) and into the database in one
+        transaction; publishes what changed."""
         assert self.store is not None
         with self._lock:
-            result = self.book.on_bar(symbol, bar, accounts)
+            if isinstance(event, Quote):
+                result = self.book.on_quote(symbol, event, accounts)
+            else:
+                result = self.book.on_bar(symbol, event, accounts)
             if result.ignored:
                 return result
             try:
-                self.store.save_bar(result, self.book, bar.close)
+                self.store.save_event(result, self.book)
             except Exception:
                 self._reload()  # the database is the truth: drop the in-memory changes
                 raise
@@ -594,6 +603,13 @@ class _RowView:
     def __init__(self, row: dict[str, Any], values: dict[str, Any]) -> None:
         self.__dict__.update(values)
         self.__dict__.update(row)
+
+
+def _events_reply(symbol: str, results: list[BarResult]) -> BarsReply:
+    ignored = sum(r.ignored for r in results)
+    return BarsReply(symbol=symbol, processed=len(results) - ignored, ignored=ignored,
+                     fills=[dataclasses.asdict(f) for r in results for f in r.fills],
+                     orders=[_order_dict(o) for r in results for o in r.orders])
 
 
 def _event(kind: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -93,6 +93,21 @@ class BarsPush(msgspec.Struct, kw_only=True):
     bars: list[BarIn]
 
 
+class QuoteIn(msgspec.Struct, kw_only=True):
+    ts: int  # ns UTC
+    bid: float
+    ask: float
+    bid_size: float = float("inf")
+    ask_size: float = float("inf")
+
+
+class QuotesPush(msgspec.Struct, kw_only=True):
+    """Top-of-book quotes of one instrument, oldest first: they fill orders between bars."""
+
+    symbol: str
+    quotes: list[QuoteIn]
+
+
 class OrderReply(msgspec.Struct, kw_only=True):
     order: dict[str, Any]
     created: bool = True  # False: the idempotency key matched an earlier order

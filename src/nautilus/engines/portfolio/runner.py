@@ -186,7 +186,7 @@ class Runner:
                 return
             started = time.monotonic()
             bar = Bar(int(bars.ts[t]), float(o[t]), float(h[t]), float(l[t]), float(c[t]), float(v[t]))
-            self.engine.process_bar(req.symbol, bar, [account.id])
+            self.engine.process_event(req.symbol, bar, [account.id])
             dep.processed = t + 1
             if t + 1 < n:  # a signal on the last bar has no bar to fill on
                 self._decide(dep, strategy, params, cfg, account.id, (o, h, l, c), t)

@@ -22,6 +22,7 @@ from nautilus.engines.portfolio.messages import (
     OrderRef,
     OrderRequest,
     OrdersQuery,
+    QuotesPush,
 )
 from nautilus.gateway.routers import (
     API_PREFIX,
@@ -145,6 +146,15 @@ async def equity(request: Request, account: ACCOUNT = "default",
 async def push_bars(request: Request) -> Response:
     req = await decode_body(request, BarsPush)
     return json_response(await call_engine(_client(request), "on_bars", req))
+
+
+@router.post("/quotes", summary="Feed top-of-book quotes of one instrument (fills between bars)",
+             **body_doc("`symbol`; `quotes`: [{ts, bid, ask, bid_size, ask_size}] oldest first. Buys fill at the ask, "
+                        "sells at the bid, up to the size shown; quotes mark positions to the mid.",
+                        {"symbol": "AAPL", "quotes": [{"ts": 1767225600000000000, "bid": 99.9, "ask": 100.1}]}))
+async def push_quotes(request: Request) -> Response:
+    req = await decode_body(request, QuotesPush)
+    return json_response(await call_engine(_client(request), "on_quotes", req))
 
 
 @router.post("/feeds", summary="Feed the paper book with bars arriving on the hub's bars.<SYMBOL> channels",
