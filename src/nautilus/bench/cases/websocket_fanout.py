@@ -1,7 +1,7 @@
 """websocket_fanout: /ws delivery latency and loss to many subscribers, and gateway memory under slow clients.
 
 A supervisor runs the WebSocket hub engine and the gateway (uvicorn) under a temporary home. Client
-processes (``python -m nautilus.bench.cases.websocket_fanout client ...``, asyncio ``websockets`` without
+processes (``python -m nautilus.bench.wsclient ...``, asyncio ``websockets`` without
 permessage-deflate, which would compress every frame once per connection) open
 1,000 subscribers (200 with ``--quick``) on channel ``bench``; this process publishes to the hub at
 100 msg/s (the ``publish`` handler over the unix socket, as a bus forwarder does), each message carrying
@@ -14,10 +14,8 @@ with targets.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -30,11 +28,11 @@ import psutil
 from nautilus.bench.harness import BenchContext, Result, case, result
 from nautilus.bench.procs import bench_settings, free_port_offset, temp_home, wait_until
 from nautilus.bench.stats import percentile
+from nautilus.bench.wsclient import CHANNEL
 from nautilus.config import Settings
 from nautilus.runtime import supervisor
 
 ENGINE = "websocket"
-CHANNEL = "bench"
 RATE = 100.0
 TARGET_P99_MS = 50.0
 CLIENT_PROCS = 4
@@ -42,80 +40,12 @@ BURST = 3_000
 PAD_BYTES = 2_000
 
 
-# Client processes ----------------------------------------------------------------------------------
-async def _client(url: str, conns: int, expect: int, mode: str, out: str | None) -> None:
-    import websockets
-
-    async def one(k: int, ready: asyncio.Event, counter: list[int]) -> tuple[list[int], list[int]]:
-        sock = None
-        if mode == "slow":  # a tiny receive window: the server's sends stall after a few KB
-            host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.setblocking(False)
-            await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
-        ws = await websockets.connect(url, max_queue=1 if mode == "slow" else 1024, open_timeout=60,
-                                      ping_interval=None, sock=sock, compression=None)
-        await ws.send(json.dumps({"op": "subscribe", "channels": [CHANNEL]}))
-        while json.loads(await ws.recv())["type"] != "subscribed":
-            pass
-        counter[0] += 1
-        if counter[0] == conns:
-            ready.set()
-        if mode == "slow":
-            await asyncio.sleep(3600)  # never read again
-        seen: list[int] = []
-        lat: list[int] = []
-        try:
-            while len(seen) < expect:
-                text = await asyncio.wait_for(ws.recv(), 20.0)
-                now = time.time_ns()
-                frame = json.loads(text)
-                if frame["type"] == "message":
-                    seen.append(frame["data"]["i"])
-                    lat.append((now - frame["data"]["t"]) // 1_000)
-        except (TimeoutError, websockets.ConnectionClosed):
-            pass
-        await ws.close()
-        return seen, lat
-
-    ready = asyncio.Event()
-    counter = [0]
-    tasks = [asyncio.create_task(one(k, ready, counter)) for k in range(conns)]
-    await ready.wait()
-    print("ready", flush=True)
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    if out:
-        summary = {"received": [], "latency_us": [], "errors": 0}
-        for r in results:
-            if isinstance(r, BaseException):
-                summary["errors"] += 1
-                continue
-            summary["received"].append(sorted(set(r[0])) == list(range(expect)) and len(r[0]) == expect)
-            summary["latency_us"].extend(r[1])
-        summary["lost"] = sum(expect - len(set(r[0])) for r in results if not isinstance(r, BaseException))
-        Path(out).write_text(json.dumps(summary))
-
-
-def client_main(argv: list[str]) -> None:
-    url, conns, expect, mode = argv[0], int(argv[1]), int(argv[2]), argv[3]
-    out = argv[4] if len(argv) > 4 else None
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(_client(url, conns, expect, mode, out))
-
-
 def _spawn_clients(url: str, total: int, expect: int, mode: str, home: Path) -> list[tuple[subprocess.Popen, Path]]:
     procs = []
     per = [total // CLIENT_PROCS + (1 if k < total % CLIENT_PROCS else 0) for k in range(CLIENT_PROCS)]
     for k, n in enumerate(per):
         out = home / f"client-{mode}-{k}.json"
-        args = [sys.executable, "-m", "nautilus.bench.cases.websocket_fanout", "client", url, str(n), str(expect),
-                mode, str(out)]
+        args = [sys.executable, "-m", "nautilus.bench.wsclient", url, str(n), str(expect), mode, str(out)]
         with open(out.with_suffix(".log"), "w") as log:
             procs.append((subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True), out))
     for proc, out in procs:
@@ -247,6 +177,3 @@ def websocket_fanout(ctx: BenchContext) -> list[Result]:
                {"dropped": dropped, "rss_growth_mb": round(rss_slow - rss_slow_idle, 1)}),
     ]
 
-
-if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "client":
-    client_main(sys.argv[2:])
