@@ -2,7 +2,9 @@
 
 Topics are dot-separated (``marketdata.bars.AAPL.1d``); subscriptions take glob patterns
 (``marketdata.bars.*``). Messages are JSON-able dicts, encoded with msgspec. The in-memory bus
-reaches subscribers of the same process only; Redis reaches every process and machine.
+reaches subscribers of the same process only; Redis reaches every process and machine. When Redis goes
+away, :class:`ResilientRedisBus` falls back to the in-process bus with a warning and goes back to
+Redis as soon as it answers again.
 
 Fan-out to the WebSocket hub (engine ``websocket``, see ``nautilus.engines.websocket``): with Redis
 the hub subscribes to every topic itself. Without Redis, :func:`make_bus` returns a
@@ -18,6 +20,7 @@ forwarding off; the hub engine's own bus ingests directly and never forwards to 
 from __future__ import annotations
 
 import fnmatch
+import logging
 import queue
 import threading
 import time
@@ -27,6 +30,7 @@ import msgspec
 
 from nautilus.config import Settings
 
+log = logging.getLogger("nautilus.bus")
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 
@@ -255,7 +259,115 @@ class ForwardingBus(InMemoryBus):
         self.forwarder.put(topic, _decode(_encode(message)) if self._subs else payload)
 
 
+class ResilientRedisBus:
+    """Redis pub/sub that survives Redis going away: publishes then go to the process's local bus (the
+    in-memory bus that also forwards to the WebSocket hub, so /ws keeps working) with one warning per outage,
+    and Redis is tried again every ``retry_s`` until it answers; subscribers read both."""
+
+    def __init__(self, settings: Settings, retry_s: float = 2.0, local: Bus | None = None) -> None:
+        self.url = settings.redis_url
+        self.retry_s = retry_s
+        self.local: Bus = local or (ForwardingBus(settings) if settings.ws_forward else InMemoryBus())
+        self.redis: RedisBus | None = None
+        self._next_try = 0.0
+        self._lock = threading.Lock()
+        self._connect()
+
+    @property
+    def degraded(self) -> bool:
+        return self.redis is None
+
+    def _connect(self) -> RedisBus | None:
+        """The Redis bus, (re)connecting when it is down and the retry delay has passed."""
+        with self._lock:
+            if self.redis is None and time.monotonic() >= self._next_try:
+                try:
+                    self.redis = RedisBus(self.url or "")
+                    log.warning("Redis bus at %s is up", self.url)
+                except Exception as exc:  # redis.ConnectionError, TimeoutError, ...
+                    self._next_try = time.monotonic() + self.retry_s
+                    log.warning("Redis bus at %s unreachable (%s): using the in-process bus", self.url, exc)
+            return self.redis
+
+    def _lost(self, exc: Exception) -> None:
+        with self._lock:
+            if self.redis is not None:
+                log.warning("Redis bus at %s lost (%s): using the in-process bus until it is back", self.url, exc)
+                self.redis.close()
+                self.redis = None
+                self._next_try = time.monotonic() + self.retry_s
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
+        redis_bus = self._connect()
+        if redis_bus is not None:
+            try:
+                redis_bus.publish(topic, message)
+                return
+            except Exception as exc:
+                self._lost(exc)
+        self.local.publish(topic, message)
+
+    def subscribe(self, pattern: str) -> Subscription:
+        return _ResilientSubscription(self, pattern)
+
+    def close(self) -> None:
+        if self.redis is not None:
+            self.redis.close()
+        self.local.close()
+
+
+class _ResilientSubscription:
+    """Reads the local bus (messages published here during an outage) and Redis (resubscribing after one)."""
+
+    def __init__(self, bus: ResilientRedisBus, pattern: str) -> None:
+        self.bus = bus
+        self.pattern = pattern
+        self.local = bus.local.subscribe(pattern)
+        self.remote: _RedisSubscription | None = None
+        self._attach()
+
+    def _attach(self) -> None:
+        redis_bus = self.bus._connect()
+        if self.remote is None and redis_bus is not None:
+            try:
+                self.remote = redis_bus.subscribe(self.pattern)
+            except Exception as exc:
+                self.bus._lost(exc)
+
+    def get(self, timeout: float | None = None) -> tuple[str, dict[str, Any]] | None:
+        deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
+        while True:
+            item = self.local.get(timeout=0)
+            if item is not None:
+                return item
+            if self.remote is None:
+                self._attach()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            step = min(remaining, 0.05 if self.remote is not None else 0.1)
+            if self.remote is None:
+                item = self.local.get(timeout=step)
+            else:
+                try:
+                    item = self.remote.get(timeout=step)
+                except Exception as exc:
+                    self.remote = None
+                    self.bus._lost(exc)
+                    continue
+            if item is not None:
+                return item
+
+    def close(self) -> None:
+        self.local.close()
+        if self.remote is not None:
+            try:
+                self.remote.close()
+            except Exception:
+                pass
+
+
 def make_bus(settings: Settings) -> Bus:
     if settings.redis_url:
-        return RedisBus(settings.redis_url)
+        return ResilientRedisBus(settings)
     return ForwardingBus(settings) if settings.ws_forward else InMemoryBus()

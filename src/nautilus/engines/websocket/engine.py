@@ -31,7 +31,7 @@ from nautilus.engines.websocket.messages import (
     StartReplay,
 )
 from nautilus.engines.websocket.replay import Replayer
-from nautilus.runtime.bus import Bus, InMemoryBus, RedisBus
+from nautilus.runtime.bus import Bus, InMemoryBus, RedisBus, ResilientRedisBus
 from nautilus.runtime.engine import handler
 
 log = logging.getLogger("nautilus.websocket")
@@ -62,7 +62,8 @@ class WebSocketEngine(StorageEngine):
     @property
     def bus(self) -> Bus:
         if self._bus is None:
-            self._bus = RedisBus(self.settings.redis_url) if self.settings.redis_url else _HubBus(self.hub)
+            local = _HubBus(self.hub)  # without Redis (or while it is down) publishes are ingested directly
+            self._bus = ResilientRedisBus(self.settings, local=local) if self.settings.redis_url else local
         return self._bus
 
     def start(self) -> None:
@@ -76,19 +77,29 @@ class WebSocketEngine(StorageEngine):
             ready.wait(5.0)
 
     def _ingest_redis(self, ready: threading.Event) -> None:
-        bus = RedisBus(str(self.settings.redis_url))
-        sub = bus.subscribe("*")
-        ready.set()
-        try:
-            while not self._stop.is_set():
-                item = sub.get(timeout=0.5)
-                if item is not None:
-                    self.hub.ingest([item])
-        except Exception:
-            log.exception("the hub's Redis subscription failed")
-        finally:
-            sub.close()
-            bus.close()
+        """Ingest every Redis topic; when Redis goes away, retry every second until it is back (meanwhile
+        publishers fall back to forwarding to the hub, see ``nautilus.runtime.bus``)."""
+        while not self._stop.is_set():
+            bus = sub = None
+            try:
+                bus = RedisBus(str(self.settings.redis_url))
+                sub = bus.subscribe("*")
+                ready.set()
+                while not self._stop.is_set():
+                    item = sub.get(timeout=0.5)
+                    if item is not None:
+                        self.hub.ingest([item])
+            except Exception as exc:
+                log.warning("the hub's Redis subscription failed (%s); retrying", exc)
+                ready.set()
+                self._stop.wait(1.0)
+            finally:
+                for closable in (sub, bus):
+                    if closable is not None:
+                        try:
+                            closable.close()
+                        except Exception:
+                            pass
 
     def close(self) -> None:
         self.replayer.close()
