@@ -50,6 +50,13 @@ class EngineUnavailable(NautilusError):
     status = 503
 
 
+class Unavailable(NautilusError):
+    """A service the request needs (the database) is unreachable right now; retry later (HTTP 503)."""
+
+    code = "unavailable"
+    status = 503
+
+
 class RemoteError(NautilusError):
     """An engine failed while handling a request (HTTP 500 at the gateway, logged there)."""
 
@@ -58,9 +65,21 @@ class RemoteError(NautilusError):
 
 
 ERRORS_BY_CODE: dict[str, type[NautilusError]] = {
-    cls.code: cls for cls in (NautilusError, InvalidInput, NotFound, Conflict, EngineUnavailable, RemoteError)
+    cls.code: cls for cls in (NautilusError, InvalidInput, NotFound, Conflict, EngineUnavailable, Unavailable,
+                              RemoteError)
 }
 
 
 def error_from_code(code: str, message: str, field: str | None = None) -> NautilusError:
     return ERRORS_BY_CODE.get(code, RemoteError)(message, field)
+
+
+def database_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database being unreachable (connection refused, lost or timed out)."""
+    try:
+        from sqlalchemy.exc import DBAPIError
+    except ImportError:  # pragma: no cover - SQLAlchemy is a dependency
+        return False
+    if isinstance(exc, DBAPIError):
+        return bool(exc.connection_invalidated) or type(exc.orig).__name__ in ("OperationalError", "InterfaceError")
+    return False

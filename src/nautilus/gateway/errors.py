@@ -7,9 +7,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
-from nautilus.core.errors import NautilusError
+from nautilus.core.errors import NautilusError, database_outage
 
 log = logging.getLogger("nautilus.gateway")
 
@@ -24,6 +25,15 @@ def install(app: FastAPI) -> None:
         if exc.status >= 500 and exc.code != "engine_unavailable":
             log.error("engine error: %s", exc.message)
         return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        """The gateway's own database calls (API keys): an outage is a 503, anything else a logged 500."""
+        if database_outage(exc):
+            log.warning("the database is unreachable: %s", exc)
+            return error_response(503, "unavailable", "the database is unreachable; retry later")
+        log.exception("database error")
+        return error_response(500, "internal_error", "a database error occurred")
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -25,7 +25,13 @@ import msgspec
 import numpy as np
 
 from nautilus.config import Settings, get_settings
-from nautilus.core.errors import EngineUnavailable, NautilusError, error_from_code
+from nautilus.core.errors import (
+    EngineUnavailable,
+    NautilusError,
+    Unavailable,
+    database_outage,
+    error_from_code,
+)
 from nautilus.engines import engine_class
 from nautilus.runtime import metrics
 from nautilus.runtime.engine import Engine, Method
@@ -359,6 +365,8 @@ class EngineClient:
             except Exception as exc:
                 if name != "inproc":
                     raise
+                if database_outage(exc):
+                    raise Unavailable("the database is unreachable; retry later") from exc
                 log.exception("in-process %s.%s failed", self.engine, method)
                 self._fail(name, state, method, exc, errors)
                 raise EngineUnavailable(f"{self.engine}.{method} failed in-process: {exc}") from exc

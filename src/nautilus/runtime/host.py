@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from nautilus.config import Settings, get_settings
-from nautilus.core.errors import NautilusError, NotFound
+from nautilus.core.errors import NautilusError, NotFound, database_outage
 from nautilus.runtime.engine import Engine
 from nautilus.runtime.protocol import (
     REPLY_ENCODER,
@@ -196,11 +196,15 @@ class EngineHost:
         except msgspec.ValidationError as exc:
             self.errors += 1
             reply = ReplyFrame(frame.id, error=ErrorBody("invalid_input", str(exc), _field_of(exc)))
-        except Exception as exc:  # a bug in a handler: keep serving, report without internals
+        except Exception as exc:  # a bug in a handler, or the database gone: keep serving, report without internals
             self.errors += 1
-            log.exception("handler %s.%s failed", self.engine.name, frame.method)
-            reply = ReplyFrame(frame.id, error=ErrorBody(
-                "engine_error", f"{self.engine.name}.{frame.method} failed: {type(exc).__name__}"))
+            if database_outage(exc):
+                log.warning("%s.%s: the database is unreachable: %s", self.engine.name, frame.method, exc)
+                reply = ReplyFrame(frame.id, error=ErrorBody("unavailable", "the database is unreachable; retry later"))
+            else:
+                log.exception("handler %s.%s failed", self.engine.name, frame.method)
+                reply = ReplyFrame(frame.id, error=ErrorBody(
+                    "engine_error", f"{self.engine.name}.{frame.method} failed: {type(exc).__name__}"))
         out = REPLY_ENCODER.encode(reply)
         self.latency.add(time.perf_counter() - t0)
         return out

@@ -54,6 +54,8 @@ def normalize_url(url: str | URL) -> URL:
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """Create an engine for ``url``; ``kwargs`` go to :func:`sqlalchemy.create_engine`."""
     parsed = normalize_url(url)
+    if parsed.drivername.startswith("postgresql"):
+        kwargs.setdefault("pool_pre_ping", True)  # a connection lost with the server is replaced, not used
     engine = create_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         if parsed.database and parsed.database != ":memory:":
