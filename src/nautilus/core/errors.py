@@ -80,6 +80,12 @@ def database_outage(exc: BaseException) -> bool:
         from sqlalchemy.exc import DBAPIError
     except ImportError:  # pragma: no cover - SQLAlchemy is a dependency
         return False
-    if isinstance(exc, DBAPIError):
-        return bool(exc.connection_invalidated) or type(exc.orig).__name__ in ("OperationalError", "InterfaceError")
-    return False
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if type(orig).__module__.startswith("sqlite3"):  # SQLite: busy past the timeout, or the file unreachable
+        text = str(orig).lower()
+        return any(s in text for s in ("database is locked", "unable to open", "disk i/o"))
+    return type(orig).__name__ in ("OperationalError", "InterfaceError")  # psycopg: the connection failed

@@ -366,6 +366,7 @@ class EngineClient:
                 if name != "inproc":
                     raise
                 if database_outage(exc):
+                    log.warning("in-process %s.%s: the database is unreachable: %s", self.engine, method, exc)
                     raise Unavailable("the database is unreachable; retry later") from exc
                 log.exception("in-process %s.%s failed", self.engine, method)
                 self._fail(name, state, method, exc, errors)

@@ -89,6 +89,8 @@ class MarketDataEngine(StorageEngine):
         symbol = normalize_symbol(req.symbol)
         if not 1 <= req.n <= MAX_LIMIT:
             raise InvalidInput(f"n must be between 1 and {MAX_LIMIT}", field="n")
+        if not 0 <= req.seed < 2**63:
+            raise InvalidInput("seed must be a non-negative integer below 2**63", field="seed")
         common = dict(s0=req.s0, mu=req.mu, sigma=req.sigma, seed=req.seed, sessions=req.sessions)
         make = synthetic.gbm_bars if req.model == "gbm" else synthetic.garch_bars
         bars = make(symbol, req.timeframe, req.start_ns, req.n, **common)

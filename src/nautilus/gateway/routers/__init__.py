@@ -17,6 +17,7 @@ from nautilus.runtime.client import EngineClient
 T = TypeVar("T")
 
 API_PREFIX = "/api/v1"
+ID_MAX = 2**31 - 1  # ids and versions are SQL integers: larger ones are 422s, not database errors
 INLINE_TIMEOUT_S = 1.0
 
 

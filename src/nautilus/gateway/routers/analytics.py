@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from nautilus.engines.analytics.messages import BacktestRef, StatsRequest
-from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
+from nautilus.gateway.routers import API_PREFIX, ID_MAX, body_doc, call_engine, decode_body, json_response
 from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/analytics", tags=["analytics"])
@@ -43,11 +43,11 @@ async def post_report(request: Request) -> Response:
 
 
 @router.get("/report/{run_id}", summary="HTML tear sheet of a saved backtest", response_class=HTMLResponse)
-async def get_report(request: Request, run_id: Annotated[int, Path(ge=1)]) -> Response:
+async def get_report(request: Request, run_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
     reply = await call_engine(_client(request), "report", StatsRequest(backtest_id=run_id))
     return HTMLResponse(reply.html)
 
 
 @router.get("/backtests/{run_id}/stats", summary="Statistics of a saved backtest")
-async def backtest_stats(request: Request, run_id: Annotated[int, Path(ge=1)]) -> Response:
+async def backtest_stats(request: Request, run_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
     return json_response(await call_engine(_client(request), "backtest_stats", BacktestRef(id=run_id)))

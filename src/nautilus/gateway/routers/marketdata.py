@@ -129,7 +129,7 @@ class GenerateBody(BaseModel):
     model: Literal["gbm", "garch"] = "gbm"
     n: int = Field(1000, ge=1, le=5_000_000)
     start: str = "2020-01-01"
-    seed: int = 1
+    seed: int = Field(1, ge=0, lt=2**63)
     s0: float = Field(100.0, gt=0)
     mu: float = 0.05
     sigma: float = Field(0.2, gt=0, le=5)

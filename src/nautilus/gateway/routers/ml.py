@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from nautilus.engines.ml.messages import JobId, ModelRef, ModelsRequest, PredictRequest, TrainRequest
-from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
+from nautilus.gateway.routers import API_PREFIX, ID_MAX, body_doc, call_engine, decode_body, json_response
 from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/ml", tags=["ml"])
@@ -59,12 +59,12 @@ async def list_models(request: Request, name: Annotated[str | None, Query(max_le
 
 @router.get("/models/{name}", summary="A model: its production version, else the latest")
 async def get_model(request: Request, name: NAME,
-                    version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+                    version: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None) -> Response:
     return json_response(await call_engine(_client(request), "model", ModelRef(name=name, version=version)))
 
 
 @router.post("/models/{name}/versions/{version}/promote", summary="Make a version the production version")
-async def promote(request: Request, name: NAME, version: Annotated[int, Path(ge=1)]) -> Response:
+async def promote(request: Request, name: NAME, version: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
     return json_response(await call_engine(_client(request), "promote", ModelRef(name=name, version=version)))
 
 
@@ -74,7 +74,7 @@ async def rollback(request: Request, name: NAME) -> Response:
 
 
 @router.delete("/models/{name}/versions/{version}", summary="Delete a version (not the production one)")
-async def delete_model(request: Request, name: NAME, version: Annotated[int, Path(ge=1)]) -> Response:
+async def delete_model(request: Request, name: NAME, version: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
     return json_response(await call_engine(_client(request), "delete_model", ModelRef(name=name, version=version)))
 
 

@@ -26,6 +26,7 @@ from nautilus.engines.portfolio.messages import (
 )
 from nautilus.gateway.routers import (
     API_PREFIX,
+    ID_MAX,
     body_doc,
     call_engine,
     convert_body,
@@ -37,7 +38,7 @@ from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/portfolio", tags=["portfolio"])
 ACCOUNT = Annotated[str, Query(min_length=1, max_length=64)]
-ORDER_ID = Annotated[int, Path(ge=1)]
+ORDER_ID = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 
 def _client(request: Request) -> EngineClient:

@@ -22,7 +22,7 @@ from nautilus.engines.strategy.messages import (
     ScanRequest,
     SweepRequest,
 )
-from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
+from nautilus.gateway.routers import API_PREFIX, ID_MAX, body_doc, call_engine, decode_body, json_response
 from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/strategy", tags=["strategy"])
@@ -116,13 +116,13 @@ async def list_backtests(
 
 
 @router.get("/backtests/{run_id}", summary="A saved backtest with trades and equity curve")
-async def get_backtest(request: Request, run_id: Annotated[int, Path(ge=1)]) -> Response:
+async def get_backtest(request: Request, run_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
     reply = await call_engine(_client(request), "get_backtest", BacktestId(id=run_id))
     return json_response(_backtest_payload(reply))
 
 
 @router.delete("/backtests/{run_id}", summary="Delete a saved backtest")
-async def delete_backtest(request: Request, run_id: Annotated[int, Path(ge=1)]) -> Response:
+async def delete_backtest(request: Request, run_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
     return json_response(await call_engine(_client(request), "delete_backtest", BacktestId(id=run_id)))
 
 

@@ -26,7 +26,7 @@ async def list_channels(request: Request) -> Response:
 
 @router.get("/channels/{channel}", summary="A channel's buffered messages with seq > after_seq (resume by HTTP)")
 async def channel_messages(request: Request, channel: Annotated[str, Path(min_length=1, max_length=200)],
-                           after_seq: Annotated[int, Query(ge=0)] = 0,
+                           after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
                            limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Response:
     req = ReplayRequest(channel=channel, after_seq=after_seq, limit=limit)
     return json_response(await call_engine(_client(request), "replay", req))
