@@ -66,6 +66,9 @@ def test_sigkill_each_engine_under_load_loses_no_request(settings, stack_env, ca
                 else:
                     raise AssertionError(f"{engine} did not come back on its unix socket")
                 recovery[engine] = round(time.monotonic() - killed, 2)
+            health = http.get("/health").json()["engines"]
+            assert all(health[e]["restarts"] == 1 for e in engines), {e: health[e]["restarts"] for e in engines}
+            assert 'nautilus_engine_restarts{engine="ml"} 1.0' in http.get("/metrics").text
         stop.set()
         worker.join(30)
     finally:

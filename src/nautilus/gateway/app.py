@@ -23,6 +23,7 @@ from nautilus.gateway.metrics import MetricsMiddleware
 from nautilus.gateway.routers import analytics, factors, marketdata, ml, portfolio, risk, strategy, stream
 from nautilus.gateway.routers import features as features_router
 from nautilus.runtime import metrics as runtime_metrics
+from nautilus.runtime import supervisor
 from nautilus.runtime.backend import detect_backend
 from nautilus.runtime.client import EngineClient, process_pool
 from nautilus.runtime.host import METRICS
@@ -48,6 +49,10 @@ class Engines:
         now = time.monotonic()
         if self._health is None or now - self._health[0] > HEALTH_CACHE_S:
             engines = {name: client.health() for name, client in self.clients.items()}
+            services = (supervisor.read_state(self.settings) or {}).get("services", {})
+            for name, info in engines.items():  # restarts as the supervisor counts them (None: not supervised)
+                info["restarts"] = services.get(name, {}).get("restarts")
+                runtime_metrics.ENGINE_RESTARTS.labels(name).set(info["restarts"] or 0)
             states = {e["status"] for e in engines.values()}
             status = "ok" if states <= {"up"} else "degraded"
             backend = detect_backend(self.settings.compute_backend)

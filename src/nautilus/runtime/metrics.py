@@ -25,6 +25,7 @@ ENGINE_UP = Gauge("nautilus_engine_up", "1 when the engine answers health probes
 ENGINE_TRANSPORT = Gauge("nautilus_engine_transport_active",
                          "1 for the transport the last successful call used", ["engine", "transport"])
 SHM_POOL_BYTES = Gauge("nautilus_shm_pool_bytes", "Shared-memory pool of this process", ["state"])
+ENGINE_RESTARTS = Gauge("nautilus_engine_restarts", "Times the supervisor restarted an engine", ["engine"])
 COMPUTE_BACKEND = Gauge("nautilus_compute_backend", "1 for the compute backend this process uses",
                         ["backend", "device"])
 
