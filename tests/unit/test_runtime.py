@@ -290,3 +290,18 @@ def test_backend_auto_is_cpu_without_torch_and_explicit_gpu_is_an_error(monkeypa
             backend.detect_backend("tpu")
     finally:
         backend.detect_backend.cache_clear()
+
+
+def test_auto_backend_does_not_import_torch_where_no_gpu_can_exist() -> None:
+    """torch costs ~250 MB per process: with no NVIDIA driver and not on macOS, auto answers CPU without it."""
+    import subprocess
+    import sys
+
+    from nautilus.runtime import backend
+
+    if backend._accelerator_possible():
+        pytest.skip("this machine could have a GPU")
+    code = ("import sys; from nautilus.runtime.backend import detect_backend; b = detect_backend('auto'); "
+            "print(b.name, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["cpu", "False"]

@@ -6,8 +6,11 @@ absent is an error (a silent CPU fallback would hide a misconfigured GPU box).
 
 from __future__ import annotations
 
+import glob
+import importlib.metadata
 import importlib.util
 import os
+import sys
 from functools import lru_cache
 
 import msgspec
@@ -21,12 +24,22 @@ class BackendInfo(msgspec.Struct, frozen=True):
     torch: str | None  # torch version when importable
 
 
+def _accelerator_possible() -> bool:
+    """False where neither CUDA (no NVIDIA driver) nor MPS (not macOS) can exist, decided without torch."""
+    if sys.platform == "darwin":
+        return True
+    return os.path.exists("/proc/driver/nvidia/version") or bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
 @lru_cache(maxsize=4)
 def detect_backend(preference: str = "auto") -> BackendInfo:
     if preference not in ("auto", "cpu", "cuda", "mps"):
         raise InvalidInput(f"compute backend {preference!r} is not one of auto, cpu, cuda, mps",
                            field="compute_backend")
     cpu = BackendInfo("cpu", f"{os.cpu_count()} CPU cores", None)
+    if preference == "auto" and importlib.util.find_spec("torch") is not None and not _accelerator_possible():
+        # importing torch costs ~250 MB per process: only do it where a GPU could be there
+        return BackendInfo("cpu", cpu.device, importlib.metadata.version("torch"))
     if preference == "cpu" or importlib.util.find_spec("torch") is None:
         if preference in ("cuda", "mps"):
             raise InvalidInput(f"compute backend {preference!r} requested but PyTorch is not installed",

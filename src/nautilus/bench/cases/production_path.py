@@ -1,0 +1,110 @@
+"""production_path: the stack's idle memory, and an engine-backed query through NGINX under load.
+
+A supervisor runs every engine, the gateway (and the dashboard server when built) on a temporary home with
+the embedded defaults. Memory: the resident set of the supervisor and all its children once the stack is
+up and has answered a request on every engine (target: <= 1.5 GB for 9 engines + gateway). NGINX (Debian's,
+with the production profile's rendered config) then fronts the gateway, and a one-month daily bars query
+is driven through it with 4 keep-alive connections (``wrk`` when installed, else the Python load generator):
+targets p50 < 2 ms, p99 < 5 ms, >= 2,000 requests/s; the same load straight at the gateway is the baseline.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+
+import httpx
+import psutil
+
+from nautilus.bench.cases.gateway_load import bars_query, load_sample, stop_stack, wait_for_stack
+from nautilus.bench.harness import BenchContext, Result, case, result
+from nautilus.bench.loadgen import drive
+from nautilus.bench.procs import bench_settings, free_port_offset, temp_home, wait_until
+from nautilus.config import DEFAULT_ENGINE_PORTS
+from nautilus.production import render
+from nautilus.runtime import supervisor
+
+CONNECTIONS = 4
+TARGETS = {"p50_ms": 2.0, "p99_ms": 5.0, "rps": 2000.0}
+MEMORY_TARGET_MB = 1536.0
+READS = ("/api/v1/marketdata/instruments", "/api/v1/risk/decisions", "/api/v1/strategy/strategies",
+         "/api/v1/features/sets", "/api/v1/factors", "/api/v1/ml/tasks", "/api/v1/stream/channels",
+         "/api/v1/portfolio/accounts", "/api/v1/analytics/backtests/1/stats")
+
+
+def _stack_rss_mb(pid: int) -> tuple[float, int]:
+    root = psutil.Process(pid)
+    procs = [root, *root.children(recursive=True)]
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20, len(procs)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@case("production_path", "whole-stack idle RSS, and a bars query through NGINX under load (p50/p99/rps)")
+def production_path(ctx: BenchContext) -> list[Result]:
+    duration_s = 2 if ctx.quick else 5
+    engines = sorted(DEFAULT_ENGINE_PORTS)
+    rows: list[Result] = []
+    with temp_home("prodpath") as home:
+        settings = bench_settings(home, free_port_offset(engines, gateway=True))
+        ctx.step("starting every engine and the gateway")
+        pid = supervisor.start_detached(settings, engines)
+        nginx = None
+        try:
+            wait_for_stack(settings, pid, {}, tuple(engines))
+            query = bars_query(load_sample(settings))
+            with httpx.Client(base_url=settings.gateway_url, timeout=30.0) as http:
+                for path in READS:  # every engine has answered once: imports done, caches warm
+                    http.get(path)
+            time.sleep(2.0)
+            rss, processes = _stack_rss_mb(pid)
+            rows.append(result("MB", ("target", MEMORY_TARGET_MB), ("whole stack idle RSS, embedded profile", rss),
+                               {"engines": len(engines), "processes": processes},
+                               {"meets_target": rss <= MEMORY_TARGET_MB}))
+            binary = shutil.which("nginx")
+            if binary is None:
+                ctx.step("nginx is not installed: skipping the NGINX rows (scripts/production.sh installs it)")
+                return rows
+            port = _free_port()
+            files = render(settings, home / "prod", port, _free_port())
+            nginx = subprocess.Popen([binary, "-c", str(files["nginx"]), "-g", "daemon off;"])
+
+            def served() -> bool:
+                try:
+                    return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            wait_until(served, "nginx")
+            loads = {}
+            for name, base in (("direct", settings.gateway_url), ("nginx", f"http://127.0.0.1:{port}")):
+                url = f"{base}/api/v1/marketdata/bars?{query}"
+                ctx.step(f"{name}: 1s warm-up, {duration_s}s of load")
+                drive(url, CONNECTIONS, 1, {})
+                loads[name] = drive(url, CONNECTIONS, duration_s, {})
+        finally:
+            if nginx is not None:
+                nginx.terminate()
+                nginx.wait(10)
+            left = stop_stack(settings, pid)
+    params = {"connections": CONNECTIONS, "duration_s": duration_s, "tool": loads["nginx"]["tool"],
+              "query": query}
+    for stat, target in TARGETS.items():
+        ours = loads["nginx"][stat]
+        meets = ours >= target if stat == "rps" else ours < target
+        rows.append(result("req/s" if stat == "rps" else "ms", (f"straight to the gateway {stat}", loads["direct"][stat]),
+                           (f"through NGINX {stat}", ours), params | {"statistic": stat, "target": target},
+                           {"meets_target": meets, "errors": loads["nginx"]["errors"], "processes_left": left}))
+    return rows
