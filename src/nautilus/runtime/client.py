@@ -215,6 +215,8 @@ class SocketTransport:
                 raise _NotDelivered(f"{self.kind} send failed: {exc}") from exc
             try:
                 reply = REPLY_DECODER.decode(conn.framed.recv())
+                if reply.id != frame.id:  # a reply to another request: this connection is out of step
+                    raise _MaybeDelivered(f"{self.kind} reply {reply.id} does not answer request {frame.id}")
             except BlockingIOError as exc:
                 raise _MaybeDelivered(f"{self.kind} call timed out after {timeout}s") from exc
             except OSError as exc:
