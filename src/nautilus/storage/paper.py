@@ -9,6 +9,7 @@ last guard, by the unique ``(order_id, ts)`` of fills), so nothing is ever count
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, Final
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -30,7 +31,7 @@ from nautilus.storage.models import (
     utcnow,
 )
 from nautilus.trading.accounting import PositionState, apply_fill, cash_delta
-from nautilus.trading.book import Account, BarResult, Order, PaperBook
+from nautilus.trading.book import Account, BarResult, FillRecord, Order, PaperBook
 from nautilus.trading.matching import FillConfig, WorkingOrder
 
 ACCOUNT_KEYS: Final = ("id", "name", "base_currency", "slippage_bps", "fee_bps", "fixed_fee", "latency_ms",
@@ -165,7 +166,7 @@ class PaperStore:
                     r.quantity, r.avg_price, r.realised_pnl, r.fees)
             query = select(PaperOrder).where(PaperOrder.status.in_(OPEN_ORDER_STATUSES)).order_by(PaperOrder.id)
             for r in c.execute(query):
-                book.add_order(order_from_row(r))
+                book.add_order(order_from_row(r._mapping))
             peaks = select(PaperEquity.account_id, func.max(PaperEquity.equity), func.max(PaperEquity.ts)).group_by(
                 PaperEquity.account_id)
             for account_id, peak, last_ts in c.execute(peaks):
@@ -247,6 +248,12 @@ class PaperStore:
         with self.engine.begin() as c:
             return [_row(r, FILL_KEYS) for r in c.execute(query)][::-1]
 
+    def fill_records(self, account_id: int, strategy: str | None = None,
+                     symbol: str | None = None) -> list[FillRecord]:
+        """Every fill of an account (optionally one strategy and symbol), oldest first, as the book's records."""
+        return [FillRecord(**{k: f[k] for k in FILL_KEYS if k != "id"})
+                for f in self.fills(account_id, strategy, symbol, limit=None)]
+
     def equity(self, account_id: int, start_ns: int | None = None, limit: int = 100_000) -> list[dict[str, Any]]:
         query = select(PaperEquity).where(PaperEquity.account_id == account_id).order_by(PaperEquity.ts).limit(limit)
         if start_ns is not None:
@@ -295,12 +302,13 @@ class PaperStore:
                                        "detail": detail})
 
 
-def order_from_row(r: Any) -> Order:
-    side = 1 if r.side == "buy" else -1
-    work = WorkingOrder(r.id, side, r.type, r.quantity, r.limit_price, r.stop_price, r.tif, r.eligible_ns, r.day,
-                        r.filled, r.triggered, r.filled > 0, r.equity_pct)
-    return Order(r.id, r.account_id, r.strategy, r.symbol, r.client_order_id, work, r.status, r.avg_fill_price,
-                 r.fees, r.reason)
+def order_from_row(r: Mapping[str, Any]) -> Order:
+    """The book's working order from an order's stored columns."""
+    side = 1 if r["side"] == "buy" else -1
+    work = WorkingOrder(r["id"], side, r["type"], r["quantity"], r["limit_price"], r["stop_price"], r["tif"],
+                        r["eligible_ns"], r["day"], r["filled"], r["triggered"], r["filled"] > 0, r["equity_pct"])
+    return Order(r["id"], r["account_id"], r["strategy"], r["symbol"], r["client_order_id"], work, r["status"],
+                 r["avg_fill_price"], r["fees"], r["reason"])
 
 
 def _close(a: tuple[float, ...], b: tuple[float, ...]) -> bool:

@@ -32,7 +32,7 @@ from nautilus.engines.marketdata.query import normalize_symbol, read_bars
 from nautilus.engines.strategy import artifacts
 from nautilus.runtime.engine import handler
 from nautilus.storage.paper import PaperStore
-from nautilus.trading.book import FillRecord, round_trips
+from nautilus.trading.book import round_trips
 
 MAX_SERIES = 2_000
 MAX_DRAWDOWNS = 50
@@ -194,11 +194,9 @@ class AnalyticsEngine(StorageEngine):
         ts = np.array([p["ts"] for p in points], dtype=np.int64)
         returns = prep.returns_from_equity(np.array([p["equity"] for p in points]), "equity")
         trades = []
-        fills = store.fills(row["id"], limit=None)
-        for key in sorted({(f["strategy"], f["symbol"]) for f in fills}):
-            mine = [FillRecord(f["order_id"], f["account_id"], f["strategy"], f["symbol"], f["ts"], f["quantity"],
-                               f["price"], f["fee"]) for f in fills if (f["strategy"], f["symbol"]) == key]
-            for trip in round_trips(mine):
+        fills = store.fill_records(row["id"])
+        for key in sorted({(f.strategy, f.symbol) for f in fills}):
+            for trip in round_trips([f for f in fills if (f.strategy, f.symbol) == key]):
                 trip |= {"strategy": key[0], "symbol": key[1],
                          "entry_idx": int(np.searchsorted(ts, trip["entry_ts"])),
                          "exit_idx": -1 if trip["exit_ts"] is None else int(np.searchsorted(ts, trip["exit_ts"])),

@@ -237,7 +237,7 @@ class PortfolioEngine(StorageEngine):
             }
             row, created = self.store.add_order(values, {"request": msgspec.to_builtins(req), "risk": risk})
             if created and row["status"] == "open":
-                self.book.add_order(order_from_row(_RowView(row, values)))
+                self.book.add_order(order_from_row({**values, **row}))
         if created:
             ORDERS.labels(row["status"] if row["status"] == "rejected" else "accepted").inc()
             self.bus.publish(f"portfolio.orders.{account.name}", _event("order", row))
@@ -595,14 +595,6 @@ class PortfolioEngine(StorageEngine):
     def _name(self, account_id: int) -> str:
         account = self.book.accounts.get(account_id)
         return account.name if account is not None else str(account_id)
-
-
-class _RowView:
-    """A stored order row seen as the attributes :func:`order_from_row` reads."""
-
-    def __init__(self, row: dict[str, Any], values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
-        self.__dict__.update(row)
 
 
 def _events_reply(symbol: str, results: list[BarResult]) -> BarsReply:

@@ -250,12 +250,7 @@ class Runner:
         """The deployment's paper trades (position episodes of its fills), like the backtester's."""
         assert self.engine.store is not None
         account = self.engine.account_of(dep.request.account)
-        fills = self.engine.store.fills(account.id, dep.label, dep.request.symbol, limit=None)
-        from nautilus.trading.book import FillRecord
-
-        records = [FillRecord(f["order_id"], f["account_id"], f["strategy"], f["symbol"], f["ts"], f["quantity"],
-                              f["price"], f["fee"]) for f in fills]
-        return round_trips(records)
+        return round_trips(self.engine.store.fill_records(account.id, dep.label, dep.request.symbol))
 
     def _publish(self, dep: Deployment) -> None:
         snap = dep.snapshot()
