@@ -14,7 +14,7 @@ if str(ROOT) not in sys.path:  # tests.support is importable from engine subproc
     sys.path.insert(0, str(ROOT))
 
 
-def free_port_offset(base_ports: tuple[int, ...] = (3000, 8001, 8100, 8200, 8300, 8400, 8500, 8600, 8700, 8800, 8900),
+def free_port_offset(base_ports: tuple[int, ...] = (3000, 8001, 8050, 8100, 8200, 8300, 8400, 8500, 8600, 8700, 8800, 8900),
                      tries: int = 200) -> int:
     """An offset o such that every base port + o is free on 127.0.0.1."""
     import random
