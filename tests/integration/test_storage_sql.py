@@ -63,7 +63,7 @@ def test_sqlite_engine_sets_pragmas(tmp_path: Path) -> None:
         pragmas = {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
                    for name in ("journal_mode", "foreign_keys", "busy_timeout")}
     engine.dispose()
-    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 5000}
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000}
 
 
 # Migrations -----------------------------------------------------------------------------------------

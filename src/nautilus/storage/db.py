@@ -37,7 +37,9 @@ from nautilus.storage.models import (
 )
 
 MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
-SQLITE_PRAGMAS: Final = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000")
+# busy_timeout: a writer waits up to 30 s for the lock (a paper replay commits every bar and would starve a
+# writer that gave up after 5 s; it then answered 503).
+SQLITE_PRAGMAS: Final = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000")
 INSTRUMENT_FIELDS: Final = frozenset({"name", "asset_class", "currency", "exchange"})
 _UPSERTS: Final = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
