@@ -462,6 +462,7 @@ from nautilus import (  # noqa: E402,F401  (register their commands)
     cli_ml,
     cli_portfolio,
     cli_risk,
+    cli_sources,
     cli_strategy,
     cli_stream,
 )

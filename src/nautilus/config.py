@@ -94,6 +94,24 @@ class Settings(BaseSettings):
     ws_forward: bool = Field(default=True, description="In-memory bus forwards publishes to the hub engine")
     ws_forward_queue: int = Field(default=10_000, ge=1, description="Forwarder queue; overflow counts drops")
 
+    # Market data sources (nautilus.adapters) ----------------------------------------------------
+    alphavantage_api_key: str | None = Field(default=None, description="Alpha Vantage API key")
+    alphavantage_per_minute: float = Field(default=5.0, gt=0, description="Alpha Vantage requests per minute")
+    alphavantage_per_day: int = Field(default=25, ge=1, description="Alpha Vantage requests per UTC day (free tier)")
+    fred_api_key: str | None = Field(default=None, description="FRED API key (without one: the keyless CSV endpoint)")
+    ib_host: str = Field(default="127.0.0.1", description="TWS / IB Gateway host")
+    ib_port: int = Field(default=7497, description="TWS / IB Gateway API port (7497 paper TWS, 4002 paper Gateway)")
+    ib_client_id: int = Field(default=17, description="API client id Nautilus connects with")
+    ccxt_exchange: str = Field(default="binance", description="Default ccxt exchange id of the crypto source")
+    source_urls: dict[str, str] = Field(default_factory=dict, description="Base URL per web source replacing its "
+                                        "public one (a mirror, a proxy, a recorded-response server in tests)")
+    source_timeout_s: float = Field(default=20.0, gt=0, description="Per-request timeout of data sources")
+    source_retries: int = Field(default=4, ge=0, description="Retries of a failed source request (backoff+jitter)")
+    source_backoff_s: float = Field(default=1.0, ge=0, description="First retry delay; doubles, with full jitter")
+    source_backoff_max_s: float = Field(default=60.0, ge=0, description="Longest retry delay")
+    update_time: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                                    description="HH:MM UTC: the MarketData engine runs `update --all` daily")
+
     @field_validator("api_keys", "sample_symbols", "cors_origins", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:

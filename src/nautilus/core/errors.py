@@ -64,9 +64,39 @@ class RemoteError(NautilusError):
     status = 500
 
 
+class SourceError(NautilusError):
+    """An external data source (Yahoo, FRED, an exchange, ...) answered with something unusable (HTTP 502).
+
+    The message starts with the source's name and says the cause; nothing of the fetch was written.
+    """
+
+    code = "source_error"
+    status = 502
+
+
+class SourceAuthError(SourceError):
+    """The source refused the credentials (missing, wrong or expired API key) (HTTP 502)."""
+
+    code = "source_auth"
+
+
+class SourceRateLimited(SourceError):
+    """The source's rate limit or quota is exhausted, even after waiting and retrying (HTTP 429)."""
+
+    code = "source_rate_limited"
+    status = 429
+
+
+class SourceUnreachable(SourceError):
+    """The source could not be reached (network down, DNS, timeouts, 5xx) after retries (HTTP 503)."""
+
+    code = "source_unreachable"
+    status = 503
+
+
 ERRORS_BY_CODE: dict[str, type[NautilusError]] = {
     cls.code: cls for cls in (NautilusError, InvalidInput, NotFound, Conflict, EngineUnavailable, Unavailable,
-                              RemoteError)
+                              RemoteError, SourceError, SourceAuthError, SourceRateLimited, SourceUnreachable)
 }
 
 

@@ -1,9 +1,18 @@
-"""Bar timeframes: ``1m 5m 15m 30m 1h 4h 1d 1w`` and any ``<n><unit>`` with unit in s/m/h/d/w."""
+"""Bar timeframes: ``1m 5m 15m 30m 1h 4h 1d 1w`` and any ``<n><unit>`` with unit in s/m/h/d/w, plus the
+calendar timeframes ``<n>mo``, ``<n>q``, ``<n>y`` (months, quarters, years; economic series).
+
+A calendar bar opens at 00:00 UTC on the first day of its period (``3mo`` periods start in January, April,
+July and October). Its length varies, so :func:`timeframe_ns` gives the mean Gregorian length (a year is
+365.2425 days): right for ordering, annualisation and "is it daily or longer"; bucketing uses
+:func:`calendar_floor`.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+
+import numpy as np
 
 from nautilus.core.errors import InvalidInput
 
@@ -14,7 +23,10 @@ _UNIT_NS = {
     "d": 86400 * 1_000_000_000,
     "w": 7 * 86400 * 1_000_000_000,
 }
-_PATTERN = re.compile(r"^([1-9][0-9]*)([smhdw])$")
+_YEAR_NS = 31_556_952 * 1_000_000_000  # 365.2425 days
+_CALENDAR_MONTHS = {"mo": 1, "q": 3, "y": 12}
+_UNIT_NS.update({unit: _YEAR_NS // 12 * months for unit, months in _CALENDAR_MONTHS.items()})
+_PATTERN = re.compile(r"^([1-9][0-9]*)(mo|[smhdwqy])$")
 
 
 def timeframe_ns(timeframe: str) -> int:
@@ -22,10 +34,29 @@ def timeframe_ns(timeframe: str) -> int:
     match = _PATTERN.match(timeframe or "")
     if not match:
         raise InvalidInput(
-            f"timeframe {timeframe!r} is not valid: use <n><unit> with unit s, m, h, d or w (e.g. 1m, 1d)",
+            f"timeframe {timeframe!r} is not valid: use <n><unit> with unit s, m, h, d, w, mo, q or y "
+            "(e.g. 1m, 1d, 1mo)",
             field="timeframe",
         )
     return int(match.group(1)) * _UNIT_NS[match.group(2)]
+
+
+def calendar_months(timeframe: str) -> int | None:
+    """Months per bar of a calendar timeframe (``1q`` → 3), None for a fixed-length one."""
+    match = _PATTERN.match(timeframe or "")
+    if not match:
+        timeframe_ns(timeframe)  # raises naming it
+    assert match is not None
+    unit = match.group(2)
+    return int(match.group(1)) * _CALENDAR_MONTHS[unit] if unit in _CALENDAR_MONTHS else None
+
+
+def calendar_floor(ts: np.ndarray, months: int) -> np.ndarray:
+    """Open time (ns UTC) of the ``months``-long calendar period holding each of ``ts`` (periods count from
+    January 1970)."""
+    month_index = np.asarray(ts, dtype=np.int64).astype("datetime64[ns]").astype("datetime64[M]").astype(np.int64)
+    start = month_index - month_index % months
+    return start.astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
 
 
 def validate_timeframe(timeframe: str) -> str:
@@ -35,7 +66,9 @@ def validate_timeframe(timeframe: str) -> str:
 
 def pandas_rule(timeframe: str) -> str:
     """The equivalent pandas offset alias (used by references and tests)."""
-    timeframe_ns(timeframe)
+    months = calendar_months(timeframe)
+    if months is not None:
+        return f"{months}MS"
     n, unit = int(timeframe[:-1]), timeframe[-1]
     if unit == "w":
         return f"{n * 7}D"

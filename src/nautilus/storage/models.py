@@ -332,3 +332,54 @@ class PaperEquity(Base):
     unrealised: Mapped[float] = mapped_column(Double)
     realised: Mapped[float] = mapped_column(Double)
     fees: Mapped[float] = mapped_column(Double)
+
+
+FETCH_STATUSES: Final = ("queued", "running", "ok", "failed", "rejected")
+ACTION_KINDS: Final = ("split", "dividend")
+
+
+class FetchRun(Base):
+    """One fetch of bars from an external source: what was asked, what was fetched, how it went.
+
+    ``ranges`` lists the ``[start_ns, end_ns)`` windows requested from the source (the missing ones) with
+    their ends capped at the last complete bar; the ``ok`` runs' ranges are what later fetches skip.
+    """
+
+    __tablename__ = "fetch_runs"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", FETCH_STATUSES), name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(64), index=True)
+    source_symbol: Mapped[str] = mapped_column(String(64))
+    timeframe: Mapped[str] = mapped_column(String(16))
+    start_ns: Mapped[int] = mapped_column(BigInteger)
+    end_ns: Mapped[int] = mapped_column(BigInteger)
+    adjust: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    ranges: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(128))  # "host:pid" of the process running it
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    duration_s: Mapped[float | None] = mapped_column(Double)
+
+
+class CorporateActionRow(Base):
+    """A split (``value`` = new shares per old share) or cash dividend (per share) of an instrument."""
+
+    __tablename__ = "corporate_actions"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ACTION_KINDS), name="kind_known"),
+    )
+
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ts: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[float] = mapped_column(Double)
+    source: Mapped[str] = mapped_column(String(32))

@@ -1,24 +1,34 @@
-"""MarketData engine: the bar catalog's front door (import, generate, resample, query).
+"""MarketData engine: the bar catalog's front door (import, fetch, stream, generate, resample, query).
 
 Orchestration only: parsing and validation live in ``ingest``, generators in ``synthetic``,
-aggregation in ``resample``, storage in :mod:`nautilus.storage`.
+aggregation in ``resample``, external sources in :mod:`nautilus.adapters` (jobs and streams in
+``fetch``), storage in :mod:`nautilus.storage`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from prometheus_client import Gauge
 
+from nautilus.adapters import SOURCES, make_source
 from nautilus.config import Settings
 from nautilus.core.bars import Bars
-from nautilus.core.errors import InvalidInput, NautilusError
+from nautilus.core.errors import InvalidInput, NautilusError, NotFound
 from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata import ingest, resample, synthetic
+from nautilus.engines.marketdata.fetch import FetchJobs, StreamManager
 from nautilus.engines.marketdata.messages import (
     BarsRequest,
+    FetchJob,
+    FetchJobRequest,
+    FetchList,
+    FetchListRequest,
+    FetchRequest,
     GenerateRequest,
     IngestRequest,
     InstrumentInfo,
@@ -28,9 +38,19 @@ from nautilus.engines.marketdata.messages import (
     SampleRequest,
     SeriesInfo,
     SeriesSummary,
+    SourceInfo,
+    SourceList,
+    StreamInfo,
+    StreamList,
+    StreamRequest,
+    StreamStopRequest,
+    UpdateRequest,
 )
 from nautilus.engines.marketdata.query import MAX_LIMIT, normalize_symbol, read_bars
 from nautilus.runtime.engine import handler
+from nautilus.storage.fetches import FetchStore
+
+log = logging.getLogger("nautilus.marketdata")
 
 LAST_BAR = Gauge("nautilus_data_last_bar_timestamp_seconds", "Open time of the newest stored bar (data freshness)",
                  ["symbol", "timeframe"])
@@ -42,6 +62,51 @@ class MarketDataEngine(StorageEngine):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._write_lock = threading.Lock()
+        self.fetches: FetchJobs | None = None
+        self.streams = StreamManager(settings, self._store, self._publish)
+        self._scheduler_stop = threading.Event()
+
+    def start(self) -> None:
+        super().start()
+        store = FetchStore(self.database)
+        interrupted = store.interrupt_orphans()
+        if interrupted:
+            log.warning("%d fetch job(s) of a stopped process marked failed", interrupted)
+        self.fetches = FetchJobs(self.settings, store, self._store, self.catalog.read,
+                                 self.database.upsert_instrument, self._publish)
+        if self.settings.update_time:
+            threading.Thread(target=self._daily_updates, daemon=True, name="marketdata-updates").start()
+
+    def close(self) -> None:
+        self._scheduler_stop.set()
+        self.streams.close()
+        if self.fetches is not None:
+            self.fetches.close()
+        super().close()
+
+    def _publish(self, topic: str, message: dict) -> None:
+        self.bus.publish(topic, message)
+
+    @property
+    def jobs(self) -> FetchJobs:
+        assert self.fetches is not None, "engine not started"
+        return self.fetches
+
+    def _daily_updates(self) -> None:
+        """Run ``update`` for every fetched series each day at ``settings.update_time`` (UTC)."""
+        hour, minute = (int(x) for x in str(self.settings.update_time).split(":"))
+        while True:
+            now = datetime.now(UTC)
+            due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            if due <= now:
+                due += timedelta(days=1)
+            if self._scheduler_stop.wait((due - now).total_seconds()):
+                return
+            try:
+                jobs = self.update(UpdateRequest()).fetches
+                log.info("daily update started %d fetch job(s)", len(jobs))
+            except Exception:
+                log.exception("daily update failed to start")
 
     # Writes -------------------------------------------------------------------------------------
     def _store(self, bars: Bars, mode: str, run_id: int | None = None) -> SeriesSummary:
@@ -106,6 +171,69 @@ class MarketDataEngine(StorageEngine):
         symbols = req.symbols or list(self.settings.sample_symbols)
         universe = synthetic.sample_universe(symbols, seed=req.seed)
         return SampleReply([self._store(bars, "replace") for bars in universe.values()])
+
+    # External sources ----------------------------------------------------------------------------
+    @handler
+    def sources(self) -> SourceList:
+        out = []
+        for name in SOURCES:
+            try:
+                source = make_source(name, self.settings)
+            except ImportError as exc:  # a client library missing from this install
+                out.append(SourceInfo(name=name, title=name, timeframes=[], live=False, needs_key=False,
+                                      configured=False, note=f"not installed: {exc}"))
+                continue
+            setup = source.missing_setup()
+            options = list(source.option_names) + (["adjust"] if source.corporate_actions else [])
+            out.append(SourceInfo(name=name, title=source.title or name, timeframes=list(source.timeframes),
+                                  live=source.live, needs_key=name in ("alphavantage", "fred"),
+                                  configured=setup is None, options=options, note=setup))
+            source.close()
+        return SourceList(out)
+
+    @handler(idempotent=False)
+    def fetch_start(self, req: FetchRequest) -> FetchJob:
+        return self.jobs.submit(req)
+
+    @handler
+    def fetch_job(self, req: FetchJobRequest) -> FetchJob:
+        return self.jobs.job(req.job_id)
+
+    @handler
+    def fetches_list(self, req: FetchListRequest) -> FetchList:
+        return FetchList(self.jobs.jobs(req.limit, req.symbol))
+
+    @handler(idempotent=False)
+    def update(self, req: UpdateRequest) -> FetchList:
+        """Start a fetch up to now for every series fetched before (or those of ``req.symbols``)."""
+        targets = self.jobs.store.update_targets()
+        if req.symbols is not None:
+            wanted = {normalize_symbol(s) for s in req.symbols}
+            missing = wanted - {t["symbol"] for t in targets}
+            if missing:
+                raise NotFound(f"never fetched from a source: {', '.join(sorted(missing))}", field="symbols")
+            targets = [t for t in targets if t["symbol"] in wanted]
+        jobs = []
+        for t in targets:
+            try:
+                jobs.append(self.jobs.submit(FetchRequest(
+                    source=t["source"], symbol=t["source_symbol"], timeframe=t["timeframe"], as_symbol=t["symbol"],
+                    adjust=t["adjust"], options=t["options"] or {})))
+            except NautilusError as exc:  # already running, or up to date within the last bar
+                log.info("update of %s %s skipped: %s", t["symbol"], t["timeframe"], exc.message)
+        return FetchList(jobs)
+
+    @handler(idempotent=False)
+    def stream_start(self, req: StreamRequest) -> StreamInfo:
+        return self.streams.start(req)
+
+    @handler(idempotent=False)
+    def stream_stop(self, req: StreamStopRequest) -> StreamInfo:
+        return self.streams.stop(req.stream_id)
+
+    @handler
+    def streams_list(self) -> StreamList:
+        return StreamList(self.streams.list())
 
     # Reads --------------------------------------------------------------------------------------
     @handler

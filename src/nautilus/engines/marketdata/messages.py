@@ -85,3 +85,117 @@ class SampleRequest(msgspec.Struct, kw_only=True):
 
 class SampleReply(msgspec.Struct):
     series: list[SeriesSummary]
+
+
+# External sources (nautilus.adapters) -----------------------------------------------------------------
+Adjust = Literal["total", "splits", "none"]
+FetchStatus = Literal["queued", "running", "ok", "failed", "rejected"]
+
+
+class FetchRequest(msgspec.Struct, kw_only=True):
+    """Fetch bars of ``symbol`` (the source's spelling) into the catalog as ``as_symbol``.
+
+    ``start_ns`` may be omitted when the series was fetched before (the update starts where the coverage
+    ends); ``end_ns`` defaults to now. Only ranges no earlier successful fetch covered are requested unless
+    ``force``. ``adjust`` picks how the catalog series is back-adjusted when the source reports splits and
+    dividends (the as-traded series is kept as ``<SYMBOL>.RAW``).
+    """
+
+    source: str
+    symbol: str
+    timeframe: str = "1d"
+    start_ns: int | None = None
+    end_ns: int | None = None
+    as_symbol: str | None = None
+    adjust: Adjust = "total"
+    options: dict[str, str] = {}
+    force: bool = False
+
+
+class FetchJob(msgspec.Struct, kw_only=True):
+    id: int
+    source: str
+    symbol: str
+    source_symbol: str
+    timeframe: str
+    start_ns: int
+    end_ns: int
+    adjust: str
+    options: dict[str, str] = {}
+    status: FetchStatus
+    done: int = 0
+    total: int | None = None
+    message: str = ""
+    ranges: list[list[int]] = []
+    rows: int = 0
+    requests: int = 0
+    error: str | None = None
+    started_at: str
+    finished_at: str | None = None
+    duration_s: float | None = None
+
+
+class FetchJobRequest(msgspec.Struct, kw_only=True):
+    job_id: int
+
+
+class FetchListRequest(msgspec.Struct, kw_only=True):
+    limit: int = 50
+    symbol: str | None = None
+
+
+class FetchList(msgspec.Struct):
+    fetches: list[FetchJob]
+
+
+class UpdateRequest(msgspec.Struct, kw_only=True):
+    """Refresh series fetched before up to now: all of them, or those of ``symbols`` (catalog names)."""
+
+    symbols: list[str] | None = None
+
+
+class SourceInfo(msgspec.Struct, kw_only=True):
+    name: str
+    title: str
+    timeframes: list[str]
+    live: bool
+    needs_key: bool
+    configured: bool
+    options: list[str] = []
+    note: str | None = None
+
+
+class SourceList(msgspec.Struct):
+    sources: list[SourceInfo]
+
+
+class StreamRequest(msgspec.Struct, kw_only=True):
+    """Follow live bars of ``symbol`` from ``source``: each complete bar is stored and published on
+    ``bars.<AS_SYMBOL>``."""
+
+    source: str
+    symbol: str
+    timeframe: str
+    as_symbol: str | None = None
+    options: dict[str, str] = {}
+
+
+class StreamInfo(msgspec.Struct, kw_only=True):
+    id: int
+    source: str
+    symbol: str
+    source_symbol: str
+    timeframe: str
+    status: Literal["running", "stopped", "failed"]
+    bars: int = 0
+    last_ts: int | None = None
+    error: str | None = None
+    started_at: str
+
+
+class StreamStopRequest(msgspec.Struct, kw_only=True):
+    stream_id: int
+
+
+class StreamList(msgspec.Struct):
+    streams: list[StreamInfo]

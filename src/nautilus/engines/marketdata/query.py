@@ -38,12 +38,12 @@ def read_bars(catalog: BarCatalog, symbol: str, timeframe: str, start_ns: int | 
         bars = catalog.read(symbol, timeframe, start_ns, end_ns)
     else:
         finer = sorted((timeframe_ns(tf), tf) for tf in stored
-                       if timeframe_ns(tf) < target_ns and target_ns % timeframe_ns(tf) == 0)
+                       if timeframe_ns(tf) < target_ns and resample.resample_problem(tf, timeframe) is None)
         if not finer:
             raise NotFound(f"no {timeframe} bars for {symbol!r} (stored: {', '.join(stored)})",
                            field="timeframe")
         source_tf = finer[-1][1]  # the coarsest stored timeframe that divides the request
-        start = None if start_ns is None else start_ns - start_ns % target_ns
+        start = None if start_ns is None else resample.bucket_start(start_ns, timeframe)
         bars = resample.resample(catalog.read(symbol, source_tf, start, end_ns), timeframe)
     if limit is not None and len(bars) > limit:
         bars = bars.slice(len(bars) - limit, len(bars))

@@ -1,4 +1,5 @@
-"""/api/v1/marketdata: ingest files, query bars, list instruments, generate synthetic series."""
+"""/api/v1/marketdata: ingest files, fetch from sources, stream live bars, query bars, list instruments,
+generate synthetic series."""
 
 from __future__ import annotations
 
@@ -15,14 +16,21 @@ from nautilus.core.errors import InvalidInput
 from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.marketdata.messages import (
     BarsRequest,
+    FetchJobRequest,
+    FetchListRequest,
+    FetchRequest,
     GenerateRequest,
     IngestRequest,
     SeriesSummary,
+    StreamRequest,
+    StreamStopRequest,
+    UpdateRequest,
 )
 from nautilus.gateway.routers import API_PREFIX, call_engine, parse_time
 from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/marketdata", tags=["marketdata"])
+TIMEFRAME = r"^[1-9][0-9]*(mo|[smhdwqy])$"
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 INLINE_MAX_BARS = 10_000
 
@@ -54,7 +62,7 @@ def bars_payload(bars: Bars) -> dict:
 async def get_bars(
     request: Request,
     symbol: Annotated[str, Query(min_length=1, max_length=32)],
-    timeframe: Annotated[str, Query(pattern=r"^[1-9][0-9]*[smhdw]$")] = "1d",
+    timeframe: Annotated[str, Query(pattern=TIMEFRAME)] = "1d",
     start: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
     end: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
     limit: Annotated[int | None, Query(ge=1, le=5_000_000)] = None,
@@ -87,7 +95,7 @@ async def post_ingest(
     request: Request,
     file: Annotated[UploadFile, File(description="CSV or Parquet file")],
     symbol: Annotated[str, Form(min_length=1, max_length=32)],
-    timeframe: Annotated[str, Form(pattern=r"^[1-9][0-9]*[smhdw]$")] = "1d",
+    timeframe: Annotated[str, Form(pattern=TIMEFRAME)] = "1d",
     fmt: Annotated[Literal["csv", "parquet"] | None, Form()] = None,
     tz: Annotated[str, Form()] = "UTC",
     columns: Annotated[str | None, Form(description='JSON object, e.g. {"ts": "Date"}')] = None,
@@ -125,7 +133,7 @@ def _columns(text: str | None) -> dict[str, str] | None:
 
 class GenerateBody(BaseModel):
     symbol: str = Field(min_length=1, max_length=32)
-    timeframe: str = Field("1d", pattern=r"^[1-9][0-9]*[smhdw]$")
+    timeframe: str = Field("1d", pattern=TIMEFRAME)
     model: Literal["gbm", "garch"] = "gbm"
     n: int = Field(1000, ge=1, le=5_000_000)
     start: str = "2020-01-01"
@@ -143,3 +151,76 @@ async def post_generate(request: Request, body: GenerateBody) -> Response:
                           mu=body.mu, sigma=body.sigma, sessions=body.sessions)
     return _json(await call_engine(_client(request), "generate", req), status=201)
 
+
+
+# External sources --------------------------------------------------------------------------------------
+@router.get("/sources", summary="Market data sources, their timeframes and whether they are configured")
+async def get_sources(request: Request) -> Response:
+    return _json(await call_engine(_client(request), "sources"))
+
+
+class FetchBody(BaseModel):
+    source: str = Field(min_length=1, max_length=32, description="yahoo, fred, alphavantage, ib or ccxt")
+    symbol: str = Field(min_length=1, max_length=64, description="The source's spelling: AAPL, DGS10, BTC/USDT")
+    timeframe: str = Field("1d", pattern=TIMEFRAME)
+    start: str | None = Field(None, description="ISO 8601, inclusive; omit to continue a series fetched before")
+    end: str | None = Field(None, description="ISO 8601, exclusive; default now")
+    as_symbol: str | None = Field(None, max_length=32, description="Catalog name (default: symbol without / and :)")
+    adjust: Literal["total", "splits", "none"] = "total"
+    options: dict[str, str] = Field(default_factory=dict, description='Source options, e.g. {"exchange": "kraken"}')
+    force: bool = Field(False, description="Fetch the whole range even where earlier fetches covered it")
+
+
+@router.post("/fetch", status_code=202, summary="Start a background fetch from a source into the catalog")
+async def post_fetch(request: Request, body: FetchBody) -> Response:
+    """Progress and the end state are published on the WebSocket channel ``marketdata.fetch.<id>``."""
+    req = FetchRequest(source=body.source, symbol=body.symbol, timeframe=body.timeframe,
+                       start_ns=parse_time(body.start, "start"), end_ns=parse_time(body.end, "end"),
+                       as_symbol=body.as_symbol, adjust=body.adjust, options=body.options, force=body.force)
+    return _json(await call_engine(_client(request), "fetch_start", req), status=202)
+
+
+@router.get("/fetch/{job_id}", summary="One fetch job: status, progress, rows, error")
+async def get_fetch(request: Request, job_id: int) -> Response:
+    return _json(await call_engine(_client(request), "fetch_job", FetchJobRequest(job_id=job_id), inline=True))
+
+
+@router.get("/fetches", summary="Recent fetch jobs, newest first")
+async def get_fetches(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+                      symbol: Annotated[str | None, Query(max_length=32)] = None) -> Response:
+    req = FetchListRequest(limit=limit, symbol=symbol.upper() if symbol else None)
+    return _json(await call_engine(_client(request), "fetches_list", req))
+
+
+class UpdateBody(BaseModel):
+    symbols: list[str] | None = Field(None, description="Catalog symbols; omit for every fetched series")
+
+
+@router.post("/update", status_code=202, summary="Fetch every fetched series (or some) up to now")
+async def post_update(request: Request, body: UpdateBody) -> Response:
+    return _json(await call_engine(_client(request), "update", UpdateRequest(symbols=body.symbols)), status=202)
+
+
+class StreamBody(BaseModel):
+    source: str = Field(min_length=1, max_length=32, description="ib or ccxt")
+    symbol: str = Field(min_length=1, max_length=64)
+    timeframe: str = Field(pattern=TIMEFRAME, description="5s for IB real-time bars; the bar size for ccxt")
+    as_symbol: str | None = Field(None, max_length=32)
+    options: dict[str, str] = Field(default_factory=dict)
+
+
+@router.post("/streams", status_code=201, summary="Follow live bars: stored and published on bars.<SYMBOL>")
+async def post_stream(request: Request, body: StreamBody) -> Response:
+    req = StreamRequest(source=body.source, symbol=body.symbol, timeframe=body.timeframe, as_symbol=body.as_symbol,
+                        options=body.options)
+    return _json(await call_engine(_client(request), "stream_start", req), status=201)
+
+
+@router.get("/streams", summary="Live streams and their state")
+async def get_streams(request: Request) -> Response:
+    return _json(await call_engine(_client(request), "streams_list"))
+
+
+@router.delete("/streams/{stream_id}", summary="Stop a live stream")
+async def delete_stream(request: Request, stream_id: int) -> Response:
+    return _json(await call_engine(_client(request), "stream_stop", StreamStopRequest(stream_id=stream_id)))
