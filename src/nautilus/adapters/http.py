@@ -73,7 +73,7 @@ class HttpClient:
                 payload = response.json()
             except ValueError:
                 raise SourceError(f"{self.source}: {what} answered with something that is not JSON "
-                                  f"({_snippet(response.text)!r})", field="source") from None
+                                  f"({snippet(response.text)!r})", field="source") from None
             if check is not None:
                 check(payload)
             return payload
@@ -100,7 +100,7 @@ class HttpClient:
         status = response.status_code
         if status < 400:
             return response
-        detail = _snippet(response.text)
+        detail = snippet(response.text)
         if status == 429:
             raise RetryLater(SourceRateLimited(
                 f"{self.source}: rate limited (HTTP 429) on {what}, still after "
@@ -152,6 +152,6 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None  # an HTTP date: fall back to our backoff
 
 
-def _snippet(text: str, n: int = 200) -> str:
+def snippet(text: str, n: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[:n] + "..."

@@ -53,6 +53,14 @@ def catalog_symbol(source_symbol: str, as_symbol: str | None = None) -> str:
     return normalize_symbol(source_symbol.replace("/", "").replace(":", ""))
 
 
+def check_options(cls: type[Source], options: dict[str, str]) -> None:
+    unknown = sorted(set(options) - set(cls.option_names))
+    if unknown:
+        allowed = ", ".join(cls.option_names) or "none"
+        raise InvalidInput(f"{cls.name} does not understand option(s) {', '.join(unknown)} (it takes: {allowed})",
+                           field="options")
+
+
 def complete_until(timeframe: str, now: int) -> int:
     """Open times below this are bars that have closed at ``now`` (on the epoch-aligned grid)."""
     months = calendar_months(timeframe)
@@ -114,11 +122,7 @@ class FetchJobs:
         if req.timeframe not in cls.timeframes:
             raise InvalidInput(f"{req.source} serves timeframes {', '.join(cls.timeframes)}, not {req.timeframe!r}",
                                field="timeframe")
-        unknown = sorted(set(req.options) - set(cls.option_names))
-        if unknown:
-            allowed = ", ".join(cls.option_names) or "none"
-            raise InvalidInput(f"{req.source} does not understand option(s) {', '.join(unknown)} (it takes: "
-                               f"{allowed})", field="options")
+        check_options(cls, req.options)
         now = now_ns()
         end = req.end_ns if req.end_ns is not None else now
         start = req.start_ns if req.start_ns is not None else self._resume_point(req.source, symbol, req.timeframe)
@@ -299,9 +303,12 @@ class StreamManager:
         source = self._sources.get(req.source) or make_source(req.source, self.settings)
         if not source.live:
             raise InvalidInput(f"{req.source} has no live bar stream (live sources: ib, ccxt)", field="source")
+        check_options(type(source), req.options)
         timeframe_ns(req.timeframe)
         symbol = catalog_symbol(req.symbol, req.as_symbol)
-        source_req = SourceRequest(symbol=req.symbol, timeframe=req.timeframe, start_ns=0, end_ns=2**62,
+        # from the last complete bar on (sources that poll emit it at once, then each new one)
+        start = complete_until(req.timeframe, now_ns()) - timeframe_ns(req.timeframe)
+        source_req = SourceRequest(symbol=req.symbol, timeframe=req.timeframe, start_ns=start, end_ns=2**62,
                                    options=req.options)
         source.check(source_req)  # 4xx before anything starts
         with self._lock:
