@@ -1,4 +1,4 @@
-"""Fetching through the gateway and the CLI against a local server answering like Yahoo (recorded responses):
+"""Fetching through the gateway and the CLI against a local server answering like Yahoo (recorded responses, nautilus.bench.sourceserver):
 202 + a background job, progress over /ws, the bars queryable, the record kept, errors as 4xx / exit codes."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.support.recorded_server import RecordedServer
 
 from nautilus.adapters.ratelimit import reset_limiters
+from nautilus.bench.sourceserver import SourceServer
 from nautilus.gateway.app import create_app
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def server():
-    with RecordedServer(synthetic=("SYN",)) as srv:
+    with SourceServer(synthetic=("SYN",), fixtures=Path(__file__).parent.parent / "fixtures") as srv:
         yield srv
 
 

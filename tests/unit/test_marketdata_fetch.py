@@ -267,3 +267,17 @@ def test_names_and_completeness():
     assert complete_until("1d", ns("2024-03-05") + 5 * 3600 * 10**9) == ns("2024-03-05")
     assert complete_until("1mo", ns("2024-03-05")) == ns("2024-03-01")
     assert complete_until("1q", ns("2024-05-05")) == ns("2024-04-01")
+
+
+def test_daily_quota_counts_requests_of_earlier_processes(engine):
+    from nautilus.adapters.ratelimit import RateLimiter, limiter_for
+
+    store = FetchStore(engine.database)
+    earlier = store.create(source="yahoo", symbol="OLD", source_symbol="OLD", timeframe="1d", start_ns=0, end_ns=DAY,
+                           adjust="total", options={})
+    store.update(earlier["id"], status="ok", requests=5)
+    limiter = limiter_for("yahoo", lambda: RateLimiter("yahoo", 100, daily=5))
+    engine.jobs._sources["yahoo"] = ScriptedSource([1.0])
+    wait(engine, engine.fetch_start(yahoo_request("2021-01-01", "2021-01-03")).id)
+    with pytest.raises(Exception, match="daily quota of 5 requests"):
+        limiter.acquire()

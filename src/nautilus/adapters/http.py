@@ -1,6 +1,6 @@
 """The HTTP path every web source shares: pacing, retries with backoff and jitter, errors that name the cause.
 
-``HttpClient.get_json`` / ``get_text`` make one logical request: wait for the source's rate limiter, send
+``HttpClient.get`` / ``get_json`` make one logical request: wait for the source's rate limiter, send
 it with httpx, and retry what may succeed later (connection errors, timeouts, HTTP 429 and 5xx) up to
 ``settings.source_retries`` times, sleeping ``min(max, base * 2**attempt)`` scaled by a uniform random
 factor in [0, 1) ("full jitter"), or the server's ``Retry-After`` when it sends one and it is longer.
@@ -11,7 +11,9 @@ is a ``SourceError`` too. The same code path runs live and under respx in the te
 
 from __future__ import annotations
 
+import functools
 import random
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,8 +25,17 @@ from nautilus.adapters.ratelimit import RateLimiter
 from nautilus.config import Settings
 from nautilus.core.errors import NotFound, SourceAuthError, SourceError, SourceRateLimited, SourceUnreachable
 
+ErrorHook = Callable[[httpx.Response], None]
 USER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/131.0 Safari/537.36 nautilus")
+
+
+@functools.lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """One TLS context (certifi's CA bundle, as httpx uses) for every client: loading it costs ~50 ms."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class RetryLater(Exception):
@@ -46,7 +57,7 @@ class HttpClient:
         self.requests = 0  # sent, retries included
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._client = httpx.Client(timeout=settings.source_timeout_s, follow_redirects=True,
+        self._client = httpx.Client(timeout=settings.source_timeout_s, follow_redirects=True, verify=tls_context(),
                                     headers={"User-Agent": USER_AGENT, **(headers or {})})
 
     def close(self) -> None:
@@ -58,17 +69,19 @@ class HttpClient:
 
     # One logical request ----------------------------------------------------------------------------
     def get(self, url: str, params: dict[str, Any] | None = None, what: str = "request",
-            not_found: str | None = None) -> httpx.Response:
-        """The response of a GET (2xx), after pacing and retries; errors as in the module docstring."""
-        return self._retrying(lambda: self._send(url, params, what, not_found))
+            not_found: str | None = None, on_error: ErrorHook | None = None) -> httpx.Response:
+        """The response of a GET (2xx), after pacing and retries; errors as in the module docstring.
+        ``on_error(response)`` sees a 4xx answer (not 429) first and may raise the error it means."""
+        return self._retrying(lambda: self._send(url, params, what, not_found, on_error))
 
     def get_json(self, url: str, params: dict[str, Any] | None = None, what: str = "request",
-                 not_found: str | None = None, check: Callable[[Any], None] | None = None) -> Any:
+                 not_found: str | None = None, check: Callable[[Any], None] | None = None,
+                 on_error: ErrorHook | None = None) -> Any:
         """The decoded JSON of a GET. ``check(payload)`` may raise ``RetryLater`` (a rate-limit note in a 200
         answer) to retry like a 429, or a ``SourceError`` to fail."""
 
         def once() -> Any:
-            response = self._send(url, params, what, not_found)
+            response = self._send(url, params, what, not_found, on_error)
             try:
                 payload = response.json()
             except ValueError:
@@ -83,7 +96,8 @@ class HttpClient:
     def _retrying(self, once: Callable[[], Any]) -> Any:
         return with_retries(self.settings, once, sleep=self._sleep, rng=self._rng)
 
-    def _send(self, url: str, params: dict[str, Any] | None, what: str, not_found: str | None) -> httpx.Response:
+    def _send(self, url: str, params: dict[str, Any] | None, what: str, not_found: str | None,
+              on_error: ErrorHook | None = None) -> httpx.Response:
         if self.limiter is not None:
             self.limiter.acquire()
         self.requests += 1
@@ -110,6 +124,8 @@ class HttpClient:
             raise RetryLater(SourceUnreachable(
                 f"{self.source}: server error HTTP {status} on {what}: {detail}", field="source"),
                 retry_after=_retry_after(response))
+        if on_error is not None:
+            on_error(response)
         if status in (401, 403):
             raise SourceAuthError(f"{self.source}: access refused (HTTP {status}): check the API key; {detail}",
                                   field="source")

@@ -85,3 +85,12 @@ def reset_limiters() -> None:
     """Forget every limiter (tests, settings changes)."""
     with _guard:
         _limiters.clear()
+
+
+def seed_daily_usage(source: str, used: int) -> None:
+    """Tell ``source``'s limiter (when it has a daily quota) that ``used`` requests were made today, e.g. by
+    other processes, as the fetch records show."""
+    with _guard:
+        limiter = _limiters.get(source)
+    if limiter is not None and limiter.daily is not None:
+        limiter.seed_daily(used)

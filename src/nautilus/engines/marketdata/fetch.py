@@ -33,6 +33,7 @@ from nautilus.adapters import make_source, source_class
 from nautilus.adapters.adjust import back_adjust
 from nautilus.adapters.base import Fetched, Source, SourceRequest, now_ns
 from nautilus.adapters.ranges import align_down, merge_ranges, missing_ranges
+from nautilus.adapters.ratelimit import seed_daily_usage
 from nautilus.core.bars import COLUMNS, Bars
 from nautilus.core.errors import Conflict, InvalidInput, NautilusError, NotFound
 from nautilus.core.timeframe import calendar_floor, calendar_months, timeframe_ns
@@ -192,6 +193,7 @@ class FetchJobs:
             setup = source.missing_setup()
             if setup is not None:
                 raise InvalidInput(f"{row['source']}: {setup}", field="source")
+            seed_daily_usage(row["source"], self.store.requests_today(row["source"]))
             fetched: list[Fetched] = []
             for i, (lo, hi) in enumerate(missing):
                 req = SourceRequest(symbol=row["source_symbol"], timeframe=row["timeframe"], start_ns=lo, end_ns=hi,

@@ -1,10 +1,13 @@
-"""A local HTTP server that answers like the public sources from recorded responses (tests, the e2e stack,
-the bench). Point a source at it with ``NAUTILUS_SOURCE_URLS='{"yahoo": "http://127.0.0.1:PORT"}'``.
+"""A local HTTP server that answers like Yahoo's chart endpoint (the bench, the tests, the e2e stack).
+Point the source at it with ``NAUTILUS_SOURCE_URLS='{"yahoo": "http://127.0.0.1:PORT"}'``.
 
-Yahoo: ``GET /v8/finance/chart/<SYMBOL>`` answers ``tests/fixtures/yahoo/chart_<SYMBOL>_<interval>.json``
-(or a generated series for symbols in ``synthetic``), else Yahoo's 404 body; every request is counted.
+``GET /v8/finance/chart/<SYMBOL>`` answers, in Yahoo's documented shape, the recorded response
+``<fixtures>/yahoo/chart_<SYMBOL>_<interval>.json`` when there is one, a generated daily series for symbols
+in ``synthetic`` (labelled "(synthetic)"; each day's prices depend on the symbol and the date only, so any
+two requests agree on the days they share), else Yahoo's 404 body. Every request path is kept in
+``requests``.
 
-    python -m tests.support.recorded_server --port 8765
+    python -m nautilus.bench.sourceserver --port 8765 --synthetic ACME,BETA --fixtures tests/fixtures
 """
 
 from __future__ import annotations
@@ -17,23 +20,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NOT_FOUND = {"chart": {"result": None, "error": {"code": "Not Found",
                                                  "description": "No data found, symbol may be delisted"}}}
 
 
-def synthetic_chart(symbol: str, period1: int, period2: int, seed: int = 0) -> dict[str, Any]:
-    """A Yahoo-shaped daily chart of weekdays in [period1, period2) (epoch s), sessions opening 14:30 UTC."""
+def synthetic_chart(symbol: str, period1: int, period2: int) -> dict[str, Any]:
+    """A Yahoo-shaped daily chart of the weekdays in [period1, period2) (epoch s), sessions opening 14:30 UTC."""
+    import zlib
+
     import numpy as np
 
     days = np.arange(period1 // 86_400, -(-period2 // 86_400))
     days = days[((days + 3) % 7) < 5]  # 1970-01-01 was a Thursday: weekday index (days + 3) % 7, Mon = 0
-    rng = np.random.default_rng(abs(hash((symbol, seed))) % 2**32)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(days))))
-    open_ = close * (1 + rng.normal(0, 0.002, len(days)))
+    h = zlib.crc32(symbol.encode()) % 1000
+    noise = ((days * 2_654_435_761 + h * 97) % 10_007) / 10_007 - 0.5  # a deterministic hash of the day
+    close = 100 * np.exp(0.2 * np.sin(days / 37.0 + h) + 0.0002 * (days - 18_000) + 0.01 * noise)
+    open_ = close * (1 - 0.004 * noise)
     quote = {"open": open_.round(4).tolist(), "high": (np.maximum(open_, close) * 1.01).round(4).tolist(),
              "low": (np.minimum(open_, close) * 0.99).round(4).tolist(), "close": close.round(4).tolist(),
-             "volume": rng.integers(1_000_000, 5_000_000, len(days)).tolist()}
+             "volume": (1_000_000 + (days * 7919 + h) % 4_000_000).tolist()}
     return {"chart": {"result": [{
         "meta": {"currency": "USD", "symbol": symbol, "exchangeTimezoneName": "America/New_York",
                  "instrumentType": "EQUITY", "longName": f"{symbol} (synthetic)", "dataGranularity": "1d"},
@@ -41,10 +46,11 @@ def synthetic_chart(symbol: str, period1: int, period2: int, seed: int = 0) -> d
         "indicators": {"quote": [quote]}}], "error": None}}
 
 
-class RecordedServer:
-    def __init__(self, port: int = 0, synthetic: tuple[str, ...] = ()) -> None:
+class SourceServer:
+    def __init__(self, port: int = 0, synthetic: tuple[str, ...] = (), fixtures: Path | None = None) -> None:
         self.requests: list[str] = []
         self.synthetic = set(synthetic)
+        self.fixtures = fixtures
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -73,11 +79,14 @@ class RecordedServer:
             symbol = url.path.rsplit("/", 1)[-1]
             if symbol in self.synthetic:
                 return 200, synthetic_chart(symbol, int(query["period1"]), int(query["period2"]))
-            file = FIXTURES / "yahoo" / f"chart_{symbol}_{query.get('interval', '1d')}.json"
-            return (200, json.loads(file.read_text())) if file.is_file() else (404, NOT_FOUND)
+            if self.fixtures is not None:
+                file = self.fixtures / "yahoo" / f"chart_{symbol}_{query.get('interval', '1d')}.json"
+                if file.is_file():
+                    return 200, json.loads(file.read_text())
+            return 404, NOT_FOUND
         return 404, {"error": f"no recorded response for {url.path}"}
 
-    def __enter__(self) -> RecordedServer:
+    def __enter__(self) -> SourceServer:
         self._thread.start()
         return self
 
@@ -90,9 +99,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--synthetic", default="", help="comma-separated symbols served as generated series")
+    parser.add_argument("--fixtures", type=Path, default=None, help="folder with yahoo/chart_<SYMBOL>_<iv>.json")
     args = parser.parse_args()
-    with RecordedServer(args.port, tuple(s for s in args.synthetic.split(",") if s)) as server:
-        print(f"recorded responses on {server.url}", flush=True)
+    synthetic = tuple(s for s in args.synthetic.split(",") if s)
+    with SourceServer(args.port, synthetic, args.fixtures) as server:
+        print(f"Yahoo-shaped chart answers on {server.url}", flush=True)
         threading.Event().wait()
 
 
