@@ -39,3 +39,54 @@ def test_ingest_query_and_rejection_recorded_in_postgresql(settings: Settings, p
         assert "row 3" in runs[0]["error"]
     finally:
         engine.close()
+
+
+def test_fetch_records_and_corporate_actions_in_postgresql(settings: Settings, pg_url: URL):
+    import json
+    import time
+    from pathlib import Path
+
+    import httpx
+    import respx
+
+    from nautilus.adapters.ratelimit import reset_limiters
+    from nautilus.engines.marketdata.messages import FetchJobRequest, FetchRequest, UpdateRequest
+    from nautilus.storage.fetches import FetchStore
+
+    reset_limiters()
+    settings.database_url = pg_url.render_as_string(hide_password=False)
+    chart = json.loads((Path(__file__).parent.parent / "fixtures" / "yahoo" / "chart_AAPL_1d.json").read_text())
+    day = 86_400 * 10**9
+    start, end = 1596240000 * 10**9, 1599523200 * 10**9  # 2020-08-01, 2020-09-08
+    engine = MarketDataEngine(settings)
+    engine.start()
+    try:
+        with respx.mock:
+            respx.get("https://query2.finance.yahoo.com/v8/finance/chart/AAPL").mock(
+                return_value=httpx.Response(200, json=chart))
+            for window in ((start, start + 10 * day), (start, end)):  # the second fetches only what is missing
+                job = engine.fetch_start(FetchRequest(source="yahoo", symbol="AAPL", start_ns=window[0],
+                                                      end_ns=window[1]))
+                while (job := engine.fetch_job(FetchJobRequest(job_id=job.id))).status in ("queued", "running"):
+                    time.sleep(0.02)
+                assert job.status == "ok", job.error
+        store = FetchStore(engine.database)
+        assert sorted(tuple(r) for r in store.covered("yahoo", "AAPL", "1d")) == [(start, start + 10 * day),
+                                                                                 (start + 10 * day, end)]
+        assert [(a.kind, a.value) for a in store.actions("AAPL")] == [("dividend", 0.82), ("split", 4.0)]
+        store.save_actions("AAPL", "yahoo", store.actions("AAPL"))  # upsert: no duplicates
+        assert len(store.actions("AAPL")) == 2
+        assert store.requests_today("yahoo") == 2
+        assert [t["symbol"] for t in store.update_targets()] == ["AAPL"]
+        assert store.interrupt_orphans() == 0
+        assert len(engine.catalog.read("AAPL", "1d")) == 25
+        with respx.mock:
+            respx.get("https://query2.finance.yahoo.com/v8/finance/chart/AAPL").mock(
+                return_value=httpx.Response(200, json=chart))
+            job = engine.update(UpdateRequest(symbols=["AAPL"])).fetches[0]
+            assert job.start_ns == end
+            while (job := engine.fetch_job(FetchJobRequest(job_id=job.id))).status in ("queued", "running"):
+                time.sleep(0.02)
+            assert job.status == "ok" and job.rows == 0  # the fixture has nothing after 2020-09-04
+    finally:
+        engine.close()
