@@ -135,3 +135,62 @@ def test_cli_fetch_and_exit_codes(stack_env, server, tmp_path) -> None:
     bars = subprocess.run([*cli, "bars", "AAPL", "--start", "2020-09-01", "--end", "2020-09-03"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert bars.returncode == 0 and "134.18" in bars.stdout
+
+
+def test_a_live_source_stream_drives_paper_trading(api) -> None:
+    """Bars a live source streams are stored, published on bars.<SYMBOL>, and fill paper orders."""
+    import threading
+
+    import numpy as np
+
+    from nautilus.adapters.base import Source, finish_bars
+
+    minute = 60 * 10**9
+    t0 = (time.time_ns() // minute - 10) * minute
+    order_placed = threading.Event()
+
+    class Live(Source):
+        name = "ccxt"
+        timeframes = ("1m",)
+        live = True
+
+        def __init__(self) -> None:
+            pass
+
+        def fetch(self, req, progress=None):
+            raise AssertionError("not used")
+
+        def stream(self, req, emit, stop):
+            for k in range(3):
+                if k == 1:
+                    order_placed.wait(10)
+                price = np.array([100.0 + k])
+                emit(finish_bars("ccxt", req.symbol, "1m", np.array([t0 + k * minute]),
+                                 {"open": price, "high": price + 1, "low": price - 1, "close": price,
+                                  "volume": np.array([50.0])}, 0, 2**62))
+            stop.wait(30)
+
+    marketdata = api.app.state.engines["marketdata"].transports["inproc"].engine()
+    marketdata.streams._sources["ccxt"] = Live()
+    assert api.post("/api/v1/portfolio/feeds", json={"symbols": ["BTCUSDT"]}).status_code == 200
+    r = api.post("/api/v1/marketdata/streams", json={"source": "ccxt", "symbol": "BTC/USDT", "timeframe": "1m"})
+    assert r.status_code == 201, r.text
+    stream = r.json()
+    deadline = time.monotonic() + 20
+    while api.get("/api/v1/portfolio/feeds").json()["received"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    r = api.post("/api/v1/portfolio/orders", json={"symbol": "BTCUSDT", "side": "buy", "quantity": 2})
+    assert r.status_code in (200, 201), r.text
+    order_id = r.json()["order"]["id"]
+    order_placed.set()
+    while time.monotonic() < deadline:
+        state = api.get(f"/api/v1/portfolio/orders/{order_id}").json()["order"]
+        if state["status"] == "filled":
+            break
+        time.sleep(0.05)
+    assert state["status"] == "filled" and state["avg_fill_price"] == pytest.approx(101.0)  # the next bar's open
+    bars = api.get("/api/v1/marketdata/bars", params={"symbol": "BTCUSDT", "timeframe": "1m", "limit": 10}).json()
+    assert bars["close"] == [100.0, 101.0, 102.0]
+    listed = api.get("/api/v1/marketdata/streams").json()["streams"]
+    assert listed[0]["bars"] == 3 and listed[0]["symbol"] == "BTCUSDT"
+    assert api.delete(f"/api/v1/marketdata/streams/{stream['id']}").json()["status"] == "stopped"
