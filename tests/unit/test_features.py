@@ -163,6 +163,28 @@ def test_cross_asset_aligned_as_of_without_look_ahead() -> None:
     assert err.value.field == "symbols"
 
 
+def test_a_monthly_series_counts_only_from_its_period_end() -> None:
+    """A monthly economic series (open time = the month's first day) next to daily bars: a day sees a month's
+    value only once the month is over, so no daily feature uses a value before it exists."""
+    from nautilus.core.bars import Bars
+
+    days = gbm_bars("AAA", "1d", START, 120, seed=1)  # 2010-01-01 .. 2010-04-30
+    months = pd.to_datetime(["2009-12-01", "2010-01-01", "2010-02-01", "2010-03-01"], utc=True)
+    value = np.array([1.0, 2.0, 4.0, 8.0])
+    cpi = Bars(symbol="CPI", timeframe="1mo", ts=months.as_unit("ns").asi8, open=value, high=value, low=value,
+               close=value, volume=np.zeros(4))
+    fs = load_feature_set({"name": "x", "features": [{"kind": "cross_asset", "symbol": "CPI", "what": "return"}]})
+    df = compute_panel(fs, {"AAA": days, "CPI": cpi}).to_pandas().loc["AAA"]
+    dates = df.index.strftime("%Y-%m-%d")
+    xret = pd.Series(df["xret_1_CPI"].to_numpy(), index=dates)
+    # daily bar of D closes at D+1: January's value (2 → 4 is February's) is known from 2010-02-01's close on
+    assert np.isnan(xret["2010-01-01"]) and xret["2010-01-30"] == 0.0  # December's value all through January
+    assert xret["2010-01-31"] == pytest.approx(1.0)  # closes 2010-02-01: January (2.0) over December (1.0)
+    assert xret["2010-02-01"] == 0.0
+    assert xret["2010-02-28"] == pytest.approx(1.0)  # February's 4.0 over January's 2.0, from 2010-03-01
+    assert xret["2010-02-27"] == 0.0
+
+
 def test_panel_rows_sorted_and_equal_single_symbol() -> None:
     fs = builtin_feature_sets()["standard"]
     panel = {s: gbm_bars(s, "1d", START, 300 + 10 * k, seed=k) for k, s in enumerate(["CCC", "AAA", "BBB"])}

@@ -59,6 +59,16 @@ def calendar_floor(ts: np.ndarray, months: int) -> np.ndarray:
     return start.astype("datetime64[M]").astype("datetime64[ns]").astype(np.int64)
 
 
+def close_times(ts: np.ndarray, timeframe: str) -> np.ndarray:
+    """When each bar opening at ``ts`` closes: ``ts`` + its length, or the next calendar period's start."""
+    ts = np.asarray(ts, dtype=np.int64)
+    months = calendar_months(timeframe)
+    if months is None:
+        return ts + timeframe_ns(timeframe)
+    start = calendar_floor(ts, months).astype("datetime64[ns]").astype("datetime64[M]")
+    return (start + np.timedelta64(months, "M")).astype("datetime64[ns]").astype(np.int64)
+
+
 def validate_timeframe(timeframe: str) -> str:
     timeframe_ns(timeframe)
     return timeframe

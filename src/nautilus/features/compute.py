@@ -19,6 +19,7 @@ import numpy as np
 
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput
+from nautilus.core.timeframe import close_times
 from nautilus.features import kernels
 from nautilus.features.frame import FeatureFrame
 from nautilus.features.spec import BAR_COLUMNS, FeatureSet, FeatureSpec
@@ -68,9 +69,12 @@ def _ratio(x: np.ndarray, window: int, log: bool) -> np.ndarray:
     return out
 
 
-def _aligned_close(other: Bars, ts: np.ndarray) -> np.ndarray:
-    """The other symbol's close as of each ts: its last bar with ts <= t (NaN before its first)."""
-    idx = np.searchsorted(other.ts, ts, side="right") - 1
+def _aligned_close(other: Bars, bars: Bars) -> np.ndarray:
+    """The other symbol's close as known when each of ``bars`` closes: its last bar that closed by then (NaN
+    before its first). Same timeframes: the other bar opening at or before t. A coarser other series (a monthly
+    economic one next to daily bars) counts only from its period's end, never from its open."""
+    idx = np.searchsorted(close_times(other.ts, other.timeframe), close_times(bars.ts, bars.timeframe),
+                          side="right") - 1
     out = np.asarray(other.close, dtype=np.float64)[np.maximum(idx, 0)].copy()
     out[idx < 0] = np.nan
     return out
@@ -133,7 +137,7 @@ def _feature(spec: FeatureSpec, src: _Source, fs: FeatureSet) -> np.ndarray:
         if other is None:
             raise InvalidInput(f"feature {spec.name!r} needs the bars of {p['symbol']!r}; pass them to "
                                "compute_panel", field="symbols")
-        aligned = _aligned_close(other, src.bars.ts)
+        aligned = _aligned_close(other, src.bars)
         if p["what"] == "return":
             out = _ratio(aligned, p["window"], False)
         else:

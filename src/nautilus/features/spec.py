@@ -21,8 +21,8 @@ Feature kinds (parameters with defaults):
   indicators), normalize (none|close: divide by close) (``rsi_14``, ``atr_14_over_close``)
 - ``calendar``: field (dayofweek 0=Monday|month|dayofmonth|dayofyear|hour), UTC (``dayofweek``)
 - ``cross_asset``: symbol, what (return|corr|beta), window (1 for return, 60 otherwise) -- the
-  other symbol's close is aligned as of each row's ts (its last bar at or before it), so no
-  look-ahead; corr and beta are over one-bar returns (``xret_1_SPY``, ``corr_60_SPY``, ``beta_60_SPY``)
+  other symbol's close is aligned as of each row's close (its last bar that closed by then: a monthly
+  series counts from its month's end), so no look-ahead; corr and beta are over one-bar returns (``xret_1_SPY``, ``corr_60_SPY``, ``beta_60_SPY``)
 - ``lag``: of (an earlier feature's name), periods=1 (``ret_5_lag1``)
 
 Target kinds (parameters with defaults): ``forward_return`` h=1 (``close[t+h] / close[t] - 1``,
