@@ -327,3 +327,46 @@ def test_model_registry_versions_promote_and_rollback(db: Database) -> None:
     with pytest.raises(NotFound):
         db.get_model("nope")
     assert [m["name"] for m in db.list_models()] == ["vol", "dir"]
+
+
+def test_read_then_write_transactions_wait_for_a_concurrent_writer(tmp_path) -> None:
+    """On SQLite (WAL) a transaction that reads and then writes fails at once with "database is locked" when
+    another connection commits in between, whatever the busy timeout; Database.writing() takes the write lock at
+    BEGIN instead, so it waits and succeeds."""
+    import threading
+
+    from sqlalchemy.exc import OperationalError
+
+    from nautilus.storage.db import Database, upgrade
+
+    url = f"sqlite:///{tmp_path / 'lock.db'}"
+    upgrade(url)
+    db = Database.from_url(url)
+    db.upsert_instrument("AAA")
+    read_done, wrote = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        read_done.wait(5)
+        db.upsert_instrument("BBB")  # commits between the other transaction's read and its write
+        wrote.set()
+
+    def read_then_write(session_factory) -> None:
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            with session_factory() as session:
+                session.execute(text("SELECT count(*) FROM instruments")).scalar()
+                read_done.set()
+                wrote.wait(0.5)
+                session.execute(text("INSERT INTO instruments (symbol, created_at) VALUES ('CCC', '2024-01-01')"))
+        finally:
+            read_done.set()
+            thread.join()
+
+    with pytest.raises(OperationalError, match="database is locked"):
+        read_then_write(db.sessions.begin)
+    read_done.clear()
+    wrote.clear()
+    read_then_write(db.writing)  # the writer waits for us instead
+    assert {i["symbol"] for i in db.list_instruments()} == {"AAA", "BBB", "CCC"}
+    db.dispose()

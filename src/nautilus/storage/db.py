@@ -8,7 +8,8 @@ Every :class:`Database` method runs in its own transaction: it commits whole or 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -76,7 +77,14 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A transaction that reads and then writes must take the write lock at BEGIN: in WAL mode its upgrade
+    # fails at once with "database is locked" (no busy wait helps a stale snapshot) when another connection
+    # committed in between. Database.writing() marks such transactions.
+    immediate = connection.get_execution_options().get(SQLITE_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+SQLITE_WRITE: Final = "nautilus_sqlite_write"
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -160,6 +168,14 @@ class Database:
         self.engine = engine
         self.sessions = session_factory(engine)
         self._upsert = _UPSERTS[engine.dialect.name]
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session whose transaction reads and then writes (on SQLite it holds the write lock from BEGIN, so
+        it waits for other writers instead of failing when one commits between its read and its write)."""
+        with self.sessions.begin() as session:
+            session.connection(execution_options={SQLITE_WRITE: True})
+            yield session
 
     @classmethod
     def from_url(cls, url: str | URL, **engine_kwargs: Any) -> Database:
@@ -301,7 +317,7 @@ class Database:
 
     def revoke_api_key(self, key_id: int) -> None:
         """Revoke a key (idempotent: a revoked key keeps its first revocation time)."""
-        with self.sessions.begin() as session:
+        with self.writing() as session:
             key = session.get(ApiKey, key_id)
             if key is None:
                 raise NotFound(f"API key {key_id} does not exist", field="key_id")
@@ -317,7 +333,7 @@ class Database:
         return run.id
 
     def set_backtest_artifact(self, run_id: int, artifact: str) -> None:
-        with self.sessions.begin() as session:
+        with self.writing() as session:
             run = session.get(BacktestRun, run_id)
             if run is None:
                 raise NotFound(f"backtest {run_id} does not exist", field="id")
@@ -344,7 +360,7 @@ class Database:
             return _as_dict(run, _BACKTEST_KEYS)
 
     def delete_backtest(self, run_id: int) -> dict[str, Any]:
-        with self.sessions.begin() as session:
+        with self.writing() as session:
             run = session.get(BacktestRun, run_id)
             if run is None:
                 raise NotFound(f"backtest {run_id} does not exist", field="id")
@@ -357,7 +373,7 @@ class Database:
         """Register the next version of ``fields["name"]`` (see :class:`MLModel`); returns the row."""
         for _ in range(3):  # two writers racing for the same version number: retry with the next one
             try:
-                with self.sessions.begin() as session:
+                with self.writing() as session:
                     latest = session.scalar(select(MLModel.version).where(MLModel.name == fields["name"])
                                             .order_by(MLModel.version.desc()).limit(1))
                     row = MLModel(**fields, version=(latest or 0) + 1, stage="candidate")
@@ -396,7 +412,7 @@ class Database:
 
     def promote_model(self, name: str, version: int) -> dict[str, Any]:
         """Make ``version`` the production version; the previous one is archived (one transaction)."""
-        with self.sessions.begin() as session:
+        with self.writing() as session:
             row = self._model(session, name, version)
             if row.stage == "production":
                 return _as_dict(row, _MODEL_KEYS)
@@ -408,7 +424,7 @@ class Database:
 
     def rollback_model(self, name: str) -> dict[str, Any]:
         """Archive the production version and restore the one promoted before it."""
-        with self.sessions.begin() as session:
+        with self.writing() as session:
             current = session.scalar(select(MLModel).where(MLModel.name == name, MLModel.stage == "production"))
             if current is None:
                 raise Conflict(f"model {name!r} has no production version to roll back", field="name")
@@ -425,7 +441,7 @@ class Database:
             return _as_dict(previous, _MODEL_KEYS)
 
     def delete_model(self, name: str, version: int) -> dict[str, Any]:
-        with self.sessions.begin() as session:
+        with self.writing() as session:
             row = self._model(session, name, version)
             if row.stage == "production":
                 raise Conflict(f"model {name!r} version {version} is in production; promote another first",

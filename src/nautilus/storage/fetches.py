@@ -95,7 +95,7 @@ class FetchStore:
 
     def interrupt_orphans(self) -> int:
         """Mark runs left queued/running by a process that no longer exists as failed; returns how many."""
-        with self.db.sessions.begin() as session:
+        with self.db.writing() as session:
             orphans = [run.id for run in session.scalars(select(FetchRun).where(FetchRun.status.in_(UNFINISHED)))
                        if not _alive(run.owner)]
             if orphans:
