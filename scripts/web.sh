@@ -4,7 +4,8 @@
 #                          into web/dist (served by `nautilus up` on :3000 + NAUTILUS_PORT_OFFSET)
 #   scripts/web.sh test    Vitest, run once
 #   scripts/web.sh e2e     Playwright in Debian's Chromium (/usr/bin/chromium, installed with apt-get when missing)
-#                          against a real stack started here on a temporary NAUTILUS_HOME and a free port offset;
+#                          against a real stack started here on a temporary NAUTILUS_HOME and a free port offset,
+#                          its Yahoo source pointed at a local server answering from tests/fixtures (no internet);
 #                          the stack is always stopped. Screenshots and timings: web/test-results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,10 +61,15 @@ e2e() {
   build
   home="$(mktemp -d /tmp/nautilus-e2e.XXXXXX)"
   offset="$(free_offset)"
+  source_port=$((8765 + offset % 1000))
   export NAUTILUS_HOME="$home" NAUTILUS_PORT_OFFSET="$offset"
+  export NAUTILUS_SOURCE_URLS="{\"yahoo\": \"http://127.0.0.1:$source_port\"}"
   unset NAUTILUS_API_KEYS
+  .venv/bin/python -m nautilus.bench.sourceserver --port "$source_port" --fixtures tests/fixtures >/dev/null 2>&1 &
+  source_pid=$!
   stop() {
     "$root/.venv/bin/nautilus" down >/dev/null 2>&1 || true
+    kill "$source_pid" 2>/dev/null || true
     rm -rf "$home"
   }
   trap stop EXIT

@@ -28,6 +28,11 @@ describe("histogram", () => {
     expect(binIndex(h, 2.5)).toBe(2);
     expect(binIndex(h, 4)).toBe(3);
   });
+  it("a spread too small for the bin width still counts every value", () => {
+    const h = histogram([0, 5e-324], 2);
+    expect(h.counts.reduce((a, b) => a + b, 0)).toBe(2);
+    expect(histogram([3, 3, 3], 5).counts.reduce((a, b) => a + b, 0)).toBe(3);
+  });
   it("property: counts add up to the finite values", () => {
     fc.assert(fc.property(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true })), fc.integer({ min: 1, max: 60 }), (xs, bins) => {
       const h = histogram(xs, bins);

@@ -31,6 +31,9 @@ export function useLive(pattern: string | null, handler: (msg: WsMessage) => voi
 
 export function useLiveStatus(): WsStatus {
   const [s, setS] = useState<WsStatus>(live.status);
-  useEffect(() => live.onStatus(setS), []);
+  useEffect(() => {
+    setS(live.status); // a change between the first render and this effect would be lost otherwise
+    return live.onStatus(setS);
+  }, []);
   return s;
 }

@@ -27,9 +27,11 @@ export function histogram(values: (number | null)[], bins = 40): Histogram {
   if (!xs.length || bins < 1) return { edges: [], counts: [], centers: [] };
   let lo = Math.min(...xs);
   let hi = Math.max(...xs);
-  if (lo === hi) {
-    lo -= 0.5;
-    hi += 0.5;
+  if (!((hi - lo) / bins > 0)) {
+    // one value, or a spread so small the bin width underflows (e.g. [0, 5e-324]): widen around the middle
+    const mid = lo / 2 + hi / 2;
+    lo = mid - 0.5;
+    hi = mid + 0.5;
   }
   const w = (hi - lo) / bins;
   const edges = Array.from({ length: bins + 1 }, (_, i) => lo + i * w);

@@ -1,5 +1,6 @@
 import { useMemo, useRef, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { FetchPanel } from "../components/FetchPanel";
 import { PriceChart, type Marker, type Overlay } from "../components/PriceChart";
 import { Card, Empty, ErrorBox, Loading } from "../components/States";
 import { HealthBanner } from "../components/HealthBanner";
@@ -129,6 +130,7 @@ export default function Market() {
             <PriceChart bars={bars.data} overlays={lines} markers={markers} />
           </>}
       </Card>
+      <FetchPanel onShow={(s, tf) => { setSearch(""); setSymbol(s); setTimeframe(tf); }} />
       <IngestForm />
     </div>
   );
