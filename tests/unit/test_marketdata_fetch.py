@@ -281,3 +281,15 @@ def test_daily_quota_counts_requests_of_earlier_processes(engine):
     wait(engine, engine.fetch_start(yahoo_request("2021-01-01", "2021-01-03")).id)
     with pytest.raises(Exception, match="daily quota of 5 requests"):
         limiter.acquire()
+
+
+def test_next_daily_run():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from nautilus.engines.marketdata.fetch import next_daily_run
+
+    assert next_daily_run("22:30", datetime(2026, 3, 1, 21, 0, tzinfo=UTC)) == datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
+    assert next_daily_run("22:30", datetime(2026, 3, 1, 22, 30, tzinfo=UTC)) == datetime(2026, 3, 2, 22, 30, tzinfo=UTC)
+    assert next_daily_run("00:05", datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
+    local = datetime(2026, 3, 1, 23, 0, tzinfo=timezone(timedelta(hours=2)))  # 21:00 UTC
+    assert next_daily_run("22:30", local) == datetime(2026, 3, 1, 22, 30, tzinfo=UTC)

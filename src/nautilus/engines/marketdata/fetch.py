@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -68,6 +68,13 @@ def complete_until(timeframe: str, now: int) -> int:
     if months is not None:
         return int(calendar_floor(np.array([now], dtype=np.int64), months)[0])
     return align_down(now, timeframe_ns(timeframe))
+
+
+def next_daily_run(hhmm: str, now: datetime) -> datetime:
+    """The next moment after ``now`` (aware) whose UTC wall clock reads ``hhmm`` ("22:30")."""
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    due = now.astimezone(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return due if due > now else due + timedelta(days=1)
 
 
 def iso(moment: datetime | None) -> str | None:
