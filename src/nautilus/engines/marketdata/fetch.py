@@ -221,8 +221,9 @@ class FetchJobs:
         finally:
             if source is not None and row["source"] not in self._sources:
                 source.close()
-            with self._lock:
-                self._active.pop(key, None)
+            with self._lock:  # when recording the end failed (the database is down), still free the series
+                if self._active.get(key) == job_id:
+                    del self._active[key]
 
     def _progress_callback(self, job_id: int, part: int, parts: int) -> Callable[[int, int | None, str], None]:
         def progress(done: int, total: int | None, message: str) -> None:
@@ -239,6 +240,9 @@ class FetchJobs:
 
     def _finish(self, job_id: int, status: str, started: float, *, rows: int = 0, requests: int = 0,
                 ranges: list[list[int]] | None = None, error: str | None = None, message: str = "") -> None:
+        with self._lock:  # before the end is visible: a caller who sees it may start the next fetch at once
+            for key in [k for k, v in self._active.items() if v == job_id]:
+                del self._active[key]
         self.store.update(job_id, status=status, rows=rows, requests=requests, ranges=ranges or [], error=error,
                           duration_s=round(time.monotonic() - started, 6))
         state = self._progress.get(job_id)
