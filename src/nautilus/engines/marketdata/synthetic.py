@@ -24,7 +24,7 @@ from numba import njit
 
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput
-from nautilus.core.timeframe import timeframe_ns
+from nautilus.core.timeframe import calendar_months, timeframe_ns
 from nautilus.engines.marketdata.resample import resample
 
 Sessions = Literal["24x7", "weekdays"]
@@ -154,6 +154,9 @@ def correlated_bars(
 def bar_times(timeframe: str, start_ns: int, n: int, sessions: Sessions = "24x7") -> np.ndarray:
     """The first ``n`` open times start_ns + i * timeframe that fall in ``sessions``."""
     step = timeframe_ns(timeframe)
+    if calendar_months(timeframe) is not None:
+        raise InvalidInput(f"synthetic series step by a fixed length: {timeframe!r} is a calendar timeframe "
+                           "(generate daily bars and resample them)", field="timeframe")
     if not isinstance(n, int | np.integer) or n < 0:
         raise InvalidInput(f"n must be a non-negative integer, got {n!r}", field="n")
     if sessions == "24x7":
