@@ -162,6 +162,8 @@ class FetchJobs:
 
     # Reading -------------------------------------------------------------------------------------------
     def job(self, job_id: int) -> FetchJob:
+        if not 1 <= job_id < 2**31:  # ids are SQL integers
+            raise NotFound(f"fetch {job_id} does not exist", field="job_id")
         return self._to_job(self.store.get(job_id))
 
     def jobs(self, limit: int, symbol: str | None) -> list[FetchJob]:

@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Literal
 
 import msgspec
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -26,7 +26,7 @@ from nautilus.engines.marketdata.messages import (
     StreamStopRequest,
     UpdateRequest,
 )
-from nautilus.gateway.routers import API_PREFIX, call_engine, parse_time
+from nautilus.gateway.routers import API_PREFIX, ID_MAX, call_engine, parse_time
 from nautilus.runtime.client import EngineClient
 
 router = APIRouter(prefix=f"{API_PREFIX}/marketdata", tags=["marketdata"])
@@ -181,7 +181,7 @@ async def post_fetch(request: Request, body: FetchBody) -> Response:
 
 
 @router.get("/fetch/{job_id}", summary="One fetch job: status, progress, rows, error")
-async def get_fetch(request: Request, job_id: int) -> Response:
+async def get_fetch(request: Request, job_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
     return _json(await call_engine(_client(request), "fetch_job", FetchJobRequest(job_id=job_id), inline=True))
 
 
@@ -222,5 +222,5 @@ async def get_streams(request: Request) -> Response:
 
 
 @router.delete("/streams/{stream_id}", summary="Stop a live stream")
-async def delete_stream(request: Request, stream_id: int) -> Response:
+async def delete_stream(request: Request, stream_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
     return _json(await call_engine(_client(request), "stream_stop", StreamStopRequest(stream_id=stream_id)))
