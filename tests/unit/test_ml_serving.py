@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -17,10 +22,13 @@ from nautilus.ml.serving import (
     OrtPredictor,
     TorchPredictor,
     export_onnx,
+    forest_native,
     load_predictor,
 )
+from nautilus.ml.serving import forest as forest_module
 
 N_FEATURES = 6
+HAVE_CC = forest_native.find_compiler() is not None
 
 
 def data(seed: int, n: int, nan_frac: float, zero_frac: float) -> np.ndarray:
@@ -72,6 +80,8 @@ def test_forest_equals_booster_predict(tmp_path_factory: pytest.TempPathFactory,
     assert forest.n_classes == (3 if objective == "multiclass" else 1)
     loaded = load_predictor(forest.save(tmp_path_factory.mktemp("forest")))
     assert isinstance(loaded, CompiledForest)
+    assert loaded.backend == ("native" if HAVE_CC else "numba")
+    np.testing.assert_allclose(loaded.predict(X_new), expected, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(loaded.predict(X_new), forest.predict(X_new))
 
 
@@ -298,4 +308,123 @@ def test_forest_with_over_64_leaves_walks_nodes(tmp_path) -> None:
     np.testing.assert_allclose(forest.predict(X_new), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose([forest.predict_one(r) for r in X_new[:40]], expected[:40], rtol=0, atol=1e-6)
     loaded = CompiledForest.load(forest.save(tmp_path / "big"))
+    assert loaded.backend == "numba"  # the C kernel needs QuickScorer tables: none is built
+    assert not (tmp_path / "big" / forest_native.LIBRARY).exists()
     np.testing.assert_array_equal(loaded.predict(X_new), forest.predict(X_new))
+
+
+# The C batch kernel (forest_native) ------------------------------------------------------------------
+def needs_compiler() -> None:
+    """The native tests run wherever a C compiler is found, and in CI must find one."""
+    if not HAVE_CC and not os.environ.get("CI"):
+        pytest.skip("no C compiler ($CC, cc, gcc, clang) on this machine")
+
+
+def stump(threshold: float, flags: int) -> CompiledForest:
+    """One tree, x0 <= threshold -> -1.0 else +1.0, with the given missing-value flags (forest_kernels)."""
+    ints = np.array([[0, 1, 2, flags], [-1, 1, 1, 0], [-1, 2, 2, 0]], dtype=np.int32)
+    floats = np.array([[threshold, 0.0], [0.0, -1.0], [0.0, 1.0]])
+    return CompiledForest(ints, floats, np.array([0], dtype=np.int32), n_features=2, objective="regression",
+                          n_classes=1, transform="identity")
+
+
+@pytest.mark.parametrize(("threshold", "flags", "expected"), [
+    # missing type None, threshold >= 0: NaN counts as 0.0 and goes left; +inf and -inf are numbers
+    (0.5, 0, [-1, -1, 1, -1, 1, -1, -1, -1]),
+    # missing type NaN, default right, threshold +inf: only a NaN goes right (v > +inf never holds)
+    (np.inf, 1, [-1, -1, -1, -1, -1, 1, -1, -1]),
+    # missing type Zero, default right: 0.0, 1e-40 and NaN go right, other values by the threshold
+    (0.5, 2 | 4, [1, 1, 1, -1, 1, 1, -1, 1]),
+])
+def test_native_stumps_hand_worked(tmp_path, threshold: float, flags: int, expected: list[int]) -> None:
+    needs_compiler()
+    column = np.array([0.0, 1e-40, 0.7, 0.3, np.inf, np.nan, -np.inf, -0.0])
+    X = np.c_[np.tile(column, 3), np.zeros(24)]  # 24 rows: over NATIVE_MIN_ROWS, one partly filled block
+    loaded = CompiledForest.load(stump(threshold, flags).save(tmp_path / "s"))
+    assert loaded.backend == "native"
+    np.testing.assert_array_equal(loaded.predict(X), np.tile(np.array(expected, dtype=float), 3))
+
+
+@pytest.mark.parametrize(("objective", "missing"), [("binary", {}), ("multiclass", {}),
+                                                    ("regression", {"zero_as_missing": True}),
+                                                    ("binary", {"use_missing": False})])
+def test_native_forest_equals_booster_predict(tmp_path, monkeypatch: pytest.MonkeyPatch, objective: str,
+                                              missing: dict) -> None:
+    needs_compiler()
+    X = data(11, 2000, 0.15, 0.1)
+    booster = train(objective, X, target(X, objective, 11), 25, num_leaves=31, **missing)
+    forest = CompiledForest.from_booster(booster)
+    assert forest.backend == "numba"
+    if not missing:  # NaN-only splits (threshold +inf, NaN right) take the indicator columns
+        assert np.isposinf(forest.quickscorer["thr"]).any()
+    X_new = data(12, 3001, 0.1, 0.1)
+    X_new[::7, 2] = 1e-40
+    X_new[::13, 4] = np.inf
+    X_new[::17, 5] = -np.inf
+    loaded = CompiledForest.load(forest.save(tmp_path / "f"))
+    assert loaded.backend == "native" and forest.backend == "native"
+    np.testing.assert_allclose(loaded.predict(X_new), booster.predict(X_new), rtol=0, atol=1e-6)
+    raw = booster.predict(X_new, raw_score=True)
+    np.testing.assert_array_equal(loaded.predict_raw(X_new), raw)  # same sum order: equal to the bit
+    numba = CompiledForest.load(tmp_path / "f", native=False)
+    assert numba.backend == "numba"
+    np.testing.assert_array_equal(numba.predict_raw(X_new), raw)
+    monkeypatch.setattr(forest_module, "ROWS_PER_THREAD", 16)  # so that small batches use several threads
+    for threads, rows in ((1, 3001), (3, 3001), (2, 33), (4, 8)):
+        loaded.threads = threads
+        np.testing.assert_array_equal(loaded.predict_raw(X_new[:rows]), raw[:rows])
+
+
+def test_native_fallback_without_compiler(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    X = data(13, 600, 0.1, 0.0)
+    booster = train("binary", X, target(X, "binary", 13), 10, num_leaves=15)
+    monkeypatch.setattr(forest_native, "find_compiler", lambda: None)
+    folder = CompiledForest.from_booster(booster).save(tmp_path / "nocc")
+    assert json.loads((folder / "manifest.json").read_text())["native"] is None
+    assert not (folder / forest_native.LIBRARY).exists()
+    loaded = load_predictor(folder)
+    assert loaded.backend == "numba"
+    np.testing.assert_allclose(loaded.predict(X), booster.predict(X), rtol=0, atol=1e-6)
+
+
+def test_native_fallback_when_the_build_fails(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    X = data(14, 600, 0.1, 0.0)
+    booster = train("regression", X, target(X, "regression", 14), 10, num_leaves=15)
+    monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
+    with caplog.at_level(logging.WARNING, logger="nautilus.ml"):
+        loaded = load_predictor(CompiledForest.from_booster(booster).save(tmp_path / "bad"))
+    assert "failed" in caplog.text
+    assert loaded.backend == "numba"
+    np.testing.assert_allclose(loaded.predict(X), booster.predict(X), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage with matching checksum", "other abi",
+                                    "other machine"])
+def test_native_damaged_library_falls_back(tmp_path, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    needs_compiler()
+    X = data(15, 600, 0.1, 0.0)
+    booster = train("binary", X, target(X, "binary", 15), 10, num_leaves=15)
+    folder = CompiledForest.from_booster(booster).save(tmp_path / "m")
+    library, manifest = folder / forest_native.LIBRARY, folder / "manifest.json"
+    meta = json.loads(manifest.read_text())
+    if damage == "missing":
+        library.unlink()
+    elif damage == "truncated":
+        library.write_bytes(library.read_bytes()[:200])
+    elif damage == "garbage with matching checksum":
+        library.write_bytes(b"not a shared library")
+        meta["native"]["sha256"] = hashlib.sha256(b"not a shared library").hexdigest()
+    elif damage == "other abi":
+        meta["native"]["abi"] = forest_native.ABI + 1
+    else:
+        meta["native"]["machine"] = "pdp11"
+    manifest.write_text(json.dumps(meta))
+    expected_reason = {"missing": "cannot read", "truncated": "checksum", "garbage with matching checksum":
+                       "cannot load", "other abi": "ABI", "other machine": "pdp11"}[damage]
+    with caplog.at_level(logging.WARNING, logger="nautilus.ml"):
+        loaded = load_predictor(folder)
+    assert loaded.backend == "numba"
+    assert expected_reason in caplog.text and "numba" in caplog.text
+    np.testing.assert_allclose(loaded.predict(X), booster.predict(X), rtol=0, atol=1e-6)
+

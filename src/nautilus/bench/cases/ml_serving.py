@@ -5,7 +5,9 @@ Models (trained untimed, seeded synthetic data): a 200-tree, 31-leaf binary Ligh
 and ``booster.predict`` (default threads), an ONNX Runtime session (1 thread) of the same booster,
 torch under ``inference_mode``. Ours: :class:`~nautilus.ml.serving.CompiledForest` and
 :class:`~nautilus.ml.serving.CompiledMLP`, loaded from their saved folders (targets: load <= 5 ms,
-single row p50 <= 15 us, batch <= 5 ms). Latencies are p50 over interleaved calls (p99 in checks);
+single row p50 <= 15 us, batch <= 5 ms). The forest's batch is timed twice: with the numba kernels
+(``load(native=False)``, the earlier path) and with the C kernel built at save time (when a C compiler
+is present; its row is left out otherwise), against LightGBM and against each other. Latencies are p50 over interleaved calls (p99 in checks);
 loads and batches are medians of repeated runs. Checks: max abs difference of our outputs from
 LightGBM's / torch's.
 """
@@ -95,7 +97,8 @@ def forest_rows(ctx: BenchContext, tmp: Path) -> list[Result]:
     t_lgb = timed(lambda: lgb.Booster(model_str=model_str), runs)
     t_ort = timed(lambda: ort.InferenceSession(onnx_file, options, providers=["CPUExecutionProvider"]), runs)
     t_ours = timed(lambda: CompiledForest.load(folder), runs)
-    rows = [result("ms", (name, value * 1e3), ("CompiledForest.load (manifest + one array file)", t_ours * 1e3),
+    rows = [result("ms", (name, value * 1e3), (f"CompiledForest.load (manifest, array file, {forest.backend} kernel)",
+                                               t_ours * 1e3),
                    params={**base, "what": "load", "runs": runs, "statistic": "median", "target_ms": 5})
             for name, value in (("lgb.Booster(model_str=...)", t_lgb), ("onnxruntime InferenceSession (1 thread)",
                                                                         t_ort))]
@@ -111,17 +114,26 @@ def forest_rows(ctx: BenchContext, tmp: Path) -> list[Result]:
         {"what": "single row"})
 
     ctx.step("batch of 10,000 rows")
+    numba_forest = CompiledForest.load(folder, native=False)
     t_lgb = timed(lambda: booster.predict(X_new), runs)
-    t_ours = timed(lambda: forest.predict(X_new), runs)
+    t_numba = timed(lambda: numba_forest.predict(X_new), runs)
+    t_native = timed(lambda: forest.predict(X_new), runs) if forest.backend == "native" else None
     expected = booster.predict(X_new)
+    expected_raw = booster.predict(X_new, raw_score=True)
     one = np.array([forest.predict_one(r) for r in X_new[:1000]])
-    rows.append(result("ms", ("booster.predict (default threads)", t_lgb * 1e3),
-                       ("CompiledForest.predict (numba prange)", t_ours * 1e3),
-                       params={**base, "what": f"batch {BATCH} rows", "runs": runs, "statistic": "median",
-                               "target_ms": 5},
-                       checks={"max_abs_diff_vs_lightgbm": float(np.abs(forest.predict(X_new) - expected).max()),
+    batch = {**base, "what": f"batch {BATCH} rows", "runs": runs, "statistic": "median", "target_ms": 5}
+    lgb_name = "booster.predict (default threads)"
+    numba_name = "CompiledForest.predict (numba prange)"
+    rows.append(result("ms", (lgb_name, t_lgb * 1e3), (numba_name, t_numba * 1e3), params=batch,
+                       checks={"max_abs_diff_vs_lightgbm": float(np.abs(numba_forest.predict(X_new) - expected).max()),
                                "max_abs_diff_single_row": float(np.abs(one - expected[:1000]).max()),
                                "ort_max_abs_diff_vs_lightgbm": float(np.abs(ort_model.predict(X_new) - expected).max())}))
+    if t_native is not None:
+        native_name = f"CompiledForest.predict (C kernel, {forest.threads} threads)"
+        checks = {"max_abs_diff_vs_lightgbm": float(np.abs(forest.predict(X_new) - expected).max()),
+                  "max_abs_diff_raw_vs_lightgbm": float(np.abs(forest.predict_raw(X_new) - expected_raw).max())}
+        rows += [result("ms", (lgb_name, t_lgb * 1e3), (native_name, t_native * 1e3), params=batch, checks=checks),
+                 result("ms", (numba_name, t_numba * 1e3), (native_name, t_native * 1e3), params=batch, checks=checks)]
     return rows
 
 

@@ -1,4 +1,4 @@
-"""CompiledForest: a LightGBM model as flat node arrays, evaluated by numba kernels.
+"""CompiledForest: a LightGBM model as flat node arrays, evaluated by a C kernel or numba kernels.
 
 ``from_booster`` reads the booster's text dump (thresholds are printed there with round-trip
 precision), so the compiled forest takes the same path as ``booster.predict`` for every row,
@@ -7,17 +7,27 @@ QuickScorer (feature-major bit masks, see :mod:`forest_kernels`), others by walk
 sum the trees in LightGBM's order. Categorical splits and linear trees are refused with a
 ValueError. ``save`` writes a folder with ``manifest.json`` and ``arrays.bin``; ``load`` reads
 them back without importing LightGBM.
+
+``save`` also builds the batch kernel of :mod:`forest_native` with the system C compiler into the
+folder (QuickScorer forests only); a forest loaded from such a folder predicts batches of
+``NATIVE_MIN_ROWS`` rows or more with it, on ``threads`` threads, and keeps the numba kernels for
+single rows and small batches. Without a compiler (or when the library is missing, altered or built
+for another machine, which ``load`` logs) every prediction uses the numba kernels; both give the
+same numbers.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nautilus.ml.serving import forest_kernels as fk
+from nautilus.ml.serving import forest_native
 from nautilus.ml.serving.manifest import (
     ModelInputError,
     read_arrays,
@@ -26,7 +36,11 @@ from nautilus.ml.serving.manifest import (
     write_manifest,
 )
 
+log = logging.getLogger("nautilus.ml")
+
 MISSING_ZERO, MISSING_NAN = 1, 2
+NATIVE_MIN_ROWS = 8  # below this a batch costs less in the numba kernels than one 32-row block in C
+ROWS_PER_THREAD = 1024  # the C kernel starts one more thread per this many rows (up to ``threads``)
 
 # LightGBM objective -> (our objective, output transform)
 OBJECTIVES = {
@@ -54,7 +68,8 @@ class CompiledForest:
     "exp"), ``sigmoid`` (LightGBM's sigmoid parameter), ``average`` (random-forest mode: the raw score
     is the mean over iterations), ``quickscorer`` (the tables of :func:`quickscorer_arrays`; built
     from the nodes when None is passed, while ``{}`` means walk the nodes; None when a tree has over
-    64 leaves).
+    64 leaves), ``backend`` ("native" when batches run in the C kernel, else "numba") and ``threads``
+    (the C kernel's threads, default: the CPUs this process may use).
     """
 
     kind = "forest"
@@ -78,6 +93,14 @@ class CompiledForest:
             quickscorer = quickscorer_arrays(self.ints, self.floats, self.roots, self.n_features)
         self.quickscorer = quickscorer
         self._qs = tuple(quickscorer[name] for name in QS_ARRAYS) if quickscorer else None
+        self.threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        self._native: forest_native.NativeKernel | None = None
+        self._tables: dict[str, np.ndarray] = {}
+        self._has_zero = bool(quickscorer) and bool(np.any(quickscorer["flags"] & 2))
+
+    @property
+    def backend(self) -> str:
+        return "native" if self._native is not None else "numba"
 
     # Construction ---------------------------------------------------------------------------------
     @classmethod
@@ -118,34 +141,62 @@ class CompiledForest:
                    sigmoid=sigmoid, average="average_output" in header)
 
     # Persistence ----------------------------------------------------------------------------------
-    def save(self, path: Path | str) -> Path:
-        """Write ``path/manifest.json`` and ``path/arrays.bin`` (raw arrays, one read at load); returns ``path``."""
+    def save(self, path: Path | str, *, native: bool = True) -> Path:
+        """Write ``path/manifest.json`` and ``path/arrays.bin`` (raw arrays, one read at load) and, when
+        ``native`` and a C compiler is found, the batch kernel (which this forest then uses too);
+        returns ``path``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        (path / forest_native.LIBRARY).unlink(missing_ok=True)
+        tables = forest_native.native_tables(self.quickscorer, self.n_features) if native else None
+        entry = forest_native.write_library(path) if tables is not None else None
         qs = {f"qs_{name}": value for name, value in (self.quickscorer or {}).items()}
-        table = write_arrays(path, {"ints": self.ints, "floats": self.floats, "roots": self.roots, **qs})
+        nv = {f"native_{name}": value for name, value in tables.items()} if entry and tables else {}
+        table = write_arrays(path, {"ints": self.ints, "floats": self.floats, "roots": self.roots, **qs, **nv})
         write_manifest(path, {"kind": self.kind, "arrays": table, "n_features": self.n_features, "objective": self.objective,
                               "n_classes": self.n_classes, "transform": self.transform,
-                              "sigmoid": self.sigmoid, "average": self.average})
+                              "sigmoid": self.sigmoid, "average": self.average, "native": entry})
+        if entry and tables:
+            self._attach(path, entry, tables)
         return path
 
     @classmethod
-    def load(cls, path: Path | str) -> CompiledForest:
-        """Read a forest written by :meth:`save`."""
+    def load(cls, path: Path | str, *, native: bool = True) -> CompiledForest:
+        """Read a forest written by :meth:`save`; ``native=False`` leaves its C kernel unused."""
         path = Path(path)
         meta = read_manifest(path, cls.kind)
         arrays = read_arrays(path, meta["arrays"])
         ints, floats, roots = arrays["ints"], arrays["floats"], arrays["roots"]
         qs = {name: arrays[f"qs_{name}"] for name in QS_ARRAYS} if "qs_thr" in arrays else {}
-        return cls(ints, floats, roots, n_features=meta["n_features"], objective=meta["objective"],
-                   n_classes=meta["n_classes"], transform=meta["transform"], sigmoid=meta["sigmoid"],
-                   average=meta["average"], quickscorer=qs)
+        forest = cls(ints, floats, roots, n_features=meta["n_features"], objective=meta["objective"],
+                     n_classes=meta["n_classes"], transform=meta["transform"], sigmoid=meta["sigmoid"],
+                     average=meta["average"], quickscorer=qs)
+        entry = meta.get("native")
+        if native and entry:
+            tables = {name: arrays.get(f"native_{name}") for name in forest_native.TABLES}
+            forest._attach(path, entry, tables)
+        return forest
+
+    def _attach(self, path: Path, entry: dict[str, Any], tables: dict[str, Any]) -> None:
+        """Use the C kernel saved in ``path`` for batches; logs why not and keeps numba when it cannot."""
+        try:
+            if not self.quickscorer or any(not isinstance(value, np.ndarray) for value in tables.values()):
+                raise forest_native.NativeUnavailable("the kernel's node tables are missing from arrays.bin")
+            kernel = forest_native.load_library(path, entry)
+        except forest_native.NativeUnavailable as exc:
+            log.warning("%s: batches use the numba kernels: %s", path, exc)
+            return
+        self._native, self._tables = kernel, tables
 
     # Prediction -----------------------------------------------------------------------------------
     def predict_raw(self, X: np.ndarray) -> np.ndarray:
         """Raw scores: (n,) for one output, (n, n_classes) for multiclass."""
         X = self._check_batch(X)
-        if self._qs is not None:
+        if self._native is not None and X.shape[0] >= NATIVE_MIN_ROWS:
+            threads = max(1, min(self.threads, X.shape[0] // ROWS_PER_THREAD))
+            raw = self._native.predict_raw(X, self._tables, self.quickscorer["leaf_value"], self.n_outputs,
+                                           self._has_zero, threads)
+        elif self._qs is not None:
             raw = fk.qs_batch_nb(X, *self._qs, self.n_outputs)
         else:
             raw = fk.predict_batch_nb(X, self.ints, self.floats, self.roots, self.n_outputs)
