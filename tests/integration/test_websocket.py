@@ -4,6 +4,7 @@ in a real process reached without Redis."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -203,6 +204,7 @@ def test_redis_path_reaches_ws_subscribers(ws_settings) -> None:
 
 
 PUBLISH_CHILD = """
+import json
 import os
 from nautilus.config import get_settings
 from nautilus.runtime.bus import make_bus, forwarder
@@ -264,3 +266,60 @@ def test_cli_replay_start_list_stop(api, stack_env, monkeypatch) -> None:
         assert runner.invoke(app, ["watch", "orders", "--resume", "orders"]).exit_code == 2
     finally:
         config.get_settings.cache_clear()
+
+
+@pytest.fixture
+def served(ws_settings):
+    """The app behind a real uvicorn server (as ``python -m nautilus.gateway`` runs it) on a free port."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    app = create_app(ws_settings)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, loop="uvloop", http="httptools", log_level="warning",
+                                           ws_per_message_deflate=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    yield app, f"ws://127.0.0.1:{sock.getsockname()[1]}/ws"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def test_real_server_writes_frames_directly_batches_on_request_and_resumes(served) -> None:
+    from websockets.sync.client import connect
+
+    app, url = served
+    hub = app.state.engines["websocket"].transports["inproc"].engine().hub
+
+    def recv(ws) -> dict:
+        frame = json.loads(ws.recv(timeout=10))
+        return recv(ws) if frame["type"] == "heartbeat" else frame
+
+    with connect(url + "?batch=1", compression=None) as batched, connect(url, compression=None) as plain:
+        for ws in (batched, plain):
+            ws.send(json.dumps({"op": "subscribe", "channels": ["orders"]}))
+            assert recv(ws)["type"] == "subscribed"
+        conns = app.state.ws_fanout.conns
+        assert len(conns) == 2 and all(c.transport is not None for c in conns)  # uvicorn's transport was found
+        assert sorted(c.batch for c in conns) == [False, True]
+        hub.ingest([("portfolio.orders.a", {"i": i}) for i in range(3)])  # one poll returns all three
+        batch = recv(batched)
+        assert batch["type"] == "batch"
+        assert [(m["type"], m["seq"], m["data"]["i"]) for m in batch["messages"]] == [
+            ("message", 1, 0), ("message", 2, 1), ("message", 3, 2)]
+        assert [recv(plain) for _ in range(3)] == batch["messages"]
+    hub.ingest([("portfolio.orders.a", {"i": i}) for i in range(3, 5)])  # missed while disconnected
+    with connect(url, compression=None) as ws:
+        ws.send(json.dumps({"op": "subscribe", "channels": ["orders"], "resume": {"orders": 3}}))
+        assert recv(ws)["resumed"]["orders"]["replayed"] == 2
+        hub.ingest([("portfolio.orders.a", {"i": 5})])
+        assert [(f["seq"], f["data"]["i"]) for f in (recv(ws) for _ in range(3))] == [(4, 3), (5, 4), (6, 5)]

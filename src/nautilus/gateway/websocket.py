@@ -2,7 +2,7 @@
 
 Protocol (JSON text frames)
 - Connect to ``/ws``; when API keys are configured pass one as ``?api_key=`` or ``X-API-Key``, else
-  the server closes with code 4401 and a reason.
+  the server closes with code 4401 and a reason. ``?batch=1`` opts in to batch frames (below).
 - Client ops: ``{"op": "subscribe", "channels": ["bars.*", "orders"], "resume": {"orders": 41}}``
   (``resume``: last ``seq`` seen per channel; the missed messages are replayed first, exactly once and in
   order), ``{"op": "unsubscribe", "channels": [...]}``, ``{"op": "ping"}``.
@@ -10,13 +10,26 @@ Protocol (JSON text frames)
   and, per resumed channel, ``replayed``, ``last_seq``, ``complete`` — false when the hub's ring no longer
   held everything — and ``reset`` when the hub's sequence restarted); ``unsubscribed``; ``heartbeat``
   every ``ws_heartbeat_s``; ``pong``; ``error`` (``op``, ``field``, ``message``) for a bad op.
+- Batch frames (only on connections opened with ``?batch=1``): when several live messages for one
+  connection arrive from the hub together they go out as ONE frame
+  ``{"type": "batch", "messages": [<message frame>, ...]}`` whose elements are exactly the message frames
+  above, in order. A single message is always a plain ``message`` frame, so a client that does not opt in
+  never sees a batch.
 
 Design: ONE poller task per app long-polls the hub (in a worker thread) while connections exist and
-fans out; each message is encoded once and the same text goes to every subscriber. Each connection has
-a bounded queue (``ws_queue_size`` live messages); one that overflows is closed with code 1008 and reason
-``slow consumer: ...`` so it never slows the others or grows memory. Resume: the subscription is
-registered first (live messages of resumed channels are buffered), then the hub's ``replay`` is fetched
-and sent, then the buffered live messages with a higher ``seq``.
+fans out. Each message's JSON is encoded once and, on a real server connection, framed once: the same
+bytes are written straight to every subscriber's transport (:class:`Out`), with no task wake-up, ASGI
+call or per-connection framing on that path. A connection whose transport already buffers more than
+``WRITE_BUFFER_BYTES`` (its client reads slowly) gets its frames queued instead; its sender task writes
+them once the buffer drains. The queue is bounded (``ws_queue_size`` live messages): one that overflows
+is closed with code 1008 and reason ``slow consumer: ...`` so it never slows the others or grows memory.
+Where no transport is reachable (an in-process test client) every frame goes through the queue and
+Starlette's ``send_text``. Direct writes are safe next to the server's own: every write is one whole
+RFC 6455 frame and so are uvicorn's (pongs, pings, close), so frames never interleave; the fan-out stops
+writing once its connection is closed or the transport is closing, so nothing follows a close frame; and
+an uncompressed frame (RSV1 clear) is valid even where permessage-deflate was negotiated (RFC 7692
+section 6). Resume: the subscription is registered first (live messages of resumed channels are held),
+then the hub's ``replay`` is fetched and sent, then the held live messages with a higher ``seq``.
 """
 
 from __future__ import annotations
@@ -26,6 +39,7 @@ import contextlib
 import fnmatch
 import functools
 import logging
+import struct
 import time
 from collections import deque
 from typing import Any
@@ -42,9 +56,9 @@ log = logging.getLogger("nautilus.gateway.ws")
 router = APIRouter()
 
 WS_CONNECTIONS = Gauge("nautilus_ws_connections", "Open /ws connections")
-WS_QUEUE_DEPTH = Gauge("nautilus_ws_queue_depth", "Messages queued for /ws connections (all, max)", ["kind"])
+WS_QUEUE_DEPTH = Gauge("nautilus_ws_queue_depth", "Live messages queued for /ws connections (all, max)", ["kind"])
 WS_DROPPED = Counter("nautilus_ws_dropped_consumers_total", "/ws connections closed as slow consumers")
-WS_SENT = Counter("nautilus_ws_messages_sent_total", "Message frames sent on /ws")
+WS_SENT = Counter("nautilus_ws_messages_sent_total", "Live messages handed to /ws connections (written or queued)")
 WS_GAPS = Counter("nautilus_ws_poll_gaps_total", "Hub polls that found messages already out of the ring")
 
 MAX_PATTERNS = 100
@@ -52,12 +66,49 @@ MAX_NAME = 200
 CLOSE_AUTH = 4401
 CLOSE_SLOW = 1008
 CLOSE_TIMEOUT_S = 2.0
+WRITE_BUFFER_BYTES = 64 * 1024  # above this many unsent bytes in a transport, frames wait in the connection's queue
+DRAIN_POLL_S = 0.01  # how often a connection with queued frames re-checks its transport's buffer
 _encode = msgspec.json.encode
 
 
-def message_frame(msg: HubMessage) -> str:
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2) carrying ``payload``."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
+
+
+class Out:
+    """One outgoing frame, shared by every connection it goes to: its JSON ``payload``, the number of live
+    messages it carries (``live``; 0 for control and replayed frames) and its framing, built once."""
+
+    __slots__ = ("payload", "live", "_frame")
+
+    def __init__(self, payload: bytes, live: int = 0) -> None:
+        self.payload = payload
+        self.live = live
+        self._frame: bytes | None = None
+
+    def frame(self) -> bytes:
+        if self._frame is None:
+            self._frame = text_frame(self.payload)
+        return self._frame
+
+    def text(self) -> str:
+        return self.payload.decode()
+
+
+def message_payload(msg: HubMessage) -> bytes:
     return _encode({"type": "message", "channel": msg.channel, "seq": msg.seq, "id": msg.id, "ts": msg.ts,
-                    "data": msg.data}).decode()
+                    "data": msg.data})
+
+
+def batch_payload(payloads: list[bytes]) -> bytes:
+    """``{"type":"batch","messages":[...]}`` around already encoded message frames (no re-encoding)."""
+    return b'{"type":"batch","messages":[' + b",".join(payloads) + b"]}"
 
 
 class BadOp(Exception):
@@ -67,15 +118,21 @@ class BadOp(Exception):
 
 
 class Connection:
-    """One client: its patterns, its bounded send queue and the sender task."""
+    """One client: its patterns, its bounded queue of frames, and the sender task that drains the queue
+    and sends heartbeats. ``transport`` (the server's asyncio transport, when reachable) takes frames
+    directly while the queue is empty and its buffer is below ``WRITE_BUFFER_BYTES``."""
 
-    def __init__(self, ws: Any, queue_size: int, heartbeat_s: float) -> None:
+    def __init__(self, ws: Any, queue_size: int, heartbeat_s: float, transport: Any = None,
+                 batch: bool = False) -> None:
         self.ws = ws
         self.queue_size = queue_size
         self.heartbeat_s = heartbeat_s
+        self.transport = transport
+        self.batch = batch
         self.patterns: set[str] = set()
-        self.queue: deque[str] = deque()
-        self.pending: dict[str, list[tuple[int, str]]] = {}  # resumed channel -> live messages held back
+        self.queue: deque[Out] = deque()
+        self.queued = 0  # live messages in ``queue``
+        self.pending: dict[str, list[tuple[int, Out]]] = {}  # resumed channel -> live messages held back
         self.floor: dict[str, int] = {}  # resumed channel -> highest seq already sent
         self.wake = asyncio.Event()
         self.closed_reason: str | None = None
@@ -85,35 +142,51 @@ class Connection:
     def matches(self, channel: str) -> bool:
         return any(fnmatch.fnmatchcase(channel, p) for p in self.patterns)
 
-    def offer(self, channel: str, seq: int, text: str) -> None:
-        """A live message (from the poller); never blocks. Overflow closes the connection."""
+    def push(self, out: Out) -> None:
+        """Write ``out`` now when possible, else queue it (never blocks). Live overflow closes the connection."""
         if self.closed_reason is not None:
             return
-        held = self.pending.get(channel)
-        if held is not None:
-            held.append((seq, text))
-            if len(held) > self.queue_size:
-                self.kill(f"slow consumer: more than {self.queue_size} messages held during resume")
-            return
-        if seq <= self.floor.get(channel, 0):
-            return
-        self.queue.append(text)
-        if len(self.queue) > self.queue_size:
+        t = self.transport
+        if t is not None:
+            if t.is_closing():  # the client is gone; the receive loop ends the connection
+                return
+            if not self.queue and t.get_write_buffer_size() <= WRITE_BUFFER_BYTES:
+                t.write(out.frame())
+                return
+        self.queue.append(out)
+        self.queued += out.live
+        if self.queued > self.queue_size:
             self.kill(f"slow consumer: more than {self.queue_size} messages queued")
             return
         self.wake.set()
 
-    def send_now(self, frame: dict[str, Any] | str) -> None:
-        """Queue a control or replayed frame (not counted against the live bound)."""
-        if self.closed_reason is None:
-            self.queue.append(frame if isinstance(frame, str) else _encode(frame).decode())
-            self.wake.set()
+    def admit(self, channel: str, seq: int, out: Out) -> bool:
+        """Resume bookkeeping for one live message: False when it is held (its channel's replay is being
+        fetched) or was already sent by the replay."""
+        held = self.pending.get(channel)
+        if held is not None:
+            held.append((seq, out))
+            if len(held) > self.queue_size:
+                self.kill(f"slow consumer: more than {self.queue_size} messages held during resume")
+            return False
+        floor = self.floor.get(channel)
+        if floor is None:
+            return True
+        if seq <= floor:
+            return False
+        del self.floor[channel]  # seqs only grow from here on
+        return True
+
+    def send_now(self, frame: dict[str, Any] | Out) -> None:
+        """A control or replayed frame, in order with everything else (not counted against the live bound)."""
+        self.push(frame if isinstance(frame, Out) else Out(_encode(frame)))
 
     def kill(self, reason: str) -> None:
         if self.closed_reason is not None:
             return
         self.closed_reason = reason
         self.queue.clear()
+        self.queued = 0
         self.pending.clear()
         WS_DROPPED.inc()
         if self.on_kill is not None:
@@ -128,19 +201,34 @@ class Connection:
         except Exception:  # the client does not read: the close frame cannot go out; drop the TCP connection
             _abort(self.ws)
 
+    async def _flush(self) -> None:
+        """Send everything queued, waiting (without blocking others) while the transport's buffer is full."""
+        while self.queue and self.closed_reason is None:
+            t = self.transport
+            if t is None:
+                out = self.queue.popleft()
+                self.queued -= out.live
+                await self.ws.send_text(out.text())
+                continue
+            if t.is_closing():
+                self.queue.clear()
+                self.queued = 0
+                return
+            if t.get_write_buffer_size() > WRITE_BUFFER_BYTES:
+                await asyncio.sleep(DRAIN_POLL_S)
+                continue
+            outs = list(self.queue)
+            self.queue.clear()
+            self.queued = 0
+            t.write(b"".join(o.frame() for o in outs))
+
     async def run_sender(self) -> None:
         next_beat = time.monotonic() + self.heartbeat_s
         while self.closed_reason is None:
-            sent = 0
-            while self.queue:
-                text = self.queue.popleft()
-                await self.ws.send_text(text)
-                sent += text.startswith('{"type":"message"')
-            if sent:
-                WS_SENT.inc(sent)
+            await self._flush()
             now = time.monotonic()
             if now >= next_beat:
-                await self.ws.send_text(_encode({"type": "heartbeat", "ts": time.time_ns()}).decode())
+                self.send_now({"type": "heartbeat", "ts": time.time_ns()})
                 next_beat = now + self.heartbeat_s
                 continue
             self.wake.clear()
@@ -172,6 +260,14 @@ def _find_transport(obj: Any, depth: int) -> Any:
         with contextlib.suppress(ValueError):
             found = _find_transport(cell.cell_contents, depth + 1)
     return found
+
+
+def direct_transport(ws: Any) -> Any:
+    """The transport that frames can be written to directly, or None (then frames go through ``send_text``)."""
+    transport = _find_transport(getattr(ws, "_send", None), 0)
+    if transport is None or not all(hasattr(transport, a) for a in ("write", "is_closing", "get_write_buffer_size")):
+        return None
+    return transport
 
 
 class Fanout:
@@ -243,14 +339,44 @@ class Fanout:
                 self.after_id = reply.last_id
 
     def dispatch(self, messages: list[HubMessage]) -> None:
-        for msg in messages:
-            conns = self.route(msg.channel)
-            if not conns:
+        """Hand one poll's messages to their subscribers: each message encoded once; a batching connection
+        that gets several of them gets one batch frame, shared with every connection that gets the same set."""
+        singles: dict[int, Out] = {}
+
+        def single(i: int) -> Out:
+            out = singles.get(i)
+            if out is None:
+                out = singles[i] = Out(message_payload(messages[i]), live=1)
+            return out
+
+        targets: dict[Connection, list[int]] = {}
+        for i, msg in enumerate(messages):
+            for conn in self.route(msg.channel):
+                idx = targets.get(conn)
+                if idx is None:
+                    targets[conn] = [i]
+                else:
+                    idx.append(i)
+        batches: dict[tuple[int, ...], Out] = {}
+        delivered = 0
+        for conn, idx in targets.items():
+            if conn.closed_reason is not None:
                 continue
-            text = message_frame(msg)  # encoded once for every subscriber
-            for conn in conns:
-                conn.offer(msg.channel, msg.seq, text)
-        depths = [len(c.queue) for c in self.conns]
+            if conn.pending or conn.floor:
+                idx = [i for i in idx if conn.admit(messages[i].channel, messages[i].seq, single(i))]
+            if conn.batch and len(idx) > 1:
+                key = tuple(idx)
+                out = batches.get(key)
+                if out is None:
+                    out = batches[key] = Out(batch_payload([single(i).payload for i in idx]), live=len(idx))
+                conn.push(out)
+            else:
+                for i in idx:
+                    conn.push(single(i))
+            delivered += len(idx)
+        if delivered:
+            WS_SENT.inc(delivered)
+        depths = [c.queued for c in self.conns]
         WS_QUEUE_DEPTH.labels("total").set(sum(depths))
         WS_QUEUE_DEPTH.labels("max").set(max(depths, default=0))
 
@@ -301,18 +427,18 @@ async def _subscribe(fan: Fanout, conn: Connection, op: dict[str, Any]) -> None:
             conn.pending.pop(channel, None)
         raise
     resumed = {}
-    frames: list[str] = []
+    frames: list[Out] = []
     for channel, (after, reply, reset) in replies.items():
-        frames.extend(message_frame(m) for m in reply.messages)
+        frames.extend(Out(message_payload(m)) for m in reply.messages)
         sent = reply.messages[-1].seq if reply.messages else (0 if reset else after)
         held = conn.pending.pop(channel, [])
-        frames.extend(text for seq, text in held if seq > sent)
+        frames.extend(out for seq, out in held if seq > sent)
         conn.floor[channel] = max([sent] + [seq for seq, _ in held])
         resumed[channel] = {"after": after, "replayed": len(reply.messages), "last_seq": reply.last_seq,
                             "complete": reply.complete, "reset": reset}
     conn.send_now({"type": "subscribed", "channels": sorted(conn.patterns), "resumed": resumed})
-    for text in frames:
-        conn.send_now(text)
+    for out in frames:
+        conn.send_now(out)
 
 
 def _authorized(ws: WebSocket) -> str | None:
@@ -337,7 +463,8 @@ async def ws_endpoint(ws: WebSocket) -> None:
         return
     settings = ws.app.state.settings
     fan = fanout_of(ws.app)
-    conn = Connection(ws, settings.ws_queue_size, settings.ws_heartbeat_s)
+    conn = Connection(ws, settings.ws_queue_size, settings.ws_heartbeat_s, transport=direct_transport(ws),
+                      batch=ws.query_params.get("batch") in ("1", "true"))
     fan.add(conn)
     conn.sender = asyncio.get_running_loop().create_task(conn.run_sender())
     try:
