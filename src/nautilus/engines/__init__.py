@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from nautilus.config import Settings
 from nautilus.core.errors import NotFound
-from nautilus.runtime.engine import Engine
+
+if TYPE_CHECKING:  # the registry itself stays cheap: the supervisor reads names without loading engines
+    from nautilus.config import Settings
+    from nautilus.runtime.engine import Engine
 
 
 @dataclass(frozen=True)

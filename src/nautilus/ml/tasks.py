@@ -23,11 +23,11 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nautilus.core.errors import InvalidInput
-from nautilus.features.frame import FeatureFrame
 from nautilus.ml.training.metrics import (
     auc,
     binary_log_loss,
@@ -36,9 +36,12 @@ from nautilus.ml.training.metrics import (
     regression_metrics,
 )
 from nautilus.ml.training.spec import ModelSpec
-from nautilus.ml.training.trainer import Progress, TrainResult, train
 
-Baseline = Callable[[FeatureFrame, TrainResult], dict]
+if TYPE_CHECKING:  # the trainer (lightgbm, torch) loads with the first training, not with the task list
+    from nautilus.features.frame import FeatureFrame
+    from nautilus.ml.training.trainer import Progress, TrainResult
+
+Baseline = Callable[["FeatureFrame", "TrainResult"], dict]
 RETURN_FEATURES = ("logret_1", "ret_1")  # the one-bar returns the GARCH baseline is fitted on, preferred first
 GARCH_SCALE = 100.0  # returns are fitted in percent, which the optimiser handles best
 
@@ -210,6 +213,8 @@ def run_task(name: str, frame: FeatureFrame, spec: ModelSpec | None = None, n_fo
              cancel: threading.Event | None = None, train_size: int | None = None,
              test_size: int | None = None) -> TrainResult:
     """Train task ``name`` on ``frame`` (its feature set's frame) and score its baseline on the same folds."""
+    from nautilus.ml.training.trainer import train
+
     task = TASKS.get(name)
     if task is None:
         raise InvalidInput(f"unknown task {name!r}; tasks: {', '.join(TASKS)}", field="task")

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from nautilus.config import Settings, get_settings
-from nautilus.runtime.shm import remove_segments_of
 
 log = logging.getLogger("nautilus.supervisor")
 
@@ -83,6 +82,13 @@ def running_supervisor(settings: Settings) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if pid_alive(pid) else None
+
+
+def _remove_segments(pid: int) -> None:
+    """Unlink the shared-memory segments an exited service left (the shm module loads numpy: on first use)."""
+    from nautilus.runtime.shm import remove_segments_of
+
+    remove_segments_of(pid)
 
 
 def read_state(settings: Settings) -> dict[str, Any] | None:
@@ -157,7 +163,7 @@ class Supervisor:
             if proc is not None and proc.poll() is not None:
                 code = proc.returncode
                 del self.procs[name]
-                remove_segments_of(proc.pid)
+                _remove_segments(proc.pid)
                 service.last_exit = code
                 ran = now - (service.started_at or now)
                 service.crashes = 1 if ran >= STABLE_AFTER_S else service.crashes + 1
@@ -204,7 +210,7 @@ class Supervisor:
                 log.warning("%s ignored SIGTERM; killing", name)
                 proc.kill()
                 proc.wait()
-            remove_segments_of(proc.pid)
+            _remove_segments(proc.pid)
         self.procs.clear()
         for name in self.services:
             sock = self.settings.socket_path(name)

@@ -2,7 +2,8 @@
 
 A supervisor runs every engine, the gateway (and the dashboard server when built) on a temporary home with
 the embedded defaults. Memory: the resident set of the supervisor and all its children once the stack is
-up and has answered a request on every engine (target: <= 1.5 GB for 9 engines + gateway). NGINX (Debian's,
+up and has answered a request on every engine (target: <= 1.5 GB for 9 engines + gateway); the row's
+checks break it down per service (``rss_mb_<service>``, helper processes summed as ``rss_mb_other``). NGINX (Debian's,
 with the production profile's rendered config) then fronts the gateway, and a one-month daily bars query
 is driven through it with 4 keep-alive connections (``wrk`` when installed, else the Python load generator):
 targets p50 < 2 ms, p99 < 5 ms, >= 2,000 requests/s; the same load straight at the gateway is the baseline.
@@ -34,16 +35,33 @@ READS = ("/api/v1/marketdata/instruments", "/api/v1/risk/decisions", "/api/v1/st
          "/api/v1/portfolio/accounts", "/api/v1/analytics/backtests/1/stats")
 
 
-def _stack_rss_mb(pid: int) -> tuple[float, int]:
+def _service_name(cmdline: list[str]) -> str:
+    """The service a stack process runs, from its ``python -m MODULE [ENGINE]`` command line.
+
+    Engines are named by their engine, the rest by the module's last part (gateway, web, supervisor);
+    anything else (multiprocessing's resource trackers) is 'other'."""
+    if "-m" not in cmdline:
+        return "other"
+    args = cmdline[cmdline.index("-m") + 1:]
+    if args[:1] == ["nautilus.runtime.host"] and len(args) > 1:
+        return args[1]
+    if args[:1] in (["nautilus.gateway"], ["nautilus.web"], ["nautilus.runtime.supervisor"]):
+        return args[0].rsplit(".", 1)[1]
+    return "other"
+
+
+def _stack_rss_mb(pid: int) -> tuple[float, int, dict[str, float]]:
+    """The stack's summed RSS in MB, its process count and the RSS of each service (helpers summed as 'other')."""
     root = psutil.Process(pid)
     procs = [root, *root.children(recursive=True)]
-    total = 0
+    per_service: dict[str, float] = {}
     for proc in procs:
         try:
-            total += proc.memory_info().rss
+            rss, name = proc.memory_info().rss / 2**20, _service_name(proc.cmdline())
         except psutil.Error:
-            pass
-    return total / 2**20, len(procs)
+            continue
+        per_service[name] = per_service.get(name, 0.0) + rss
+    return sum(per_service.values()), len(procs), {k: round(v) for k, v in sorted(per_service.items())}
 
 
 def _free_port() -> int:
@@ -69,10 +87,11 @@ def production_path(ctx: BenchContext) -> list[Result]:
                 for path in READS:  # every engine has answered once: imports done, caches warm
                     http.get(path)
             time.sleep(2.0)
-            rss, processes = _stack_rss_mb(pid)
+            rss, processes, per_service = _stack_rss_mb(pid)
             rows.append(result("MB", ("target", MEMORY_TARGET_MB), ("whole stack idle RSS, embedded profile", rss),
                                {"engines": len(engines), "processes": processes},
-                               {"meets_target": rss <= MEMORY_TARGET_MB}))
+                               {"meets_target": rss <= MEMORY_TARGET_MB}
+                               | {f"rss_mb_{name}": mb for name, mb in per_service.items()}))
             binary = shutil.which("nginx")
             if binary is None:
                 ctx.step("nginx is not installed: skipping the NGINX rows (scripts/production.sh installs it)")

@@ -14,9 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from nautilus.analytics import annual_returns, drawdown_table, periods_per_year_for, summary, trade_stats
-from nautilus.analytics import series as prep
-from nautilus.analytics.tearsheet import tear_sheet
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.plain import plain
 from nautilus.core.timeframe import timeframe_ns
@@ -56,7 +53,9 @@ class AnalyticsEngine(StorageEngine):
 
     @handler
     def stats(self, req: StatsRequest) -> StatsReply:
-        src = self._source(req)
+        src = self._source(req)  # the statistics modules (numba, pandas) load once a source is found
+        from nautilus.analytics import annual_returns, drawdown_table, summary, trade_stats
+
         ppy = self._periods_per_year(req, src)
         bench, bench_name = self._benchmark(req, src)
         table = summary(src.returns, bench, risk_free=req.risk_free, required_return=req.required_return,
@@ -79,6 +78,8 @@ class AnalyticsEngine(StorageEngine):
     @handler
     def report(self, req: StatsRequest) -> ReportReply:
         src = self._source(req)
+        from nautilus.analytics.tearsheet import tear_sheet
+
         if len(src.names) != 1:
             raise InvalidInput("a report covers one series; give one (returns or equity, or one in series)",
                                field="series")
@@ -128,6 +129,8 @@ class AnalyticsEngine(StorageEngine):
     def _inline_source(self, req: StatsRequest) -> Source:
         if req.ts is None:
             raise InvalidInput("inline series need ts (one time per value)", field="ts")
+        from nautilus.analytics import series as prep
+
         ts = prep.parse_ts(req.ts)
         bodies: list[tuple[str, Any, Any, str]] = []
         if req.series is not None:
@@ -172,6 +175,8 @@ class AnalyticsEngine(StorageEngine):
         ts, equity, trades = artifacts.load(row["artifact"])
         if ts is None or equity is None:
             raise NotFound(f"backtest {run_id} has no saved equity curve", field="backtest_id")
+        from nautilus.analytics import series as prep
+
         if equity.shape[0] < prep.MIN_RETURNS + 1:
             raise InvalidInput(f"backtest {run_id} has too few points for statistics", field="backtest_id")
         returns = prep.returns_from_equity(equity, "equity")
@@ -187,6 +192,8 @@ class AnalyticsEngine(StorageEngine):
         row = next((a for a in store.accounts() if a["name"] == account), None)
         if row is None:
             raise NotFound(f"unknown account {account!r}", field="account")
+        from nautilus.analytics import series as prep
+
         points = store.equity(row["id"])
         if len(points) < prep.MIN_RETURNS + 1:
             raise InvalidInput(f"account {account!r} has {len(points)} equity points; statistics need "
@@ -211,6 +218,8 @@ class AnalyticsEngine(StorageEngine):
         if req.periods_per_year is not None:
             return float(req.periods_per_year)
         if src.timeframe:
+            from nautilus.analytics import periods_per_year_for
+
             return periods_per_year_for(timeframe_ns(src.timeframe))
         return 252.0
 
@@ -220,6 +229,8 @@ class AnalyticsEngine(StorageEngine):
             return None, None
         if (body.returns is None) == (body.symbol is None):
             raise InvalidInput("benchmark needs returns or a symbol", field="benchmark")
+        from nautilus.analytics import series as prep
+
         n = src.ts.shape[0]
         if body.returns is not None:
             values = prep.as_values(body.returns, "benchmark.returns")

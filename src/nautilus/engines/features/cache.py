@@ -13,14 +13,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nautilus.core.bars import COLUMNS, Bars
 from nautilus.core.errors import NotFound
-from nautilus.storage.catalog import BarCatalog, PartitionVersion
 
-Version = dict[str, tuple[PartitionVersion, ...]]  # timeframe -> BarCatalog.version(symbol, timeframe)
+if TYPE_CHECKING:
+    from nautilus.storage.catalog import BarCatalog, PartitionVersion
+
+Version = dict[str, tuple["PartitionVersion", ...]]  # timeframe -> BarCatalog.version(symbol, timeframe)
 
 CacheKey = tuple[str, str, str, int | None, int | None, int | None]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,9 +38,10 @@ from nautilus.engines.features.messages import (
 )
 from nautilus.engines.features.store import FeatureSetStore
 from nautilus.engines.marketdata.query import normalize_symbol, read_bars
-from nautilus.features import FeatureSet, builtin_feature_sets, compute_rows
-from nautilus.features.spec import inline_feature_set
 from nautilus.runtime.engine import handler
+
+if TYPE_CHECKING:  # nautilus.features loads its kernels (numba): imported by the first request, not at start
+    from nautilus.features import FeatureSet
 
 MAX_SYMBOLS = 5_000
 CACHE_BYTES = 512 * 2**20
@@ -65,6 +66,8 @@ class FeaturesEngine(StorageEngine):
     # Feature sets -------------------------------------------------------------------------------
     @handler
     def list_feature_sets(self) -> FeatureSetList:
+        from nautilus.features import builtin_feature_sets
+
         items: list[dict[str, Any]] = []
         for name in [*builtin_feature_sets(), *self.store.names()]:
             fs, builtin = self.store.get(name)
@@ -93,6 +96,8 @@ class FeaturesEngine(StorageEngine):
             raise InvalidInput("give either name (a saved or built-in set) or definition", field="name")
         if req.name is not None:
             return self.store.get(req.name)[0]
+        from nautilus.features.spec import inline_feature_set
+
         return inline_feature_set(req.definition)
 
     @handler
@@ -148,6 +153,8 @@ class FeaturesEngine(StorageEngine):
             if grown is not None:
                 self.cache.put(key, grown)
                 return grown, "incremental"
+        from nautilus.features import compute_rows
+
         bars = self._read(symbol, req)
         X, y = compute_rows(fs, bars, {**others, symbol: bars})
         entry = Entry(versions=versions, bars=bars, X=X, y=y)
@@ -161,6 +168,8 @@ class FeaturesEngine(StorageEngine):
 
     def _extend(self, fs: FeatureSet, entry: Entry, versions: dict[str, Any], req: ComputeRequest) -> Entry | None:
         """The entry with the bars appended since, or None when stored rows it holds changed."""
+        from nautilus.features import compute_rows
+
         old = entry.bars
         last_ts = int(old.ts[-1])
         unbounded = int(np.iinfo(np.int64).min)

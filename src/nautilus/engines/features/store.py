@@ -10,11 +10,12 @@ import os
 import re
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nautilus.core.errors import Conflict, InvalidInput, NotFound
-from nautilus.features import FeatureSet, builtin_feature_sets, load_feature_set, parse_feature_set
-from nautilus.features.spec import definition_mapping
+
+if TYPE_CHECKING:  # nautilus.features loads its kernels (numba): imported by the first call, not at start
+    from nautilus.features import FeatureSet
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
 
@@ -36,6 +37,8 @@ class FeatureSetStore:
 
     def get(self, name: str) -> tuple[FeatureSet, bool]:
         """The set and whether it is built in; NotFound(field="name") if neither."""
+        from nautilus.features import builtin_feature_sets, load_feature_set
+
         builtin = builtin_feature_sets()
         if name in builtin:
             return builtin[name], True
@@ -46,6 +49,9 @@ class FeatureSetStore:
         return load_feature_set(path), False
 
     def save(self, name: str, definition: Any) -> FeatureSet:
+        from nautilus.features import builtin_feature_sets, parse_feature_set
+        from nautilus.features.spec import definition_mapping
+
         path = self._path(name)
         if name in builtin_feature_sets():
             raise Conflict(f"{name!r} is a built-in feature set; save under another name", field="name")
@@ -64,6 +70,8 @@ class FeatureSetStore:
         return fs
 
     def delete(self, name: str) -> None:
+        from nautilus.features import builtin_feature_sets
+
         path = self._path(name)
         if name in builtin_feature_sets():
             raise Conflict(f"{name!r} is a built-in feature set and cannot be deleted", field="name")

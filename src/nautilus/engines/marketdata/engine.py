@@ -20,7 +20,6 @@ from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, NautilusError, NotFound
 from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.base import StorageEngine
-from nautilus.engines.marketdata import ingest, resample, synthetic
 from nautilus.engines.marketdata.fetch import FetchJobs, StreamManager
 from nautilus.engines.marketdata.messages import (
     BarsRequest,
@@ -132,8 +131,10 @@ class MarketDataEngine(StorageEngine):
         timeframe_ns(req.timeframe)
         db = self.database
         run_id = db.start_ingest_run(symbol, req.timeframe, req.source or req.fmt, req.filename)
+        from nautilus.engines.marketdata.ingest import parse_bars  # pandas: loaded on the first import
+
         try:
-            bars = ingest.parse_bars(
+            bars = parse_bars(
                 req.data, fmt=req.fmt, symbol=symbol, timeframe=req.timeframe, columns=req.columns,
                 tz=req.tz, timestamp_unit=req.timestamp_unit, datetime_format=req.datetime_format,
             )
@@ -156,6 +157,8 @@ class MarketDataEngine(StorageEngine):
             raise InvalidInput(f"n must be between 1 and {MAX_LIMIT}", field="n")
         if not 0 <= req.seed < 2**63:
             raise InvalidInput("seed must be a non-negative integer below 2**63", field="seed")
+        from nautilus.engines.marketdata import synthetic  # numba kernels: loaded on first use
+
         common = dict(s0=req.s0, mu=req.mu, sigma=req.sigma, seed=req.seed, sessions=req.sessions)
         make = synthetic.gbm_bars if req.model == "gbm" else synthetic.garch_bars
         bars = make(symbol, req.timeframe, req.start_ns, req.n, **common)
@@ -163,11 +166,15 @@ class MarketDataEngine(StorageEngine):
 
     @handler(idempotent=False)
     def resample(self, req: ResampleRequest) -> SeriesSummary:
+        from nautilus.engines.marketdata.resample import resample as resample_bars
+
         source = self.catalog.read(normalize_symbol(req.symbol), req.source_timeframe)
-        return self._store(resample.resample(source, req.timeframe), "replace")
+        return self._store(resample_bars(source, req.timeframe), "replace")
 
     @handler(idempotent=False)
     def load_sample(self, req: SampleRequest) -> SampleReply:
+        from nautilus.engines.marketdata import synthetic
+
         symbols = req.symbols or list(self.settings.sample_symbols)
         universe = synthetic.sample_universe(symbols, seed=req.seed)
         return SampleReply([self._store(bars, "replace") for bars in universe.values()])

@@ -6,11 +6,14 @@ Shared by the MarketData engine's ``bars`` handler and by engines that read the 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.timeframe import timeframe_ns
-from nautilus.engines.marketdata import resample
-from nautilus.storage.catalog import BarCatalog
+
+if TYPE_CHECKING:
+    from nautilus.storage.catalog import BarCatalog
 
 MAX_LIMIT = 5_000_000
 
@@ -37,6 +40,8 @@ def read_bars(catalog: BarCatalog, symbol: str, timeframe: str, start_ns: int | 
     if timeframe in stored:
         bars = catalog.read(symbol, timeframe, start_ns, end_ns)
     else:
+        from nautilus.engines.marketdata import resample  # numba kernels: loaded by the first resampled read
+
         finer = sorted((timeframe_ns(tf), tf) for tf in stored
                        if timeframe_ns(tf) < target_ns and resample.resample_problem(tf, timeframe) is None)
         if not finer:

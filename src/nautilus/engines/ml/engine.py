@@ -3,7 +3,8 @@
 Orchestration only: features come from :mod:`nautilus.features` over catalog bars, training from
 :mod:`nautilus.ml.training` / :mod:`nautilus.ml.tasks`, artifacts and predictors from
 :mod:`nautilus.ml.registry`. Serving predictors are loaded once and kept warm: every production
-version at start, any other version on first use.
+version at start, any other version on first use. The serving kernels (numba) are loaded with the
+first predictor, so a stack without production models starts without them.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from nautilus.engines.ml.messages import (
     TaskList,
     TrainRequest,
 )
-from nautilus.ml.registry import sequence_length
 from nautilus.runtime.engine import handler
 
 MAX_SYMBOLS = 2_000
@@ -47,6 +47,8 @@ class Served:
     """A warm predictor with what requests are checked against."""
 
     def __init__(self, row: dict[str, Any], predictor: Any) -> None:
+        from nautilus.ml.registry import sequence_length
+
         self.row = row
         self.predictor = predictor
         self.n_features = len(row["feature_names"])
@@ -65,12 +67,10 @@ class MLEngine(StorageEngine):
         self._served: dict[tuple[str, int], Served] = {}
         self._production: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._kernels_warm = False
 
     def start(self) -> None:
         super().start()
-        from nautilus.ml.serving.warmup import warm
-
-        warm()  # load the serving kernels from numba's cache now, not on the first request
         for row in self.database.list_models(limit=10_000):
             if row["stage"] == "production":
                 try:
@@ -267,10 +267,19 @@ class MLEngine(StorageEngine):
         key = (row["name"], row["version"])
         served = self._served.get(key)
         if served is None:
+            self._warm_kernels()
             served = Served(row, registry.load_serving(row["artifact"]))
             with self._lock:
                 self._served[key] = served
         return served
+
+    def _warm_kernels(self) -> None:
+        """Load the serving kernels from numba's cache (once), before the first predictor takes traffic."""
+        if not self._kernels_warm:
+            from nautilus.ml.serving.warmup import warm
+
+            warm()
+            self._kernels_warm = True
 
     def _lookup(self, name: str, version: int | None) -> Served:
         if version is None:

@@ -27,9 +27,6 @@ import numpy as np
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, NautilusError, NotFound
 from nautilus.engines.portfolio.messages import DeployRequest, OrderRequest
-from nautilus.strategy.backtest import run_backtest, signal_sides, validate_params
-from nautilus.strategy.backtest.config import config_for
-from nautilus.strategy.backtest.strategies import resolve_strategy
 from nautilus.trading.book import round_trips
 from nautilus.trading.matching import Bar, decide
 
@@ -75,6 +72,10 @@ class Runner:
 
     def deploy(self, req: DeployRequest) -> Deployment:
         """Check the request (4xx on bad input), then run the stages in a thread."""
+        # the backtester (numba kernels) loads with the first deployment, not at engine start
+        from nautilus.strategy.backtest import validate_params
+        from nautilus.strategy.backtest.strategies import resolve_strategy
+
         strategy = resolve_strategy(req.strategy)
         params = validate_params(strategy, req.params)
         if not (0 < req.size <= 10):
@@ -147,6 +148,8 @@ class Runner:
             self._publish(dep)
 
     def config(self, dep: Deployment) -> Any:
+        from nautilus.strategy.backtest.config import config_for
+
         account = self.engine.account_of(dep.request.account)
         cfg = account.config
         equity = self.engine.book.valuation(account).equity
@@ -156,6 +159,8 @@ class Runner:
 
     def _validate(self, dep: Deployment, strategy: Any, params: dict[str, Any], bars: Bars) -> bool:
         """Backtest on the same bars, then the largest entry against the account's pre-trade limits."""
+        from nautilus.strategy.backtest import run_backtest
+
         result = run_backtest(bars, strategy, params, self.config(dep))
         dep.backtest = {"stats": result.stats, "trades": result.trades_list()}
         dep.stage = "risk"
@@ -198,6 +203,8 @@ class Runner:
     def _decide(self, dep: Deployment, strategy: Any, params: dict[str, Any], cfg: Any, account_id: int,
                 ohlc: tuple[np.ndarray, ...], t: int) -> None:
         """Signals from the bars up to ``t`` only, and the orders they ask for (as the backtester would)."""
+        from nautilus.strategy.backtest import signal_sides
+
         o, h, l, c = (x[: t + 1] for x in ohlc)
         sig = strategy.build(o, h, l, c, [params], None)
         flags = [bool(s[t, 0]) if s is not None else False for s in signal_sides(cfg, sig)]

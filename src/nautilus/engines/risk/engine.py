@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
@@ -41,11 +41,14 @@ from nautilus.engines.risk.messages import (
     VarReply,
     VarRequest,
 )
-from nautilus.risk import decomposition, limits, measures, montecarlo, stress, var_backtest
+from nautilus.risk import limits
 from nautilus.risk.data import aligned_returns
-from nautilus.risk.options import OptionPositions, revalue
 from nautilus.runtime.engine import handler
 from nautilus.storage.audit import AuditWriter
+
+if TYPE_CHECKING:  # the risk kernels (numba, scipy) load on the first computation, not at start
+    from nautilus.risk import stress
+    from nautilus.risk.options import OptionPositions
 
 DECISIONS = Counter("nautilus_risk_decisions_total", "Pre-trade decisions", ["account", "outcome"])
 UTILISATION = Gauge("nautilus_risk_limit_utilisation", "Measured value / limit of an account's limits (1 = at the limit)",
@@ -201,6 +204,8 @@ class RiskEngine(StorageEngine):
         exposures = amounts_a * last if req.units == "quantity" else amounts_a
         book = None
         if req.option_positions:
+            from nautilus.risk.options import OptionPositions
+
             legs = req.option_positions
             index = {s: i for i, s in enumerate(symbols)}
             try:
@@ -216,6 +221,8 @@ class RiskEngine(StorageEngine):
 
     @handler
     def var(self, req: VarRequest) -> VarReply:
+        from nautilus.risk import measures
+
         h = self._history(req)
         returns, w = h.returns, h.exposures
         notes: dict[str, Any] = {}
@@ -244,6 +251,8 @@ class RiskEngine(StorageEngine):
 
     def _monte_carlo(self, req: VarRequest, returns: np.ndarray, w: np.ndarray,
                      book: OptionPositions | None) -> tuple[dict[str, Any], list[dict[str, float]]]:
+        from nautilus.risk import measures, montecarlo
+
         opts = dict(req.options)
         cov = measures.covariance(returns, opts.pop("cov_method", "sample"), opts.pop("lam", 0.94))
         unknown = sorted(set(opts) - MC_OPTIONS)
@@ -258,6 +267,9 @@ class RiskEngine(StorageEngine):
 
     def _historical_with_options(self, req: VarRequest, h: Holdings) -> tuple[dict[str, Any], list[dict]]:
         """Historical VaR of a book with options: every 1-day scenario revalues the options in full."""
+        from nautilus.risk import measures
+        from nautilus.risk.options import revalue
+
         if req.horizon != 1:
             raise InvalidInput("historical VaR of option positions is 1-day; use method mc for longer horizons",
                                field="horizon")
@@ -279,6 +291,8 @@ class RiskEngine(StorageEngine):
                     result: dict[str, Any]) -> list[dict[str, float]]:
         if req.method in SCENARIO_METHODS:
             return _scenario_components(returns * w, req.confidence, result["var"], result["cvar"])
+        from nautilus.risk import decomposition, measures
+
         cov = measures.covariance(returns, req.options.get("cov_method", "sample"), req.options.get("lam", 0.94))
         dec = decomposition.parametric_decomposition(w, cov, req.confidence, req.horizon)
         # Euler shares of the portfolio variance apply to every method built on sigma (normal, t, CF).
@@ -288,6 +302,8 @@ class RiskEngine(StorageEngine):
 
     @handler
     def stress(self, req: StressRequest) -> StressReply:
+        from nautilus.risk import measures, stress
+
         h = self._history(req)
         symbols, ts, returns, w, book = h.symbols, h.ts, h.returns, h.exposures, h.book
         if not (math.isfinite(req.horizon_days) and req.horizon_days >= 0):
@@ -344,6 +360,8 @@ class RiskEngine(StorageEngine):
         h = self._history(req)
         if h.book is not None:
             raise InvalidInput("VaR backtests take linear positions only", field="option_positions")
+        from nautilus.risk import measures, var_backtest
+
         ts, returns, w = h.ts, h.returns, h.exposures
         pnl = returns @ w
         position = np.ones(1)
@@ -365,6 +383,8 @@ def _scenario_components(per_asset: np.ndarray, confidence: float, var: float,
                          cvar: float) -> list[dict[str, float]]:
     """Component VaR/CVaR from the tail scenarios of per-asset P&L [T, N], rescaled so they sum to the
     reported ``var``/``cvar`` (which horizon scaling or filtering may have moved)."""
+    from nautilus.risk import decomposition
+
     dec = decomposition.scenario_decomposition(per_asset, confidence)
     scale = var / dec["var"] if dec["var"] else 0.0
     cscale = cvar / dec["cvar"] if dec["cvar"] else 0.0

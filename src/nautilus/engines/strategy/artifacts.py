@@ -1,4 +1,7 @@
-"""Saved backtest artifacts: one folder per run with the equity curve and the trades as Parquet."""
+"""Saved backtest artifacts: one folder per run with the equity curve and the trades as Parquet.
+
+pyarrow is imported by the functions that read or write, so listing engines' handlers stays cheap.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 
 def folder_for(data_dir: Path, run_id: int) -> Path:
@@ -17,6 +18,9 @@ def folder_for(data_dir: Path, run_id: int) -> Path:
 
 def save(data_dir: Path, run_id: int, ts: np.ndarray, equity: np.ndarray,
          trades: list[dict[str, Any]]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     folder = folder_for(data_dir, run_id)
     tmp = folder.with_name(f".{run_id}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -32,6 +36,8 @@ def save(data_dir: Path, run_id: int, ts: np.ndarray, equity: np.ndarray,
 def load(folder: str | None) -> tuple[np.ndarray | None, np.ndarray | None, list[dict[str, Any]]]:
     if not folder or not Path(folder).is_dir():
         return None, None, []
+    import pyarrow.parquet as pq
+
     eq = pq.read_table(Path(folder) / "equity.parquet")
     trades = pq.read_table(Path(folder) / "trades.parquet").to_pylist()
     return eq.column("ts").to_numpy(), eq.column("equity").to_numpy(), trades

@@ -7,6 +7,7 @@ the MarketData engine answers with; saved backtests go to SQL plus an artifact f
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any
@@ -40,8 +41,6 @@ from nautilus.engines.strategy.messages import (
     SweepRequest,
 )
 from nautilus.runtime.engine import handler
-from nautilus.strategy import backtest, candles, chart, indicators, scanner, sweep
-from nautilus.strategy.backtest.config import config_for
 
 MAX_SCAN_SYMBOLS = 5_000
 
@@ -51,12 +50,15 @@ class StrategyEngine(StorageEngine):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.scans = scanner.ScannerCache()
+        self._scans: Any = None  # the scanner's incremental cache, made by the first scan
         self._predictors: dict[tuple[str, int], Any] = {}  # warm model predictors for model_signal
         self._sweep_lock = threading.Lock()
+        self._scans_lock = threading.Lock()
 
     def close(self) -> None:
-        sweep.close_clients()
+        sweep = sys.modules.get("nautilus.strategy.sweep")  # no sweep ran: no clients to close
+        if sweep is not None:
+            sweep.close_clients()
         super().close()
 
     def _bars(self, sel: BarsSelector) -> Bars:
@@ -68,16 +70,22 @@ class StrategyEngine(StorageEngine):
     # Catalogues ---------------------------------------------------------------------------------
     @handler
     def list_indicators(self) -> CatalogReply:
+        from nautilus.strategy import indicators
+
         return CatalogReply(items=indicators.list_indicators())
 
     @handler
     def list_patterns(self) -> CatalogReply:
+        from nautilus.strategy import candles, chart
+
         items = [dict(info._asdict(), family="candlestick") for info in candles.pattern_info()]
         items += [{"name": kind, "family": "chart"} for kind in chart.CHART_PATTERN_KINDS]
         return CatalogReply(items=items)
 
     @handler
     def list_strategies(self) -> CatalogReply:
+        from nautilus.strategy import backtest
+
         return CatalogReply(items=backtest.list_strategies())
 
     # Indicators and patterns --------------------------------------------------------------------
@@ -85,6 +93,8 @@ class StrategyEngine(StorageEngine):
     def indicators(self, req: IndicatorsRequest) -> IndicatorsReply:
         if not req.indicators:
             raise InvalidInput("give at least one indicator", field="indicators")
+        from nautilus.strategy import indicators
+
         specs = [indicators.parse_spec(spec) for spec in req.indicators]
         bars = self._bars(req)
         columns = indicators.compute_many(specs, bars)
@@ -93,6 +103,8 @@ class StrategyEngine(StorageEngine):
 
     @handler
     def patterns(self, req: PatternsRequest) -> PatternsReply:
+        from nautilus.strategy import candles, chart
+
         bars = self._bars(req)
         hits: list[CandleHit] = []
         if req.candles is None or req.candles:
@@ -115,6 +127,8 @@ class StrategyEngine(StorageEngine):
     # Scanner ------------------------------------------------------------------------------------
     @handler
     def scan(self, req: ScanRequest) -> ScanReply:
+        from nautilus.strategy import scanner
+
         started = time.perf_counter()
         timeframe_ns(req.timeframe)
         if req.symbols is None:
@@ -134,7 +148,10 @@ class StrategyEngine(StorageEngine):
                 return read_bars(self.catalog, symbol, req.timeframe, None, req.end_ns, req.history)
             return read_bars(self.catalog, symbol, req.timeframe, after_ns + 1, req.end_ns)
 
-        result = self.scans.scan(spec, req.timeframe, symbols, load, end_ns=req.end_ns)
+        with self._scans_lock:
+            if self._scans is None:
+                self._scans = scanner.ScannerCache()
+        result = self._scans.scan(spec, req.timeframe, symbols, load, end_ns=req.end_ns)
         rows = result.rows
         return ScanReply(timeframe=req.timeframe, symbols=len(symbols), matched=sum(r.matched for r in rows),
                          rows=rows, elapsed_ms=(time.perf_counter() - started) * 1e3, mode=result.mode)
@@ -176,6 +193,9 @@ class StrategyEngine(StorageEngine):
     # Backtests ----------------------------------------------------------------------------------
     @handler(idempotent=False)
     def backtest(self, req: BacktestRequest) -> BacktestReply:
+        from nautilus.strategy import backtest
+        from nautilus.strategy.backtest.config import config_for
+
         bars = self._bars(req)
         config = config_for(req.config, bars.timeframe)
         params = backtest.validate_params(req.strategy, req.params)
@@ -236,6 +256,9 @@ class StrategyEngine(StorageEngine):
     # Sweeps -------------------------------------------------------------------------------------
     @handler
     def sweep(self, req: SweepRequest) -> SweepReply:
+        from nautilus.strategy import sweep
+        from nautilus.strategy.backtest.config import config_for
+
         bars = self._bars(req)
         config = config_for(req.config, bars.timeframe)
         with self._sweep_lock:  # one sweep at a time: it already uses every core

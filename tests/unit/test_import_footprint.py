@@ -1,0 +1,74 @@
+"""Idle memory guard: the gateway, the supervisor and every started engine load no heavy library until a
+request needs it.
+
+Each check runs in a fresh interpreter (``python -c``) and reads ``sys.modules`` afterwards, so a module-level
+import of numba, pandas, torch, ... re-added anywhere on those paths fails here. The positive controls prove
+the probe sees a heavy import when one happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nautilus.engines import engine_names
+
+# Libraries worth tens to hundreds of MB each, none needed by an idle process.
+HEAVY = ("numba", "llvmlite", "pandas", "polars", "scipy", "torch", "lightgbm", "sklearn", "cvxpy", "ccxt",
+         "ib_async", "talib", "dask", "distributed", "onnxruntime", "statsmodels", "arch")
+
+_PROBE = """
+import json, sys
+{body}
+print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
+"""
+
+
+def _heavy_loaded(body: str, home: Path) -> list[str]:
+    """The HEAVY modules a fresh interpreter has loaded after running ``body`` (settings under ``home``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAUTILUS_")}
+    env["NAUTILUS_HOME"] = str(home)
+    code = _PROBE.format(body=body, heavy=HEAVY)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_probe_sees_a_heavy_import(tmp_path: Path) -> None:
+    # positive controls: a kernel module pulls in numba, the ML training code torch and lightgbm
+    assert "numba" in _heavy_loaded("import nautilus.engines.marketdata.synthetic", tmp_path)
+    loaded = _heavy_loaded("import nautilus.ml.training.trainer", tmp_path)
+    assert {"torch", "lightgbm"} <= set(loaded)
+
+
+def test_gateway_app_builds_without_engine_implementations(tmp_path: Path) -> None:
+    body = ("from nautilus.gateway.app import create_app\n"
+            "from nautilus.config import Settings\n"
+            "app = create_app(Settings())\n"
+            "app.state.engines.close()")
+    assert _heavy_loaded(body, tmp_path) == []
+
+
+def test_supervisor_and_registry_stay_small(tmp_path: Path) -> None:
+    body = ("import nautilus.runtime.supervisor\n"
+            "from nautilus.engines import engine_names\n"
+            "engine_names()\n"
+            "assert 'numpy' not in sys.modules, 'the supervisor loaded numpy'")
+    assert _heavy_loaded(body, tmp_path) == []
+
+
+@pytest.mark.parametrize("name", engine_names())
+def test_engine_starts_without_heavy_libraries(name: str, tmp_path: Path) -> None:
+    body = ("from nautilus.config import Settings\n"
+            "from nautilus.engines import create_engine\n"
+            "settings = Settings()\n"
+            "settings.ensure_dirs()\n"
+            f"engine = create_engine({name!r}, settings)\n"
+            "engine.start()\n"
+            "engine.close()")
+    assert _heavy_loaded(body, tmp_path) == []
