@@ -20,7 +20,7 @@ from nautilus.engines import engine_names
 
 # Libraries worth tens to hundreds of MB each, none needed by an idle process.
 HEAVY = ("numba", "llvmlite", "pandas", "polars", "scipy", "torch", "lightgbm", "sklearn", "cvxpy", "ccxt",
-         "ib_async", "talib", "dask", "distributed", "onnxruntime", "statsmodels", "arch")
+         "ib_async", "talib", "dask", "distributed", "onnxruntime", "statsmodels", "arch", "pyarrow")
 
 _PROBE = """
 import json, sys

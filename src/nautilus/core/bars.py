@@ -7,22 +7,35 @@ the Unix epoch in UTC, strictly increasing.
 
 from __future__ import annotations
 
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
 import msgspec
 import numpy as np
-import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 COLUMNS = ("open", "high", "low", "close", "volume")
 
-ARROW_SCHEMA = pa.schema(
-    [
-        pa.field("ts", pa.timestamp("ns", tz="UTC"), nullable=False),
-        pa.field("open", pa.float64(), nullable=False),
-        pa.field("high", pa.float64(), nullable=False),
-        pa.field("low", pa.float64(), nullable=False),
-        pa.field("close", pa.float64(), nullable=False),
-        pa.field("volume", pa.float64(), nullable=False),
-    ]
-)
+
+@cache
+def arrow_schema() -> pa.Schema:
+    """The catalog's Arrow schema (pyarrow, ~40 MB, loads with the first process that touches the catalog)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("ts", pa.timestamp("ns", tz="UTC"), nullable=False),
+            *(pa.field(c, pa.float64(), nullable=False) for c in COLUMNS),
+        ]
+    )
+
+
+def __getattr__(name: str) -> Any:  # ``ARROW_SCHEMA`` stays importable without loading pyarrow at import
+    if name == "ARROW_SCHEMA":
+        return arrow_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Bars(msgspec.Struct, kw_only=True):
@@ -46,15 +59,20 @@ class Bars(msgspec.Struct, kw_only=True):
 
     @classmethod
     def from_arrow(cls, table: pa.Table, symbol: str, timeframe: str) -> Bars:
+        import pyarrow as pa
+
         ts = table.column("ts")
         ts_ns = ts.cast(pa.int64()).to_numpy() if ts.num_chunks else np.empty(0, np.int64)
         cols = {c: _owned(table.column(c).to_numpy(), np.float64) for c in COLUMNS}
         return cls(symbol=symbol, timeframe=timeframe, ts=_owned(ts_ns, np.int64), **cols)
 
     def to_arrow(self) -> pa.Table:
-        arrays = [pa.array(self.ts.astype(np.int64, copy=False), type=pa.int64()).cast(ARROW_SCHEMA.field("ts").type)]
+        import pyarrow as pa
+
+        schema = arrow_schema()
+        arrays = [pa.array(self.ts.astype(np.int64, copy=False), type=pa.int64()).cast(schema.field("ts").type)]
         arrays += [pa.array(getattr(self, c), type=pa.float64()) for c in COLUMNS]
-        return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
+        return pa.Table.from_arrays(arrays, schema=schema)
 
     def to_pandas(self):  # -> pandas.DataFrame indexed by UTC timestamp
         import pandas as pd

@@ -52,11 +52,11 @@ class ShmPool:
 
     def __init__(self, size_bytes: int) -> None:
         self.size = int(size_bytes)
-        name = f"{SEGMENT_PREFIX}{os.getpid()}_{next(self._counter)}"
-        self._shm = shared_memory.SharedMemory(name=name, create=True, size=self.size)
-        self.name = self._shm.name
-        self._base = np.frombuffer(self._shm.buf, dtype=np.uint8)
-        self._address = self._base.__array_interface__["data"][0]
+        self.name = f"{SEGMENT_PREFIX}{os.getpid()}_{next(self._counter)}"
+        # The segment is created by the first allocation: a process that never moves a large array makes
+        # none (nor the resource-tracker process Python starts with the first one, ~12 MB).
+        self._shm: shared_memory.SharedMemory | None = None
+        self._address = -1
         self._lock = threading.Lock()
         self._free: list[tuple[int, int]] = [(0, self.size)]  # (offset, size), sorted by offset
         self._blocks: dict[int, _Block] = {}
@@ -66,9 +66,19 @@ class ShmPool:
         self._closed = False
 
     # Allocation ----------------------------------------------------------------------------------
+    def _segment(self) -> shared_memory.SharedMemory:
+        """The mapped segment, created on first use (call with the lock held)."""
+        if self._shm is None:
+            if self._closed:
+                raise PoolFull(f"shared-memory pool {self.name} is closed")
+            self._shm = shared_memory.SharedMemory(name=self.name, create=True, size=self.size)
+            self._address = np.frombuffer(self._shm.buf, dtype=np.uint8).__array_interface__["data"][0]
+        return self._shm
+
     def _allocate(self, nbytes: int) -> tuple[int, int]:
         size = max(ALIGN, -(-nbytes // ALIGN) * ALIGN)
         with self._lock:
+            self._segment()
             for i, (offset, free_size) in enumerate(self._free):
                 if free_size >= size:
                     if free_size == size:
@@ -126,7 +136,7 @@ class ShmPool:
         nbytes = int(np.prod(shape_t, dtype=np.int64)) * dt.itemsize
         block_id, offset = self._allocate(nbytes)
         self.incref(block_id)
-        array = np.ndarray(shape_t, dtype=dt, buffer=self._shm.buf, offset=offset)
+        array = np.ndarray(shape_t, dtype=dt, buffer=self._segment().buf, offset=offset)
         weakref.finalize(array, self.decref, block_id)
         return array
 
@@ -134,6 +144,8 @@ class ShmPool:
     def block_of(self, array: np.ndarray) -> tuple[int, int] | None:
         """(block id, offset) if ``array`` is a C-contiguous array starting at a block in this pool."""
         if not array.flags.c_contiguous:
+            return None
+        if self._shm is None:
             return None
         address = array.__array_interface__["data"][0]
         offset = address - self._address
@@ -152,7 +164,7 @@ class ShmPool:
         if found is None:
             contiguous = np.ascontiguousarray(array)
             block_id, offset = self._allocate(contiguous.nbytes)
-            target = np.ndarray(contiguous.shape, dtype=contiguous.dtype, buffer=self._shm.buf, offset=offset)
+            target = np.ndarray(contiguous.shape, dtype=contiguous.dtype, buffer=self._segment().buf, offset=offset)
             target[...] = contiguous
         else:
             block_id, offset = found
@@ -167,7 +179,8 @@ class ShmPool:
         if self._closed:
             return
         self._closed = True
-        self._base = None  # type: ignore[assignment]
+        if self._shm is None:
+            return
         try:
             self._shm.close()
         except BufferError:

@@ -1,6 +1,3 @@
-"""Storage: SQL state (models, migrations, repository) and the Parquet bar catalog."""
-
-from nautilus.storage.catalog import BarCatalog, SeriesStats
-from nautilus.storage.db import Database, downgrade, make_engine, session_factory, upgrade
-
-__all__ = ["BarCatalog", "Database", "SeriesStats", "downgrade", "make_engine", "session_factory", "upgrade"]
+"""Storage: SQL state (``db``, ``models``, migrations), the Parquet bar catalog (``catalog``), fetch records
+(``fetches``), paper-trading state (``paper``) and the audit writer (``audit``). Import the submodule you
+need: this package imports nothing, so using one does not load the others' libraries."""

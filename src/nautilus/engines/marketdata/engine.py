@@ -71,7 +71,7 @@ class MarketDataEngine(StorageEngine):
         interrupted = store.interrupt_orphans()
         if interrupted:
             log.warning("%d fetch job(s) of a stopped process marked failed", interrupted)
-        self.fetches = FetchJobs(self.settings, store, self._store, self.catalog.read,
+        self.fetches = FetchJobs(self.settings, store, self._store, self._read_series,
                                  self.database.upsert_instrument, self._publish)
         if self.settings.update_time:
             threading.Thread(target=self._daily_updates, daemon=True, name="marketdata-updates").start()
@@ -82,6 +82,9 @@ class MarketDataEngine(StorageEngine):
         if self.fetches is not None:
             self.fetches.close()
         super().close()
+
+    def _read_series(self, symbol: str, timeframe: str) -> Bars:
+        return self.catalog.read(symbol, timeframe)  # the catalog (pyarrow) opens on first use
 
     def _publish(self, topic: str, message: dict) -> None:
         self.bus.publish(topic, message)
