@@ -20,7 +20,7 @@ from nautilus.engines import engine_names
 
 # Libraries worth tens to hundreds of MB each, none needed by an idle process.
 HEAVY = ("numba", "llvmlite", "pandas", "polars", "scipy", "torch", "lightgbm", "sklearn", "cvxpy", "ccxt",
-         "ib_async", "talib", "dask", "distributed", "onnxruntime", "statsmodels", "arch", "pyarrow")
+         "ib_async", "dask", "distributed", "onnxruntime", "statsmodels", "arch", "pyarrow")
 
 _PROBE = """
 import json, sys
@@ -72,3 +72,19 @@ def test_engine_starts_without_heavy_libraries(name: str, tmp_path: Path) -> Non
             "engine.start()\n"
             "engine.close()")
     assert _heavy_loaded(body, tmp_path) == []
+
+
+def test_talib_preloaded_without_pandas_and_polars(tmp_path: Path) -> None:
+    """The Strategy and Features engines load TA-Lib at start without its Series wrappers; it works on numpy
+    and pandas still imports afterwards."""
+    body = ("import numpy as np\n"
+            "from nautilus.core.talib_loader import preload_talib\n"
+            "preload_talib()\n"
+            "import talib\n"
+            "assert talib.SMA(np.arange(5.0), 2)[-1] == 3.5\n"
+            "print(__import__('json').dumps(sorted(m for m in ('pandas', 'polars') if m in sys.modules)))\n"
+            "import pandas\n")
+    out = subprocess.run([sys.executable, "-c", "import sys\n" + body], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "NAUTILUS_HOME": str(tmp_path)})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[0]) == []

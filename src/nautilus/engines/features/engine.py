@@ -17,6 +17,7 @@ import numpy as np
 from nautilus.config import Settings
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, NotFound
+from nautilus.core.talib_loader import preload_talib
 from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.features.cache import (
@@ -62,6 +63,10 @@ class FeaturesEngine(StorageEngine):
         assert settings.data_dir is not None
         self.store = FeatureSetStore(settings.data_dir / "features")
         self.cache = FeatureCache(CACHE_BYTES)
+
+    def start(self) -> None:
+        super().start()
+        preload_talib()  # before the host serves: TA-Lib without its pandas/polars wrappers (~5 MB, not ~120)
 
     # Feature sets -------------------------------------------------------------------------------
     @handler

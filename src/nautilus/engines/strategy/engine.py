@@ -18,6 +18,7 @@ import numpy as np
 from nautilus.config import Settings
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, NotFound
+from nautilus.core.talib_loader import preload_talib
 from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata.query import normalize_symbol, read_bars
@@ -54,6 +55,10 @@ class StrategyEngine(StorageEngine):
         self._predictors: dict[tuple[str, int], Any] = {}  # warm model predictors for model_signal
         self._sweep_lock = threading.Lock()
         self._scans_lock = threading.Lock()
+
+    def start(self) -> None:
+        super().start()
+        preload_talib()  # before the host serves: TA-Lib without its pandas/polars wrappers (~5 MB, not ~120)
 
     def close(self) -> None:
         sweep = sys.modules.get("nautilus.strategy.sweep")  # no sweep ran: no clients to close
