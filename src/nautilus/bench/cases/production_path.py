@@ -7,6 +7,13 @@ checks break it down per service (``rss_mb_<service>``, helper processes summed 
 with the production profile's rendered config) then fronts the gateway, and a one-month daily bars query
 is driven through it with 4 keep-alive connections (``wrk`` when installed, else the Python load generator):
 targets p50 < 2 ms, p99 < 5 ms, >= 2,000 requests/s; the same load straight at the gateway is the baseline.
+
+The production profile's memory is measured the same way on a second stack whose state is in PostgreSQL
+(database ``nautilus_bench`` on 127.0.0.1:5432) and whose bus is Redis (127.0.0.1:6379), with Prometheus
+scraping it and NGINX in front: the stack plus NGINX and Prometheus. PostgreSQL and Redis are shared system
+services: the checks report the RSS of the PostgreSQL backends serving the stack's connections apart
+(``pg_backends_mb``; each one's RSS counts the shared buffers it touched). It needs nginx and prometheus
+(scripts/production.sh installs them) and the two services; without them the row is left out.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from nautilus.runtime import supervisor
 CONNECTIONS = 4
 TARGETS = {"p50_ms": 2.0, "p99_ms": 5.0, "rps": 2000.0}
 MEMORY_TARGET_MB = 1536.0
+PG_URL = "postgresql://postgres@127.0.0.1:5432/nautilus_bench"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 READS = ("/api/v1/marketdata/instruments", "/api/v1/risk/decisions", "/api/v1/strategy/strategies",
          "/api/v1/features/sets", "/api/v1/factors", "/api/v1/ml/tasks", "/api/v1/stream/channels",
          "/api/v1/portfolio/accounts", "/api/v1/analytics/backtests/1/stats")
@@ -64,6 +73,84 @@ def _stack_rss_mb(pid: int) -> tuple[float, int, dict[str, float]]:
     return sum(per_service.values()), len(procs), {k: round(v) for k, v in sorted(per_service.items())}
 
 
+def _idle_rss(settings, pid: int) -> tuple[float, int, dict[str, float]]:
+    """RSS once the stack has loaded the sample data and answered a request on every engine."""
+    with httpx.Client(base_url=settings.gateway_url, timeout=30.0) as http:
+        for path in READS:  # every engine has answered once: imports done, caches warm
+            http.get(path)
+    time.sleep(2.0)
+    return _stack_rss_mb(pid)
+
+
+def _pg_backends_mb(url: str) -> float:
+    from sqlalchemy import text
+
+    from nautilus.storage.db import make_engine, normalize_url
+
+    admin = make_engine(normalize_url(url).set(database="postgres"))
+    try:
+        with admin.connect() as c:
+            pids = [r[0] for r in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = 'nautilus_bench'"))]
+    finally:
+        admin.dispose()
+    total = 0.0
+    for pg_pid in pids:
+        try:
+            total += psutil.Process(pg_pid).memory_info().rss / 2**20
+        except psutil.Error:
+            continue
+    return round(total)
+
+
+def _production_memory(ctx: BenchContext, home) -> Result | None:
+    """Idle RSS of the production profile: PostgreSQL state, Redis bus, Prometheus and NGINX running."""
+    from nautilus.production import ensure_database
+
+    nginx, prometheus = shutil.which("nginx"), shutil.which("prometheus")
+    if nginx is None or prometheus is None:
+        ctx.step("nginx or prometheus is not installed: skipping the production-profile memory row")
+        return None
+    try:
+        ensure_database(PG_URL)
+    except Exception as exc:  # PostgreSQL not running here
+        ctx.step(f"PostgreSQL unreachable ({type(exc).__name__}): skipping the production-profile memory row")
+        return None
+    engines = sorted(DEFAULT_ENGINE_PORTS)
+    settings = bench_settings(home / "stack", free_port_offset(engines, gateway=True))
+    settings.database_url, settings.redis_url = PG_URL, REDIS_URL
+    ctx.step("production profile: every engine on PostgreSQL + Redis, Prometheus and NGINX")
+    pid = supervisor.start_detached(settings, engines)
+    extra: list[subprocess.Popen] = []
+    try:
+        wait_for_stack(settings, pid, {}, tuple(engines))
+        load_sample(settings)
+        port, prom_port = _free_port(), _free_port()
+        files = render(settings, home / "prod", port, prom_port)
+        extra.append(subprocess.Popen([nginx, "-c", str(files["nginx"]), "-g", "daemon off;"]))
+        extra.append(subprocess.Popen([prometheus, f"--config.file={files['prometheus']}",
+                                       f"--storage.tsdb.path={home / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        rss, processes, per_service = _idle_rss(settings, pid)
+        time.sleep(3.0)  # Prometheus has scraped once
+        for proc in extra:
+            tree = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+            mb = sum(p.memory_info().rss for p in tree) / 2**20
+            name = "nginx" if proc is extra[0] else "prometheus"
+            per_service[name] = round(mb)
+            rss += mb
+            processes += len(tree)
+        return result("MB", ("target", MEMORY_TARGET_MB), ("whole stack idle RSS, production profile (+NGINX, "
+                                                              "Prometheus)", round(rss)),
+                      {"engines": len(engines), "processes": processes, "database": "postgresql", "bus": "redis"},
+                      {"meets_target": rss <= MEMORY_TARGET_MB, "pg_backends_mb": _pg_backends_mb(PG_URL)}
+                      | {f"rss_mb_{name}": mb for name, mb in per_service.items()})
+    finally:
+        for proc in extra:
+            proc.terminate()
+            proc.wait(10)
+        stop_stack(settings, pid)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -83,11 +170,7 @@ def production_path(ctx: BenchContext) -> list[Result]:
         try:
             wait_for_stack(settings, pid, {}, tuple(engines))
             query = bars_query(load_sample(settings))
-            with httpx.Client(base_url=settings.gateway_url, timeout=30.0) as http:
-                for path in READS:  # every engine has answered once: imports done, caches warm
-                    http.get(path)
-            time.sleep(2.0)
-            rss, processes, per_service = _stack_rss_mb(pid)
+            rss, processes, per_service = _idle_rss(settings, pid)
             rows.append(result("MB", ("target", MEMORY_TARGET_MB), ("whole stack idle RSS, embedded profile", rss),
                                {"engines": len(engines), "processes": processes},
                                {"meets_target": rss <= MEMORY_TARGET_MB}
@@ -126,4 +209,8 @@ def production_path(ctx: BenchContext) -> list[Result]:
         rows.append(result("req/s" if stat == "rps" else "ms", (f"straight to the gateway {stat}", loads["direct"][stat]),
                            (f"through NGINX {stat}", ours), params | {"statistic": stat, "target": target},
                            {"meets_target": meets, "errors": loads["nginx"]["errors"], "processes_left": left}))
+    with temp_home("prodmem") as home:
+        production = _production_memory(ctx, home)
+    if production is not None:
+        rows.append(production)
     return rows
