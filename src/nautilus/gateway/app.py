@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pool = process_pool(settings)
         runtime_metrics.SHM_POOL_BYTES.labels("used").set(pool.used)
         runtime_metrics.SHM_POOL_BYTES.labels("size").set(pool.size)
+        runtime_metrics.update_gpu_metrics()  # the machine's GPUs, once per scrape of the gateway
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/metrics/engines/{name}", tags=["system"])

@@ -245,6 +245,7 @@ class EngineHost:
         metrics.HOST_LATENCY_US.labels(name, "p99").set(p99 or 0.0)
         metrics.SHM_POOL_BYTES.labels("used").set(self.pool.used)
         metrics.SHM_POOL_BYTES.labels("size").set(self.pool.size)
+        metrics.update_process_gpu_memory()
         self.engine.update_metrics()
         return generate_latest()
 

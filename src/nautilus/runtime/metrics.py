@@ -26,6 +26,11 @@ ENGINE_TRANSPORT = Gauge("nautilus_engine_transport_active",
                          "1 for the transport the last successful call used", ["engine", "transport"])
 SHM_POOL_BYTES = Gauge("nautilus_shm_pool_bytes", "Shared-memory pool of this process", ["state"])
 ENGINE_RESTARTS = Gauge("nautilus_engine_restarts", "Times the supervisor restarted an engine", ["engine"])
+GPU_UTILIZATION = Gauge("nautilus_gpu_utilization_ratio", "GPU busy fraction over the driver's last sample",
+                        ["gpu", "name"])
+GPU_MEMORY_BYTES = Gauge("nautilus_gpu_memory_bytes", "GPU memory by state (used, total)", ["gpu", "name", "state"])
+GPU_PROCESS_MEMORY_BYTES = Gauge("nautilus_gpu_process_memory_bytes",
+                                 "GPU memory this process's torch tensors hold (CUDA or MPS)", ["backend"])
 COMPUTE_BACKEND = Gauge("nautilus_compute_backend", "1 for the compute backend this process uses",
                         ["backend", "device"])
 
@@ -35,3 +40,30 @@ HOST_ERRORS = Gauge("nautilus_engine_errors", "Requests an engine process answer
 HOST_CONNECTIONS = Gauge("nautilus_engine_connections", "Open client connections of an engine process", ["engine"])
 HOST_LATENCY_US = Gauge("nautilus_engine_server_latency_us", "Server-side handling time over the recent window",
                         ["engine", "quantile"])
+
+
+def update_gpu_metrics() -> None:
+    """Set the GPU gauges from ``nvidia-smi`` (nothing on a machine without NVIDIA GPUs)."""
+    from nautilus.runtime.gpu import gpu_stats
+
+    for gpu in gpu_stats():
+        labels = (str(gpu.index), gpu.name)
+        if gpu.utilization is not None:
+            GPU_UTILIZATION.labels(*labels).set(gpu.utilization)
+        if gpu.memory_used_bytes is not None:
+            GPU_MEMORY_BYTES.labels(*labels, "used").set(gpu.memory_used_bytes)
+        if gpu.memory_total_bytes is not None:
+            GPU_MEMORY_BYTES.labels(*labels, "total").set(gpu.memory_total_bytes)
+
+
+def update_process_gpu_memory() -> None:
+    """This process's torch GPU memory, when it has already loaded torch and used a GPU (never imports torch)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        GPU_PROCESS_MEMORY_BYTES.labels("cuda").set(torch.cuda.memory_allocated())
+    elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        GPU_PROCESS_MEMORY_BYTES.labels("mps").set(torch.mps.current_allocated_memory())
