@@ -293,3 +293,33 @@ def test_next_daily_run():
     assert next_daily_run("00:05", datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
     local = datetime(2026, 3, 1, 23, 0, tzinfo=timezone(timedelta(hours=2)))  # 21:00 UTC
     assert next_daily_run("22:30", local) == datetime(2026, 3, 1, 22, 30, tzinfo=UTC)
+
+
+def test_daily_update_runs_at_the_configured_time(settings, monkeypatch):
+    """With update_time set the engine starts `update` when the clock reaches it (the wait is shortened here)."""
+    from datetime import UTC, datetime
+
+    import nautilus.engines.marketdata.engine as engine_module
+
+    settings.update_time = "22:30"
+    ran = []
+    waits = []
+
+    class Clock:
+        @staticmethod
+        def now(tz=None):
+            return datetime(2026, 3, 1, 22, 29, 0, tzinfo=UTC)
+
+    monkeypatch.setattr(engine_module, "datetime", Clock)
+    eng = MarketDataEngine(settings)
+    monkeypatch.setattr(eng, "update", lambda req: ran.append(req) or type("R", (), {"fetches": []})())
+    real_wait = eng._scheduler_stop.wait
+    monkeypatch.setattr(eng._scheduler_stop, "wait", lambda s: waits.append(s) or (len(waits) > 1 or real_wait(0)))
+    eng.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(waits) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        eng.close()
+    assert waits[0] == 60.0 and len(ran) == 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import msgspec
 from prometheus_client import Gauge
@@ -20,7 +20,7 @@ from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, NautilusError, NotFound
 from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.base import StorageEngine
-from nautilus.engines.marketdata.fetch import FetchJobs, StreamManager
+from nautilus.engines.marketdata.fetch import FetchJobs, StreamManager, next_daily_run
 from nautilus.engines.marketdata.messages import (
     BarsRequest,
     FetchJob,
@@ -96,12 +96,9 @@ class MarketDataEngine(StorageEngine):
 
     def _daily_updates(self) -> None:
         """Run ``update`` for every fetched series each day at ``settings.update_time`` (UTC)."""
-        hour, minute = (int(x) for x in str(self.settings.update_time).split(":"))
         while True:
             now = datetime.now(UTC)
-            due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-            if due <= now:
-                due += timedelta(days=1)
+            due = next_daily_run(str(self.settings.update_time), now)
             if self._scheduler_stop.wait((due - now).total_seconds()):
                 return
             try:
