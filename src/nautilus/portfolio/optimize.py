@@ -321,9 +321,9 @@ def risk_parity(cov: np.ndarray, risk_budgets: np.ndarray | None = None) -> np.n
             step = np.linalg.solve(s + np.diag(b / y**2), g)
         except np.linalg.LinAlgError:
             break
-        t, fy, slope = 1.0, f(y), float(g @ step)
-        while np.any(y - t * step <= 0) or f(y - t * step) > fy - 1e-4 * t * slope:
-            t *= 0.5
+        t, fy, slope = 1.0, f(y), float(g @ step)  # slope: the squared Newton decrement
+        while np.any(y - t * step <= 0) or (slope > 1e-10 and f(y - t * step) > fy - 1e-4 * t * slope):
+            t *= 0.5  # near the optimum (tiny decrement) full steps converge quadratically; f cannot resolve them
             if t < 1e-20:
                 break
         y = y - t * step
