@@ -44,6 +44,7 @@ from nautilus.storage.fetches import FetchStore
 log = logging.getLogger("nautilus.marketdata.fetch")
 RAW_SUFFIX = ".RAW"
 PROGRESS_EVERY_S = 0.2
+PROGRESS_KEPT = 1000  # jobs whose live progress and last message stay in memory
 Store = Callable[[Bars, str], Any]  # (bars, mode) → summary: the engine's catalog write
 
 
@@ -148,6 +149,9 @@ class FetchJobs:
                                     options=req.options)
             self._active[key] = row["id"]
             self._progress[row["id"]] = _Progress()
+            for old_id in list(self._progress)[:-PROGRESS_KEPT]:  # finished long ago: SQL keeps their record
+                if old_id not in self._active.values():
+                    del self._progress[old_id]
         job = self.job(row["id"])
         self._announce(job)
         self._pool.submit(self._run, row["id"], req.force)
