@@ -33,10 +33,9 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import ccxt
 import numpy as np
 
 from nautilus.adapters.base import (
@@ -62,6 +61,9 @@ from nautilus.core.errors import (
     SourceUnreachable,
 )
 from nautilus.core.timeframe import timeframe_ns
+
+if TYPE_CHECKING:  # ccxt (~65 MB) loads with the first fetch or stream, not with the source list
+    import ccxt
 
 log = logging.getLogger("nautilus.adapters.ccxt")
 
@@ -187,6 +189,8 @@ class CcxtSource(Source):
     def _exchange(self, req: SourceRequest) -> ccxt.Exchange:
         """The ccxt exchange of ``req`` (made once per id): paced by our sleep, counting its HTTP calls,
         refusing candles it cannot read."""
+        import ccxt
+
         exchange_id = req.options.get("exchange") or self.settings.ccxt_exchange
         if exchange_id in self._exchanges:
             return self._exchanges[exchange_id]
@@ -252,6 +256,8 @@ class CcxtSource(Source):
 
     def _once(self, exchange: ccxt.Exchange, symbol: str, call: Callable[[], Any]) -> Any:
         """``call()`` with ccxt's errors turned into ours (``RetryLater`` for those worth retrying)."""
+        import ccxt
+
         exchange.last_response_headers = None
         try:
             return call()
@@ -263,6 +269,8 @@ class CcxtSource(Source):
 
 
 def _translate(exchange: ccxt.Exchange, symbol: str, exc: ccxt.BaseError, retries: int) -> Exception:
+    import ccxt
+
     detail = snippet(str(exc))
     if isinstance(exc, ccxt.BadSymbol):
         return NotFound(f"ccxt: {exchange.id} has no market {symbol!r} ({detail})", field="symbol")
