@@ -48,7 +48,7 @@ from nautilus.adapters.base import (
     finish_bars,
     now_ns,
 )
-from nautilus.adapters.http import RetryLater, snippet, with_retries
+from nautilus.adapters.http import RetryLater, retry_after, snippet, with_retries
 from nautilus.config import Settings
 from nautilus.core.bars import COLUMNS, Bars
 from nautilus.core.errors import (
@@ -279,11 +279,11 @@ def _translate(exchange: ccxt.Exchange, symbol: str, exc: ccxt.BaseError, retrie
     if isinstance(exc, ccxt.DDoSProtection):  # RateLimitExceeded included
         error: NautilusError = SourceRateLimited(
             f"ccxt: {exchange.id} rate limits the requests (retried up to {retries} times): {detail}", field="source")
-        return RetryLater(error, retry_after=_retry_after(exchange.last_response_headers))
+        return RetryLater(error, retry_after=retry_after(exchange.last_response_headers))
     if isinstance(exc, ccxt.NetworkError):  # RequestTimeout, ExchangeNotAvailable included
         error = SourceUnreachable(f"ccxt: cannot reach {exchange.id} (retried up to {retries} times; "
                                   f"{type(exc).__name__}: {detail})", field="source")
-        return RetryLater(error, retry_after=_retry_after(exchange.last_response_headers))
+        return RetryLater(error, retry_after=retry_after(exchange.last_response_headers))
     return SourceError(f"ccxt: {exchange.id} failed ({type(exc).__name__}: {detail})", field="source")
 
 
@@ -329,11 +329,3 @@ def _rebase(urls: Any, base: str) -> Any:
         return urls
     target, url = urlsplit(base), urlsplit(urls)
     return urlunsplit((target.scheme, target.netloc, target.path.rstrip("/") + url.path, url.query, url.fragment))
-
-
-def _retry_after(headers: Any) -> float | None:
-    value = (headers or {}).get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None

@@ -15,7 +15,7 @@ import functools
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -119,11 +119,11 @@ class HttpClient:
             raise RetryLater(SourceRateLimited(
                 f"{self.source}: rate limited (HTTP 429) on {what}, still after "
                 f"{self.settings.source_retries} retries: {detail}", field="source"),
-                retry_after=_retry_after(response))
+                retry_after=retry_after(response.headers))
         if status >= 500:
             raise RetryLater(SourceUnreachable(
                 f"{self.source}: server error HTTP {status} on {what}: {detail}", field="source"),
-                retry_after=_retry_after(response))
+                retry_after=retry_after(response.headers))
         if on_error is not None:
             on_error(response)
         if status in (401, 403):
@@ -158,8 +158,9 @@ def with_retries(settings: Settings, once: Callable[[], Any], sleep: Callable[[f
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (None when absent or an HTTP date)."""
+    value = (headers or {}).get("Retry-After")
     if value is None:
         return None
     try:

@@ -105,3 +105,12 @@ def _owned(array: np.ndarray, dtype: type) -> np.ndarray:
     array is a different type to numba, which would compile every kernel a second time for it."""
     out = np.ascontiguousarray(array, dtype=dtype)
     return out if out.flags.writeable else out.copy()
+
+
+def concat_bars(parts: list[Bars], symbol: str, timeframe: str) -> Bars:
+    """One ``Bars`` of ``parts`` that follow each other in time (no sorting, no checks); empty when there are none."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return Bars.empty(symbol, timeframe)
+    return Bars(symbol=symbol, timeframe=timeframe, ts=np.concatenate([p.ts for p in parts]),
+                **{c: np.concatenate([getattr(p, c) for p in parts]) for c in COLUMNS})

@@ -52,11 +52,6 @@ def same_rows(a: Bars, b: Bars) -> bool:
         np.array_equal(getattr(a, c), getattr(b, c), equal_nan=True) for c in COLUMNS)
 
 
-def concat_bars(head: Bars, tail: Bars) -> Bars:
-    return Bars(symbol=head.symbol, timeframe=head.timeframe, ts=np.concatenate([head.ts, tail.ts]),
-                **{c: np.concatenate([getattr(head, c), getattr(tail, c)]) for c in COLUMNS})
-
-
 @dataclass
 class Entry:
     versions: dict[str, Version]  # symbol -> version, for the symbol and its cross-asset symbols

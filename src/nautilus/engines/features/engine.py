@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nautilus.config import Settings
-from nautilus.core.bars import Bars
+from nautilus.core.bars import Bars, concat_bars
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.talib_loader import preload_talib
 from nautilus.core.timeframe import timeframe_ns
@@ -25,7 +25,6 @@ from nautilus.engines.features.cache import (
     Entry,
     FeatureCache,
     changed_since,
-    concat_bars,
     same_rows,
     series_version,
 )
@@ -185,7 +184,7 @@ class FeaturesEngine(StorageEngine):
         lo = int(np.searchsorted(old.ts, recent_start))
         if not same_rows(recent.slice(0, split), old.slice(lo, len(old))):
             return None
-        bars = concat_bars(old, recent.slice(split, len(recent)))
+        bars = concat_bars([old, recent.slice(split, len(recent))], old.symbol, old.timeframe)
         from_row = max(0, len(old) - fs.horizon)
         X_tail, y_tail = compute_rows(fs, bars, {old.symbol: bars}, from_row=from_row)
         return Entry(versions=versions, bars=bars, X=np.concatenate([entry.X[:from_row], X_tail]),

@@ -34,7 +34,7 @@ from nautilus.adapters.adjust import back_adjust
 from nautilus.adapters.base import Fetched, Source, SourceRequest, now_ns
 from nautilus.adapters.ranges import align_down, merge_ranges, missing_ranges
 from nautilus.adapters.ratelimit import seed_daily_usage
-from nautilus.core.bars import COLUMNS, Bars
+from nautilus.core.bars import COLUMNS, Bars, concat_bars
 from nautilus.core.errors import Conflict, InvalidInput, NautilusError, NotFound
 from nautilus.core.timeframe import calendar_floor, calendar_months, timeframe_ns
 from nautilus.engines.marketdata.messages import FetchJob, FetchRequest, StreamInfo, StreamRequest
@@ -80,17 +80,6 @@ def next_daily_run(hhmm: str, now: datetime) -> datetime:
 
 def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def concat_bars(symbol: str, timeframe: str, parts: list[Bars]) -> Bars:
-    """One sorted ``Bars`` from disjoint parts."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return Bars.empty(symbol, timeframe)
-    ts = np.concatenate([p.ts for p in parts])
-    order = np.argsort(ts, kind="stable")
-    return Bars(symbol=symbol, timeframe=timeframe, ts=ts[order],
-                **{c: np.concatenate([getattr(p, c) for p in parts])[order] for c in COLUMNS})
 
 
 class _Progress:
@@ -264,7 +253,7 @@ class FetchJobs:
     # Writing -------------------------------------------------------------------------------------------
     def _write_all(self, row: dict[str, Any], source: Source, fetched: list[Fetched]) -> int:
         symbol, timeframe = row["symbol"], row["timeframe"]
-        bars = concat_bars(symbol, timeframe, [f.bars for f in fetched])
+        bars = concat_bars([f.bars for f in fetched], symbol, timeframe)  # missing ranges are in order, disjoint
         meta = next((f.meta for f in reversed(fetched) if f.meta is not None), None)
         if meta is not None:
             fields = {k: v for k, v in msgspec.structs.asdict(meta).items() if v is not None}
