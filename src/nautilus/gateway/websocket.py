@@ -39,7 +39,6 @@ import contextlib
 import fnmatch
 import functools
 import logging
-import struct
 import time
 from collections import deque
 from typing import Any
@@ -48,6 +47,7 @@ import anyio
 import msgspec
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from prometheus_client import Counter, Gauge
+from websockets.frames import Frame, Opcode
 
 from nautilus.core.errors import NautilusError
 from nautilus.engines.websocket.messages import HubMessage, PollRequest, ReplayRequest
@@ -72,13 +72,9 @@ _encode = msgspec.json.encode
 
 
 def text_frame(payload: bytes) -> bytes:
-    """An unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2) carrying ``payload``."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 1 << 16:
-        return struct.pack("!BBH", 0x81, 126, n) + payload
-    return struct.pack("!BBQ", 0x81, 127, n) + payload
+    """An unmasked, unfragmented WebSocket text frame (RFC 6455 section 5.2) carrying ``payload``, serialised by
+    the ``websockets`` library (once per message: every subscriber gets the same bytes)."""
+    return Frame(Opcode.TEXT, payload).serialize(mask=False)
 
 
 class Out:
