@@ -167,7 +167,7 @@ class Database:
                                field="database_url")
         self.engine = engine
         self.sessions = session_factory(engine)
-        self._upsert = _UPSERTS[engine.dialect.name]
+        self.upsert = _UPSERTS[engine.dialect.name]  # the dialect's INSERT with ON CONFLICT (the stores use it too)
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
@@ -191,7 +191,7 @@ class Database:
         unknown = sorted(set(fields) - INSTRUMENT_FIELDS)
         if unknown:
             raise InvalidInput(f"unknown instrument field(s): {', '.join(unknown)}", field=unknown[0])
-        stmt = self._upsert(Instrument).values(symbol=symbol, **fields)
+        stmt = self.upsert(Instrument).values(symbol=symbol, **fields)
         stmt = stmt.on_conflict_do_update(
             index_elements=[Instrument.symbol], set_=fields or {"symbol": stmt.excluded.symbol}
         ).returning(Instrument.id)
@@ -217,10 +217,10 @@ class Database:
         if first_ts > last_ts:
             raise InvalidInput(f"first_ts {first_ts} is after last_ts {last_ts}", field="first_ts")
         values = {"first_ts": int(first_ts), "last_ts": int(last_ts), "rows": int(rows), "updated_at": utcnow()}
-        new_instrument = self._upsert(Instrument).values(symbol=symbol).on_conflict_do_nothing(
+        new_instrument = self.upsert(Instrument).values(symbol=symbol).on_conflict_do_nothing(
             index_elements=[Instrument.symbol]
         )
-        series = self._upsert(CatalogSeries).values(symbol=symbol, timeframe=timeframe, **values)
+        series = self.upsert(CatalogSeries).values(symbol=symbol, timeframe=timeframe, **values)
         series = series.on_conflict_do_update(
             index_elements=[CatalogSeries.symbol, CatalogSeries.timeframe], set_=values
         )

@@ -124,7 +124,7 @@ class FetchStore:
         if not actions:
             return
         rows = [{"symbol": symbol, "ts": a.ts, "kind": a.kind, "value": a.value, "source": source} for a in actions]
-        stmt = self.db._upsert(CorporateActionRow)
+        stmt = self.db.upsert(CorporateActionRow)
         stmt = stmt.on_conflict_do_update(index_elements=["symbol", "ts", "kind"],
                                           set_={"value": stmt.excluded.value, "source": stmt.excluded.source})
         with self.db.sessions.begin() as session:

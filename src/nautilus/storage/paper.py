@@ -64,7 +64,7 @@ class PaperStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.engine = db.engine
-        self._upsert = db._upsert
+        self.upsert = db.upsert
         # Hot-path statements are built once with bound parameters (values passed at execution), so
         # SQLAlchemy compiles each a single time instead of once per set of literal values.
         self._insert_order = insert(PaperOrder).returning(PaperOrder.id)
@@ -81,7 +81,7 @@ class PaperStore:
                                                 ("equity", "cash", "unrealised", "realised", "fees"))
 
     def _upsert_stmt(self, table: Any, keys: list[Any], updated: tuple[str, ...]) -> Any:
-        stmt = self._upsert(table)
+        stmt = self.upsert(table)
         return stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in updated})
 
     # Accounts ---------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ class PaperStore:
 
     def change_cash(self, account_id: int, currency: str, amount: float, delta: float) -> None:
         """Set the cash of a currency to ``amount`` after an external flow of ``delta`` (deposit > 0)."""
-        stmt = self._upsert(PaperCash).values(account_id=account_id, currency=currency, amount=amount, deposits=delta)
+        stmt = self.upsert(PaperCash).values(account_id=account_id, currency=currency, amount=amount, deposits=delta)
         stmt = stmt.on_conflict_do_update(index_elements=[PaperCash.account_id, PaperCash.currency],
                                           set_={"amount": amount, "deposits": PaperCash.deposits + delta})
         with self.engine.begin() as c:
