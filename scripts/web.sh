@@ -31,25 +31,8 @@ build() {
 }
 
 free_offset() {
-  # An offset whose web, gateway and engine ports (3000, 8001, 8100-8900 + offset) are all free on 127.0.0.1.
-  .venv/bin/python - <<'PY'
-import random, socket
-def free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-for _ in range(200):
-    off = random.randrange(30, 56) * 1000 + random.randrange(0, 10) * 10
-    ports = [3000 + off, 8001 + off] + [p + off for p in range(8100, 8901, 100)]
-    if all(free(p) for p in ports):
-        print(off)
-        break
-else:
-    raise SystemExit("no free port offset")
-PY
+  # An offset whose web, gateway and engine ports are all free on 127.0.0.1, below the ephemeral range.
+  .venv/bin/python -m nautilus.runtime.ports
 }
 
 e2e() {

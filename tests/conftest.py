@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -14,24 +13,11 @@ if str(ROOT) not in sys.path:  # tests.support is importable from engine subproc
     sys.path.insert(0, str(ROOT))
 
 
-def free_port_offset(base_ports: tuple[int, ...] = (3000, 8001, 8050, 8100, 8200, 8300, 8400, 8500, 8600, 8700, 8800, 8900),
-                     tries: int = 200) -> int:
-    """An offset o such that every base port + o is free on 127.0.0.1."""
-    import random
+def free_port_offset() -> int:
+    """An offset whose dashboard, gateway, engine and echo-engine ports are all free (below the ephemeral range)."""
+    from nautilus.runtime.ports import free_port_offset as pick
 
-    for _ in range(tries):
-        offset = random.randrange(10_000, 50_000)
-        ok = True
-        for port in base_ports:
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port + offset))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return offset
-    raise RuntimeError("no free port offset")
+    return pick((3000, 8001, 8050, 8100, 8200, 8300, 8400, 8500, 8600, 8700, 8800, 8900))
 
 
 @pytest.fixture

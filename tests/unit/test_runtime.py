@@ -257,6 +257,24 @@ def test_unreachable_everywhere_raises_engine_unavailable(settings):
     client.close()
 
 
+def test_a_tcp_self_connect_counts_as_nobody_listening(settings, monkeypatch):
+    """With no listener on a port in the ephemeral range, Linux may connect a socket to itself; the request
+    would then come back as its reply. The client must see a refused connection and fall through."""
+    import nautilus.runtime.client as client_module
+
+    class SelfConnecting(socket.socket):
+        def connect(self, address):  # what the kernel does when it picks the target port as the source port
+            if self.family == socket.AF_INET:
+                self.bind(address)
+            return super().connect(address)
+
+    monkeypatch.setattr(client_module.socket, "socket", SelfConnecting)
+    client = EngineClient("echo", settings, transports=("tcp", "inproc"), probe=False)
+    assert client.call("echo", EchoRequest("x", 1)).text == "x"
+    assert client.last_transport == "inproc" and client.fallbacks == 1
+    client.close()
+
+
 def test_probe_marks_transports_down_and_up(host, settings):
     client = EngineClient("echo", settings, transports=("unix", "tcp"), probe=False)
     client.probe_once()

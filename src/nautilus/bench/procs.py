@@ -8,7 +8,6 @@ shared-memory segments and temp dirs whether the case succeeded or not.
 from __future__ import annotations
 
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ import psutil
 
 from nautilus.config import DEFAULT_ENGINE_PORTS, Settings
 from nautilus.runtime import client as client_module
+from nautilus.runtime import ports
 from nautilus.runtime.shm import SEGMENT_PREFIX, ShmPool, remove_segments_of
 
 STOP_GRACE_S = 10.0
@@ -57,16 +57,12 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def free_port_offset(engines: list[str], gateway: bool = False, tries: int = 50) -> int:
-    """A random offset in [20000, 40000) whose engine (and gateway) ports are all free right now."""
+def free_port_offset(engines: list[str], gateway: bool = False) -> int:
+    """A free offset for these engines' (and the gateway's) ports, all below the ephemeral range."""
     base = [DEFAULT_ENGINE_PORTS[e] for e in engines]
     if gateway:  # the supervisor also starts the dashboard server when a build exists
         base += [Settings.model_fields["gateway_port"].default, Settings.model_fields["web_port"].default]
-    for _ in range(tries):
-        offset = random.randrange(20_000, 40_000)
-        if all(_port_free(port + offset) for port in base):
-            return offset
-    raise RuntimeError(f"no free port offset found in {tries} tries")
+    return ports.free_port_offset(base)
 
 
 def free_tcp_port() -> int:
@@ -74,15 +70,6 @@ def free_tcp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 # Processes -------------------------------------------------------------------------------------------

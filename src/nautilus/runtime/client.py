@@ -176,6 +176,10 @@ class SocketTransport:
         sock.settimeout(self.settings.connect_timeout_s)
         try:
             sock.connect(address)
+            if self.kind == "tcp" and sock.getsockname() == sock.getpeername():
+                # Nobody listens and the port lies in the ephemeral range: the kernel connected the socket to
+                # itself (TCP simultaneous open), and a request sent on it would come back as its own reply.
+                raise ConnectionRefusedError(f"nothing listens on {address[0]}:{address[1]} (self-connect)")
         except OSError as exc:
             sock.close()
             raise _NotDelivered(f"{self.kind} connect failed: {exc}") from exc
