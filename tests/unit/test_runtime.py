@@ -323,3 +323,101 @@ def test_auto_backend_does_not_import_torch_where_no_gpu_can_exist() -> None:
             "print(b.name, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["cpu", "False"]
+
+
+# Async calls (the gateway's event loop) --------------------------------------------------------------
+def run_async(coro):
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+def test_async_calls_over_unix_and_tcp_reuse_one_connection(host, settings):
+    async def calls(client):
+        replies = [await client.acall("echo", EchoRequest(f"m{i}", i)) for i in range(5)]
+        return replies, len(client.transports[client.last_transport]._aidle)
+
+    for transport in ("unix", "tcp"):
+        client = EngineClient("echo", settings, transports=(transport,), probe=False)
+        replies, idle = run_async(calls(client))
+        assert [(r.text, r.n) for r in replies] == [(f"m{i}", i) for i in range(5)]
+        assert client.last_transport == transport and idle == 1
+        client.close()
+
+
+def test_async_errors_and_big_arrays_match_the_blocking_path(host, settings):
+    client = EngineClient("echo", settings, transports=("unix",), probe=False)
+    values = np.random.default_rng(2).normal(size=300_000)
+
+    async def go():
+        with pytest.raises(InvalidInput) as bad:
+            await client.acall("echo", EchoRequest("x", -1))
+        assert bad.value.field == "n"
+        with pytest.raises(RemoteError, match="echo.crash failed: RuntimeError"):
+            await client.acall("crash")
+        reply = await client.acall("scale", ArrayRequest(values, 3.0))
+        np.testing.assert_allclose(reply.scaled, values * 3.0)
+        assert host.pool.used > 0
+        del reply
+        gc.collect()
+        await client.acall("echo", EchoRequest("release", 0))  # carries the release
+
+    run_async(go())
+    assert host.pool.used == 0
+    client.close()
+
+
+def test_async_fallback_when_the_host_is_gone_and_no_retry_of_unknown_outcomes(host, settings):
+    client = EngineClient("echo", settings, probe=False)
+
+    async def before():
+        return await client.acall("echo", EchoRequest("a", 1))
+
+    assert run_async(before()).text == "a" and client.last_transport == "unix"
+    guarded = EngineClient("echo", settings, transports=("unix", "inproc"), probe=False)
+
+    async def timed_out():
+        with pytest.raises(EngineUnavailable, match="not retried"):
+            await guarded.acall("slow_increment", SleepRequest(0.5), timeout=0.1)
+        return await guarded.acall("sleep", SleepRequest(0.4), timeout=0.1)  # idempotent: falls through
+
+    run_async(timed_out())
+    assert guarded.last_transport == "inproc"
+    assert guarded.transports["inproc"]._engine is not None
+    time.sleep(0.5)
+    assert host.engine.counter == 1  # slow_increment ran once, on the host only
+    guarded.close()
+    host.stop()
+
+    async def after():
+        return await client.acall("echo", EchoRequest("b", 2))
+
+    assert run_async(after()).text == "b" and client.last_transport == "inproc"
+    client.close()
+
+
+def test_async_tcp_self_connect_counts_as_nobody_listening(settings):
+    import asyncio
+
+    async def go():
+        loop = asyncio.get_running_loop()
+        real = asyncio.open_connection
+
+        async def self_connect(host, port):  # what the kernel does when it picks the target port as the source
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.bind((host, port))
+            await loop.sock_connect(sock, (host, port))
+            return await real(sock=sock)
+
+        asyncio.open_connection = self_connect
+        try:
+            client = EngineClient("echo", settings, transports=("tcp", "inproc"), probe=False)
+            reply = await client.acall("echo", EchoRequest("x", 1))
+        finally:
+            asyncio.open_connection = real
+        return client, reply
+
+    client, reply = run_async(go())
+    assert reply.text == "x" and client.last_transport == "inproc" and client.fallbacks == 1
+    client.close()

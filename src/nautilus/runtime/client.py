@@ -10,6 +10,7 @@ inside the caller (same data directories), so reads keep working while the engin
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import itertools
 import logging
@@ -37,10 +38,13 @@ from nautilus.runtime import metrics
 from nautilus.runtime.engine import Engine, Method
 from nautilus.runtime.host import HEALTH, PING, HealthInfo
 from nautilus.runtime.protocol import (
+    HEADER,
+    MAX_FRAME,
     REPLY_DECODER,
     REQUEST_ENCODER,
     Codec,
     FramedSocket,
+    ReplyFrame,
     RequestFrame,
 )
 from nautilus.runtime.shm import ShmHandle, ShmPool
@@ -154,6 +158,46 @@ class _Conn:
             self.timeout = timeout
 
 
+class _AConn:
+    """A connection used from an asyncio event loop (the gateway's): same frames, no thread hop."""
+
+    __slots__ = ("reader", "writer", "codec", "pending", "loop", "generation", "__weakref__")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pool: ShmPool | None,
+                 threshold: int, generation: int) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.pending: list[int] = []
+        self.codec = Codec(pool, threshold, on_attach=self._track)
+        self.loop = asyncio.get_running_loop()
+        self.generation = generation
+
+    def _track(self, handle: ShmHandle, array: np.ndarray) -> None:
+        weakref.finalize(array, self.pending.append, handle.block)
+
+    def usable(self, generation: int) -> bool:
+        """Still open, of this loop, and made after the last reset (an engine that went away closes its end,
+        which the loop has seen as EOF by the time the connection is reused)."""
+        return (self.generation == generation and self.loop is asyncio.get_running_loop()
+                and not self.reader.at_eof() and not self.writer.is_closing())
+
+    def close(self) -> None:
+        loop = self.loop
+        try:
+            if loop.is_closed():
+                return  # a finished loop (tests run several): the socket is freed with its transport
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                self.writer.close()
+            else:
+                loop.call_soon_threadsafe(self.writer.close)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+
+
 class SocketTransport:
     """A pool of blocking connections to one engine address (unix path or tcp host:port)."""
 
@@ -164,6 +208,8 @@ class SocketTransport:
         self._idle: list[_Conn] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._aidle: list[_AConn] = []  # touched by event-loop threads only; list.pop/append are atomic
+        self._generation = 0  # bumped by reset(): async connections made before are dropped when next seen
 
     def _connect(self) -> _Conn:
         if self.kind == "unix":
@@ -201,6 +247,7 @@ class SocketTransport:
         """Drop idle connections (after the engine went away)."""
         with self._lock:
             idle, self._idle = self._idle, []
+            self._generation += 1
         for conn in idle:
             conn.framed.close()
 
@@ -240,6 +287,70 @@ class SocketTransport:
 
     def ping(self, timeout: float) -> None:
         self.call(PING, None, Any, timeout)
+
+    # Async calls (the gateway's event loop) ---------------------------------------------------------
+    async def _aconnect(self) -> _AConn:
+        try:
+            async with asyncio.timeout(self.settings.connect_timeout_s):
+                if self.kind == "unix":
+                    reader, writer = await asyncio.open_unix_connection(str(self.settings.socket_path(self.engine)))
+                else:
+                    host, port = self.settings.engine_host(self.engine), self.settings.engine_port(self.engine)
+                    reader, writer = await asyncio.open_connection(host, port)
+                    sock = writer.get_extra_info("socket")
+                    if sock.getsockname() == sock.getpeername():  # see _connect: a self-connect, nobody listens
+                        writer.close()
+                        raise ConnectionRefusedError(f"nothing listens on {host}:{port} (self-connect)")
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, TimeoutError) as exc:
+            raise _NotDelivered(f"{self.kind} connect failed: {exc or 'timed out'}") from exc
+        pool = process_pool(self.settings) if self.settings.shm_threshold_bytes else None
+        return _AConn(reader, writer, pool, self.settings.shm_threshold_bytes, self._generation)
+
+    async def acall(self, method: str, request: Any, reply_type: Any, timeout: float) -> Any:
+        """:meth:`call` on the running event loop: the same frames over an asyncio stream."""
+        conn = None
+        while self._aidle:
+            candidate = self._aidle.pop()
+            if candidate.usable(self._generation):
+                conn = candidate
+                break
+            candidate.close()
+        if conn is None:
+            conn = await self._aconnect()
+        codec = conn.codec
+        try:
+            body = codec.encode(request) if request is not None else b"\xc0"
+            leases = codec.leases
+            release, conn.pending = conn.pending, []
+            frame = RequestFrame(next(self._ids), method, msgspec.Raw(body), release)
+            try:
+                payload = REQUEST_ENCODER.encode(frame)
+                conn.writer.write(HEADER.pack(len(payload)) + payload)
+                async with asyncio.timeout(timeout):
+                    (size,) = HEADER.unpack(await conn.reader.readexactly(4))
+                    if size > MAX_FRAME:
+                        raise ConnectionError(f"frame of {size} bytes exceeds the limit")
+                    reply: ReplyFrame = REPLY_DECODER.decode(await conn.reader.readexactly(size))
+                if reply.id != frame.id:
+                    raise _MaybeDelivered(f"{self.kind} reply {reply.id} does not answer request {frame.id}")
+            except TimeoutError as exc:
+                raise _MaybeDelivered(f"{self.kind} call timed out after {timeout}s") from exc
+            except (OSError, asyncio.IncompleteReadError) as exc:
+                raise _MaybeDelivered(f"{self.kind} connection lost: {exc}") from exc
+            finally:
+                pool = codec.pool
+                for block in leases:
+                    pool.decref(block)  # type: ignore[union-attr]
+        except BaseException:
+            conn.close()
+            raise
+        self._aidle.append(conn)
+        if reply.error is not None:
+            err = reply.error
+            raise error_from_code(err.code, err.message, err.field)
+        return codec.decode(reply.body, reply_type)
+
 
 
 class InProcessTransport:
@@ -354,34 +465,70 @@ class EngineClient:
                     result = transport.call(spec, request)
                 else:
                     result = transport.call(method, request, spec.reply, timeout)
-            except NautilusError:
-                state.breaker.success()
-                self._record(name, method, "error", time.perf_counter() - t0)
-                raise
-            except _NotDelivered as exc:
-                self._fail(name, state, method, exc, errors)
-                continue
-            except _MaybeDelivered as exc:
-                self._fail(name, state, method, exc, errors)
-                if not spec.idempotent:
-                    raise EngineUnavailable(
-                        f"{self.engine}.{method} outcome unknown ({exc}); not retried because it changes state"
-                    ) from None
-                continue
             except Exception as exc:
-                if name != "inproc":
-                    raise
-                if database_outage(exc):
-                    log.warning("in-process %s.%s: the database is unreachable: %s", self.engine, method, exc)
-                    raise Unavailable("the database is unreachable; retry later") from exc
-                log.exception("in-process %s.%s failed", self.engine, method)
-                self._fail(name, state, method, exc, errors)
-                raise EngineUnavailable(f"{self.engine}.{method} failed in-process: {exc}") from exc
-            state.breaker.success()
-            state.up = True
-            self._record(name, method, "ok", time.perf_counter() - t0)
+                self._failed(name, state, spec, exc, errors, t0)
+                continue
+            self._succeeded(name, state, method, t0)
             return result
         raise EngineUnavailable(f"engine {self.engine} unreachable ({'; '.join(errors)})")
+
+    async def acall(self, method: str, request: Any = None, *, timeout: float | None = None) -> Any:
+        """:meth:`call` from an event loop: socket transports answer on the loop itself (no thread hop), the
+        in-process fallback runs in the thread pool (it does the engine's work)."""
+        from starlette.concurrency import run_in_threadpool
+
+        spec = self.engine_cls.method(method)
+        timeout = timeout or self.settings.call_timeout_s
+        errors: list[str] = []
+        for name, transport in self.transports.items():
+            state = self.states[name]
+            if not state.breaker.allow():
+                errors.append(f"{name}: circuit open")
+                continue
+            t0 = time.perf_counter()
+            try:
+                if isinstance(transport, InProcessTransport):
+                    result = await run_in_threadpool(transport.call, spec, request)
+                else:
+                    result = await transport.acall(method, request, spec.reply, timeout)
+            except Exception as exc:
+                self._failed(name, state, spec, exc, errors, t0)
+                continue
+            self._succeeded(name, state, method, t0)
+            return result
+        raise EngineUnavailable(f"engine {self.engine} unreachable ({'; '.join(errors)})")
+
+    def _succeeded(self, name: str, state: TransportState, method: str, t0: float) -> None:
+        state.breaker.success()
+        state.up = True
+        self._record(name, method, "ok", time.perf_counter() - t0)
+
+    def _failed(self, name: str, state: TransportState, spec: Method, exc: Exception, errors: list[str],
+                t0: float) -> None:
+        """Raise what the caller must see, or return to try the next transport."""
+        method = spec.name
+        if isinstance(exc, NautilusError):  # the engine answered: its error is the answer
+            state.breaker.success()
+            self._record(name, method, "error", time.perf_counter() - t0)
+            raise exc
+        if isinstance(exc, _NotDelivered):
+            self._fail(name, state, method, exc, errors)
+            return
+        if isinstance(exc, _MaybeDelivered):
+            self._fail(name, state, method, exc, errors)
+            if not spec.idempotent:
+                raise EngineUnavailable(
+                    f"{self.engine}.{method} outcome unknown ({exc}); not retried because it changes state"
+                ) from None
+            return
+        if name != "inproc":
+            raise exc
+        if database_outage(exc):
+            log.warning("in-process %s.%s: the database is unreachable: %s", self.engine, method, exc)
+            raise Unavailable("the database is unreachable; retry later") from exc
+        log.exception("in-process %s.%s failed", self.engine, method, exc_info=exc)
+        self._fail(name, state, method, exc, errors)
+        raise EngineUnavailable(f"{self.engine}.{method} failed in-process: {exc}") from exc
 
     def _record(self, transport: str, method: str, outcome: str, seconds: float) -> None:
         state = self.states[transport]

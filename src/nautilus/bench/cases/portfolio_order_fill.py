@@ -15,11 +15,11 @@ from __future__ import annotations
 import itertools
 import time
 
-import httpx
 import msgspec
 
 from nautilus.bench.cases.gateway_load import api_headers, stop_stack, wait_for_stack
 from nautilus.bench.harness import BenchContext, Result, case, result
+from nautilus.bench.keepalive import KeepAlive
 from nautilus.bench.procs import bench_settings, free_port_offset, temp_home
 from nautilus.bench.stats import percentile, sig
 from nautilus.engines.marketdata.messages import GenerateRequest
@@ -61,15 +61,14 @@ def portfolio_order_fill(ctx: BenchContext) -> list[Result]:
             clients["marketdata"].call("generate", GenerateRequest(symbol=SYMBOL, n=10), timeout=60.0)
             clients["risk"].call("set_limits", SetLimitsRequest(limits=LIMITS))
             step = itertools.count()
-            http = httpx.Client(base_url=settings.gateway_url, headers=headers, timeout=10.0)
+            http = KeepAlive(settings.host, settings.gateway_bind_port, headers)
 
             def via_gateway() -> float:
                 i = next(step)
                 t0 = time.perf_counter()
-                r = http.post("/api/v1/portfolio/orders", json={"symbol": SYMBOL, "side": "buy" if i % 2 else "sell",
-                                                                "quantity": 1})
-                order_id = r.json()["order"]["id"]
-                fills = http.post("/api/v1/portfolio/bars", json={"symbol": SYMBOL, "bars": [_bar(i)]}).json()["fills"]
+                order_id = http.post("/api/v1/portfolio/orders", {"symbol": SYMBOL, "side": "buy" if i % 2 else "sell",
+                                                                  "quantity": 1})["order"]["id"]
+                fills = http.post("/api/v1/portfolio/bars", {"symbol": SYMBOL, "bars": [_bar(i)]})["fills"]
                 elapsed = time.perf_counter() - t0
                 assert fills and fills[0]["order_id"] == order_id, fills
                 return elapsed

@@ -11,7 +11,6 @@ on the bus: ``portfolio.orders.<account>``, ``portfolio.fills.<account>``, ``por
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import time
@@ -584,13 +583,13 @@ class PortfolioEngine(StorageEngine):
         for order in result.orders:
             bus.publish(f"portfolio.orders.{self._name(order.account_id)}", _event("order", _order_dict(order)))
         for fill in result.fills:
-            bus.publish(f"portfolio.fills.{self._name(fill.account_id)}", _event("fill", dataclasses.asdict(fill)))
+            bus.publish(f"portfolio.fills.{self._name(fill.account_id)}", _event("fill", fill))
         for (account_id, strategy, symbol), pos in result.positions.items():
             bus.publish(f"portfolio.positions.{self._name(account_id)}", _event("position", {
                 "strategy": strategy, "symbol": symbol, "quantity": pos.quantity, "avg_price": pos.avg_price,
                 "realised_pnl": pos.realised_pnl, "fees": pos.fees}))
         for point in result.equity:
-            bus.publish(f"portfolio.equity.{self._name(point.account_id)}", _event("equity", dataclasses.asdict(point)))
+            bus.publish(f"portfolio.equity.{self._name(point.account_id)}", _event("equity", point))
 
     def _name(self, account_id: int) -> str:
         account = self.book.accounts.get(account_id)
@@ -600,11 +599,12 @@ class PortfolioEngine(StorageEngine):
 def _events_reply(symbol: str, results: list[BarResult]) -> BarsReply:
     ignored = sum(r.ignored for r in results)
     return BarsReply(symbol=symbol, processed=len(results) - ignored, ignored=ignored,
-                     fills=[dataclasses.asdict(f) for r in results for f in r.fills],
+                     fills=[msgspec.to_builtins(f) for r in results for f in r.fills],
                      orders=[_order_dict(o) for r in results for o in r.orders])
 
 
-def _event(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+def _event(kind: str, payload: Any) -> dict[str, Any]:
+    """A bus event: ``kind`` plus the payload's fields (a dict or a dataclass)."""
     return {"kind": kind, **msgspec.to_builtins(payload)}
 
 

@@ -8,7 +8,6 @@ import msgspec
 import numpy as np
 from fastapi import Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from nautilus.core.errors import InvalidInput
 from nautilus.core.timeframe import iso_ns
@@ -18,20 +17,12 @@ T = TypeVar("T")
 
 API_PREFIX = "/api/v1"
 ID_MAX = 2**31 - 1  # ids and versions are SQL integers: larger ones are 422s, not database errors
-INLINE_TIMEOUT_S = 1.0
 
 
-async def call_engine(client: EngineClient, method: str, request: Any = None, *, inline: bool = False) -> Any:
-    """Call an engine from a route.
-
-    ``inline`` runs the (blocking, ~100 µs) call on the event loop, skipping the thread hop; use it
-    only for calls known to be small, and it gets a short timeout so a hung engine cannot stall the
-    loop for long (idempotent calls then fall through to the next transport). Everything else
-    runs in the thread pool.
-    """
-    if inline:
-        return client.call(method, request, timeout=min(INLINE_TIMEOUT_S, client.settings.call_timeout_s))
-    return await run_in_threadpool(client.call, method, request)
+async def call_engine(client: EngineClient, method: str, request: Any = None) -> Any:
+    """Call an engine from a route: over its socket on the event loop (no thread hop), or in-process in the
+    thread pool when the engine is down."""
+    return await client.acall(method, request)
 
 
 def parse_time(value: str | None, field: str) -> int | None:

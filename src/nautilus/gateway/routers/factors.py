@@ -32,7 +32,7 @@ def _client(request: Request) -> EngineClient:
 
 @router.get("", summary="The factor library: names, parameters with defaults, docs; expression functions")
 async def list_factors(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_factors", inline=True))
+    return json_response(await call_engine(_client(request), "list_factors"))
 
 
 @router.post("/compute", summary="A factor's (dates x symbols) values after cross-sectional steps",

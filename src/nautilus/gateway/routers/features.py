@@ -39,13 +39,12 @@ def _client(request: Request) -> EngineClient:
 
 @router.get("/sets", summary="Built-in and saved feature sets")
 async def list_sets(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_feature_sets", inline=True))
+    return json_response(await call_engine(_client(request), "list_feature_sets"))
 
 
 @router.get("/sets/{name}", summary="One feature set with its columns, lookback and horizon")
 async def get_set(request: Request, name: SetName) -> Response:
-    return json_response(await call_engine(_client(request), "get_feature_set", FeatureSetName(name=name),
-                                           inline=True))
+    return json_response(await call_engine(_client(request), "get_feature_set", FeatureSetName(name=name)))
 
 
 @router.put("/sets/{name}", summary="Save a feature set (validated first; replaces a saved one)",

@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput
-from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.marketdata.messages import (
     BarsRequest,
     FetchJobRequest,
@@ -32,7 +31,6 @@ from nautilus.runtime.client import EngineClient
 router = APIRouter(prefix=f"{API_PREFIX}/marketdata", tags=["marketdata"])
 TIMEFRAME = r"^[1-9][0-9]*(mo|[smhdwqy])$"
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
-INLINE_MAX_BARS = 10_000
 
 
 def _client(request: Request) -> EngineClient:
@@ -69,20 +67,8 @@ async def get_bars(
 ) -> Response:
     req = BarsRequest(symbol=symbol, timeframe=timeframe, start_ns=parse_time(start, "start"),
                       end_ns=parse_time(end, "end"), limit=limit)
-    bars = await call_engine(_client(request), "bars", req, inline=_small(req))
+    bars = await call_engine(_client(request), "bars", req)
     return _json(bars_payload(bars))
-
-
-def _small(req: BarsRequest) -> bool:
-    """At most INLINE_MAX_BARS bars can come back (by limit or by the range's length)."""
-    if req.limit is not None and req.limit <= INLINE_MAX_BARS:
-        return True
-    if req.start_ns is None or req.end_ns is None:
-        return False
-    try:
-        return (req.end_ns - req.start_ns) // timeframe_ns(req.timeframe) <= INLINE_MAX_BARS
-    except InvalidInput:
-        return True  # the engine answers with the 4xx at once
 
 
 @router.get("/instruments", summary="Instruments with their stored series")
@@ -182,7 +168,7 @@ async def post_fetch(request: Request, body: FetchBody) -> Response:
 
 @router.get("/fetch/{job_id}", summary="One fetch job: status, progress, rows, error")
 async def get_fetch(request: Request, job_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
-    return _json(await call_engine(_client(request), "fetch_job", FetchJobRequest(job_id=job_id), inline=True))
+    return _json(await call_engine(_client(request), "fetch_job", FetchJobRequest(job_id=job_id)))
 
 
 @router.get("/fetches", summary="Recent fetch jobs, newest first")

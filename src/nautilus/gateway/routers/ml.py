@@ -21,7 +21,7 @@ def _client(request: Request) -> EngineClient:
 
 @router.get("/tasks", summary="Built-in tasks: direction, volatility, regime")
 async def list_tasks(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_tasks", inline=True))
+    return json_response(await call_engine(_client(request), "list_tasks"))
 
 
 @router.post("/train", status_code=202, summary="Start a training job (walk-forward validated, registered)",
@@ -39,12 +39,12 @@ async def post_train(request: Request) -> Response:
 
 @router.get("/jobs", summary="Training jobs, newest first")
 async def list_jobs(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_jobs", inline=True))
+    return json_response(await call_engine(_client(request), "list_jobs"))
 
 
 @router.get("/jobs/{job_id}", summary="A training job's status and progress")
 async def get_job(request: Request, job_id: Annotated[str, Path(max_length=64)]) -> Response:
-    return json_response(await call_engine(_client(request), "job", JobId(id=job_id), inline=True))
+    return json_response(await call_engine(_client(request), "job", JobId(id=job_id)))
 
 
 @router.delete("/jobs/{job_id}", summary="Cancel a training job")

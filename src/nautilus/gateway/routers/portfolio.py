@@ -102,7 +102,7 @@ async def positions(request: Request, account: ACCOUNT = "default") -> Response:
 
 @router.get("/accounts", summary="Paper accounts with cash, equity and P&L")
 async def accounts(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "accounts", inline=True))
+    return json_response(await call_engine(_client(request), "accounts"))
 
 
 @router.post("/accounts", status_code=201, summary="Create a paper account",
@@ -168,7 +168,7 @@ async def follow(request: Request) -> Response:
 
 @router.get("/feeds", summary="Followed bar channels and what arrived")
 async def feeds(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "feeds", inline=True))
+    return json_response(await call_engine(_client(request), "feeds"))
 
 
 @router.post("/deployments", status_code=202, summary="Paper-trade a strategy on a replay (backtest → risk → paper)",
@@ -184,7 +184,7 @@ async def deploy(request: Request) -> Response:
 
 @router.get("/deployments", summary="Strategy deployments, newest first")
 async def deployments(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "deployments", inline=True))
+    return json_response(await call_engine(_client(request), "deployments"))
 
 
 @router.get("/deployments/{dep_id}", summary="A deployment's stage, progress and trades")

@@ -79,8 +79,7 @@ async def post_backtest(request: Request) -> Response:
 
 @router.get("/limits", summary="An account's pre-trade limits")
 async def get_limits(request: Request, account: Annotated[str, Query(max_length=64)] = "default") -> Response:
-    return json_response(await call_engine(_client(request), "get_limits", AccountRequest(account=account),
-                                           inline=True))
+    return json_response(await call_engine(_client(request), "get_limits", AccountRequest(account=account)))
 
 
 @router.put("/limits", summary="Set an account's pre-trade limits",
@@ -111,7 +110,7 @@ async def put_book(request: Request) -> Response:
                      {"account": "default", "instrument": "AAPL", "quantity": 10, "price": 190.0}))
 async def post_check_order(request: Request) -> Response:
     req = await decode_body(request, OrderCheck, times=())
-    return json_response(await call_engine(_client(request), "check_order", req, inline=True))
+    return json_response(await call_engine(_client(request), "check_order", req))
 
 
 @router.get("/decisions", summary="Recent pre-trade decisions (audit log), newest first")

@@ -42,7 +42,7 @@ def _ms(ts: np.ndarray | None) -> list[int] | None:
 
 @router.get("/indicators", summary="The indicator catalogue (TA-Lib and extras) with parameters")
 async def list_indicators(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_indicators", inline=True))
+    return json_response(await call_engine(_client(request), "list_indicators"))
 
 
 @router.post("/indicators", summary="Compute indicators over a symbol's bars",
@@ -57,7 +57,7 @@ async def post_indicators(request: Request) -> Response:
 
 @router.get("/patterns", summary="Candlestick (61, TA-Lib) and chart pattern names")
 async def list_patterns(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_patterns", inline=True))
+    return json_response(await call_engine(_client(request), "list_patterns"))
 
 
 @router.post("/patterns", summary="Candlestick and chart patterns over a symbol's bars",
@@ -83,7 +83,7 @@ async def post_scan(request: Request) -> Response:
 
 @router.get("/strategies", summary="Built-in strategies with their parameters")
 async def list_strategies(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_strategies", inline=True))
+    return json_response(await call_engine(_client(request), "list_strategies"))
 
 
 def _backtest_payload(reply: BacktestReply) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def _client(request: Request) -> EngineClient:
 
 @router.get("/channels", summary="Channels with their last seq, and the bus topic → channel table")
 async def list_channels(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "channels", inline=True))
+    return json_response(await call_engine(_client(request), "channels"))
 
 
 @router.get("/channels/{channel}", summary="A channel's buffered messages with seq > after_seq (resume by HTTP)")
@@ -44,12 +44,12 @@ async def start_replay(request: Request) -> Response:
 
 @router.get("/replay", summary="Replays, newest first")
 async def list_replays(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "replays", inline=True))
+    return json_response(await call_engine(_client(request), "replays"))
 
 
 @router.get("/replay/{replay_id}", summary="A replay's status and progress")
 async def get_replay(request: Request, replay_id: REPLAY_ID) -> Response:
-    return json_response(await call_engine(_client(request), "get_replay", ReplayId(id=replay_id), inline=True))
+    return json_response(await call_engine(_client(request), "get_replay", ReplayId(id=replay_id)))
 
 
 @router.delete("/replay/{replay_id}", summary="Stop a replay")
