@@ -81,8 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.audit.flush()
         app.state.db.dispose()
 
+    # Metrics are Prometheus's (/metrics); FastAPI's native OpenTelemetry hooks would look up three global
+    # providers on every request for nothing.
     app = FastAPI(title="Nautilus", version=nautilus.__version__, lifespan=lifespan,
-                  description="Quantitative research, risk and paper trading. All data routes live under /api/v1.")
+                  description="Quantitative research, risk and paper trading. All data routes live under /api/v1.",
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = settings
     app.state.engines = Engines(settings, engine_names())
     app.state.db = Database.from_url(str(settings.database_url))
