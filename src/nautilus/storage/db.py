@@ -18,7 +18,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, make_url, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from nautilus.core.errors import Conflict, InvalidInput, NotFound
@@ -36,6 +36,7 @@ from nautilus.storage.models import (
     MLModel,
     utcnow,
 )
+from nautilus.storage.prepared import dbapi_error
 
 MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
 # busy_timeout: a writer waits up to 30 s for the lock (a paper replay commits every bar and would starve a
@@ -176,6 +177,53 @@ class Database:
         with self.sessions.begin() as session:
             session.connection(execution_options={SQLITE_WRITE: True})
             yield session
+
+    @contextmanager
+    def raw_transaction(self) -> Iterator[Any]:
+        """One transaction on a pooled DBAPI connection; yields its cursor (for :mod:`nautilus.storage.prepared`).
+
+        Commits when the block ends, rolls back on any exception and always returns the connection to the
+        pool (a lost one is invalidated instead). SQLite takes the write lock at ``BEGIN IMMEDIATE`` (the
+        connect hook turned the driver's own BEGIN off); psycopg begins implicitly. DBAPI errors surface as
+        SQLAlchemy's exception classes, as through a ``Connection``.
+        """
+        dialect = self.engine.dialect
+        driver_error = dialect.loaded_dbapi.Error
+        hide = self.engine.hide_parameters
+        try:
+            raw = self.engine.raw_connection()
+        except driver_error as exc:
+            raise dbapi_error(dialect, exc, None, None, None, hide) from exc
+        cursor = None
+        try:
+            cursor = raw.cursor()
+            if dialect.name == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")
+            yield cursor
+            cursor.close()
+            cursor = None
+            raw.commit()
+        except BaseException as exc:
+            lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+            if isinstance(exc, driver_error):
+                wrapped = dbapi_error(dialect, exc, None, None, raw.dbapi_connection, hide)
+                lost = isinstance(wrapped, DBAPIError) and wrapped.connection_invalidated
+            else:
+                wrapped = exc
+            try:
+                if cursor is not None:
+                    cursor.close()
+                if not lost:
+                    raw.rollback()
+            except driver_error:
+                lost = True
+            if lost:
+                raw.invalidate(exc if isinstance(exc, Exception) else None)
+            if wrapped is exc:
+                raise
+            raise wrapped from exc
+        finally:
+            raw.close()
 
     @classmethod
     def from_url(cls, url: str | URL, **engine_kwargs: Any) -> Database:

@@ -8,8 +8,8 @@ last guard, by the unique ``(order_id, ts)`` of fills), so nothing is ever count
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
@@ -30,6 +30,7 @@ from nautilus.storage.models import (
     PaperPosition,
     utcnow,
 )
+from nautilus.storage.prepared import Prepared
 from nautilus.trading.accounting import PositionState, apply_fill, cash_delta
 from nautilus.trading.book import Account, BarResult, FillRecord, Order, PaperBook
 from nautilus.trading.matching import FillConfig, WorkingOrder
@@ -51,13 +52,20 @@ ORDER_STATE: Final = ("status", "filled", "quantity", "avg_fill_price", "fees", 
                       "stop_price", "updated_at")
 
 
-def _order_params(order: Order) -> dict[str, Any]:
-    """Bound parameters of the order-state update."""
+def _order_params(order: Order, now: datetime) -> dict[str, Any]:
+    """Bound parameters of the order-state update (the ``b_`` names of :data:`ORDER_STATE`)."""
     w = order.work
-    values = {"status": order.status, "filled": w.filled, "quantity": w.quantity,
-              "avg_fill_price": order.avg_fill_price, "fees": order.fees, "triggered": w.triggered,
-              "reason": order.reason, "limit_price": w.limit_price, "stop_price": w.stop_price, "updated_at": utcnow()}
-    return {"b_id": order.id, **{f"b_{k}": v for k, v in values.items()}}
+    return {"b_id": order.id, "b_status": order.status, "b_filled": w.filled, "b_quantity": w.quantity,
+            "b_avg_fill_price": order.avg_fill_price, "b_fees": order.fees, "b_triggered": w.triggered,
+            "b_reason": order.reason, "b_limit_price": w.limit_price, "b_stop_price": w.stop_price,
+            "b_updated_at": now}
+
+
+def _columns(table: Any, *skip: str) -> tuple[str, ...]:
+    return tuple(c.key for c in table.__table__.c if c.key not in skip)
+
+
+AUDIT_COLUMNS: Final = ("ts", "actor", "action", "target", "detail")
 
 
 class PaperStore:
@@ -65,13 +73,14 @@ class PaperStore:
         self.db = db
         self.engine = db.engine
         self.upsert = db.upsert
-        # Hot-path statements are built once with bound parameters (values passed at execution), so
-        # SQLAlchemy compiles each a single time instead of once per set of literal values.
-        self._insert_order = insert(PaperOrder).returning(PaperOrder.id)
-        self._insert_fills = insert(PaperFill)
-        self._insert_audit = insert(AuditLog)
-        self._update_order = update(PaperOrder).where(PaperOrder.id == bindparam("b_id")).values(
-            {k: bindparam(f"b_{k}") for k in ORDER_STATE})
+        # The hot paths (an order's submission and update, the bar transaction) run prepared statements on the
+        # DBAPI cursor of Database.raw_transaction: compiled once, no per-execute SQLAlchemy work.
+        self._insert_order = Prepared(insert(PaperOrder).returning(PaperOrder.id), db, _columns(PaperOrder, "id"))
+        self._insert_fills = Prepared(insert(PaperFill), db, _columns(PaperFill, "id"))
+        self._insert_audit = Prepared(insert(AuditLog), db, AUDIT_COLUMNS)
+        self._update_order = Prepared(update(PaperOrder).where(PaperOrder.id == bindparam("b_id")).values(
+            {k: bindparam(f"b_{k}") for k in ORDER_STATE}), db)
+        self._select_order = Prepared(select(*PaperOrder.__table__.c).where(PaperOrder.id == bindparam("b_id")), db)
         self._upsert_mark = self._upsert_stmt(PaperMark, [PaperMark.account_id, PaperMark.symbol], ("ts", "price"))
         self._upsert_position = self._upsert_stmt(
             PaperPosition, [PaperPosition.account_id, PaperPosition.strategy, PaperPosition.symbol],
@@ -80,9 +89,10 @@ class PaperStore:
         self._upsert_equity = self._upsert_stmt(PaperEquity, [PaperEquity.account_id, PaperEquity.ts],
                                                 ("equity", "cash", "unrealised", "realised", "fees"))
 
-    def _upsert_stmt(self, table: Any, keys: list[Any], updated: tuple[str, ...]) -> Any:
+    def _upsert_stmt(self, table: Any, keys: list[Any], updated: tuple[str, ...]) -> Prepared:
         stmt = self.upsert(table)
-        return stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in updated})
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in updated})
+        return Prepared(stmt, self.db, _columns(table))
 
     # Accounts ---------------------------------------------------------------------------------------
     def create_account(self, name: str, base_currency: str, cash: dict[str, float], config: FillConfig) -> int:
@@ -94,7 +104,7 @@ class PaperStore:
                 account_id = c.execute(insert(PaperAccount).values(**values).returning(PaperAccount.id)).scalar_one()
                 c.execute(insert(PaperCash), [{"account_id": account_id, "currency": k, "amount": v, "deposits": v}
                                               for k, v in cash.items()])
-                self._audit(c, "create_account", name, {"cash": cash, "base_currency": base_currency})
+                self._audit_core(c, "create_account", name, {"cash": cash, "base_currency": base_currency})
         except IntegrityError as exc:
             raise Conflict(f"account {name!r} already exists", field="name") from exc
         return account_id
@@ -110,7 +120,7 @@ class PaperStore:
                                           set_={"amount": amount, "deposits": PaperCash.deposits + delta})
         with self.engine.begin() as c:
             c.execute(stmt)
-            self._audit(c, "change_cash", str(account_id), {"currency": currency, "amount": delta})
+            self._audit_core(c, "change_cash", str(account_id), {"currency": currency, "amount": delta})
 
     def reconcile(self, account_id: int) -> dict[str, Any]:
         """Rebuild positions and cash from the fills and the deposits, and compare with the stored state."""
@@ -188,9 +198,9 @@ class PaperStore:
         now = utcnow()
         row = {**values, "avg_fill_price": None, "created_at": now, "updated_at": now}
         try:
-            with self.engine.begin() as c:
-                row["id"] = c.execute(self._insert_order, row).scalar_one()
-                self._audit(c, "submit_order", f"{values['account_id']}/{row['id']}", audit)
+            with self.db.raw_transaction() as cur:
+                row["id"] = self._insert_order.scalar(self._insert_order.execute(cur, row))
+                self._audit(cur, "submit_order", f"{values['account_id']}/{row['id']}", audit)
         except IntegrityError:
             if values.get("client_order_id") is None:
                 raise
@@ -214,10 +224,13 @@ class PaperStore:
         return _row(row, ORDER_KEYS)
 
     def update_order(self, order: Order, action: str, detail: dict[str, Any]) -> dict[str, Any]:
-        with self.engine.begin() as c:
-            c.execute(self._update_order, _order_params(order))
-            self._audit(c, action, f"{order.account_id}/{order.id}", detail)
-            return _row(c.execute(select(PaperOrder).where(PaperOrder.id == order.id)).one(), ORDER_KEYS)
+        with self.db.raw_transaction() as cur:
+            self._update_order.execute(cur, _order_params(order, utcnow()))
+            self._audit(cur, action, f"{order.account_id}/{order.id}", detail)
+            rows = self._select_order.rows(self._select_order.execute(cur, {"b_id": order.id}))
+            if not rows:  # rolls the update's audit row back
+                raise NotFound(f"order {order.id} does not exist", field="order_id")
+        return {k: rows[0][k] for k in ORDER_KEYS}
 
     def orders(self, account_id: int | None = None, status: str | None = None, symbol: str | None = None,
                limit: int = 100) -> list[dict[str, Any]]:
@@ -266,40 +279,52 @@ class PaperStore:
     def save_event(self, result: BarResult, book: PaperBook) -> None:
         """Commit everything one bar or quote changed (or nothing)."""
         now = utcnow()
-        marks = [{"account_id": a, "symbol": result.symbol, "ts": book.marks[a][result.symbol][0],
-                  "price": book.marks[a][result.symbol][1]} for a in result.marked]
-        with self.engine.begin() as c:
-            c.execute(self._upsert_mark, marks)
+        event_symbol = result.symbol
+        marks = []
+        for a in result.marked:
+            ts, price = book.marks[a][event_symbol]
+            marks.append({"account_id": a, "symbol": event_symbol, "ts": ts, "price": price})
+        cash = [{"account_id": a, "currency": ccy, "amount": amount, "deposits": 0.0}
+                for a in result.accounts for ccy, amount in book.accounts[a].cash.items()]
+        with self.db.raw_transaction() as cur:
+            self._upsert_mark.executemany(cur, marks)
             if result.fills:
-                c.execute(self._insert_fills, [
+                self._insert_fills.executemany(cur, [
                     {"order_id": f.order_id, "account_id": f.account_id, "strategy": f.strategy, "symbol": f.symbol,
                      "ts": f.ts, "quantity": f.quantity, "price": f.price, "fee": f.fee, "created_at": now}
                     for f in result.fills])
             if result.orders:
-                c.execute(self._update_order, [_order_params(o) for o in result.orders])
+                self._update_order.executemany(cur, [_order_params(o, now) for o in result.orders])
             if result.positions:
-                c.execute(self._upsert_position, [
+                self._upsert_position.executemany(cur, [
                     {"account_id": a, "strategy": strategy, "symbol": symbol, "quantity": p.quantity,
                      "avg_price": p.avg_price, "realised_pnl": p.realised_pnl, "fees": p.fees, "updated_at": now}
                     for (a, strategy, symbol), p in result.positions.items()])
-            cash = [{"account_id": a, "currency": ccy, "amount": amount, "deposits": 0.0}
-                    for a in result.accounts for ccy, amount in book.accounts[a].cash.items()]
             if cash:
-                c.execute(self._upsert_cash, cash)
+                self._upsert_cash.executemany(cur, cash)
             if result.equity:
-                c.execute(self._upsert_equity, [dataclasses.asdict(p) for p in result.equity])
+                self._upsert_equity.executemany(cur, [
+                    {"account_id": p.account_id, "ts": p.ts, "equity": p.equity, "cash": p.cash,
+                     "unrealised": p.unrealised, "realised": p.realised, "fees": p.fees} for p in result.equity])
 
     def reset_account(self, account_id: int) -> None:
         """Forget an account's orders, fills, positions and equity history (cash is set separately)."""
         with self.engine.begin() as c:
             for table in (PaperFill, PaperOrder, PaperPosition, PaperEquity, PaperMark):
                 c.execute(delete(table).where(table.account_id == account_id))
-            self._audit(c, "reset_account", str(account_id), None)
+            self._audit_core(c, "reset_account", str(account_id), None)
 
-    def _audit(self, c: Connection, action: str, target: str | None, detail: dict[str, Any] | None,
+    def _audit(self, cur: Any, action: str, target: str | None, detail: dict[str, Any] | None,
                actor: str = "portfolio") -> None:
-        c.execute(self._insert_audit, {"ts": utcnow(), "actor": actor, "action": action, "target": target,
-                                       "detail": detail})
+        """The audit row of a hot-path change, on the cursor of its raw transaction."""
+        self._insert_audit.execute(cur, {"ts": utcnow(), "actor": actor, "action": action, "target": target,
+                                         "detail": detail})
+
+    def _audit_core(self, c: Connection, action: str, target: str | None, detail: dict[str, Any] | None,
+                    actor: str = "portfolio") -> None:
+        """The audit row of a change made through a SQLAlchemy connection (accounts, cash, resets)."""
+        c.execute(insert(AuditLog), {"ts": utcnow(), "actor": actor, "action": action, "target": target,
+                                     "detail": detail})
 
 
 def order_from_row(r: Mapping[str, Any]) -> Order:
