@@ -89,17 +89,17 @@ def test_sequence_models_read_the_history(kind) -> None:
     assert binom.proportion_ci(0.99).low > 0.5
     assert mw_p < 1e-6
     # no look-ahead and no crossing of symbols: changing rows after row i, or another symbol's rows,
-    # leaves row i's prediction alone
+    # leaves row i's prediction alone (compared at the same batch shape: torch may pick another kernel for
+    # another batch size, which moves the last float32 bit)
     model = result.model
     rows = np.array([100, 101, 250, 499, 500 + 10])
-    base = predict_network(model, frame.X, rows)
     changed = frame.X.copy()
     changed[102:] += 5.0
-    np.testing.assert_array_equal(predict_network(model, changed, rows[:2]), base[:2])
+    np.testing.assert_array_equal(predict_network(model, changed, rows[:2]), predict_network(model, frame.X, rows[:2]))
     other = frame.X.copy()
     other[500:] = -other[500:]
-    np.testing.assert_array_equal(predict_network(model, other, rows[:4]), base[:4])
-    assert not np.array_equal(predict_network(model, other, rows[4:]), base[4:])
+    np.testing.assert_array_equal(predict_network(model, other, rows[:4]), predict_network(model, frame.X, rows[:4]))
+    assert not np.array_equal(predict_network(model, other, rows[4:]), predict_network(model, frame.X, rows[4:]))
 
 
 def test_sequence_rows_stay_within_a_symbol() -> None:
