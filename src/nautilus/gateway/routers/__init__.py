@@ -6,8 +6,10 @@ from typing import Any, TypeVar
 
 import msgspec
 import numpy as np
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette._utils import get_route_path
+from starlette.routing import Match
 
 from nautilus.core.errors import InvalidInput
 from nautilus.core.timeframe import iso_ns
@@ -17,6 +19,25 @@ T = TypeVar("T")
 
 API_PREFIX = "/api/v1"
 ID_MAX = 2**31 - 1  # ids and versions are SQL integers: larger ones are 422s, not database errors
+
+
+class EngineRouter(APIRouter):
+    """An engine's routes under ``/api/v1/<engine>``; a request outside that prefix is turned away at once.
+
+    FastAPI matches a request against every route of every included router in turn (about 150 here), at a
+    few microseconds each: half the gateway's time per request. Checking the prefix first makes a route's
+    cost independent of the routers listed before it.
+    """
+
+    def __init__(self, engine: str) -> None:
+        super().__init__(prefix=f"{API_PREFIX}/{engine}", tags=[engine])
+        self._slash_prefix = self.prefix + "/"
+
+    def matches(self, scope: Any) -> tuple[Match, Any]:
+        path = get_route_path(scope)
+        if path != self.prefix and not path.startswith(self._slash_prefix):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 async def call_engine(client: EngineClient, method: str, request: Any = None) -> Any:

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from nautilus.engines.analytics.messages import BacktestRef, StatsRequest
-from nautilus.gateway.routers import API_PREFIX, ID_MAX, body_doc, call_engine, decode_body, json_response
+from nautilus.gateway.routers import (
+    ID_MAX,
+    EngineRouter,
+    body_doc,
+    call_engine,
+    decode_body,
+    json_response,
+)
 from nautilus.runtime.client import EngineClient
 
-router = APIRouter(prefix=f"{API_PREFIX}/analytics", tags=["analytics"])
+router = EngineRouter("analytics")
 
 SOURCE_DOC = ("One source: `ts` (epoch ns or ISO times) with `returns` or `equity` (one series) or `series` "
               "([{name, returns | equity}], sharing `ts`); or `backtest_id` (a saved backtest); or `account` "

@@ -8,14 +8,20 @@ exclusive) and ``steps`` (cross-sectional processing). Times in replies are epoc
 from __future__ import annotations
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from nautilus.engines.factor.messages import ComputeRequest, ResearchRequest
-from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
+from nautilus.gateway.routers import (
+    EngineRouter,
+    body_doc,
+    call_engine,
+    decode_body,
+    json_response,
+)
 from nautilus.runtime.client import EngineClient
 
-router = APIRouter(prefix=f"{API_PREFIX}/factors", tags=["factors"])
+router = EngineRouter("factors")
 
 QUERY_DOC = ("`symbols` (list), `factor` (\"momentum\", \"momentum(126, 21)\" or {\"name\": \"momentum\", "
              "\"lookback\": 126}) or `expr` (e.g. \"rank(ts_mean(close, 20) / close) - zscore(volume)\"), "

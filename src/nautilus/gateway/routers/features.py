@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 import numpy as np
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import Response
 
 from nautilus.core.errors import InvalidInput
@@ -21,10 +21,16 @@ from nautilus.engines.features.messages import (
     FeatureSetName,
     SaveFeatureSetRequest,
 )
-from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
+from nautilus.gateway.routers import (
+    EngineRouter,
+    body_doc,
+    call_engine,
+    decode_body,
+    json_response,
+)
 from nautilus.runtime.client import EngineClient
 
-router = APIRouter(prefix=f"{API_PREFIX}/features", tags=["features"])
+router = EngineRouter("features")
 
 SetName = Annotated[str, Path(min_length=1, max_length=64)]
 EXAMPLE_SET = {"description": "momentum and volatility", "features": [

@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Literal
 
 import msgspec
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -25,10 +25,10 @@ from nautilus.engines.marketdata.messages import (
     StreamStopRequest,
     UpdateRequest,
 )
-from nautilus.gateway.routers import API_PREFIX, ID_MAX, call_engine, parse_time
+from nautilus.gateway.routers import ID_MAX, EngineRouter, call_engine, parse_time
 from nautilus.runtime.client import EngineClient
 
-router = APIRouter(prefix=f"{API_PREFIX}/marketdata", tags=["marketdata"])
+router = EngineRouter("marketdata")
 TIMEFRAME = r"^[1-9][0-9]*(mo|[smhdwqy])$"
 MAX_UPLOAD_BYTES = 256 * 1024 * 1024
 

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import Response
 
 from nautilus.engines.ml.messages import JobId, ModelRef, ModelsRequest, PredictRequest, TrainRequest
-from nautilus.gateway.routers import API_PREFIX, ID_MAX, body_doc, call_engine, decode_body, json_response
+from nautilus.gateway.routers import (
+    ID_MAX,
+    EngineRouter,
+    body_doc,
+    call_engine,
+    decode_body,
+    json_response,
+)
 from nautilus.runtime.client import EngineClient
 
-router = APIRouter(prefix=f"{API_PREFIX}/ml", tags=["ml"])
+router = EngineRouter("ml")
 NAME = Annotated[str, Path(min_length=1, max_length=128)]
 
 

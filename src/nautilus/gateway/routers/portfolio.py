@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import Response
 
 from nautilus.engines.portfolio.messages import (
@@ -25,8 +25,8 @@ from nautilus.engines.portfolio.messages import (
     QuotesPush,
 )
 from nautilus.gateway.routers import (
-    API_PREFIX,
     ID_MAX,
+    EngineRouter,
     body_doc,
     call_engine,
     convert_body,
@@ -36,7 +36,7 @@ from nautilus.gateway.routers import (
 )
 from nautilus.runtime.client import EngineClient
 
-router = APIRouter(prefix=f"{API_PREFIX}/portfolio", tags=["portfolio"])
+router = EngineRouter("portfolio")
 ACCOUNT = Annotated[str, Query(min_length=1, max_length=64)]
 ORDER_ID = Annotated[int, Path(ge=1, le=ID_MAX)]
 

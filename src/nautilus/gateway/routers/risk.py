@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 
 from nautilus.engines.risk.messages import (
@@ -21,10 +21,16 @@ from nautilus.engines.risk.messages import (
     VarBacktestRequest,
     VarRequest,
 )
-from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
+from nautilus.gateway.routers import (
+    EngineRouter,
+    body_doc,
+    call_engine,
+    decode_body,
+    json_response,
+)
 from nautilus.runtime.client import EngineClient
 
-router = APIRouter(prefix=f"{API_PREFIX}/risk", tags=["risk"])
+router = EngineRouter("risk")
 EXAMPLE = {"portfolio": {"AAPL": 100_000, "MSFT": -50_000}, "method": "historical", "confidence": 0.99,
            "horizon": 1, "lookback": 500}
 

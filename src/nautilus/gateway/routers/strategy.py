@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import Response
 
 from nautilus.engines.strategy.messages import (
@@ -22,10 +22,17 @@ from nautilus.engines.strategy.messages import (
     ScanRequest,
     SweepRequest,
 )
-from nautilus.gateway.routers import API_PREFIX, ID_MAX, body_doc, call_engine, decode_body, json_response
+from nautilus.gateway.routers import (
+    ID_MAX,
+    EngineRouter,
+    body_doc,
+    call_engine,
+    decode_body,
+    json_response,
+)
 from nautilus.runtime.client import EngineClient
 
-router = APIRouter(prefix=f"{API_PREFIX}/strategy", tags=["strategy"])
+router = EngineRouter("strategy")
 
 SELECTOR_DOC = ("Bars: `symbol`, `timeframe` (default 1d), `start`/`end` (ISO 8601, end exclusive), "
                 "`limit` (the last N bars of the range).")

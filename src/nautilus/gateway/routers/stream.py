@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import Response
 
 from nautilus.engines.websocket.messages import ReplayId, ReplayRequest, StartReplay
-from nautilus.gateway.routers import API_PREFIX, body_doc, call_engine, decode_body, json_response
+from nautilus.gateway.routers import (
+    EngineRouter,
+    body_doc,
+    call_engine,
+    decode_body,
+    json_response,
+)
 from nautilus.runtime.client import EngineClient
 
-router = APIRouter(prefix=f"{API_PREFIX}/stream", tags=["stream"])
+router = EngineRouter("stream")
 REPLAY_ID = Annotated[str, Path(min_length=1, max_length=64)]
 
 
