@@ -6,8 +6,9 @@ check over its unix socket against an 11-limit set, the order's commit) and then
 (``POST /api/v1/portfolio/bars``: matching, the fill, position, cash and equity committed in one
 transaction); the time is taken from the submission to the reply carrying the fill. The same round is
 also timed straight over the engine's unix socket (no HTTP). The baseline row of each is the floor on
-its path: two ``/health`` round trips through the gateway, two ``echo`` calls on the socket. Target:
-p50 <= 1 ms through the gateway.
+its path: two ``/health`` round trips through the gateway, two ``echo`` calls on the socket. HTTP requests
+go over one keep-alive ``http.client`` connection (:mod:`nautilus.bench.keepalive`), so the client's own
+cost stays small next to what is measured. Target: p50 <= 1 ms through the gateway.
 """
 
 from __future__ import annotations
