@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+import schemathesis.transport.asgi  # noqa: F401  imported here, not lazily by the first call (see below)
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -13,6 +14,9 @@ from nautilus.config import Settings
 from nautilus.gateway.app import create_app
 
 pytestmark = pytest.mark.integration
+# schemathesis imports its ASGI transport on the first case.call(), deep inside a Hypothesis test; pytest's
+# assertion rewriting of that plugin module there hit CPython 3.11's "AST constructor recursion depth mismatch"
+# SystemError in CI (pytest-dev/pytest#10763). Importing it at module level, on a shallow stack, avoids it.
 EXAMPLES = 5  # per operation: about a minute for the whole API on 2 cores
 
 
