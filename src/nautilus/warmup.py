@@ -28,6 +28,7 @@ def _bars(symbol: str = "WARM") -> Bars:
 
 
 def steps() -> list[tuple[str, Callable[[], object]]]:
+    from nautilus.analytics.stats import warm as warm_analytics
     from nautilus.features.kernels import warm as warm_feature_kernels
     from nautilus.ml.serving.warmup import warm as warm_ml_serving
     from nautilus.strategy import backtest, candles, chart, indicators, scanner
@@ -52,6 +53,7 @@ def steps() -> list[tuple[str, Callable[[], object]]]:
         ("feature kernels", warm_feature_kernels),
         ("ml serving kernels", warm_ml_serving),
         ("risk kernels", _warm_risk),
+        ("analytics kernels", warm_analytics),
     ]
 
 

@@ -17,6 +17,11 @@ Contract
   empyrical's ``excess_sharpe`` (mean active return over its standard deviation, per period, not annualised);
   :func:`skew` and :func:`excess_kurtosis` follow ``scipy.stats`` (biased moments, Fisher kurtosis).
 
+The moment-type statistics (means, deviations, central moments, Omega's sums, alpha, beta, information
+ratio, growth) all come from one fused column kernel, :func:`column_stats_nb` (two passes down each column),
+finished on the ``[k]`` results by :func:`moment_statistics`; the single-statistic functions and
+:func:`nautilus.analytics.summary` share that one path.
+
 No I/O here; the numba kernels (``*_nb``) take NumPy arrays only.
 """
 
@@ -62,39 +67,257 @@ def _out(values: Array, one: bool) -> Any:
     return float(values[0]) if one else values
 
 
-def observations(r: Array) -> Array:
-    """Per column: rows from the first observation to the end (empyrical's ``len``), ``[k]`` int."""
-    valid = ~np.isnan(r)
-    first = np.where(valid.any(axis=0), valid.argmax(axis=0), r.shape[0])
-    return r.shape[0] - first
-
-
-def _nanmean(r: Array) -> Array:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cnt = (~np.isnan(r)).sum(axis=0)
-        return np.where(cnt > 0, np.nansum(r, axis=0) / np.maximum(cnt, 1), np.nan)
-
-
-def _nanstd1(r: Array, zero_dispersion: bool = True) -> Array:
-    """Sample standard deviation (ddof=1) ignoring NaNs; NaN with fewer than 2 observations; 0 for a column
-    whose observations are all equal (empyrical's ``_zero_dispersion_std``)."""
-    valid = ~np.isnan(r)
-    cnt = valid.sum(axis=0)
-    mean = np.nansum(r, axis=0) / np.maximum(cnt, 1)
-    dev = np.where(valid, r - mean, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        std = np.sqrt((dev * dev).sum(axis=0) / (cnt - 1))
-    std = np.where(cnt > 1, std, np.nan)
-    if not zero_dispersion:
-        return std
-    with np.errstate(invalid="ignore"):
-        constant = (np.nanmax(np.where(valid, r, -np.inf), axis=0) == np.nanmin(np.where(valid, r, np.inf), axis=0))
-    return np.where(constant & np.isfinite(std), 0.0, std)
-
-
 def _div(a: Array, b: Array) -> Array:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.divide(a, b)
+
+
+# -- the fused column kernel ------------------------------------------------------------------------------------
+# Rows of ``column_stats_nb``'s ``[CS_N, k]`` output, one column per series.
+(CS_OBS, CS_CNT, CS_GROWTH, CS_MEAN, CS_STD, CS_M2, CS_M3, CS_M4, CS_MEAN_RF, CS_STD_RF, CS_MEAN_REQ,
+ CS_DOWN2, CS_GAINS, CS_LOSSES, CS_PAIRS, CS_BETA, CS_ALPHA_MEAN, CS_MEAN_ACTIVE, CS_STD_ACTIVE) = range(19)
+CS_N = 19
+_BLOCK = 128  # rows summed on their own before adding to a column's running sums
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def column_stats_nb(returns: Array, benchmark: Array, risk_free: float, required_return: float,
+                    threshold: float, beta_in: Array) -> Array:
+    """Everything the moment-type statistics need, per column, in two passes down each column (a third over
+    the rows paired with the benchmark for alpha). ``benchmark`` is ``[n, 1]``, ``[n, k]`` or ``[n, 0]``
+    (none); ``beta_in`` is ``[k]`` (alpha's beta) or empty (alpha uses the computed beta). Rows of the output:
+
+    - ``CS_OBS``: rows from the first observation to the end (empyrical's ``len``); ``CS_CNT``: observations.
+    - ``CS_GROWTH``: ``prod(1 + r)`` over the observations (1 without any).
+    - ``CS_MEAN``, ``CS_STD``: mean and sample standard deviation (ddof=1; NaN below 1 / 2 observations; 0
+      when all observations are equal, where the mean is that value exactly).
+    - ``CS_M2``, ``CS_M3``, ``CS_M4``: biased central moments (sums of powers of deviations over the count).
+    - ``CS_MEAN_RF``, ``CS_STD_RF``: mean and ddof=1 deviation of ``r - risk_free``, the deviation 0 when all
+      observations are equal (empyrical's zero-dispersion rule).
+    - ``CS_MEAN_REQ``: mean of ``r - required_return``; ``CS_DOWN2``: mean of
+      ``min(r - required_return, 0)²``.
+    - ``CS_GAINS``, ``CS_LOSSES``: sums of ``max(x, 0)`` and ``-min(x, 0)`` for
+      ``x = r - risk_free - threshold``.
+    - With a benchmark, over the rows where both are observed: ``CS_PAIRS`` (their count), ``CS_BETA``
+      (``mean(b_c r) / mean(b_c²)``, ``b_c`` the centred benchmark; NaN when the variance is below 1e-30),
+      ``CS_ALPHA_MEAN`` (mean of ``r - rf - beta (b - rf)``), ``CS_MEAN_ACTIVE``, ``CS_STD_ACTIVE`` (mean and
+      zero-dispersion ddof=1 deviation of ``r - b``). NaN without a benchmark.
+    """
+    n, k = returns.shape
+    kb = benchmark.shape[1]
+    has_b = kb > 0
+    given_beta = beta_in.shape[0] == k
+    out = np.full((CS_N, k), np.nan)
+    bcol = np.zeros(k, dtype=np.int64) if kb == 1 else np.arange(k)  # the benchmark column of each column
+    for j in prange(k):
+        col = returns[:, j]
+        bench = benchmark[:, bcol[j]] if has_b else col
+        first = n
+        for i in range(n):
+            if not np.isnan(col[i]):
+                first = i
+                break
+        # pass 1: counts, sums, extremes. Every sum adds block sums of _BLOCK rows (numpy's pairwise summation
+        # is as accurate; one running sum over thousands of rows is not, for means close to zero)
+        cnt = 0
+        pairs = 0
+        growth = 1.0
+        lo = np.inf
+        hi = -np.inf
+        lo_rf = np.inf
+        hi_rf = -np.inf
+        lo_a = np.inf
+        hi_a = -np.inf
+        s = s_rf = s_req = down2 = gains = losses = s_b = s_a = 0.0
+        for i0 in range(first, n, _BLOCK):
+            t = t_rf = t_req = t_down2 = t_gains = t_losses = t_b = t_a = 0.0
+            for i in range(i0, min(i0 + _BLOCK, n)):
+                x = col[i]
+                if np.isnan(x):
+                    continue
+                cnt += 1
+                t += x
+                growth *= x + 1.0
+                lo = min(lo, x)
+                hi = max(hi, x)
+                xr = x - risk_free
+                t_rf += xr
+                lo_rf = min(lo_rf, xr)
+                hi_rf = max(hi_rf, xr)
+                xq = x - required_return
+                t_req += xq
+                d = min(xq, 0.0)
+                t_down2 += d * d
+                xo = xr - threshold
+                t_gains += xo if xo > 0.0 else 0.0  # selects, not branches: the sign is random
+                t_losses += xo if xo < 0.0 else 0.0
+                if has_b:
+                    b = bench[i]
+                    if not np.isnan(b):
+                        pairs += 1
+                        t_b += b
+                        a = x - b
+                        t_a += a
+                        lo_a = min(lo_a, a)
+                        hi_a = max(hi_a, a)
+            s += t
+            s_rf += t_rf
+            s_req += t_req
+            down2 += t_down2
+            gains += t_gains
+            losses += t_losses
+            s_b += t_b
+            s_a += t_a
+        out[CS_OBS, j] = n - first
+        out[CS_CNT, j] = cnt
+        out[CS_GROWTH, j] = growth
+        out[CS_GAINS, j] = gains
+        out[CS_LOSSES, j] = -losses
+        # the mean of equal observations is that value exactly: no rounding noise in their deviations, so
+        # the dispersion is 0 (empyrical's zero-dispersion rule) and the moments 0 (skew, kurtosis NaN as scipy)
+        c1 = max(cnt, 1)
+        mean = lo if lo == hi else s / c1
+        mean_rf = lo_rf if lo_rf == hi_rf else s_rf / c1
+        mean_b = s_b / max(pairs, 1)
+        mean_a = lo_a if lo_a == hi_a else s_a / max(pairs, 1)
+        # pass 2: centred sums
+        ss = s3 = s4 = ss_rf = cov = var = ss_a = 0.0
+        for i0 in range(first, n, _BLOCK):
+            t2 = t3 = t4 = t2_rf = t_cov = t_var = t2_a = 0.0
+            for i in range(i0, min(i0 + _BLOCK, n)):
+                x = col[i]
+                if np.isnan(x):
+                    continue
+                d = x - mean
+                d2 = d * d
+                t2 += d2
+                t3 += d2 * d
+                t4 += d2 * d2
+                e = (x - risk_free) - mean_rf
+                t2_rf += e * e
+                if has_b:
+                    b = bench[i]
+                    if not np.isnan(b):
+                        bc = b - mean_b
+                        t_cov += bc * x
+                        t_var += bc * bc
+                        ea = (x - b) - mean_a
+                        t2_a += ea * ea
+            ss += t2
+            s3 += t3
+            s4 += t4
+            ss_rf += t2_rf
+            cov += t_cov
+            var += t_var
+            ss_a += t2_a
+        out[CS_M2, j] = ss / c1
+        out[CS_M3, j] = s3 / c1
+        out[CS_M4, j] = s4 / c1
+        if cnt > 0:
+            out[CS_MEAN, j] = mean
+            out[CS_MEAN_RF, j] = mean_rf
+            out[CS_MEAN_REQ, j] = s_req / cnt
+            out[CS_DOWN2, j] = down2 / cnt
+        if cnt > 1:
+            out[CS_STD, j] = np.sqrt(ss / (cnt - 1))
+            std_rf = np.sqrt(ss_rf / (cnt - 1))
+            out[CS_STD_RF, j] = 0.0 if lo_rf == hi_rf and np.isfinite(std_rf) else std_rf
+        if not has_b:
+            continue
+        out[CS_PAIRS, j] = pairs
+        bt = np.nan
+        if pairs > 0:
+            out[CS_MEAN_ACTIVE, j] = mean_a
+            var_m = var / pairs
+            if var_m >= 1e-30 and n >= 2:
+                bt = (cov / pairs) / var_m
+        if pairs > 1:
+            std_a = np.sqrt(ss_a / (pairs - 1))
+            out[CS_STD_ACTIVE, j] = 0.0 if lo_a == hi_a and np.isfinite(std_a) else std_a
+        out[CS_BETA, j] = bt
+        if given_beta:
+            bt = beta_in[j]
+        if np.isnan(bt):
+            continue
+        # pass 3: alpha's mean residual over the paired rows
+        s_al = 0.0
+        c_al = 0
+        for i0 in range(first, n, _BLOCK):
+            t_al = 0.0
+            for i in range(i0, min(i0 + _BLOCK, n)):
+                v = (col[i] - risk_free) - bt * (bench[i] - risk_free)
+                if not np.isnan(v):
+                    t_al += v
+                    c_al += 1
+            s_al += t_al
+        if c_al > 0:
+            out[CS_ALPHA_MEAN, j] = s_al / c_al
+    return out
+
+
+def _omega_threshold(required_return: float, periods_per_year: float) -> float:
+    """Omega's per-period threshold for an annual ``required_return`` (NaN, so Omega NaN, at or below -1)."""
+    if periods_per_year == 1:
+        return float(required_return)
+    if required_return <= -1:
+        return float("nan")
+    return float((1.0 + required_return) ** (1.0 / periods_per_year) - 1.0)
+
+
+def column_stats(r: Array, benchmark: Any = None, risk_free: float = 0.0, required_return: float = 0.0,
+                 threshold: float = 0.0, beta: Any = None) -> Array:
+    """:func:`column_stats_nb` of a ``[n, k]`` array (the benchmark ``[n]``, ``[n, 1]`` or ``[n, k]``)."""
+    n, k = r.shape
+    b = np.empty((n, 0)) if benchmark is None else np.asfortranarray(_benchmark(r, benchmark))
+    if b.shape[1] not in (0, 1, k):
+        raise ValueError(f"benchmark has {b.shape[1]} columns, returns have {k}")
+    bt = np.empty(0) if beta is None else np.ascontiguousarray(np.broadcast_to(
+        np.asarray(beta, dtype=np.float64).reshape(-1), (k,)))
+    return column_stats_nb(np.asfortranarray(r), b, float(risk_free), float(required_return),
+                           float(threshold), bt)
+
+
+def moment_statistics(cs: Array, periods_per_year: float = DAILY) -> dict[str, Array]:
+    """The statistics :func:`column_stats_nb`'s output determines, by ``summary``'s names (``[k]`` arrays;
+    the benchmark ones NaN when the kernel ran without a benchmark)."""
+    ppy = periods_per_year
+    obs = cs[CS_OBS]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        down = np.where(obs >= 1, np.sqrt(cs[CS_DOWN2]) * np.sqrt(ppy), np.nan)
+        m2 = cs[CS_M2]
+        moments_ok = (cs[CS_CNT] > 0) & (m2 > 0)
+        return {
+            "observations": obs,
+            "total_return": cs[CS_GROWTH] - 1.0,
+            "annual_return": np.where(obs >= 1, cs[CS_GROWTH] ** (ppy / np.maximum(obs, 1)) - 1.0, np.nan),
+            "annual_volatility": np.where(obs >= 2, cs[CS_STD] * np.sqrt(ppy), np.nan),
+            "sharpe": np.where(obs >= 2, np.divide(cs[CS_MEAN_RF], cs[CS_STD_RF]) * np.sqrt(ppy), np.nan),
+            "downside_risk": down,
+            "sortino": np.where(obs >= 2, np.divide(cs[CS_MEAN_REQ] * ppy, down), np.nan),
+            "omega": np.where((cs[CS_LOSSES] > 0) & (obs >= 2), np.divide(cs[CS_GAINS], cs[CS_LOSSES]),
+                              np.nan),
+            "skew": np.where(moments_ok, np.divide(cs[CS_M3], m2**1.5), np.nan),
+            "excess_kurtosis": np.where(moments_ok, np.divide(cs[CS_M4], m2 * m2) - 3.0, np.nan),
+            "beta": cs[CS_BETA],
+            "alpha": np.where(obs >= 2, (cs[CS_ALPHA_MEAN] + 1.0) ** ppy - 1.0, np.nan),
+            "information_ratio": np.where(obs >= 2, np.divide(cs[CS_MEAN_ACTIVE], cs[CS_STD_ACTIVE]), np.nan),
+        }
+
+
+def _stat(name: str, returns: Any, periods_per_year: float = DAILY, **kernel: Any) -> Any:
+    """One statistic of :func:`moment_statistics` for a ``[n]`` or ``[n, k]`` input."""
+    r, one = as_2d(returns)
+    return _out(moment_statistics(column_stats(r, **kernel), periods_per_year)[name], one)
+
+
+def warm(n: int = 300) -> None:
+    """Compile (or load from numba's cache) the column kernels for the array layouts ``summary`` passes them:
+    ``[n, k]`` Fortran-ordered columns and one series as ``[n, 1]``, with a ``[n]`` benchmark."""
+    from nautilus.analytics.summary import summary
+
+    r = np.random.default_rng(0).normal(0.0003, 0.01, (n, 2))
+    summary(r, r[:, 0])
+    summary(r[:, 1], r[:, 0])
 
 
 # -- returns ----------------------------------------------------------------------------------------------------
@@ -123,51 +346,30 @@ def cum_returns_final(returns: Any, starting_value: float = 0.0) -> Any:
     r, one = as_2d(returns)
     if r.shape[0] == 0:
         return np.nan if one else np.full(r.shape[1], np.nan)
-    out = np.nanprod(r + 1.0, axis=0)
-    out = out - 1.0 if starting_value == 0 else out * starting_value
-    return _out(out, one)
+    growth = column_stats(r)[CS_GROWTH]
+    return _out(growth - 1.0 if starting_value == 0 else growth * starting_value, one)
 
 
 # -- returns and risk -------------------------------------------------------------------------------------------
 def annual_return(returns: Any, periods_per_year: float = DAILY) -> Any:
     """CAGR: ``prod(1 + r) ** (periods_per_year / n) - 1`` with ``n`` counted from the first observation."""
-    r, one = as_2d(returns)
-    n = observations(r)
-    growth = np.nanprod(r + 1.0, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(n >= 1, growth ** (periods_per_year / np.maximum(n, 1)) - 1.0, np.nan)
-    return _out(out, one)
+    return _stat("annual_return", returns, periods_per_year)
 
 
 def annual_volatility(returns: Any, periods_per_year: float = DAILY) -> Any:
-    r, one = as_2d(returns)
-    std = _nanstd1(r, zero_dispersion=False)
-    out = np.where(observations(r) >= 2, std * np.sqrt(periods_per_year), np.nan)
-    return _out(out, one)
+    return _stat("annual_volatility", returns, periods_per_year)
 
 
 def sharpe_ratio(returns: Any, risk_free: float = 0.0, periods_per_year: float = DAILY) -> Any:
-    r, one = as_2d(returns)
-    adj = r - risk_free if risk_free else r
-    out = _div(_nanmean(adj), _nanstd1(adj)) * np.sqrt(periods_per_year)
-    out = np.where(observations(r) >= 2, out, np.nan)
-    return _out(out, one)
+    return _stat("sharpe", returns, periods_per_year, risk_free=risk_free)
 
 
 def downside_risk(returns: Any, required_return: float = 0.0, periods_per_year: float = DAILY) -> Any:
-    r, one = as_2d(returns)
-    d = np.minimum(r - required_return, 0.0)
-    out = np.sqrt(_nanmean(d * d)) * np.sqrt(periods_per_year)
-    out = np.where(observations(r) >= 1, out, np.nan)
-    return _out(out, one)
+    return _stat("downside_risk", returns, periods_per_year, required_return=required_return)
 
 
 def sortino_ratio(returns: Any, required_return: float = 0.0, periods_per_year: float = DAILY) -> Any:
-    r, one = as_2d(returns)
-    out = _div(_nanmean(r - required_return) * periods_per_year,
-               downside_risk(r, required_return, periods_per_year))
-    out = np.where(observations(r) >= 2, out, np.nan)
-    return _out(out, one)
+    return _stat("sortino", returns, periods_per_year, required_return=required_return)
 
 
 def drawdown_series(returns: Any) -> Array:
@@ -225,19 +427,8 @@ def omega_ratio(returns: Any, risk_free: float = 0.0, required_return: float = 0
                 periods_per_year: float = DAILY) -> Any:
     """Sum of gains over sum of losses around a threshold; ``required_return`` is annual and converted to a
     per-period threshold with ``periods_per_year`` (empyrical's ``annualization``)."""
-    r, one = as_2d(returns)
-    if periods_per_year == 1:
-        thresh = required_return
-    elif required_return <= -1:
-        return _out(np.full(r.shape[1], np.nan), one)
-    else:
-        thresh = (1.0 + required_return) ** (1.0 / periods_per_year) - 1.0
-    x = r - risk_free - thresh
-    with np.errstate(invalid="ignore"):
-        numer = np.where(x > 0, x, 0.0).sum(axis=0)
-        denom = -np.where(x < 0, x, 0.0).sum(axis=0)
-    out = np.where((denom > 0) & (observations(r) >= 2), _div(numer, denom), np.nan)
-    return _out(out, one)
+    return _stat("omega", returns, periods_per_year, risk_free=risk_free,
+                 threshold=_omega_threshold(required_return, periods_per_year))
 
 
 def _benchmark(r: Array, benchmark: Any) -> Array:
@@ -251,42 +442,25 @@ def _benchmark(r: Array, benchmark: Any) -> Array:
 
 def beta(returns: Any, benchmark: Any, risk_free: float = 0.0) -> Any:
     """Cov(r, b) / Var(b) over the rows where both are observed (empyrical ``beta``; risk_free cancels)."""
-    r, one = as_2d(returns)
-    b = _benchmark(r, benchmark)
-    ind = np.where(np.isnan(r), np.nan, b)
-    ind = ind - _nanmean(ind)
-    cov = _nanmean(ind * r)
-    var = _nanmean(ind * ind)
-    var = np.where(var < 1e-30, np.nan, var)
-    out = _div(cov, var)
-    if r.shape[0] < 1 or b.shape[0] < 2:
-        out = np.full(r.shape[1], np.nan)
-    return _out(out, one)
+    return _stat("beta", returns, benchmark=benchmark)
 
 
 def alpha(returns: Any, benchmark: Any, risk_free: float = 0.0, periods_per_year: float = DAILY,
           beta_: Any = None) -> Any:
     """Annualised Jensen's alpha ``(1 + mean(r - rf - beta (b - rf))) ** periods_per_year - 1`` (empyrical)."""
-    r, one = as_2d(returns)
-    b = _benchmark(r, benchmark)
-    bt = np.atleast_1d(beta(r, b, risk_free) if beta_ is None else beta_)
-    series = (r - risk_free) - bt * (b - risk_free)
-    out = np.where(observations(r) >= 2, (_nanmean(series) + 1.0) ** periods_per_year - 1.0, np.nan)
-    return _out(out, one)
+    return _stat("alpha", returns, periods_per_year, benchmark=benchmark, risk_free=risk_free, beta=beta_)
 
 
 def alpha_beta(returns: Any, benchmark: Any, risk_free: float = 0.0,
                periods_per_year: float = DAILY) -> tuple[Any, Any]:
-    b_ = beta(returns, benchmark, risk_free)
-    return alpha(returns, benchmark, risk_free, periods_per_year, beta_=b_), b_
+    r, one = as_2d(returns)
+    st = moment_statistics(column_stats(r, benchmark, risk_free=risk_free), periods_per_year)
+    return _out(st["alpha"], one), _out(st["beta"], one)
 
 
 def information_ratio(returns: Any, benchmark: Any) -> Any:
     """empyrical's ``excess_sharpe``: mean(r - b) / std(r - b, ddof=1), per period (not annualised)."""
-    r, one = as_2d(returns)
-    active = r - _benchmark(r, benchmark)
-    out = np.where(observations(r) >= 2, _div(_nanmean(active), _nanstd1(active)), np.nan)
-    return _out(out, one)
+    return _stat("information_ratio", returns, benchmark=benchmark)
 
 
 # -- distribution -----------------------------------------------------------------------------------------------
@@ -326,7 +500,8 @@ def conditional_value_at_risk(returns: Any, cutoff: float = 0.05) -> Any:
 
 def _cvar_sorted(s: Array, cnt: Array, cutoff: float) -> Array:
     m = ((cnt - 1) * cutoff).astype(np.int64) + 1
-    csum = np.cumsum(np.where(np.isnan(s), 0.0, s), axis=1)
+    head = s[:, :max(int(m.max(initial=1)), 1)]  # only the worst m values of a row are summed
+    csum = np.cumsum(np.where(np.isnan(head), 0.0, head), axis=1)
     rows = np.arange(s.shape[0])
     return np.where(cnt > 0, csum[rows, np.maximum(m - 1, 0)] / m, np.nan)
 
@@ -338,32 +513,14 @@ def tail_ratio(returns: Any) -> Any:
     return _out(_div(np.abs(_percentile_sorted(s, cnt, 95)), np.abs(_percentile_sorted(s, cnt, 5))), one)
 
 
-def _moments(r: Array) -> tuple[Array, Array, Array, Array]:
-    valid = ~np.isnan(r)
-    cnt = valid.sum(axis=0)
-    mean = np.nansum(r, axis=0) / np.maximum(cnt, 1)
-    d = np.where(valid, r - mean, 0.0)
-    d2 = d * d
-    m2 = d2.sum(axis=0) / np.maximum(cnt, 1)
-    m3 = (d2 * d).sum(axis=0) / np.maximum(cnt, 1)
-    m4 = (d2 * d2).sum(axis=0) / np.maximum(cnt, 1)
-    return cnt, m2, m3, m4
-
-
 def skew(returns: Any) -> Any:
     """Sample skewness ``m3 / m2 ** 1.5`` (biased, ``scipy.stats.skew``), NaNs ignored."""
-    r, one = as_2d(returns)
-    cnt, m2, m3, _ = _moments(r)
-    out = np.where((cnt > 0) & (m2 > 0), _div(m3, m2**1.5), np.nan)
-    return _out(out, one)
+    return _stat("skew", returns)
 
 
 def excess_kurtosis(returns: Any) -> Any:
     """Excess kurtosis ``m4 / m2 ** 2 - 3`` (biased, Fisher, ``scipy.stats.kurtosis``), NaNs ignored."""
-    r, one = as_2d(returns)
-    cnt, m2, _, m4 = _moments(r)
-    out = np.where((cnt > 0) & (m2 > 0), _div(m4, m2 * m2) - 3.0, np.nan)
-    return _out(out, one)
+    return _stat("excess_kurtosis", returns)
 
 
 def stability(returns: Any) -> Any:
@@ -534,12 +691,5 @@ def rolling_beta(returns: Any, benchmark: Any, window: int) -> Array:
         if r.shape[0] >= window:
             w = _windows(r[:, j:j + 1], window)[:, 0, :].T
             bw = _windows(b[:, min(j, b.shape[1] - 1):][:, :1], window)[:, 0, :].T
-            out[window - 1:, j] = _beta_cols(w, bw)
+            out[window - 1:, j] = beta(w, bw)
     return out[:, 0] if one else out
-
-
-def _beta_cols(r: Array, b: Array) -> Array:
-    ind = np.where(np.isnan(r), np.nan, b)
-    ind = ind - _nanmean(ind)
-    var = _nanmean(ind * ind)
-    return _div(_nanmean(ind * r), np.where(var < 1e-30, np.nan, var))

@@ -23,9 +23,13 @@ def summary(returns: Any, benchmark: Any = None, *, risk_free: float = 0.0, requ
     r, one = s.as_2d(returns)
     r = np.asfortranarray(r)  # the column kernels walk down columns
     ppy = periods_per_year
-    n_obs = s.observations(r)
-    mdd = s.max_drawdown(r)
-    ann = s.annual_return(r, ppy)
+    cs = s.column_stats(r, benchmark, risk_free=risk_free, required_return=required_return,
+                        threshold=s._omega_threshold(required_return, ppy))
+    st = s.moment_statistics(cs, ppy)
+    if r.shape[0] == 0:
+        st["total_return"] = np.full(r.shape[1], np.nan)
+    mdd = s.max_drawdown_nb(r)
+    ann = st["annual_return"]
     with np.errstate(divide="ignore", invalid="ignore"):
         calmar = np.where(mdd < 0, ann / np.abs(mdd), np.nan)
     calmar = np.where(np.isfinite(calmar), calmar, np.nan)
@@ -33,28 +37,27 @@ def summary(returns: Any, benchmark: Any = None, *, risk_free: float = 0.0, requ
     srt, cnt = s._sorted_valid(r)
     p95, p5 = s._percentile_sorted(srt, cnt, 95.0), s._percentile_sorted(srt, cnt, 5.0)
     out: dict[str, Any] = {
-        "observations": n_obs.astype(np.float64),
-        "total_return": s.cum_returns_final(r),
+        "observations": st["observations"],
+        "total_return": st["total_return"],
         "annual_return": ann,
-        "annual_volatility": s.annual_volatility(r, ppy),
-        "sharpe": s.sharpe_ratio(r, risk_free, ppy),
-        "sortino": s.sortino_ratio(r, required_return, ppy),
+        "annual_volatility": st["annual_volatility"],
+        "sharpe": st["sharpe"],
+        "sortino": st["sortino"],
         "calmar": calmar,
-        "omega": s.omega_ratio(r, risk_free, required_return, ppy),
+        "omega": st["omega"],
         "max_drawdown": mdd,
         "max_drawdown_duration": longest.astype(np.float64),
         "current_drawdown_duration": current.astype(np.float64),
-        "stability": s.stability(r),
+        "stability": s.stability_nb(r),
         "tail_ratio": s._div(np.abs(p95), np.abs(p5)),
-        "skew": s.skew(r),
-        "excess_kurtosis": s.excess_kurtosis(r),
+        "skew": st["skew"],
+        "excess_kurtosis": st["excess_kurtosis"],
         "value_at_risk": s._percentile_sorted(srt, cnt, 100 * cutoff),
         "conditional_value_at_risk": s._cvar_sorted(srt, cnt, cutoff),
     }
     if benchmark is not None:
-        a, b = s.alpha_beta(r, benchmark, risk_free, ppy)
-        out["alpha"], out["beta"] = a, b
-        out["information_ratio"] = s.information_ratio(r, benchmark)
+        out["alpha"], out["beta"] = st["alpha"], st["beta"]
+        out["information_ratio"] = st["information_ratio"]
     if one:
         return {k: float(np.asarray(v).reshape(-1)[0]) for k, v in out.items()}
     return out
