@@ -26,7 +26,7 @@ from nautilus.strategy.backtest import (
     validate_params,
 )
 from nautilus.strategy.backtest import kernel as K
-from nautilus.strategy.backtest import strategies as S
+from nautilus.strategy.backtest import signal_kernels as SK
 from nautilus.strategy.backtest.reference import reference_signals, reference_targets
 
 # --------------------------------------------------------------------------------------------------
@@ -342,15 +342,15 @@ def test_indicators_match_pandas_and_talib():
     _, h, l, c = make_ohlc(2, 600)
     s = pd.Series(c)
     for p in (1, 2, 5, 30):
-        np.testing.assert_allclose(S.sma_nb(c, p), s.rolling(p).mean().to_numpy(), rtol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(SK.sma_nb(c, p), s.rolling(p).mean().to_numpy(), rtol=1e-12, equal_nan=True)
     for p in (2, 10, 26):
-        np.testing.assert_allclose(S.ema_nb(c, p), talib.EMA(c, p), rtol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(SK.ema_nb(c, p), talib.EMA(c, p), rtol=1e-12, equal_nan=True)
     for p in (2, 14, 30):
-        np.testing.assert_allclose(S.rsi_nb(c, p), talib.RSI(c, p), rtol=1e-10, equal_nan=True)
+        np.testing.assert_allclose(SK.rsi_nb(c, p), talib.RSI(c, p), rtol=1e-10, equal_nan=True)
     for p in (1, 3, 20):
-        np.testing.assert_array_equal(S.prior_extreme_nb(h, p, True),
+        np.testing.assert_array_equal(SK.prior_extreme_nb(h, p, True),
                                       pd.Series(h).rolling(p).max().shift(1).to_numpy())
-        np.testing.assert_array_equal(S.prior_extreme_nb(l, p, False),
+        np.testing.assert_array_equal(SK.prior_extreme_nb(l, p, False),
                                       pd.Series(l).rolling(p).min().shift(1).to_numpy())
 
 
@@ -575,9 +575,9 @@ def test_read_only_inputs_reuse_the_compiled_kernels():
     cfg = BacktestConfig(fees_bps=1)
     run_signals(bars.open, bars.high, bars.low, bars.close, e.copy(), None, cfg)
     run_backtest(bars, "sma_cross", {}, cfg)
-    before = (len(K.simulate_signals_nb.signatures), len(S.sma_nb.signatures))
+    before = (len(K.simulate_signals_nb.signatures), len(SK.sma_nb.signatures))
     res = run_signals(ro.open, ro.high, ro.low, ro.close, e, None, cfg)
     run_backtest(ro, "sma_cross", {}, cfg)
     build_signals("sma_cross", ro.open, ro.high, ro.low, ro.close, [validate_params("sma_cross", {})])
-    assert (len(K.simulate_signals_nb.signatures), len(S.sma_nb.signatures)) == before
+    assert (len(K.simulate_signals_nb.signatures), len(SK.sma_nb.signatures)) == before
     assert res.trades.size == 2

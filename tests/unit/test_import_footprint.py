@@ -88,3 +88,27 @@ def test_talib_preloaded_without_pandas_and_polars(tmp_path: Path) -> None:
                          env={**os.environ, "NAUTILUS_HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[0]) == []
+
+
+@pytest.mark.parametrize(("name", "method"), [
+    ("strategy", "list_strategies"), ("strategy", "list_indicators"), ("features", "list_feature_sets")])
+def test_listing_loads_no_kernels(name: str, method: str, tmp_path: Path) -> None:
+    """Catalog answers (what the dashboard asks first) leave numba unloaded: it costs ~120 MB of RSS per process
+    and only computing needs it. The positive control: computing a feature set loads it."""
+    body = ("from nautilus.config import Settings\n"
+            "from nautilus.engines import create_engine\n"
+            "settings = Settings()\n"
+            "settings.ensure_dirs()\n"
+            f"engine = create_engine({name!r}, settings)\n"
+            "engine.start()\n"
+            f"reply = engine.{method}()\n"
+            "assert reply.items, reply\n"
+            "engine.close()")
+    assert _heavy_loaded(body, tmp_path) == []
+
+
+def test_computing_features_loads_numba(tmp_path: Path) -> None:
+    body = ("from nautilus.features import builtin_feature_sets, compute\n"
+            "from nautilus.warmup import _bars\n"
+            "compute(builtin_feature_sets()['standard'], _bars())")
+    assert "numba" in _heavy_loaded(body, tmp_path)

@@ -8,11 +8,18 @@ A feature in row t reads bars with ts <= t only; targets (row t: bars t+1..t+h) 
 ``FeatureFrame.y``. See :mod:`.spec` for the feature and target kinds.
 """
 
-from nautilus.features.builtin import builtin_feature_sets
-from nautilus.features.compute import compute, compute_panel, compute_rows, compute_universe
-from nautilus.features.frame import FeatureFrame
-from nautilus.features.spec import FeatureSet, FeatureSpec, load_feature_set, parse_feature_set
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are loaded on first use (PEP 562): listing and parsing feature sets must not load numba, which the
+# computation needs (~120 MB per process).
+_EXPORTS = {
+    "FeatureFrame": "frame", "FeatureSet": "spec", "FeatureSpec": "spec", "builtin_feature_sets": "builtin",
+    "compute": "compute", "compute_panel": "compute", "compute_rows": "compute", "compute_universe": "compute",
+    "load_feature_set": "spec", "parse_feature_set": "spec",
+}
 __all__ = [
     "FeatureFrame",
     "FeatureSet",
@@ -25,3 +32,18 @@ __all__ = [
     "load_feature_set",
     "parse_feature_set",
 ]
+
+if TYPE_CHECKING:
+    from nautilus.features.builtin import builtin_feature_sets
+    from nautilus.features.compute import compute, compute_panel, compute_rows, compute_universe
+    from nautilus.features.frame import FeatureFrame
+    from nautilus.features.spec import FeatureSet, FeatureSpec, load_feature_set, parse_feature_set
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -38,140 +38,8 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from nautilus.core.errors import InvalidInput
-
-# --------------------------------------------------------------------------------------------------
-# indicators (numba)
-# --------------------------------------------------------------------------------------------------
-
-
-@njit(cache=True, nogil=True)
-def sma_nb(x, period):
-    """Simple moving average (NaN for the first ``period - 1`` bars), compensated rolling sum."""
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    if period > n:
-        return out
-    s = 0.0
-    comp = 0.0
-    for i in range(n):
-        v = x[i]
-        y = v - comp
-        tmp = s + y
-        comp = (tmp - s) - y
-        s = tmp
-        if i >= period:
-            y = -x[i - period] - comp
-            tmp = s + y
-            comp = (tmp - s) - y
-            s = tmp
-        if i >= period - 1:
-            out[i] = s / period
-    return out
-
-
-@njit(cache=True, nogil=True)
-def ema_nb(x, period):
-    """EMA with ``alpha = 2 / (period + 1)`` seeded by the SMA of the first ``period`` values (TA-Lib)."""
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    if period > n:
-        return out
-    k = 2.0 / (period + 1)
-    s = 0.0
-    for i in range(period):
-        s += x[i]
-    prev = s / period
-    out[period - 1] = prev
-    for i in range(period, n):
-        prev = (x[i] - prev) * k + prev
-        out[i] = prev
-    return out
-
-
-@njit(cache=True, nogil=True)
-def rsi_nb(x, period):
-    """Wilder's RSI as TA-Lib computes it (first value at index ``period``)."""
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    if period >= n:
-        return out
-    gain = 0.0
-    loss = 0.0
-    for i in range(1, period + 1):
-        d = x[i] - x[i - 1]
-        if d < 0:
-            loss -= d
-        else:
-            gain += d
-    gain /= period
-    loss /= period
-    tot = gain + loss
-    out[period] = 100.0 * (gain / tot) if tot != 0.0 else 0.0
-    for i in range(period + 1, n):
-        d = x[i] - x[i - 1]
-        loss *= period - 1
-        gain *= period - 1
-        if d < 0:
-            loss -= d
-        else:
-            gain += d
-        loss /= period
-        gain /= period
-        tot = gain + loss
-        out[i] = 100.0 * (gain / tot) if tot != 0.0 else 0.0
-    return out
-
-
-@njit(cache=True, nogil=True)
-def prior_extreme_nb(x, period, want_max):
-    """``max`` (or ``min``) of ``x[t-period .. t-1]`` (the previous ``period`` bars); NaN before."""
-    n = x.shape[0]
-    out = np.full(n, np.nan)
-    dq = np.empty(n, dtype=np.int64)  # monotonic deque of indices
-    head = 0
-    tail = 0
-    for t in range(n):
-        if t >= period:
-            out[t] = x[dq[head]]
-        # push x[t] for the windows of later bars
-        v = x[t]
-        if want_max:
-            while tail > head and x[dq[tail - 1]] <= v:
-                tail -= 1
-        else:
-            while tail > head and x[dq[tail - 1]] >= v:
-                tail -= 1
-        dq[tail] = t
-        tail += 1
-        if dq[head] <= t - period:
-            head += 1
-    return out
-
-
-@njit(cache=True, nogil=True)
-def cross_nb(a, b, up, down):
-    """``up[t] = a[t] > b[t] and a[t-1] <= b[t-1]``; ``down`` the mirror (NaNs never cross)."""
-    n = a.shape[0]
-    up[0] = False
-    down[0] = False
-    for t in range(1, n):
-        up[t] = a[t] > b[t] and a[t - 1] <= b[t - 1]
-        down[t] = a[t] < b[t] and a[t - 1] >= b[t - 1]
-
-
-@njit(cache=True, nogil=True)
-def level_cross_nb(x, lower, upper, below, above):
-    """``below[t]``: ``x`` crosses under ``lower``; ``above[t]``: ``x`` crosses over ``upper``."""
-    n = x.shape[0]
-    below[0] = False
-    above[0] = False
-    for t in range(1, n):
-        below[t] = x[t] < lower and x[t - 1] >= lower
-        above[t] = x[t] > upper and x[t - 1] <= upper
-
 
 # --------------------------------------------------------------------------------------------------
 # schema
@@ -288,8 +156,13 @@ def _alloc(n: int, k: int) -> np.ndarray:
     return np.empty((n, k), dtype=np.bool_, order="F")
 
 
-def _cross_builder(indicator) -> Callable[..., SignalSet]:
+def _cross_builder(kernel: str) -> Callable[..., SignalSet]:
+    """Crossings of two lines of the indicator kernel ``kernel`` (a name in :mod:`.signal_kernels`)."""
+
     def build(o, h, l, c, param_list, predictions=None) -> SignalSet:
+        from nautilus.strategy.backtest import signal_kernels as sk
+
+        indicator = getattr(sk, kernel)
         n, k = c.shape[0], len(param_list)
         cache: dict[int, np.ndarray] = {}
 
@@ -300,37 +173,41 @@ def _cross_builder(indicator) -> Callable[..., SignalSet]:
 
         up, down = _alloc(n, k), _alloc(n, k)
         for j, prm in enumerate(param_list):
-            cross_nb(line(prm["fast"]), line(prm["slow"]), up[:, j], down[:, j])
+            sk.cross_nb(line(prm["fast"]), line(prm["slow"]), up[:, j], down[:, j])
         return SignalSet(up, down, down, up)
 
     return build
 
 
 def _build_rsi(o, h, l, c, param_list, predictions=None) -> SignalSet:
+    from nautilus.strategy.backtest import signal_kernels as sk
+
     n, k = c.shape[0], len(param_list)
     cache: dict[int, np.ndarray] = {}
     below, above = _alloc(n, k), _alloc(n, k)
     for j, prm in enumerate(param_list):
         p = prm["period"]
         if p not in cache:
-            cache[p] = rsi_nb(c, p)
-        level_cross_nb(cache[p], float(prm["lower"]), float(prm["upper"]), below[:, j], above[:, j])
+            cache[p] = sk.rsi_nb(c, p)
+        sk.level_cross_nb(cache[p], float(prm["lower"]), float(prm["upper"]), below[:, j], above[:, j])
     return SignalSet(below, above, above, below)
 
 
 def _build_donchian(o, h, l, c, param_list, predictions=None) -> SignalSet:
+    from nautilus.strategy.backtest import signal_kernels as sk
+
     n, k = c.shape[0], len(param_list)
     highs: dict[int, np.ndarray] = {}
     lows: dict[int, np.ndarray] = {}
 
     def upper(p: int) -> np.ndarray:
         if p not in highs:
-            highs[p] = prior_extreme_nb(h, p, True)
+            highs[p] = sk.prior_extreme_nb(h, p, True)
         return highs[p]
 
     def lower(p: int) -> np.ndarray:
         if p not in lows:
-            lows[p] = prior_extreme_nb(l, p, False)
+            lows[p] = sk.prior_extreme_nb(l, p, False)
         return lows[p]
 
     le, lx, se, sx = _alloc(n, k), _alloc(n, k), _alloc(n, k), _alloc(n, k)
@@ -420,11 +297,11 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("sma_cross", "Long on SMA(fast) crossing above SMA(slow); exit/short on the cross below.",
                  (Param("fast", int, 10, 1, _MAX_PERIOD, doc="fast SMA period"),
                   Param("slow", int, 30, 2, _MAX_PERIOD, doc="slow SMA period")),
-                 _cross_builder(sma_nb), _check_fast_slow),
+                 _cross_builder("sma_nb"), _check_fast_slow),
         Strategy("ema_cross", "Long on EMA(fast) crossing above EMA(slow); exit/short on the cross below.",
                  (Param("fast", int, 12, 1, _MAX_PERIOD, doc="fast EMA period"),
                   Param("slow", int, 26, 2, _MAX_PERIOD, doc="slow EMA period")),
-                 _cross_builder(ema_nb), _check_fast_slow),
+                 _cross_builder("ema_nb"), _check_fast_slow),
         Strategy("rsi_reversion", "Long when RSI crosses below lower; exit/short when it crosses above upper.",
                  (Param("period", int, 14, 2, _MAX_PERIOD, doc="RSI period"),
                   Param("lower", float, 30.0, 0.0, 100.0, doc="oversold level"),
