@@ -137,17 +137,60 @@ class CircuitBreaker:
             self._trial = False
 
 
-class _Conn:
-    __slots__ = ("framed", "codec", "pending", "timeout", "__weakref__")
+class _Frames:
+    """What a connection keeps between calls: its codec, and the engine's shared-memory blocks we are done with
+    (sent back with the next request)."""
 
-    def __init__(self, sock: socket.socket, pool: ShmPool | None, threshold: int) -> None:
-        self.framed = FramedSocket(sock)
-        self.pending: list[int] = []  # shared-memory blocks of the engine we are done with
+    __slots__ = ("codec", "pending", "__weakref__")
+
+    def __init__(self, pool: ShmPool | None, threshold: int) -> None:
+        self.pending: list[int] = []
         self.codec = Codec(pool, threshold, on_attach=self._track)
-        self.timeout: float | None = None
 
     def _track(self, handle: ShmHandle, array: np.ndarray) -> None:
         weakref.finalize(array, self.pending.append, handle.block)
+
+    def request(self, request_id: int, method: str, request: Any) -> tuple[bytes, list[int]]:
+        """The encoded request frame and the blocks leased for its arrays (release them once answered)."""
+        codec = self.codec
+        body = codec.encode(request) if request is not None else b"\xc0"
+        leases = codec.leases
+        release, self.pending = self.pending, []
+        return REQUEST_ENCODER.encode(RequestFrame(request_id, method, msgspec.Raw(body), release)), leases
+
+    def release(self, leases: list[int]) -> None:
+        pool = self.codec.pool
+        for block in leases:
+            pool.decref(block)  # type: ignore[union-attr]
+
+    def answer(self, reply: ReplyFrame, reply_type: Any) -> Any:
+        """The reply's body as ``reply_type``, or the engine's error raised."""
+        if reply.error is not None:
+            err = reply.error
+            raise error_from_code(err.code, err.message, err.field)
+        return self.codec.decode(reply.body, reply_type)
+
+
+def _in_step(kind: str, reply: ReplyFrame, request_id: int) -> ReplyFrame:
+    if reply.id != request_id:  # a reply to another request: this connection is out of step
+        raise _MaybeDelivered(f"{kind} reply {reply.id} does not answer request {request_id}")
+    return reply
+
+
+def _refuse_self_connect(sock: Any, host: str, port: int) -> None:
+    """Nobody listens and the port lies in the ephemeral range: the kernel connected the socket to itself (TCP
+    simultaneous open), and a request sent on it would come back as its own reply."""
+    if sock.getsockname() == sock.getpeername():
+        raise ConnectionRefusedError(f"nothing listens on {host}:{port} (self-connect)")
+
+
+class _Conn(_Frames):
+    __slots__ = ("framed", "timeout")
+
+    def __init__(self, sock: socket.socket, pool: ShmPool | None, threshold: int) -> None:
+        super().__init__(pool, threshold)
+        self.framed = FramedSocket(sock)
+        self.timeout: float | None = None
 
     def set_timeout(self, timeout: float) -> None:
         if timeout != self.timeout:
@@ -158,22 +201,18 @@ class _Conn:
             self.timeout = timeout
 
 
-class _AConn:
+class _AConn(_Frames):
     """A connection used from an asyncio event loop (the gateway's): same frames, no thread hop."""
 
-    __slots__ = ("reader", "writer", "codec", "pending", "loop", "generation", "__weakref__")
+    __slots__ = ("reader", "writer", "loop", "generation")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pool: ShmPool | None,
                  threshold: int, generation: int) -> None:
+        super().__init__(pool, threshold)
         self.reader = reader
         self.writer = writer
-        self.pending: list[int] = []
-        self.codec = Codec(pool, threshold, on_attach=self._track)
         self.loop = asyncio.get_running_loop()
         self.generation = generation
-
-    def _track(self, handle: ShmHandle, array: np.ndarray) -> None:
-        weakref.finalize(array, self.pending.append, handle.block)
 
     def usable(self, generation: int) -> bool:
         """Still open, of this loop, and made after the last reset (an engine that went away closes its end,
@@ -222,10 +261,8 @@ class SocketTransport:
         sock.settimeout(self.settings.connect_timeout_s)
         try:
             sock.connect(address)
-            if self.kind == "tcp" and sock.getsockname() == sock.getpeername():
-                # Nobody listens and the port lies in the ephemeral range: the kernel connected the socket to
-                # itself (TCP simultaneous open), and a request sent on it would come back as its own reply.
-                raise ConnectionRefusedError(f"nothing listens on {address[0]}:{address[1]} (self-connect)")
+            if self.kind == "tcp":
+                _refuse_self_connect(sock, *address)
         except OSError as exc:
             sock.close()
             raise _NotDelivered(f"{self.kind} connect failed: {exc}") from exc
@@ -253,37 +290,27 @@ class SocketTransport:
 
     def call(self, method: str, request: Any, reply_type: Any, timeout: float) -> Any:
         conn = self._acquire()
-        codec = conn.codec
         try:
             conn.set_timeout(timeout)
-            body = codec.encode(request) if request is not None else b"\xc0"
-            leases = codec.leases
-            release, conn.pending = conn.pending, []
-            frame = RequestFrame(next(self._ids), method, msgspec.Raw(body), release)
+            request_id = next(self._ids)
+            payload, leases = conn.request(request_id, method, request)
             try:
-                conn.framed.send(REQUEST_ENCODER.encode(frame))
+                conn.framed.send(payload)
             except OSError as exc:
                 raise _NotDelivered(f"{self.kind} send failed: {exc}") from exc
             try:
-                reply = REPLY_DECODER.decode(conn.framed.recv())
-                if reply.id != frame.id:  # a reply to another request: this connection is out of step
-                    raise _MaybeDelivered(f"{self.kind} reply {reply.id} does not answer request {frame.id}")
+                reply = _in_step(self.kind, REPLY_DECODER.decode(conn.framed.recv()), request_id)
             except BlockingIOError as exc:
                 raise _MaybeDelivered(f"{self.kind} call timed out after {timeout}s") from exc
             except OSError as exc:
                 raise _MaybeDelivered(f"{self.kind} connection lost: {exc}") from exc
             finally:
-                pool = codec.pool
-                for block in leases:
-                    pool.decref(block)  # type: ignore[union-attr]
+                conn.release(leases)
         except BaseException:
             conn.framed.close()
             raise
         self._release(conn)
-        if reply.error is not None:
-            err = reply.error
-            raise error_from_code(err.code, err.message, err.field)
-        return codec.decode(reply.body, reply_type)
+        return conn.answer(reply, reply_type)
 
     def ping(self, timeout: float) -> None:
         self.call(PING, None, Any, timeout)
@@ -298,9 +325,11 @@ class SocketTransport:
                     host, port = self.settings.engine_host(self.engine), self.settings.engine_port(self.engine)
                     reader, writer = await asyncio.open_connection(host, port)
                     sock = writer.get_extra_info("socket")
-                    if sock.getsockname() == sock.getpeername():  # see _connect: a self-connect, nobody listens
+                    try:
+                        _refuse_self_connect(sock, host, port)
+                    except ConnectionRefusedError:
                         writer.close()
-                        raise ConnectionRefusedError(f"nothing listens on {host}:{port} (self-connect)")
+                        raise
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, TimeoutError) as exc:
             raise _NotDelivered(f"{self.kind} connect failed: {exc or 'timed out'}") from exc
@@ -318,38 +347,28 @@ class SocketTransport:
             candidate.close()
         if conn is None:
             conn = await self._aconnect()
-        codec = conn.codec
         try:
-            body = codec.encode(request) if request is not None else b"\xc0"
-            leases = codec.leases
-            release, conn.pending = conn.pending, []
-            frame = RequestFrame(next(self._ids), method, msgspec.Raw(body), release)
+            request_id = next(self._ids)
+            payload, leases = conn.request(request_id, method, request)
             try:
-                payload = REQUEST_ENCODER.encode(frame)
                 conn.writer.write(HEADER.pack(len(payload)) + payload)
                 async with asyncio.timeout(timeout):
                     (size,) = HEADER.unpack(await conn.reader.readexactly(4))
                     if size > MAX_FRAME:
                         raise ConnectionError(f"frame of {size} bytes exceeds the limit")
-                    reply: ReplyFrame = REPLY_DECODER.decode(await conn.reader.readexactly(size))
-                if reply.id != frame.id:
-                    raise _MaybeDelivered(f"{self.kind} reply {reply.id} does not answer request {frame.id}")
+                    reply = _in_step(self.kind, REPLY_DECODER.decode(await conn.reader.readexactly(size)),
+                                     request_id)
             except TimeoutError as exc:
                 raise _MaybeDelivered(f"{self.kind} call timed out after {timeout}s") from exc
             except (OSError, asyncio.IncompleteReadError) as exc:
                 raise _MaybeDelivered(f"{self.kind} connection lost: {exc}") from exc
             finally:
-                pool = codec.pool
-                for block in leases:
-                    pool.decref(block)  # type: ignore[union-attr]
+                conn.release(leases)
         except BaseException:
             conn.close()
             raise
         self._aidle.append(conn)
-        if reply.error is not None:
-            err = reply.error
-            raise error_from_code(err.code, err.message, err.field)
-        return codec.decode(reply.body, reply_type)
+        return conn.answer(reply, reply_type)
 
 
 
@@ -466,7 +485,7 @@ class EngineClient:
                 else:
                     result = transport.call(method, request, spec.reply, timeout)
             except Exception as exc:
-                self._failed(name, state, spec, exc, errors, t0)
+                self._handle_error(name, state, spec, exc, errors, t0)
                 continue
             self._succeeded(name, state, method, t0)
             return result
@@ -492,7 +511,7 @@ class EngineClient:
                 else:
                     result = await transport.acall(method, request, spec.reply, timeout)
             except Exception as exc:
-                self._failed(name, state, spec, exc, errors, t0)
+                self._handle_error(name, state, spec, exc, errors, t0)
                 continue
             self._succeeded(name, state, method, t0)
             return result
@@ -503,7 +522,7 @@ class EngineClient:
         state.up = True
         self._record(name, method, "ok", time.perf_counter() - t0)
 
-    def _failed(self, name: str, state: TransportState, spec: Method, exc: Exception, errors: list[str],
+    def _handle_error(self, name: str, state: TransportState, spec: Method, exc: Exception, errors: list[str],
                 t0: float) -> None:
         """Raise what the caller must see, or return to try the next transport."""
         method = spec.name
