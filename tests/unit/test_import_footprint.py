@@ -39,6 +39,18 @@ def _heavy_loaded(body: str, home: Path) -> list[str]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _started_engine(name: str, then: str) -> str:
+    """Probe body: start engine ``name`` on fresh settings, run ``then`` (code using ``engine``), close it."""
+    return ("from nautilus.config import Settings\n"
+            "from nautilus.engines import create_engine\n"
+            "settings = Settings()\n"
+            "settings.ensure_dirs()\n"
+            f"engine = create_engine({name!r}, settings)\n"
+            "engine.start()\n"
+            f"{then}"
+            "engine.close()")
+
+
 def test_probe_sees_a_heavy_import(tmp_path: Path) -> None:
     # positive controls: a kernel module pulls in numba, the ML training code torch and lightgbm
     assert "numba" in _heavy_loaded("import nautilus.engines.marketdata.synthetic", tmp_path)
@@ -64,14 +76,7 @@ def test_supervisor_and_registry_stay_small(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", sorted(DEFAULT_ENGINE_PORTS))  # the product's engines (tests register more)
 def test_engine_starts_without_heavy_libraries(name: str, tmp_path: Path) -> None:
-    body = ("from nautilus.config import Settings\n"
-            "from nautilus.engines import create_engine\n"
-            "settings = Settings()\n"
-            "settings.ensure_dirs()\n"
-            f"engine = create_engine({name!r}, settings)\n"
-            "engine.start()\n"
-            "engine.close()")
-    assert _heavy_loaded(body, tmp_path) == []
+    assert _heavy_loaded(_started_engine(name, ""), tmp_path) == []
 
 
 def test_talib_preloaded_without_pandas_and_polars(tmp_path: Path) -> None:
@@ -95,15 +100,7 @@ def test_talib_preloaded_without_pandas_and_polars(tmp_path: Path) -> None:
 def test_listing_loads_no_kernels(name: str, method: str, tmp_path: Path) -> None:
     """Catalog answers (what the dashboard asks first) leave numba unloaded: it costs ~120 MB of RSS per process
     and only computing needs it. The positive control: computing a feature set loads it."""
-    body = ("from nautilus.config import Settings\n"
-            "from nautilus.engines import create_engine\n"
-            "settings = Settings()\n"
-            "settings.ensure_dirs()\n"
-            f"engine = create_engine({name!r}, settings)\n"
-            "engine.start()\n"
-            f"reply = engine.{method}()\n"
-            "assert reply.items, reply\n"
-            "engine.close()")
+    body = _started_engine(name, f"reply = engine.{method}()\nassert reply.items, reply\n")
     assert _heavy_loaded(body, tmp_path) == []
 
 

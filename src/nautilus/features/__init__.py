@@ -10,12 +10,13 @@ A feature in row t reads bars with ts <= t only; targets (row t: bars t+1..t+h) 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nautilus.core.lazy import lazy_exports
 
 # Names are loaded on first use (PEP 562): listing and parsing feature sets must not load numba, which the
 # computation needs (~120 MB per process).
-_EXPORTS = {
+_HOMES = {
     "FeatureFrame": "frame", "FeatureSet": "spec", "FeatureSpec": "spec", "builtin_feature_sets": "builtin",
     "compute": "compute", "compute_panel": "compute", "compute_rows": "compute", "compute_universe": "compute",
     "load_feature_set": "spec", "parse_feature_set": "spec",
@@ -39,11 +40,4 @@ if TYPE_CHECKING:
     from nautilus.features.frame import FeatureFrame
     from nautilus.features.spec import FeatureSet, FeatureSpec, load_feature_set, parse_feature_set
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

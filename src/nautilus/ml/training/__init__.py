@@ -12,8 +12,9 @@ Names are loaded on first access (PEP 562), so importing the package for ``Model
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nautilus.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from nautilus.ml.training.artifacts import SavedModel, load_model, save_model
@@ -45,15 +46,4 @@ __all__ = [
     "walk_forward_splits",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

@@ -46,12 +46,13 @@ an exit whose fees exceed its proceeds (only after near-total ruin) and reverses
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nautilus.core.lazy import lazy_exports
 
 # Names are loaded on first use (PEP 562): listing or validating strategies must not load numba, which the
 # simulator and the signal kernels need (~120 MB per process).
-_EXPORTS = {
+_HOMES = {
     "REASONS": "kernel", "STAT_NAMES": "kernel", "TRADE_DTYPE": "kernel",
     "BacktestConfig": "config",
     "performance_stats": "stats",
@@ -86,11 +87,4 @@ if TYPE_CHECKING:
         validate_params,
     )
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())
