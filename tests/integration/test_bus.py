@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
+from tests.support.services import REDIS_URL, redis_bus, service_missing
 
 from nautilus.config import Settings
-from nautilus.runtime.bus import InMemoryBus, RedisBus, ResilientRedisBus, make_bus
+from nautilus.runtime.bus import InMemoryBus, ResilientRedisBus, make_bus
 
 pytestmark = pytest.mark.integration
-REDIS_URL = os.environ.get("NAUTILUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def redis_bus() -> RedisBus:
-    try:
-        return RedisBus(REDIS_URL)
-    except Exception as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL} is unreachable in CI: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} unreachable: {exc}")
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -80,9 +70,7 @@ def _redis_server(port: int):
 
     binary = shutil.which("redis-server")
     if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not installed")
-        pytest.skip("redis-server is not installed")
+        service_missing("redis-server is not installed")
     proc = subprocess.Popen([binary, "--port", str(port), "--save", "", "--appendonly", "no"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import redis

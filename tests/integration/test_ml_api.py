@@ -173,7 +173,7 @@ def test_job_progress_and_predictions_go_out_on_the_redis_bus(api, settings) -> 
     done, then the latest-bar predictions."""
     import uuid
 
-    from tests.integration.test_bus import REDIS_URL, redis_bus
+    from tests.support.services import REDIS_URL, redis_bus
 
     from nautilus.engines.ml.engine import MLEngine
     from nautilus.engines.ml.messages import PredictRequest, TrainRequest

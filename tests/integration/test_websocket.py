@@ -5,7 +5,6 @@ in a real process reached without Redis."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from tests.support.services import REDIS_URL, redis_bus
 
 from nautilus.engines.websocket.messages import ReplayRequest
 from nautilus.gateway.app import create_app
@@ -22,7 +22,6 @@ from nautilus.runtime.client import EngineClient
 from nautilus.storage.catalog import BarCatalog
 
 pytestmark = pytest.mark.integration
-REDIS_URL = os.environ.get("NAUTILUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
@@ -179,17 +178,8 @@ def test_replay_of_generated_bars_arrives_complete_and_equal_to_the_catalog(api,
     assert window.json()["bars"] == 10
 
 
-def _redis_or_fail() -> None:
-    try:
-        RedisBus(REDIS_URL).close()
-    except Exception as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis at {REDIS_URL} is unreachable in CI: {exc}")
-        pytest.skip(f"Redis at {REDIS_URL} unreachable: {exc}")
-
-
 def test_redis_path_reaches_ws_subscribers(ws_settings) -> None:
-    _redis_or_fail()
+    redis_bus().close()  # reachable (fails in CI otherwise)
     ws_settings.redis_url = REDIS_URL
     symbol = f"R{uuid.uuid4().hex[:8]}"
     with TestClient(create_app(ws_settings)) as api, api.websocket_connect("/ws") as ws:
