@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import msgspec
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,7 +17,7 @@ import nautilus
 from nautilus.config import Settings, get_settings
 from nautilus.engines import engine_names
 from nautilus.gateway import errors, websocket
-from nautilus.gateway.auth import KeyChecker
+from nautilus.gateway.auth import AuthMiddleware, KeyChecker
 from nautilus.gateway.guard import GuardMiddleware
 from nautilus.gateway.metrics import MetricsMiddleware
 from nautilus.gateway.routers import analytics, factors, marketdata, ml, portfolio, risk, strategy, stream
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     checker = app.state.key_checker = KeyChecker(settings.api_keys, app.state.db, settings.rate_limit_per_s,
                                                  settings.rate_limit_burst)
     errors.install(app)
+    app.add_middleware(AuthMiddleware, checker=checker)  # inside the guard: its audit entries name the actor
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_mb * 2**20,
                        max_query_bytes=settings.max_query_bytes, audit=app.state.audit)
     app.add_middleware(MetricsMiddleware)
@@ -134,6 +135,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in (marketdata.router, strategy.router, risk.router, factors.router, features_router.router,
                    ml.router, analytics.router, portfolio.router, stream.router):
-        app.include_router(router, dependencies=[Depends(checker)])
+        app.include_router(router)
     app.include_router(websocket.router)  # authenticates in the handshake itself
     return app

@@ -28,12 +28,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
-        """The gateway's own database calls (API keys): an outage is a 503, anything else a logged 500."""
-        if database_outage(exc):
-            log.warning("the database is unreachable: %s", exc)
-            return error_response(503, "unavailable", "the database is unreachable; retry later")
-        log.exception("database error")
-        return error_response(500, "internal_error", "a database error occurred")
+        return database_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -45,8 +40,21 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-                413: "too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
-        response = error_response(exc.status_code, code, str(exc.detail))
-        response.headers.update(exc.headers or {})
-        return response
+        return http_error_response(exc)
+
+
+def database_error_response(exc: DBAPIError) -> JSONResponse:
+    """The gateway's own database calls (API keys): an outage is a 503, anything else a logged 500."""
+    if database_outage(exc):
+        log.warning("the database is unreachable: %s", exc)
+        return error_response(503, "unavailable", "the database is unreachable; retry later")
+    log.exception("database error")
+    return error_response(500, "internal_error", "a database error occurred")
+
+
+def http_error_response(exc: HTTPException) -> JSONResponse:
+    code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+            413: "too_large", 429: "rate_limited"}.get(exc.status_code, "http_error")
+    response = error_response(exc.status_code, code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    return response

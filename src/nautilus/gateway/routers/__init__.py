@@ -83,16 +83,48 @@ async def decode_body(request: Request, kind: type[T], times: tuple[str, ...] = 
     return convert_body(data, kind)
 
 
-def convert_body(data: dict[str, Any], kind: type[T]) -> T:
+def convert_body(data: dict[str, Any], kind: type[T], what: str = "The request body", strict: bool = True) -> T:
     """``data`` as ``kind``; a wrong field gives a 422 naming it."""
     try:
-        return msgspec.convert(data, kind)
+        return msgspec.convert(data, kind, strict=strict)
     except msgspec.ValidationError as exc:
         text = str(exc)
         field = text.rsplit("at `$.", 1)[1].rstrip("`").removesuffix("[...]") if "at `$." in text else None
         if field is None and "missing required field" in text:
             field = text.split("`")[1] if "`" in text else None
-        raise InvalidInput(text.replace("Object", "The request body"), field=field) from None
+        raise InvalidInput(text.replace("Object", what), field=field) from None
+
+
+def decode_query(request: Request, kind: type[T]) -> T:
+    """The query string as ``kind``, a msgspec Struct whose fields carry their constraints (``Meta``).
+
+    Values are converted from text to the field types; a parameter given twice counts once (the last), as
+    in FastAPI; unknown parameters are ignored. A missing or bad parameter gives a 422 naming it. FastAPI's
+    own per-parameter validation costs ~30 µs a parameter on every request, this one call a few µs.
+    Document the parameters with :func:`query_doc`.
+    """
+    return convert_body(dict(request.query_params), kind, what="The query", strict=False)
+
+
+def query_doc(kind: type) -> dict[str, Any]:
+    """Route keyword arguments documenting the query parameters that :func:`decode_query` reads (OpenAPI)."""
+    schema = msgspec.json.schema(kind)
+    struct = schema["$defs"][kind.__name__]
+    required = set(struct.get("required", ()))
+    parameters = []
+    for name, prop in struct["properties"].items():
+        prop = dict(prop)
+        description = prop.pop("description", None)
+        branches = [b for b in prop.pop("anyOf", ()) if b.get("type") != "null"]
+        if branches:  # an optional parameter is absent, never null: document its value's type
+            prop.update(branches[0] if len(branches) == 1 else {"anyOf": branches})
+        if prop.get("default", 0) is None:
+            del prop["default"]
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if description:
+            parameter["description"] = description
+        parameters.append(parameter)
+    return {"openapi_extra": {"parameters": parameters}}
 
 
 def body_doc(description: str, example: dict[str, Any]) -> dict[str, Any]:

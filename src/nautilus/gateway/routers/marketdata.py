@@ -7,8 +7,9 @@ import json
 from typing import Annotated, Literal
 
 import msgspec
-from fastapi import File, Form, Path, Query, Request, UploadFile
+from fastapi import File, Form, Path, Request, UploadFile
 from fastapi.responses import Response
+from msgspec import Meta
 from pydantic import BaseModel, Field
 
 from nautilus.core.bars import Bars
@@ -25,7 +26,7 @@ from nautilus.engines.marketdata.messages import (
     StreamStopRequest,
     UpdateRequest,
 )
-from nautilus.gateway.routers import ID_MAX, EngineRouter, call_engine, parse_time
+from nautilus.gateway.routers import ID_MAX, EngineRouter, call_engine, decode_query, parse_time, query_doc
 from nautilus.runtime.client import EngineClient
 
 router = EngineRouter("marketdata")
@@ -56,17 +57,19 @@ def bars_payload(bars: Bars) -> dict:
     }
 
 
-@router.get("/bars", summary="Bars of one symbol in a time range")
-async def get_bars(
-    request: Request,
-    symbol: Annotated[str, Query(min_length=1, max_length=32)],
-    timeframe: Annotated[str, Query(pattern=TIMEFRAME)] = "1d",
-    start: Annotated[str | None, Query(description="ISO 8601, inclusive")] = None,
-    end: Annotated[str | None, Query(description="ISO 8601, exclusive")] = None,
-    limit: Annotated[int | None, Query(ge=1, le=5_000_000)] = None,
-) -> Response:
-    req = BarsRequest(symbol=symbol, timeframe=timeframe, start_ns=parse_time(start, "start"),
-                      end_ns=parse_time(end, "end"), limit=limit)
+class BarsParams(msgspec.Struct, frozen=True):
+    symbol: Annotated[str, Meta(min_length=1, max_length=32)]
+    timeframe: Annotated[str, Meta(pattern=TIMEFRAME)] = "1d"
+    start: Annotated[str | None, Meta(description="ISO 8601, inclusive")] = None
+    end: Annotated[str | None, Meta(description="ISO 8601, exclusive")] = None
+    limit: Annotated[int, Meta(ge=1, le=5_000_000)] | None = None
+
+
+@router.get("/bars", summary="Bars of one symbol in a time range", **query_doc(BarsParams))
+async def get_bars(request: Request) -> Response:
+    query = decode_query(request, BarsParams)
+    req = BarsRequest(symbol=query.symbol, timeframe=query.timeframe, start_ns=parse_time(query.start, "start"),
+                      end_ns=parse_time(query.end, "end"), limit=query.limit)
     bars = await call_engine(_client(request), "bars", req)
     return _json(bars_payload(bars))
 
@@ -171,10 +174,15 @@ async def get_fetch(request: Request, job_id: Annotated[int, Path(ge=1, le=ID_MA
     return _json(await call_engine(_client(request), "fetch_job", FetchJobRequest(job_id=job_id)))
 
 
-@router.get("/fetches", summary="Recent fetch jobs, newest first")
-async def get_fetches(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                      symbol: Annotated[str | None, Query(max_length=32)] = None) -> Response:
-    req = FetchListRequest(limit=limit, symbol=symbol.upper() if symbol else None)
+class FetchesParams(msgspec.Struct, frozen=True):
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 50
+    symbol: Annotated[str, Meta(max_length=32)] | None = None
+
+
+@router.get("/fetches", summary="Recent fetch jobs, newest first", **query_doc(FetchesParams))
+async def get_fetches(request: Request) -> Response:
+    query = decode_query(request, FetchesParams)
+    req = FetchListRequest(limit=query.limit, symbol=query.symbol.upper() if query.symbol else None)
     return _json(await call_engine(_client(request), "fetches_list", req))
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+import msgspec
+from fastapi import Path, Request
 from fastapi.responses import Response
+from msgspec import Meta
 
 from nautilus.engines.ml.messages import JobId, ModelRef, ModelsRequest, PredictRequest, TrainRequest
 from nautilus.gateway.routers import (
@@ -14,7 +16,9 @@ from nautilus.gateway.routers import (
     body_doc,
     call_engine,
     decode_body,
+    decode_query,
     json_response,
+    query_doc,
 )
 from nautilus.runtime.client import EngineClient
 
@@ -59,15 +63,25 @@ async def cancel_job(request: Request, job_id: Annotated[str, Path(max_length=64
     return json_response(await call_engine(_client(request), "cancel_job", JobId(id=job_id)))
 
 
-@router.get("/models", summary="Registered model versions, newest first")
-async def list_models(request: Request, name: Annotated[str | None, Query(max_length=128)] = None) -> Response:
-    return json_response(await call_engine(_client(request), "models", ModelsRequest(name=name)))
+class ModelsParams(msgspec.Struct, frozen=True):
+    name: Annotated[str, Meta(max_length=128)] | None = None
 
 
-@router.get("/models/{name}", summary="A model: its production version, else the latest")
-async def get_model(request: Request, name: NAME,
-                    version: Annotated[int | None, Query(ge=1, le=ID_MAX)] = None) -> Response:
-    return json_response(await call_engine(_client(request), "model", ModelRef(name=name, version=version)))
+@router.get("/models", summary="Registered model versions, newest first", **query_doc(ModelsParams))
+async def list_models(request: Request) -> Response:
+    query = decode_query(request, ModelsParams)
+    return json_response(await call_engine(_client(request), "models", ModelsRequest(name=query.name)))
+
+
+class VersionParams(msgspec.Struct, frozen=True):
+    version: Annotated[int, Meta(ge=1, le=ID_MAX)] | None = None
+
+
+@router.get("/models/{name}", summary="A model: its production version, else the latest",
+            **query_doc(VersionParams))
+async def get_model(request: Request, name: NAME) -> Response:
+    query = decode_query(request, VersionParams)
+    return json_response(await call_engine(_client(request), "model", ModelRef(name=name, version=query.version)))
 
 
 @router.post("/models/{name}/versions/{version}/promote", summary="Make a version the production version")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+import msgspec
+from fastapi import Path, Request
 from fastapi.responses import Response
+from msgspec import Meta
 
 from nautilus.engines.portfolio.messages import (
     AccountCreate,
@@ -31,13 +33,15 @@ from nautilus.gateway.routers import (
     call_engine,
     convert_body,
     decode_body,
+    decode_query,
     json_response,
     parse_time,
+    query_doc,
 )
 from nautilus.runtime.client import EngineClient
 
 router = EngineRouter("portfolio")
-ACCOUNT = Annotated[str, Query(min_length=1, max_length=64)]
+ACCOUNT = Annotated[str, Meta(min_length=1, max_length=64)]
 ORDER_ID = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 
@@ -58,12 +62,17 @@ async def submit_order(request: Request) -> Response:
     return json_response(reply, status=201 if reply.created else 200)
 
 
-@router.get("/orders", summary="Orders, newest first")
-async def list_orders(request: Request, account: Annotated[str | None, Query(max_length=64)] = None,
-                      status: Annotated[str | None, Query(max_length=20)] = None,
-                      symbol: Annotated[str | None, Query(max_length=64)] = None,
-                      limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> Response:
-    query = OrdersQuery(account=account, status=status, symbol=symbol, limit=limit)
+class OrdersParams(msgspec.Struct, frozen=True):
+    account: Annotated[str, Meta(max_length=64)] | None = None
+    status: Annotated[str, Meta(max_length=20)] | None = None
+    symbol: Annotated[str, Meta(max_length=64)] | None = None
+    limit: Annotated[int, Meta(ge=1, le=10_000)] = 100
+
+
+@router.get("/orders", summary="Orders, newest first", **query_doc(OrdersParams))
+async def list_orders(request: Request) -> Response:
+    q = decode_query(request, OrdersParams)
+    query = OrdersQuery(account=q.account, status=q.status, symbol=q.symbol, limit=q.limit)
     return json_response(await call_engine(_client(request), "orders", query))
 
 
@@ -85,18 +94,29 @@ async def amend_order(request: Request, order_id: ORDER_ID) -> Response:
     return json_response(await call_engine(_client(request), "amend_order", req))
 
 
-@router.get("/fills", summary="Fills, oldest first (the last `limit`)")
-async def list_fills(request: Request, account: Annotated[str | None, Query(max_length=64)] = None,
-                     strategy: Annotated[str | None, Query(max_length=128)] = None,
-                     symbol: Annotated[str | None, Query(max_length=64)] = None,
-                     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000) -> Response:
-    query = FillsQuery(account=account, strategy=strategy, symbol=symbol, limit=limit)
+class FillsParams(msgspec.Struct, frozen=True):
+    account: Annotated[str, Meta(max_length=64)] | None = None
+    strategy: Annotated[str, Meta(max_length=128)] | None = None
+    symbol: Annotated[str, Meta(max_length=64)] | None = None
+    limit: Annotated[int, Meta(ge=1, le=100_000)] = 1000
+
+
+@router.get("/fills", summary="Fills, oldest first (the last `limit`)", **query_doc(FillsParams))
+async def list_fills(request: Request) -> Response:
+    q = decode_query(request, FillsParams)
+    query = FillsQuery(account=q.account, strategy=q.strategy, symbol=q.symbol, limit=q.limit)
     return json_response(await call_engine(_client(request), "fills", query))
 
 
-@router.get("/positions", summary="Positions, net per symbol and per strategy, marked to the last bar")
-async def positions(request: Request, account: ACCOUNT = "default") -> Response:
-    reply = await call_engine(_client(request), "positions", AccountRef(account=account))
+class AccountParams(msgspec.Struct, frozen=True):
+    account: ACCOUNT = "default"
+
+
+@router.get("/positions", summary="Positions, net per symbol and per strategy, marked to the last bar",
+            **query_doc(AccountParams))
+async def positions(request: Request) -> Response:
+    q = decode_query(request, AccountParams)
+    reply = await call_engine(_client(request), "positions", AccountRef(account=q.account))
     return json_response(reply.items[0])
 
 
@@ -132,11 +152,17 @@ async def change_cash(request: Request, name: Annotated[str, Path(min_length=1, 
     return json_response(await call_engine(_client(request), "change_cash", req))
 
 
-@router.get("/equity", summary="An account's equity history (one point per bar that moved it)")
-async def equity(request: Request, account: ACCOUNT = "default",
-                 start: Annotated[str | None, Query(max_length=40)] = None,
-                 limit: Annotated[int, Query(ge=1, le=1_000_000)] = 100_000) -> Response:
-    query = EquityQuery(account=account, start_ns=parse_time(start, "start"), limit=limit)
+class EquityParams(msgspec.Struct, frozen=True):
+    account: ACCOUNT = "default"
+    start: Annotated[str, Meta(max_length=40)] | None = None
+    limit: Annotated[int, Meta(ge=1, le=1_000_000)] = 100_000
+
+
+@router.get("/equity", summary="An account's equity history (one point per bar that moved it)",
+            **query_doc(EquityParams))
+async def equity(request: Request) -> Response:
+    q = decode_query(request, EquityParams)
+    query = EquityQuery(account=q.account, start_ns=parse_time(q.start, "start"), limit=q.limit)
     return json_response(await call_engine(_client(request), "equity", query))
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 import numpy as np
-from fastapi import Query, Request
+from fastapi import Request
 from fastapi.responses import Response
+from msgspec import Meta
 
 from nautilus.engines.risk.messages import (
     AccountRequest,
@@ -26,7 +28,9 @@ from nautilus.gateway.routers import (
     body_doc,
     call_engine,
     decode_body,
+    decode_query,
     json_response,
+    query_doc,
 )
 from nautilus.runtime.client import EngineClient
 
@@ -83,9 +87,14 @@ async def post_backtest(request: Request) -> Response:
         "t": (np.asarray(reply.ts, dtype=np.int64) // 1_000_000).tolist(), "pnl": reply.pnl, "var": reply.var})
 
 
-@router.get("/limits", summary="An account's pre-trade limits")
-async def get_limits(request: Request, account: Annotated[str, Query(max_length=64)] = "default") -> Response:
-    return json_response(await call_engine(_client(request), "get_limits", AccountRequest(account=account)))
+class AccountParams(msgspec.Struct, frozen=True):
+    account: Annotated[str, Meta(max_length=64)] = "default"
+
+
+@router.get("/limits", summary="An account's pre-trade limits", **query_doc(AccountParams))
+async def get_limits(request: Request) -> Response:
+    query = decode_query(request, AccountParams)
+    return json_response(await call_engine(_client(request), "get_limits", AccountRequest(account=query.account)))
 
 
 @router.put("/limits", summary="Set an account's pre-trade limits",

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 import numpy as np
-from fastapi import Path, Query, Request
+from fastapi import Path, Request
 from fastapi.responses import Response
+from msgspec import Meta
 
 from nautilus.engines.strategy.messages import (
     BacktestId,
@@ -28,7 +30,9 @@ from nautilus.gateway.routers import (
     body_doc,
     call_engine,
     decode_body,
+    decode_query,
     json_response,
+    query_doc,
 )
 from nautilus.runtime.client import EngineClient
 
@@ -111,14 +115,16 @@ async def post_backtest(request: Request) -> Response:
     return json_response(_backtest_payload(reply), status=201 if reply.id is not None else 200)
 
 
-@router.get("/backtests", summary="Saved backtests, newest first")
-async def list_backtests(
-    request: Request,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    symbol: Annotated[str | None, Query(max_length=32)] = None,
-    strategy: Annotated[str | None, Query(max_length=64)] = None,
-) -> Response:
-    req = BacktestListRequest(limit=limit, symbol=symbol, strategy=strategy)
+class BacktestsParams(msgspec.Struct, frozen=True):
+    limit: Annotated[int, Meta(ge=1, le=1000)] = 50
+    symbol: Annotated[str, Meta(max_length=32)] | None = None
+    strategy: Annotated[str, Meta(max_length=64)] | None = None
+
+
+@router.get("/backtests", summary="Saved backtests, newest first", **query_doc(BacktestsParams))
+async def list_backtests(request: Request) -> Response:
+    query = decode_query(request, BacktestsParams)
+    req = BacktestListRequest(limit=query.limit, symbol=query.symbol, strategy=query.strategy)
     return json_response(await call_engine(_client(request), "backtests", req))
 
 

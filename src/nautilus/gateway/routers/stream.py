@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+import msgspec
+from fastapi import Path, Request
 from fastapi.responses import Response
+from msgspec import Meta
 
 from nautilus.engines.websocket.messages import ReplayId, ReplayRequest, StartReplay
 from nautilus.gateway.routers import (
@@ -13,7 +15,9 @@ from nautilus.gateway.routers import (
     body_doc,
     call_engine,
     decode_body,
+    decode_query,
     json_response,
+    query_doc,
 )
 from nautilus.runtime.client import EngineClient
 
@@ -30,11 +34,16 @@ async def list_channels(request: Request) -> Response:
     return json_response(await call_engine(_client(request), "channels"))
 
 
-@router.get("/channels/{channel}", summary="A channel's buffered messages with seq > after_seq (resume by HTTP)")
-async def channel_messages(request: Request, channel: Annotated[str, Path(min_length=1, max_length=200)],
-                           after_seq: Annotated[int, Query(ge=0, le=2**62)] = 0,
-                           limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> Response:
-    req = ReplayRequest(channel=channel, after_seq=after_seq, limit=limit)
+class ReplayParams(msgspec.Struct, frozen=True):
+    after_seq: Annotated[int, Meta(ge=0, le=2**62)] = 0
+    limit: Annotated[int, Meta(ge=1, le=10_000)] = 1000
+
+
+@router.get("/channels/{channel}", summary="A channel's buffered messages with seq > after_seq (resume by HTTP)",
+            **query_doc(ReplayParams))
+async def channel_messages(request: Request, channel: Annotated[str, Path(min_length=1, max_length=200)]) -> Response:
+    query = decode_query(request, ReplayParams)
+    req = ReplayRequest(channel=channel, after_seq=query.after_seq, limit=query.limit)
     return json_response(await call_engine(_client(request), "replay", req))
 
 
