@@ -421,3 +421,35 @@ def test_async_tcp_self_connect_counts_as_nobody_listening(settings):
     client, reply = run_async(go())
     assert reply.text == "x" and client.last_transport == "inproc" and client.fallbacks == 1
     client.close()
+
+
+def test_torch_compute_paths_follow_the_configured_backend(monkeypatch) -> None:
+    """NAUTILUS_COMPUTE_BACKEND=cpu keeps Monte Carlo, training and serving off a GPU the machine has."""
+    from nautilus.config import get_settings
+    from nautilus.ml.serving.torch_predictor import TorchPredictor
+    from nautilus.ml.training.torch_models import torch_device
+    from nautilus.risk.montecarlo.backends import TorchBackend
+    from nautilus.runtime import backend
+
+    def fake_detect(preference: str = "auto") -> backend.BackendInfo:  # a machine whose auto choice is CUDA
+        name = "cuda" if preference in ("auto", "cuda") else preference
+        return backend.BackendInfo(name, "fake", "x")
+
+    def configure(preference: str) -> None:
+        monkeypatch.setenv("NAUTILUS_COMPUTE_BACKEND", preference)
+        get_settings.cache_clear()
+
+    monkeypatch.setattr(backend, "detect_backend", fake_detect)
+    try:
+        configure("auto")
+        assert backend.configured_backend().name == "cuda"
+        assert TorchBackend().device == "cuda"
+        configure("cpu")
+        assert TorchBackend().device == "cpu"
+        assert torch_device().type == "cpu"
+        import torch
+
+        assert TorchPredictor(torch.nn.Linear(3, 1), n_features=3).device.type == "cpu"
+    finally:
+        monkeypatch.delenv("NAUTILUS_COMPUTE_BACKEND")
+        get_settings.cache_clear()

@@ -217,10 +217,9 @@ def cpu_model() -> str:
 
 def compute_backend() -> str:
     """The backend engines pick for the configured preference (CUDA > MPS > CPU for auto)."""
-    from nautilus.config import get_settings
-    from nautilus.runtime.backend import detect_backend
+    from nautilus.runtime.backend import configured_backend
 
-    return detect_backend(get_settings().compute_backend).name
+    return configured_backend().name
 
 
 # Report -------------------------------------------------------------------------------------------

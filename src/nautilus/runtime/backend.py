@@ -57,3 +57,10 @@ def detect_backend(preference: str = "auto") -> BackendInfo:
         raise InvalidInput(f"compute backend {preference!r} requested but torch {version} cannot use it",
                            field="compute_backend")
     return BackendInfo("cpu", cpu.device, version)
+
+
+def configured_backend() -> BackendInfo:
+    """The backend for this process's configured preference (``NAUTILUS_COMPUTE_BACKEND``, default auto)."""
+    from nautilus.config import get_settings
+
+    return detect_backend(get_settings().compute_backend)

@@ -37,10 +37,9 @@ class TorchPredictor:
         if output not in OUTPUTS:
             raise ModelInputError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}", field="output")
         if device is None:
-            from nautilus.config import get_settings
-            from nautilus.runtime.backend import detect_backend
+            from nautilus.runtime.backend import configured_backend
 
-            device = detect_backend(get_settings().compute_backend).name
+            device = configured_backend().name
         self.device = torch.device(device)
         self.module = module.eval().to(self.device)
         param = next(self.module.parameters(), None)

@@ -151,10 +151,11 @@ def sequence_rows(symbols: np.ndarray, finite: np.ndarray, length: int) -> np.nd
 
 
 def torch_device() -> torch.device:
-    """CUDA or MPS when :func:`nautilus.runtime.backend.detect_backend` finds one, else CPU."""
-    from nautilus.runtime.backend import detect_backend
+    """CUDA or MPS when the configured backend (:func:`nautilus.runtime.backend.configured_backend`) is one,
+    else CPU."""
+    from nautilus.runtime.backend import configured_backend
 
-    name = detect_backend().name
+    name = configured_backend().name
     return torch.device(name if name in ("cuda", "mps") else "cpu")
 
 

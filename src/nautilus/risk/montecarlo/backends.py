@@ -28,7 +28,7 @@ from nautilus.risk.montecarlo.sampling import (
     t_scale,
     tilt_chi2,
 )
-from nautilus.runtime.backend import detect_backend
+from nautilus.runtime.backend import configured_backend
 
 BACKENDS = ("numpy", "numba", "torch", "dask")
 
@@ -173,7 +173,7 @@ class TorchBackend:
         import torch
 
         self.torch = torch
-        self.device = device or detect_backend().name  # cuda > mps > cpu
+        self.device = device or configured_backend().name  # as configured; auto: cuda > mps > cpu
 
     def generate(self, spec: Spec, blocks: list[int]):
         torch = self.torch
