@@ -375,6 +375,20 @@ def test_cached_reads_equal_uncached_and_never_serve_a_rewritten_year(tmp_path: 
     assert after.close[10 - 5] != first.close[10 - 5]
 
 
+@pytest.mark.parametrize("timeframe", ["1h", "1d"])
+def test_a_caller_changing_what_it_read_leaves_the_cache_as_stored(tmp_path: Path, timeframe: str) -> None:
+    cached = BarCatalog(tmp_path / "catalog", row_group_size=50, cache_bytes=1 << 20)
+    step = HOUR if timeframe == "1h" else DAY
+    ts = np.arange(ns("2020-01-01"), ns("2020-01-01") + 200 * step, step, dtype=np.int64)
+    cached.write(make_bars(ts, tag=1.0, timeframe=timeframe))
+    for start, end in ((None, None), (int(ts[10]), int(ts[20])), (int(ts[45]), int(ts[120]))):
+        got = cached.read("SPY", timeframe, start, end)
+        for name in ("ts", *COLUMNS):
+            getattr(got, name)[:] = -1
+        assert_bars_equal(cached.read("SPY", timeframe, start, end),
+                          BarCatalog(tmp_path / "catalog").read("SPY", timeframe, start, end))
+
+
 def test_row_group_cache_stays_within_its_byte_budget() -> None:
     cache = catalog_module.RowGroupCache(capacity=1000)
     for key in range(50):
@@ -549,8 +563,8 @@ def test_a_read_racing_a_migration_reads_the_migrated_series(
     read_file = BarCatalog._read_file
     migrated: list[bool] = []
 
-    def migrate_after_the_first_year(self: BarCatalog, path: Path, start: int, end: int) -> object:
-        table = read_file(self, path, start, end)
+    def migrate_after_the_first_year(self: BarCatalog, path: Path, *args: object) -> object:
+        table = read_file(self, path, *args)
         if path.name == "2017.parquet" and not migrated:
             migrated.append(True)
             writer.write(new)  # the later year files vanish before this read reaches them

@@ -51,6 +51,10 @@ class Bars(msgspec.Struct, kw_only=True):
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
+    @property
+    def nbytes(self) -> int:
+        return self.ts.nbytes + sum(getattr(self, c).nbytes for c in COLUMNS)
+
     @classmethod
     def empty(cls, symbol: str, timeframe: str) -> Bars:
         f = np.empty(0, dtype=np.float64)
@@ -59,12 +63,8 @@ class Bars(msgspec.Struct, kw_only=True):
 
     @classmethod
     def from_arrow(cls, table: pa.Table, symbol: str, timeframe: str) -> Bars:
-        import pyarrow as pa
-
-        ts = table.column("ts")
-        ts_ns = ts.cast(pa.int64()).to_numpy() if ts.num_chunks else np.empty(0, np.int64)
-        cols = {c: _owned(table.column(c).to_numpy(), np.float64) for c in COLUMNS}
-        return cls(symbol=symbol, timeframe=timeframe, ts=_owned(ts_ns, np.int64), **cols)
+        cols = {c: _owned(_column_numpy(table, c), np.float64) for c in COLUMNS}
+        return cls(symbol=symbol, timeframe=timeframe, ts=_owned(_arrow_ts_ns(table), np.int64), **cols)
 
     def to_arrow(self) -> pa.Table:
         import pyarrow as pa
@@ -98,6 +98,25 @@ class Bars(msgspec.Struct, kw_only=True):
     def slice(self, start: int, stop: int) -> Bars:
         return Bars(symbol=self.symbol, timeframe=self.timeframe, ts=self.ts[start:stop],
                     **{c: getattr(self, c)[start:stop] for c in COLUMNS})
+
+
+def _arrow_ts_ns(table: pa.Table) -> np.ndarray:
+    """An Arrow table's ``ts`` column (timestamp or int64) as int64 ns since the epoch, a zero-copy view of a
+    single chunk (read-only)."""
+    column = table.column("ts")
+    if column.num_chunks == 0:
+        return np.empty(0, np.int64)
+    if column.num_chunks == 1:
+        return column.chunk(0).to_numpy(zero_copy_only=False).view(np.int64)
+    import pyarrow as pa
+
+    return column.cast(pa.int64()).to_numpy()
+
+
+def _column_numpy(table: pa.Table, name: str) -> np.ndarray:
+    """A column as numpy (zero-copy for a single chunk: per-call overhead matters for small tables)."""
+    column = table.column(name)
+    return column.chunk(0).to_numpy(zero_copy_only=False) if column.num_chunks == 1 else column.to_numpy()
 
 
 def _owned(array: np.ndarray, dtype: type) -> np.ndarray:

@@ -31,6 +31,7 @@ import fcntl
 import os
 import re
 import shutil
+import stat
 import threading
 import time
 import uuid
@@ -46,7 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from nautilus.core.bars import ARROW_SCHEMA, COLUMNS, Bars
+from nautilus.core.bars import ARROW_SCHEMA, COLUMNS, Bars, concat_bars
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.timeframe import timeframe_ns, validate_timeframe
 
@@ -58,6 +59,7 @@ SERIES_FILE: Final = "series.parquet"
 _INT64_MIN: Final = int(np.iinfo(np.int64).min)
 _INT64_MAX: Final = int(np.iinfo(np.int64).max)
 _RETRIES: Final = 8  # re-listings when files vanish under a reader (each one means a write committed)
+_RACY_NS: Final = 2_000_000_000  # a directory listing is cached once the directory is this old (ns)
 _SYMBOL: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-=^]{0,63}$")
 _YEAR_FILE: Final = re.compile(r"^([0-9]{4})\.parquet$")
 _TS_COLUMN: Final = ARROW_SCHEMA.get_field_index("ts")
@@ -164,18 +166,26 @@ class BarCatalog:
         self.bars_dir = self.root / "bars"
         self.row_group_size = row_group_size
         self.cache = RowGroupCache(cache_bytes)
+        self._timeframes: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {}  # symbol -> (dir version, names)
+        self._series_dirs: dict[tuple[str, str], Path] = {}
 
     # Paths and locks --------------------------------------------------------------------------------
     def _series_dir(self, symbol: str, timeframe: str) -> Path:
-        return self.bars_dir / _validate_symbol(symbol) / validate_timeframe(timeframe)
+        path = self._series_dirs.get((symbol, timeframe))
+        if path is None:  # validated once per series (the names become paths)
+            path = self.bars_dir / _validate_symbol(symbol) / validate_timeframe(timeframe)
+            if len(self._series_dirs) > 100_000:
+                self._series_dirs.clear()
+            self._series_dirs[symbol, timeframe] = path
+        return path
 
     def _existing_series_dir(self, symbol: str, timeframe: str) -> Path:
         path = self._series_dir(symbol, timeframe)
+        if os.path.isdir(path):
+            return path
         if not path.parent.is_dir():
             raise NotFound(f"symbol {symbol!r} is not in the catalog", field="symbol")
-        if not path.is_dir():
-            raise NotFound(f"no {timeframe} bars for {symbol!r} in the catalog", field="timeframe")
-        return path
+        raise NotFound(f"no {timeframe} bars for {symbol!r} in the catalog", field="timeframe")
 
     @staticmethod
     def _partitions(series_dir: Path) -> list[str]:
@@ -321,40 +331,35 @@ class BarCatalog:
         end = _INT64_MAX if end_ns is None else int(end_ns)
         if start >= end:
             return Bars.empty(symbol, timeframe)
-        tables = self._read_range(series_dir, timeframe, start, end)
-        if not tables:
+        pieces = []
+        for part in self._read_range(series_dir, symbol, timeframe, start, end):
+            lo, hi = (int(i) for i in np.searchsorted(part.ts, [start, end]))
+            if hi > lo:
+                pieces.append(part.slice(lo, hi))
+        if not pieces:
             return Bars.empty(symbol, timeframe)
-        bars = Bars.from_arrow(tables[0] if len(tables) == 1 else pa.concat_tables(tables), symbol, timeframe)
-        lo, hi = (int(i) for i in np.searchsorted(bars.ts, [start, end]))
-        if (lo, hi) == (0, len(bars)):
-            return bars
-        result = bars.slice(lo, hi)
-        if 2 * (hi - lo) < len(bars):  # own the rows: don't pin whole row groups for a small range
-            result = result.copy()
-        return result
+        # Copies: the caller owns what it gets, and the cached row groups stay as they are.
+        return pieces[0].copy() if len(pieces) == 1 else concat_bars(pieces, symbol, timeframe)
 
-    def _read_range(self, series_dir: Path, timeframe: str, start: int, end: int) -> list[pa.Table]:
-        """Overlapping row groups of every partition in ``[start, end)``, in time order."""
+    def _read_range(self, series_dir: Path, symbol: str, timeframe: str, start: int, end: int) -> list[Bars]:
+        """The row groups of every partition that overlap ``[start, end)``, in time order."""
         whole = whole_series(timeframe)
         for _ in range(_RETRIES):
             if whole:
                 try:
-                    table = self._read_file(series_dir / SERIES_FILE, start, end)
-                    return [] if table is None else [table]
+                    return self._read_file(series_dir / SERIES_FILE, symbol, timeframe, start, end)
                 except FileNotFoundError:
                     pass  # not written since the series-file layout: year files
-            tables = []
+            parts: list[Bars] = []
             for year in self._years_in_range(series_dir, start, end):
                 try:
-                    table = self._read_file(series_dir / _year_file(year), start, end)
+                    parts += self._read_file(series_dir / _year_file(year), symbol, timeframe, start, end)
                 except FileNotFoundError:
                     continue
-                if table is not None:
-                    tables.append(table)
             # A migration puts the series file in place before deleting any year file: without one
             # now, every year file read above was there all along.
             if not whole or not (series_dir / SERIES_FILE).exists():
-                return tables
+                return parts
         raise RuntimeError(f"{series_dir} kept changing under a read")
 
     def _years_in_range(self, series_dir: Path, start: int, end: int) -> list[int]:
@@ -366,9 +371,10 @@ class BarCatalog:
         years = (int(name[:4]) for name in self._partitions(series_dir) if name != SERIES_FILE)
         return [year for year in years if first <= year <= last]
 
-    def _read_file(self, path: Path, start: int, end: int) -> pa.Table | None:
-        """Overlapping row groups of one partition file, through the cache when it is on; raises
-        FileNotFoundError when the file is not there.
+    def _read_file(self, path: Path, symbol: str, timeframe: str, start: int, end: int) -> list[Bars]:
+        """The row groups of one partition file that overlap ``[start, end)``, decoded to numpy (through the
+        cache when it is on: a query then converts nothing, it slices); raises FileNotFoundError when the
+        file is not there.
 
         A series file (at most ~10 MB: 213k daily bars span every representable ns timestamp) is
         read whole with one read call, which costs less than pyarrow's ranged reads of its column
@@ -397,20 +403,19 @@ class BarCatalog:
                 groups = [g for g in range(metadata.num_row_groups)
                           if _overlaps(_row_group_bounds(metadata, g), start, end)]
                 if not groups:
-                    return None
+                    return []
                 if not cache.capacity:
-                    assert parquet is not None
-                    return parquet.read_row_groups(groups, use_threads=False)
-                tables = []
+                    parquet = parquet or open_parquet()
+                    return [Bars.from_arrow(parquet.read_row_groups(groups, use_threads=False), symbol, timeframe)]
+                parts = []
                 for group in groups:
-                    table = cache.get((version, group))
-                    if table is None:
-                        if parquet is None:
-                            parquet = open_parquet()
-                        table = parquet.read_row_group(group, use_threads=False)
-                        cache.put((version, group), table, table.nbytes)
-                    tables.append(table)
-                return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+                    bars = cache.get((version, group))
+                    if bars is None:
+                        parquet = parquet or open_parquet()
+                        bars = Bars.from_arrow(parquet.read_row_group(group, use_threads=False), symbol, timeframe)
+                        cache.put((version, group), bars, bars.nbytes)
+                    parts.append(bars)
+                return parts
             finally:
                 if parquet is not None:
                     parquet.close()
@@ -423,10 +428,26 @@ class BarCatalog:
                       and not entry.name.startswith("."))
 
     def timeframes(self, symbol: str) -> list[str]:
-        symbol_dir = self.bars_dir / _validate_symbol(symbol)
-        if not symbol_dir.is_dir():
+        """The symbol's stored timeframes. Listed again only when its directory changed (a timeframe was
+        added or removed), so the bar query's per-request lookup is one stat."""
+        symbol_dir = os.path.join(self.bars_dir, _validate_symbol(symbol))
+        try:
+            st = os.stat(symbol_dir)
+        except FileNotFoundError:
+            st = None
+        if st is None or not stat.S_ISDIR(st.st_mode):
             raise NotFound(f"symbol {symbol!r} is not in the catalog", field="symbol")
-        return sorted(entry.name for entry in os.scandir(symbol_dir) if entry.is_dir())
+        version = (st.st_ino, st.st_mtime_ns)
+        cached = self._timeframes.get(symbol)
+        if cached is not None and cached[0] == version:
+            return list(cached[1])
+        names = sorted(entry.name for entry in os.scandir(symbol_dir) if entry.is_dir())
+        # Directory times tick coarsely (a few ms, or seconds on some filesystems): a listing taken in the
+        # same tick as the last change could miss a second change in that tick, so it is kept only once
+        # the directory has been quiet for a while (git's "racy" rule).
+        if time.time_ns() - st.st_mtime_ns > _RACY_NS:
+            self._timeframes[symbol] = (version, tuple(names))
+        return names
 
     def version(self, symbol: str, timeframe: str) -> tuple[PartitionVersion, ...]:
         """The series' partition files as they are on disk, in time order; ``()`` when the series is
@@ -531,7 +552,7 @@ def _overlaps(bounds: tuple[int, int], start: int, end: int) -> bool:
 
 
 class RowGroupCache:
-    """A byte-bounded LRU of decoded row groups and footers (capacity 0 turns it off)."""
+    """A byte-bounded LRU of row groups decoded to numpy (:class:`Bars`) and footers (capacity 0 turns it off)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
