@@ -312,7 +312,6 @@ def bars(
 ) -> None:
     """Print bars of one symbol."""
     from nautilus.engines.marketdata.messages import BarsRequest
-    from nautilus.gateway.routers.marketdata import bars_payload
 
     if output not in ("table", "csv", "json"):
         fail("output must be table, csv or json")
@@ -321,7 +320,7 @@ def bars(
                       end_ns=run_guarded(parse_time_arg, end, "end"), limit=limit)
     result = run_guarded(engine_client("marketdata", settings).call, "bars", req)
     if output == "json":
-        print(json.dumps(bars_payload(result)))
+        print(result.to_json().decode())
         return
     frame = result.to_pandas()
     if output == "csv":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import threading
@@ -636,3 +637,17 @@ def test_reads_return_writeable_contiguous_arrays(catalog: BarCatalog, timeframe
         for name in ("ts", *COLUMNS):
             arr = getattr(bars, name)
             assert arr.flags.writeable and arr.flags.c_contiguous, name
+
+
+def test_bars_json_is_the_columnar_document_in_epoch_ms_with_nan_as_null() -> None:
+    bars = make_bars([ns("2024-01-02T09:30"), ns("2024-01-02T10:30")], tag=1.5)
+    bars.volume[1] = np.nan
+    doc = json.loads(bars.to_json())
+    assert doc == {
+        "symbol": "SPY", "timeframe": "1h", "count": 2,
+        "t": [int(pd.Timestamp("2024-01-02T09:30Z").timestamp() * 1000),
+              int(pd.Timestamp("2024-01-02T10:30Z").timestamp() * 1000)],
+        **{c: [float(v) for v in getattr(bars, c)] for c in ("open", "high", "low", "close")},
+        "volume": [float(bars.volume[0]), None],
+    }
+    assert json.loads(Bars.empty("X", "1d").to_json())["count"] == 0

@@ -51,6 +51,14 @@ class Bars(msgspec.Struct, kw_only=True):
     def __len__(self) -> int:
         return int(self.ts.shape[0])
 
+    def to_json(self) -> bytes:
+        """The API's columnar JSON document: ``t`` is the bar open time in epoch milliseconds (UTC), then one
+        array per column; NaN is null."""
+        return msgspec.json.encode({
+            "symbol": self.symbol, "timeframe": self.timeframe, "count": len(self), "t": (self.ts // 1_000_000).tolist(),
+            **{c: getattr(self, c).tolist() for c in COLUMNS},
+        })
+
     @property
     def nbytes(self) -> int:
         return self.ts.nbytes + sum(getattr(self, c).nbytes for c in COLUMNS)

@@ -248,6 +248,12 @@ class MarketDataEngine(StorageEngine):
         return read_bars(self.catalog, req.symbol, req.timeframe, req.start_ns, req.end_ns, req.limit)
 
     @handler
+    def bars_json(self, req: BarsRequest) -> bytes:
+        """:meth:`bars` as the API's JSON document, encoded here: the gateway passes it through (decoding the
+        arrays and encoding JSON there was a fifth of the gateway's CPU per bars request)."""
+        return self.bars(req).to_json()
+
+    @handler
     def instruments(self) -> InstrumentList:
         out = []
         for row in self.database.list_instruments():

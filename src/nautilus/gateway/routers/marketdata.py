@@ -12,7 +12,6 @@ from fastapi.responses import Response
 from msgspec import Meta
 from pydantic import BaseModel, Field
 
-from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput
 from nautilus.engines.marketdata.messages import (
     BarsRequest,
@@ -42,21 +41,6 @@ def _json(obj: object, status: int = 200) -> Response:
     return Response(msgspec.json.encode(obj), status_code=status, media_type="application/json")
 
 
-def bars_payload(bars: Bars) -> dict:
-    """Columnar JSON: ``t`` is the bar open time in epoch milliseconds (UTC)."""
-    return {
-        "symbol": bars.symbol,
-        "timeframe": bars.timeframe,
-        "count": len(bars),
-        "t": (bars.ts // 1_000_000).tolist(),
-        "open": bars.open.tolist(),
-        "high": bars.high.tolist(),
-        "low": bars.low.tolist(),
-        "close": bars.close.tolist(),
-        "volume": bars.volume.tolist(),
-    }
-
-
 class BarsParams(msgspec.Struct, frozen=True):
     symbol: Annotated[str, Meta(min_length=1, max_length=32)]
     timeframe: Annotated[str, Meta(pattern=TIMEFRAME)] = "1d"
@@ -70,8 +54,7 @@ async def get_bars(request: Request) -> Response:
     query = decode_query(request, BarsParams)
     req = BarsRequest(symbol=query.symbol, timeframe=query.timeframe, start_ns=parse_time(query.start, "start"),
                       end_ns=parse_time(query.end, "end"), limit=query.limit)
-    bars = await call_engine(_client(request), "bars", req)
-    return _json(bars_payload(bars))
+    return Response(await call_engine(_client(request), "bars_json", req), media_type="application/json")
 
 
 @router.get("/instruments", summary="Instruments with their stored series")
