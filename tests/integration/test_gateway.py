@@ -166,6 +166,18 @@ def test_health_and_metrics_report_engine_path(api):
     assert 'nautilus_engine_calls_total{engine="marketdata",method="instruments",outcome="ok",transport="unix"}' in text
     assert "nautilus_shm_pool_bytes" in text
 
+    def served(name: str, labels: str) -> float:
+        line = next(ln for ln in api.get("/metrics").text.splitlines() if ln.startswith(f"{name}{{{labels}}}"))
+        return float(line.rsplit(" ", 1)[1])
+
+    route = 'method="GET",route="/api/v1/marketdata/instruments"'
+    before = (served("nautilus_http_requests_total", f'{route},status="200"'),
+              served("nautilus_http_request_seconds_count", route))
+    for _ in range(3):
+        api.get("/api/v1/marketdata/instruments")
+    assert served("nautilus_http_requests_total", f'{route},status="200"') == before[0] + 3
+    assert served("nautilus_http_request_seconds_count", route) == before[1] + 3
+
 
 def test_api_keys_guard_api_routes_but_not_health(settings, engine_process):
     settings.api_keys = ["s3cret"]

@@ -18,6 +18,7 @@ HTTP_SECONDS = Histogram("nautilus_http_request_seconds", "HTTP latency by route
 class MetricsMiddleware:
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}  # labels() costs a lock and a lookup
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -35,8 +36,11 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
-            method = scope.get("method", "GET")
-            HTTP_REQUESTS.labels(path, method, str(status)).inc()
-            HTTP_SECONDS.labels(path, method).observe(time.perf_counter() - t0)
+            path = getattr(scope.get("route"), "path", None) or "unmatched"
+            key = (path, scope.get("method", "GET"), status)
+            children = self._children.get(key)
+            if children is None:  # one per route template, method and status: a bounded set
+                children = self._children[key] = (HTTP_REQUESTS.labels(key[0], key[1], str(status)),
+                                                   HTTP_SECONDS.labels(key[0], key[1]))
+            children[0].inc()
+            children[1].observe(time.perf_counter() - t0)
