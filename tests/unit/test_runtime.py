@@ -401,21 +401,21 @@ def test_async_tcp_self_connect_counts_as_nobody_listening(settings):
 
     async def go():
         loop = asyncio.get_running_loop()
-        real = asyncio.open_connection
+        real = loop.create_connection
 
-        async def self_connect(host, port):  # what the kernel does when it picks the target port as the source
+        async def self_connect(factory, host, port):  # what the kernel does when it picks the target port as source
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setblocking(False)
             sock.bind((host, port))
             await loop.sock_connect(sock, (host, port))
-            return await real(sock=sock)
+            return await real(factory, sock=sock)
 
-        asyncio.open_connection = self_connect
+        loop.create_connection = self_connect
         try:
             client = EngineClient("echo", settings, transports=("tcp", "inproc"), probe=False)
             reply = await client.acall("echo", EchoRequest("x", 1))
         finally:
-            asyncio.open_connection = real
+            del loop.create_connection
         return client, reply
 
     client, reply = run_async(go())
@@ -453,3 +453,50 @@ def test_torch_compute_paths_follow_the_configured_backend(monkeypatch) -> None:
     finally:
         monkeypatch.delenv("NAUTILUS_COMPUTE_BACKEND")
         get_settings.cache_clear()
+
+
+def test_frame_protocol_reassembles_replies_and_fails_the_waiter_on_trouble():
+    import asyncio
+
+    from nautilus.runtime.client import _FrameProtocol
+    from nautilus.runtime.protocol import HEADER, MAX_FRAME
+
+    class FakeTransport:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    async def go():
+        loop = asyncio.get_running_loop()
+        proto = _FrameProtocol()
+        proto.connection_made(FakeTransport())
+        frame = HEADER.pack(5) + b"hello"
+        proto.waiter = waiter = loop.create_future()
+        for i in range(len(frame)):  # one byte at a time
+            assert not waiter.done()
+            proto.data_received(frame[i:i + 1])
+        assert waiter.result() == b"hello" and not proto.buffer and not proto.transport.closed
+
+        proto.waiter = waiter = loop.create_future()
+        proto.data_received(HEADER.pack(2) + b"ab" + HEADER.pack(1))  # a second frame behind the reply
+        assert isinstance(waiter.exception(), ConnectionError) and proto.transport.closed
+
+        for trouble in ("unasked", "oversize", "lost"):
+            proto = _FrameProtocol()
+            proto.connection_made(FakeTransport())
+            if trouble == "unasked":
+                proto.data_received(HEADER.pack(1) + b"x")
+                assert proto.transport.closed
+                continue
+            proto.waiter = waiter = loop.create_future()
+            if trouble == "oversize":
+                proto.data_received(HEADER.pack(MAX_FRAME + 1))
+                assert proto.transport.closed
+            else:
+                proto.connection_lost(None)
+                assert proto.lost
+            with pytest.raises(ConnectionError):
+                waiter.result()
+
+    run_async(go())

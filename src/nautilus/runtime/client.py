@@ -201,24 +201,89 @@ class _Conn(_Frames):
             self.timeout = timeout
 
 
+class _FrameProtocol(asyncio.Protocol):
+    """An engine connection on the event loop: length-prefixed frames, one request in flight; the reply resolves
+    the waiting future in ``data_received`` (no StreamReader, no waiter per read, no timeout context)."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[bytes] | None = None
+        self.lost = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        if len(buffer) < 4:
+            return
+        (size,) = HEADER.unpack_from(buffer)
+        if size > MAX_FRAME:
+            self._fail(ConnectionError(f"frame of {size} bytes exceeds the limit"))
+            return
+        if len(buffer) < 4 + size:
+            return
+        frame = bytes(buffer[4:4 + size])
+        del buffer[:4 + size]
+        waiter = self.waiter
+        if waiter is None or waiter.done() or buffer:  # a frame nobody waits for: this connection is out of step
+            self._fail(ConnectionError("unexpected frame from the engine"))
+            return
+        self.waiter = None
+        waiter.set_result(frame)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionError(f"connection lost: {exc or 'closed by the engine'}"))
+
+    def _fail(self, exc: Exception) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _expire(waiter: asyncio.Future[bytes], timeout: float) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError(f"no reply in {timeout}s"))
+
+
 class _AConn(_Frames):
     """A connection used from an asyncio event loop (the gateway's): same frames, no thread hop."""
 
-    __slots__ = ("reader", "writer", "loop", "generation")
+    __slots__ = ("protocol", "transport", "loop", "generation")
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, pool: ShmPool | None,
-                 threshold: int, generation: int) -> None:
+    def __init__(self, protocol: _FrameProtocol, pool: ShmPool | None, threshold: int, generation: int) -> None:
         super().__init__(pool, threshold)
-        self.reader = reader
-        self.writer = writer
+        self.protocol = protocol
+        self.transport = protocol.transport
         self.loop = asyncio.get_running_loop()
         self.generation = generation
 
+    async def exchange(self, payload: bytes, timeout: float) -> bytes:
+        """Send one request frame and wait for its reply frame (TimeoutError, or ConnectionError when lost)."""
+        if self.protocol.lost:
+            raise ConnectionError("connection lost before the request was sent")
+        loop = self.loop
+        waiter = loop.create_future()
+        self.protocol.waiter = waiter
+        self.transport.write(HEADER.pack(len(payload)) + payload)
+        timer = loop.call_later(timeout, _expire, waiter, timeout)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+
     def usable(self, generation: int) -> bool:
         """Still open, of this loop, and made after the last reset (an engine that went away closes its end,
-        which the loop has seen as EOF by the time the connection is reused)."""
+        which the loop has seen by the time the connection is reused)."""
         return (self.generation == generation and self.loop is asyncio.get_running_loop()
-                and not self.reader.at_eof() and not self.writer.is_closing())
+                and not self.protocol.lost and not self.transport.is_closing())
 
     def close(self) -> None:
         loop = self.loop
@@ -230,9 +295,9 @@ class _AConn(_Frames):
             except RuntimeError:
                 running = None
             if running is loop:
-                self.writer.close()
+                self.transport.close()
             else:
-                loop.call_soon_threadsafe(self.writer.close)
+                loop.call_soon_threadsafe(self.transport.close)
         except RuntimeError:  # the loop closed meanwhile
             pass
 
@@ -317,27 +382,29 @@ class SocketTransport:
 
     # Async calls (the gateway's event loop) ---------------------------------------------------------
     async def _aconnect(self) -> _AConn:
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.settings.connect_timeout_s):
                 if self.kind == "unix":
-                    reader, writer = await asyncio.open_unix_connection(str(self.settings.socket_path(self.engine)))
+                    path = str(self.settings.socket_path(self.engine))
+                    transport, protocol = await loop.create_unix_connection(_FrameProtocol, path)
                 else:
                     host, port = self.settings.engine_host(self.engine), self.settings.engine_port(self.engine)
-                    reader, writer = await asyncio.open_connection(host, port)
-                    sock = writer.get_extra_info("socket")
+                    transport, protocol = await loop.create_connection(_FrameProtocol, host, port)
+                    sock = transport.get_extra_info("socket")
                     try:
                         _refuse_self_connect(sock, host, port)
                     except ConnectionRefusedError:
-                        writer.close()
+                        transport.close()
                         raise
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, TimeoutError) as exc:
             raise _NotDelivered(f"{self.kind} connect failed: {exc or 'timed out'}") from exc
         pool = process_pool(self.settings) if self.settings.shm_threshold_bytes else None
-        return _AConn(reader, writer, pool, self.settings.shm_threshold_bytes, self._generation)
+        return _AConn(protocol, pool, self.settings.shm_threshold_bytes, self._generation)
 
     async def acall(self, method: str, request: Any, reply_type: Any, timeout: float) -> Any:
-        """:meth:`call` on the running event loop: the same frames over an asyncio stream."""
+        """:meth:`call` on the running event loop: the same frames over an asyncio protocol."""
         conn = None
         while self._aidle:
             candidate = self._aidle.pop()
@@ -351,16 +418,10 @@ class SocketTransport:
             request_id = next(self._ids)
             payload, leases = conn.request(request_id, method, request)
             try:
-                conn.writer.write(HEADER.pack(len(payload)) + payload)
-                async with asyncio.timeout(timeout):
-                    (size,) = HEADER.unpack(await conn.reader.readexactly(4))
-                    if size > MAX_FRAME:
-                        raise ConnectionError(f"frame of {size} bytes exceeds the limit")
-                    reply = _in_step(self.kind, REPLY_DECODER.decode(await conn.reader.readexactly(size)),
-                                     request_id)
+                reply = _in_step(self.kind, REPLY_DECODER.decode(await conn.exchange(payload, timeout)), request_id)
             except TimeoutError as exc:
                 raise _MaybeDelivered(f"{self.kind} call timed out after {timeout}s") from exc
-            except (OSError, asyncio.IncompleteReadError) as exc:
+            except OSError as exc:
                 raise _MaybeDelivered(f"{self.kind} connection lost: {exc}") from exc
             finally:
                 conn.release(leases)
@@ -369,7 +430,6 @@ class SocketTransport:
             raise
         self._aidle.append(conn)
         return conn.answer(reply, reply_type)
-
 
 
 class InProcessTransport:
