@@ -74,6 +74,8 @@ def test_body_and_query_caps(settings) -> None:
     with TestClient(create_app(settings)) as api:
         r = api.post("/api/v1/risk/var", content=b"x" * (2 * 2**20), headers={"content-type": "application/json"})
         assert r.status_code == 413 and r.json()["error"]["field"] == "body"
+        r = api.request("GET", "/api/v1/marketdata/instruments", content=b"x" * (2 * 2**20))
+        assert r.status_code == 413 and r.json()["error"]["field"] == "body"
         r = api.get("/api/v1/marketdata/instruments?" + "a=1&" * 3000)
         assert r.status_code == 414 and r.json()["error"]["field"] == "query"
 

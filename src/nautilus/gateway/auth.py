@@ -123,10 +123,13 @@ class KeyChecker:
                 bucket = self._buckets[actor] = TokenBucket(self.rate_per_s, self.burst)
             return bucket.take()
 
-    def refusal(self, method: str, path: str, key: str | None) -> tuple[Identity | None, HTTPException | None]:
-        """Who calls (None: authentication is off) and why they may not, if they may not."""
+    def refusal(self, method: str, path: str,
+                headers: list[tuple[bytes, bytes]]) -> tuple[Identity | None, HTTPException | None]:
+        """Who calls (None: authentication is off) and why they may not, if they may not (``headers``: the ASGI
+        request headers, read only when authentication is on)."""
         if not self.enabled():
             return None, None
+        key = next((value.decode("latin-1") for name, value in headers if name == b"x-api-key"), None)
         if not key:
             return None, HTTPException(401, "missing X-API-Key header")
         identity = self.identify(key)
@@ -154,9 +157,8 @@ class AuthMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith(API_ROOT):
             await self.app(scope, receive, send)
             return
-        key = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"x-api-key"), None)
         try:
-            identity, refusal = self.checker.refusal(scope["method"], scope["path"], key)
+            identity, refusal = self.checker.refusal(scope["method"], scope["path"], scope["headers"])
         except DBAPIError as exc:  # the keys live in the database
             await errors.database_error_response(exc)(scope, receive, send)
             return

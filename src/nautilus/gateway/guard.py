@@ -44,9 +44,17 @@ class GuardMiddleware:
         if len(scope.get("query_string", b"")) > self.max_query:
             await _reject(send, 414, "too_large", f"the query string is over {self.max_query} bytes", "query")
             return
-        length = dict(scope.get("headers", ())).get(b"content-length")
+        length = chunked = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = value
         if length is not None and length.isdigit() and int(length) > self.max_body:
             await _reject(send, 413, "too_large", f"the request body is over {self.max_body} bytes", "body")
+            return
+        if scope.get("method") in SAFE_METHODS and length is None and chunked is None:
+            await self.app(scope, receive, send)  # no body to count, nothing to audit
             return
         received = 0
         started = False
