@@ -112,7 +112,38 @@ class Settings(BaseSettings):
     update_time: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
                                     description="HH:MM UTC: the MarketData engine runs `update --all` daily")
 
-    @field_validator("api_keys", "sample_symbols", "cors_origins", mode="before")
+    # Safety under faults and hostile input (issue 18) ---------------------------------------------
+    # Stateful engines: one writer, fenced by the database; callers wait this long for a restarted writer.
+    writer_wait_s: float = Field(default=10.0, ge=0, description="How long a call waits for a restarting "
+                                 "stateful engine (one writer) before 503 with Retry-After")
+    retry_after_s: int = Field(default=2, ge=1, description="Retry-After of a 503 while an engine restarts")
+    # Authentication: fails closed. `open` (no key needed) is an explicit choice, never inferred.
+    auth_mode: Literal["keys", "open"] = Field(default="keys", description="keys: every /api call needs a key "
+                                               "(none exist: refused); open: local mode without keys")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names the gateway answers besides loopback ones (DNS rebinding)")
+    metrics_token: str | None = Field(default=None, description="Bearer token Prometheus may scrape /metrics with "
+                                      "(besides an API key)")
+    ws_ticket_ttl_s: float = Field(default=30.0, gt=0, le=600, description="Lifetime of a one-use /ws ticket")
+    # Admission control: caps on the work one request may ask for (422 naming the field and the cap).
+    max_mc_cells: int = Field(default=2_000_000_000, ge=1, description="Monte Carlo paths x assets x horizon steps")
+    max_mc_paths: int = Field(default=10_000_000, ge=1, description="Monte Carlo paths per request")
+    max_bars_per_request: int = Field(default=5_000_000, ge=1, description="Bars one request may read or return")
+    max_sweep_size: int = Field(default=10_000, ge=1, description="Parameter combinations per sweep")
+    max_matrix_cells: int = Field(default=200_000_000, ge=1, description="rows x columns of a feature/factor "
+                                  "matrix one request may build")
+    engine_memory_mb: int = Field(default=6144, ge=0, description="Address-space ceiling per engine process "
+                                  "(0: none)")
+    # Code and hosts a request may not name.
+    strategies_dir: Path | None = Field(default=None, description="Where user strategies load from (default "
+                                        "HOME/strategies); requests name only modules found here")
+    strategy_packages: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Installed packages an admin allows user strategies to come from")
+    dask_scheduler: str | None = Field(default=None, description="Dask scheduler address for sweeps and Monte "
+                                       "Carlo (default: a local cluster); never taken from a request")
+
+    @field_validator("api_keys", "sample_symbols", "cors_origins", "allowed_hosts", "strategy_packages",
+                     mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -129,6 +160,8 @@ class Settings(BaseSettings):
             self.data_dir = self.home / "data"
         if self.runtime_dir is None:
             self.runtime_dir = self.home / "run"
+        if self.strategies_dir is None:
+            self.strategies_dir = self.home / "strategies"
         if self.database_url is None:
             self.database_url = f"sqlite:///{self.data_dir / 'nautilus.db'}"
         merged = dict(DEFAULT_ENGINE_PORTS)

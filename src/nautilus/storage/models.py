@@ -383,3 +383,26 @@ class CorporateActionRow(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[float] = mapped_column(Double)
     source: Mapped[str] = mapped_column(String(32))
+
+
+class DatabaseIdentity(Base):
+    """The database's one identity row (``id`` is always 1), made with the schema; see migration 0006."""
+
+    __tablename__ = "database_identity"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    db_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WriterLease(Base):
+    """The single-writer lease of a stateful engine: taking it over bumps ``epoch``; every write transaction of
+    the holder checks that its epoch is still the current one (fencing)."""
+
+    __tablename__ = "writer_leases"
+
+    engine: Mapped[str] = mapped_column(String(32), primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(String(255))
+    acquired_at: Mapped[datetime]
