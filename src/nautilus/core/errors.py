@@ -57,6 +57,27 @@ class Unavailable(NautilusError):
     status = 503
 
 
+class EngineRestarting(EngineUnavailable):
+    """A stateful engine (one writer) is restarting and did not come back within the wait (HTTP 503 with
+    ``Retry-After``); nothing of the request was done."""
+
+    code = "engine_restarting"
+
+
+class FencedOut(Unavailable):
+    """This process's writer lease was taken over by a newer writer: its write was rolled back and it stops
+    (HTTP 503; the caller retries and reaches the new writer)."""
+
+    code = "fenced_out"
+
+
+class DeadlineExceeded(NautilusError):
+    """The request's deadline passed before the engine answered (HTTP 504); it is never re-run elsewhere."""
+
+    code = "deadline_exceeded"
+    status = 504
+
+
 class RemoteError(NautilusError):
     """An engine failed while handling a request (HTTP 500 at the gateway, logged there)."""
 
@@ -96,7 +117,7 @@ class SourceUnreachable(SourceError):
 
 ERRORS_BY_CODE: dict[str, type[NautilusError]] = {
     cls.code: cls for cls in (NautilusError, InvalidInput, NotFound, Conflict, EngineUnavailable, Unavailable,
-                              RemoteError, SourceError, SourceAuthError, SourceRateLimited, SourceUnreachable)
+                              EngineRestarting, FencedOut, DeadlineExceeded, RemoteError, SourceError, SourceAuthError, SourceRateLimited, SourceUnreachable)
 }
 
 

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from nautilus.core.errors import NautilusError, database_outage
 
 log = logging.getLogger("nautilus.gateway")
+RETRY_AFTER_S = 2  # seconds; set from settings.retry_after_s when the app is built
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -20,11 +21,18 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 
 
 def install(app: FastAPI) -> None:
+    global RETRY_AFTER_S
+    settings = getattr(app.state, "settings", None)
+    if settings is not None:
+        RETRY_AFTER_S = settings.retry_after_s
     @app.exception_handler(NautilusError)
     async def nautilus_error(_: Request, exc: NautilusError) -> JSONResponse:
         if exc.status >= 500 and exc.code != "engine_unavailable":
             log.error("engine error: %s", exc.message)
-        return error_response(exc.status, exc.code, exc.message, exc.field)
+        response = error_response(exc.status, exc.code, exc.message, exc.field)
+        if exc.status == 503:  # a restarting engine or an unreachable service: say when to come back
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
     @app.exception_handler(DBAPIError)
     async def database_error(_: Request, exc: DBAPIError) -> JSONResponse:
