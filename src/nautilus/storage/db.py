@@ -169,6 +169,9 @@ class Database:
         self.engine = engine
         self.sessions = session_factory(engine)
         self.upsert = _UPSERTS[engine.dialect.name]  # the dialect's INSERT with ON CONFLICT (the stores use it too)
+        # The writer-lease check of a stateful engine (storage.lease): run on a raw transaction's cursor just
+        # before its commit; transactions through SQLAlchemy connections are checked by the lease's commit hook.
+        self.fence: Callable[[Any], None] | None = None
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
@@ -200,6 +203,8 @@ class Database:
             if dialect.name == "sqlite":
                 cursor.execute("BEGIN IMMEDIATE")
             yield cursor
+            if self.fence is not None:
+                self.fence(cursor)
             cursor.close()
             cursor = None
             raw.commit()

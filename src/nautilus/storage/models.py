@@ -405,4 +405,4 @@ class WriterLease(Base):
     engine: Mapped[str] = mapped_column(String(32), primary_key=True)
     epoch: Mapped[int] = mapped_column(BigInteger)
     holder: Mapped[str] = mapped_column(String(255))
-    acquired_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]  # when the holder took or last renewed it

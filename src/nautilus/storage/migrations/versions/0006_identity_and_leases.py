@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("engine", sa.String(32), nullable=False),
         sa.Column("epoch", sa.BigInteger(), nullable=False),
         sa.Column("holder", sa.String(255), nullable=False),
-        sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("renewed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("engine", name=op.f("pk_writer_leases")),
     )
 
