@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from nautilus.core.bounds import TS_MAX_NS, TS_MIN_NS, TS_RANGE_TEXT
 from nautilus.core.errors import InvalidInput
 
 _UNIT_NS = {
@@ -94,4 +95,7 @@ def iso_ns(text: str, field: str, label: str | None = None) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    ns = (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    if not TS_MIN_NS <= ns <= TS_MAX_NS:
+        raise InvalidInput(f"{label or field} {text!r} is outside {TS_RANGE_TEXT}", field=field)
+    return ns

@@ -12,16 +12,19 @@ Window arguments are integer constants. Anything else raises InvalidInput naming
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
 
 import numpy as np
 
+from nautilus.core.bounds import AMOUNT_MAX
 from nautilus.core.errors import InvalidInput
 from nautilus.factor import crosssection, library, timeseries
 from nautilus.factor.panel import Panel
 
 MAX_LENGTH = 2_000
 MAX_NODES = 400
+CONSTANT_MAX = AMOUNT_MAX  # numeric literals: |x| <= 1e12 (nautilus.core.bounds)
 COLUMNS = ("open", "high", "low", "close", "volume", "returns")
 
 _ELEMENTWISE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -76,6 +79,7 @@ def _check(node: ast.AST) -> None:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
             raise _reject(f"constant {_text(node)} is not allowed (numbers only)")
+        _bounded(node)
     elif isinstance(node, ast.Name):
         if node.id not in COLUMNS:
             hint = " (call it as a function)" if node.id in function_names() else ""
@@ -123,8 +127,19 @@ def _check_call(node: ast.Call) -> None:
 def _constant(node: ast.AST, name: str) -> int | float | str | None:
     if isinstance(node, ast.Constant) and (node.value is None or (
             isinstance(node.value, (int, float, str)) and not isinstance(node.value, bool))):
+        if isinstance(node.value, (int, float)):
+            _bounded(node)
         return node.value
     raise _reject(f"arguments of {name}() must be constants, got {_text(node)!r}")
+
+
+def _bounded(node: ast.Constant) -> None:
+    """A numeric constant within the domain bounds: finite, ``|x| <= CONSTANT_MAX`` (a 400-digit literal or
+    ``1e999`` is refused, not evaluated)."""
+    value = node.value
+    finite = isinstance(value, int) or math.isfinite(value)
+    if not finite or abs(value) > CONSTANT_MAX:
+        raise _reject(f"constant {_text(node)[:40]} is outside +-{CONSTANT_MAX:g}")
 
 
 def _window(node: ast.AST, name: str) -> int:
