@@ -49,11 +49,12 @@ _CLIENTS: dict[tuple[str, int], Any] = {}
 def engine_client(name: str, settings: Settings):
     """One client per engine and settings object for the command's life: without a running engine it hosts the
     engine in-process, and a job started by one call (training, a deployment) is the one later calls see."""
-    from nautilus.runtime.client import EngineClient
+    from nautilus.runtime.client import EngineClient, no_stack_running
 
     key = (name, id(settings))
     if key not in _CLIENTS:
-        _CLIENTS[key] = (EngineClient(name, settings, probe=False), settings)  # the pair keeps the id unique
+        client = EngineClient(name, settings, probe=False, inproc_writer=no_stack_running(settings))
+        _CLIENTS[key] = (client, settings)  # the pair keeps the id unique
     return _CLIENTS[key][0]
 
 

@@ -41,6 +41,10 @@ class Counter(msgspec.Struct):
     value: int
 
 
+class Remaining(msgspec.Struct):
+    seconds: float | None
+
+
 class EchoEngine(Engine):
     name = "echo"
 
@@ -80,5 +84,20 @@ class EchoEngine(Engine):
     def crash(self) -> Counter:
         raise RuntimeError("boom")
 
+    @handler
+    def remaining(self) -> Remaining:
+        """The time left of the caller's deadline, as this handler sees it."""
+        from nautilus.runtime import deadline
+
+        return Remaining(deadline.remaining())
+
+
+class StatefulEchoEngine(EchoEngine):
+    """The echo engine as a stateful one (one writer): clients never run it in-process."""
+
+    name = "echo_writer"
+    stateful = True
+
 
 register(EngineSpec("echo", "tests.support.echo_engine:EchoEngine", "runtime test engine"))
+register(EngineSpec("echo_writer", "tests.support.echo_engine:StatefulEchoEngine", "stateful runtime test engine"))

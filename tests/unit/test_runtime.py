@@ -13,9 +13,16 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from tests.support.echo_engine import ArrayRequest, EchoEngine, EchoRequest, SleepRequest
+from tests.support.echo_engine import ArrayRequest, EchoEngine, EchoRequest, SleepRequest, StatefulEchoEngine
 
-from nautilus.core.errors import EngineUnavailable, InvalidInput, NotFound, RemoteError
+from nautilus.core.errors import (
+    DeadlineExceeded,
+    EngineRestarting,
+    EngineUnavailable,
+    InvalidInput,
+    NotFound,
+    RemoteError,
+)
 from nautilus.runtime.client import CircuitBreaker, EngineClient
 from nautilus.runtime.engine import ArrayProbe
 from nautilus.runtime.host import EngineHost
@@ -235,7 +242,7 @@ def test_fallback_to_in_process_when_the_host_is_gone(host, settings):
 
 def test_state_changing_call_is_not_retried_when_outcome_unknown(host, settings):
     client = EngineClient("echo", settings, transports=("unix", "inproc"), probe=False)
-    with pytest.raises(EngineUnavailable, match="not retried"):
+    with pytest.raises(DeadlineExceeded, match="not retried"):
         client.call("slow_increment", SleepRequest(0.5), timeout=0.1)
     assert client.transports["inproc"]._engine is None  # never executed a second time
     time.sleep(0.5)
@@ -243,10 +250,76 @@ def test_state_changing_call_is_not_retried_when_outcome_unknown(host, settings)
     client.close()
 
 
-def test_idempotent_call_falls_through_after_a_timeout(host, settings):
+def test_a_timed_out_call_is_never_run_again_elsewhere(host, settings):
+    """Idempotent or not: after a timeout the engine may still be working on it; a second run elsewhere would
+    double the work (and the caller's wait)."""
     client = EngineClient("echo", settings, transports=("unix", "inproc"), probe=False)
-    client.call("sleep", SleepRequest(0.4), timeout=0.1)
-    assert client.last_transport == "inproc"
+    t0 = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        client.call("sleep", SleepRequest(0.6), timeout=0.1)
+    assert time.monotonic() - t0 < 0.5
+    assert client.transports["inproc"]._engine is None
+    client.close()
+
+
+def test_the_deadline_travels_with_the_call(host, settings):
+    client = EngineClient("echo", settings, transports=("unix",), probe=False)
+    seen = client.call("remaining", timeout=2.0).seconds
+    assert seen is not None and 1.0 < seen <= 2.0
+    from nautilus.runtime import deadline
+
+    with deadline.scope(time.monotonic() + 0.5):  # inside a request with 0.5 s left: the nested call gets that
+        nested = client.call("remaining", timeout=5.0).seconds
+    assert nested is not None and 0 < nested <= 0.5
+    with deadline.scope(time.monotonic() - 1), pytest.raises(DeadlineExceeded):
+        client.call("echo", EchoRequest("late", 1))
+    client.close()
+
+
+def test_in_process_fallback_honours_the_deadline(settings):
+    client = EngineClient("echo", settings, transports=("unix", "inproc"), probe=False)  # no host: falls back
+    t0 = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        client.call("sleep", SleepRequest(1.0), timeout=0.2)
+    assert time.monotonic() - t0 < 0.8
+    assert client.call("remaining", timeout=3.0).seconds <= 3.0  # the handler runs under the deadline
+    client.close()
+
+
+def test_a_stateful_engine_never_runs_in_process_and_callers_wait_for_its_restart(settings):
+    settings.writer_wait_s = 3.0
+    assert "inproc" not in EngineClient("echo_writer", settings, probe=False).transports  # by default
+    client = EngineClient("echo_writer", settings, transports=("unix",), probe=False)
+
+    host = EngineHost(StatefulEchoEngine(settings), settings, transports=("unix",))
+    starter = threading.Timer(0.5, host.start)
+    starter.start()  # the "restarted" writer comes up while the call waits
+    t0 = time.monotonic()
+    try:
+        assert client.call("increment", timeout=5.0).value == 1
+        assert 0.4 < time.monotonic() - t0 < 3.0
+        assert client.last_transport == "unix"
+    finally:
+        starter.join()
+        host.stop()
+    settings.writer_wait_s = 0.3
+    t0 = time.monotonic()
+    with pytest.raises(EngineRestarting, match="restarting"):
+        client.call("increment")
+    assert time.monotonic() - t0 < 1.5
+    client.close()
+
+
+def test_a_stateful_engine_waits_on_the_event_loop_too(settings):
+    settings.writer_wait_s = 0.3
+    client = EngineClient("echo_writer", settings, transports=("unix",), probe=False)
+
+    async def go():
+        with pytest.raises(EngineRestarting) as info:
+            await client.acall("increment")
+        return info.value
+
+    assert run_async(go()).status == 503
     client.close()
 
 
@@ -377,13 +450,13 @@ def test_async_fallback_when_the_host_is_gone_and_no_retry_of_unknown_outcomes(h
     guarded = EngineClient("echo", settings, transports=("unix", "inproc"), probe=False)
 
     async def timed_out():
-        with pytest.raises(EngineUnavailable, match="not retried"):
+        with pytest.raises(DeadlineExceeded, match="not retried"):
             await guarded.acall("slow_increment", SleepRequest(0.5), timeout=0.1)
-        return await guarded.acall("sleep", SleepRequest(0.4), timeout=0.1)  # idempotent: falls through
+        with pytest.raises(DeadlineExceeded):  # idempotent too: a timeout is never re-run elsewhere
+            await guarded.acall("sleep", SleepRequest(0.4), timeout=0.1)
 
     run_async(timed_out())
-    assert guarded.last_transport == "inproc"
-    assert guarded.transports["inproc"]._engine is not None
+    assert guarded.transports["inproc"]._engine is None
     time.sleep(0.5)
     assert host.engine.counter == 1  # slow_increment ran once, on the host only
     guarded.close()

@@ -16,6 +16,7 @@ from nautilus.storage.db import Database
 
 if TYPE_CHECKING:
     from nautilus.storage.catalog import BarCatalog
+    from nautilus.storage.lease import WriterLease
 
 
 class StorageEngine(Engine):
@@ -26,6 +27,7 @@ class StorageEngine(Engine):
         self._catalog: BarCatalog | None = None
         self._catalog_lock = threading.Lock()
         self.db: Database | None = None
+        self.lease: WriterLease | None = None
 
     @property
     def catalog(self) -> BarCatalog:
@@ -43,8 +45,19 @@ class StorageEngine(Engine):
         self.settings.ensure_dirs()
         migrate(self.settings)
         self.db = Database.from_url(str(self.settings.database_url))
+        if self.stateful:  # one writer: take the lease (fencing every write) before loading any state
+            from nautilus.storage.lease import WriterLease
+
+            self.lease = WriterLease(self.db, self.name, on_lost=self._lease_lost)
+            self.lease.acquire()
+
+    def _lease_lost(self, why: str) -> None:
+        if self.on_fatal is not None:
+            self.on_fatal(why)
 
     def close(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
         if self.db is not None:
             self.db.dispose()
 

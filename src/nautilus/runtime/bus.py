@@ -155,6 +155,7 @@ class RedisBus:
 FORWARD_STATS: dict[str, int] = {"forwarded": 0, "dropped": 0, "failed_batches": 0}
 FORWARD_BATCH = 500
 FORWARD_IDLE_S = 30.0
+FORWARD_TIMEOUT_S = 2.0  # a publish waits this long for a restarting hub, then its batch counts as dropped
 
 
 class _Forwarder:
@@ -190,7 +191,7 @@ class _Forwarder:
 
     def _run(self) -> None:
         from nautilus.engines.websocket.messages import BusMessage, PublishBatch
-        from nautilus.runtime.client import EngineClient
+        from nautilus.runtime.client import EngineClient, no_stack_running
 
         while True:
             try:
@@ -210,8 +211,10 @@ class _Forwarder:
                     break
             try:
                 if self._client is None:
-                    self._client = EngineClient("websocket", self.settings, probe=False)
-                self._client.call("publish", PublishBatch([BusMessage(t, d) for t, d in batch]))
+                    self._client = EngineClient("websocket", self.settings, probe=False,
+                                                inproc_writer=no_stack_running(self.settings))
+                self._client.call("publish", PublishBatch([BusMessage(t, d) for t, d in batch]),
+                                  timeout=FORWARD_TIMEOUT_S)
                 FORWARD_STATS["forwarded"] += len(batch)
             except Exception:  # never let the forwarder die; the hub may be restarting
                 FORWARD_STATS["dropped"] += len(batch)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
+import ctypes
+import gc
 import itertools
 import logging
 import socket
@@ -27,6 +30,8 @@ import numpy as np
 
 from nautilus.config import Settings, get_settings
 from nautilus.core.errors import (
+    DeadlineExceeded,
+    EngineRestarting,
     EngineUnavailable,
     NautilusError,
     Unavailable,
@@ -34,6 +39,7 @@ from nautilus.core.errors import (
     error_from_code,
 )
 from nautilus.engines import engine_class
+from nautilus.runtime import deadline as deadlines
 from nautilus.runtime import metrics
 from nautilus.runtime.engine import Engine, Method
 from nautilus.runtime.host import HEALTH, PING, HealthInfo
@@ -53,6 +59,7 @@ from nautilus.runtime.stats import LatencyWindow
 log = logging.getLogger("nautilus.client")
 
 TRANSPORTS = ("unix", "tcp", "inproc")
+INPROC_IDLE_S = 10.0  # an in-process stand-in unused this long, with the engine back on a socket, is released
 _PING_BODY = msgspec.Raw(msgspec.msgpack.encode(b"ping"))
 
 
@@ -61,7 +68,11 @@ class _NotDelivered(Exception):
 
 
 class _MaybeDelivered(Exception):
-    """The connection failed after the request was sent."""
+    """The connection failed after the request was sent (the engine process is gone or lost it)."""
+
+
+class _TimedOut(_MaybeDelivered):
+    """No reply before the deadline: the engine may still be working on it, so it is never run again elsewhere."""
 
 
 # Shared memory for request arrays: one pool per process, made on first use. -----------------------
@@ -90,6 +101,14 @@ def close_process_pool() -> None:
         pool, _process_pool = _process_pool, None
     if pool is not None:
         pool.close()
+
+
+def no_stack_running(settings: Settings) -> bool:
+    """Whether no supervisor serves this home's engines: a caller may then host a stateful engine in-process
+    (it is the only writer; the lease still fences it should a stack start)."""
+    from nautilus.runtime.supervisor import running_supervisor
+
+    return running_supervisor(settings) is None
 
 
 class CircuitBreaker:
@@ -150,13 +169,15 @@ class _Frames:
     def _track(self, handle: ShmHandle, array: np.ndarray) -> None:
         weakref.finalize(array, self.pending.append, handle.block)
 
-    def request(self, request_id: int, method: str, request: Any) -> tuple[bytes, list[int]]:
-        """The encoded request frame and the blocks leased for its arrays (release them once answered)."""
+    def request(self, request_id: int, method: str, request: Any, budget_s: float) -> tuple[bytes, list[int]]:
+        """The encoded request frame (carrying the caller's remaining time) and the blocks leased for its arrays
+        (release them once answered)."""
         codec = self.codec
         body = codec.encode(request) if request is not None else b"\xc0"
         leases = codec.leases
         release, self.pending = self.pending, []
-        return REQUEST_ENCODER.encode(RequestFrame(request_id, method, msgspec.Raw(body), release)), leases
+        frame = RequestFrame(request_id, method, msgspec.Raw(body), release, budget_s * 1000.0)
+        return REQUEST_ENCODER.encode(frame), leases
 
     def release(self, leases: list[int]) -> None:
         pool = self.codec.pool
@@ -358,7 +379,7 @@ class SocketTransport:
         try:
             conn.set_timeout(timeout)
             request_id = next(self._ids)
-            payload, leases = conn.request(request_id, method, request)
+            payload, leases = conn.request(request_id, method, request, timeout)
             try:
                 conn.framed.send(payload)
             except OSError as exc:
@@ -366,7 +387,7 @@ class SocketTransport:
             try:
                 reply = _in_step(self.kind, REPLY_DECODER.decode(conn.framed.recv()), request_id)
             except BlockingIOError as exc:
-                raise _MaybeDelivered(f"{self.kind} call timed out after {timeout}s") from exc
+                raise _TimedOut(f"{self.kind} call timed out after {timeout:.3g}s") from exc
             except OSError as exc:
                 raise _MaybeDelivered(f"{self.kind} connection lost: {exc}") from exc
             finally:
@@ -416,11 +437,11 @@ class SocketTransport:
             conn = await self._aconnect()
         try:
             request_id = next(self._ids)
-            payload, leases = conn.request(request_id, method, request)
+            payload, leases = conn.request(request_id, method, request, timeout)
             try:
                 reply = _in_step(self.kind, REPLY_DECODER.decode(await conn.exchange(payload, timeout)), request_id)
             except TimeoutError as exc:
-                raise _MaybeDelivered(f"{self.kind} call timed out after {timeout}s") from exc
+                raise _TimedOut(f"{self.kind} call timed out after {timeout:.3g}s") from exc
             except OSError as exc:
                 raise _MaybeDelivered(f"{self.kind} connection lost: {exc}") from exc
             finally:
@@ -449,6 +470,8 @@ class InProcessTransport:
         self.settings = settings
         self._engine: Engine | None = None
         self._key = (engine_name, id(settings))
+        self.active = 0
+        self.last_used = time.monotonic()
 
     def engine(self) -> Engine:
         if self._engine is None:
@@ -465,9 +488,24 @@ class InProcessTransport:
                     self._engine = entry[0]
         return self._engine
 
-    def call(self, method: Method, request: Any) -> Any:
+    def call(self, method: Method, request: Any, deadline: float | None = None) -> Any:
+        """Run the handler here, under ``deadline`` (nested calls inherit it; handlers may check it)."""
         engine = self.engine()
-        return method.invoke(engine, request)
+        self.active += 1
+        try:
+            with deadlines.scope(deadline):
+                return method.invoke(engine, request)
+        finally:
+            self.active -= 1
+            self.last_used = time.monotonic()
+
+    def release_if_idle(self, idle_s: float) -> bool:
+        """Drop the in-process engine (and give its memory back) once unused for ``idle_s``; True if dropped."""
+        if self._engine is None or self.active or time.monotonic() - self.last_used < idle_s:
+            return False
+        self.close()
+        _trim_memory()
+        return True
 
     def close(self) -> None:
         with self._shared_lock:
@@ -482,6 +520,26 @@ class InProcessTransport:
                 return
             del self._shared[self._key]
         entry[0].close()
+
+
+def _trim_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the system (glibc), after an in-process engine went."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+_inproc_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _inproc_executor() -> concurrent.futures.ThreadPoolExecutor:
+    global _inproc_pool
+    with _pool_lock:
+        if _inproc_pool is None:
+            _inproc_pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="inproc")
+        return _inproc_pool
 
 
 @dataclass
@@ -504,11 +562,17 @@ class EngineClient:
         settings: Settings | None = None,
         transports: tuple[str, ...] | None = None,
         probe: bool = True,
+        inproc_writer: bool = False,
     ) -> None:
+        """``transports`` defaults to unix, tcp and (for stateless engines, when settings allow) in-process. A
+        stateful engine (one writer) runs in-process only where ``inproc_writer`` says no engine process serves
+        it (the CLI without a running stack); otherwise callers wait for its restart (``writer_wait_s``)."""
         self.settings = settings or get_settings()
         self.engine = engine
         self.engine_cls = engine_class(engine)
-        names = transports or (TRANSPORTS if self.settings.in_process_fallback else TRANSPORTS[:2])
+        self.stateful = bool(getattr(self.engine_cls, "stateful", False))
+        inproc = self.settings.in_process_fallback and (inproc_writer or not self.stateful)
+        names = transports or (TRANSPORTS if inproc else TRANSPORTS[:2])
         self.transports: dict[str, SocketTransport | InProcessTransport] = {}
         for name in names:
             if name == "inproc":
@@ -528,54 +592,113 @@ class EngineClient:
             self.start_probes()
 
     # Calls ----------------------------------------------------------------------------------------
+    # One deadline per call (the caller's timeout, or the enclosing request's deadline if earlier); each
+    # transport gets only what remains. A call goes on to the next transport only when the last one provably
+    # did not get it (connect failed, circuit open) or, for idempotent handlers, when its connection died;
+    # never after a timeout. A stateful engine has no in-process stand-in: when no socket answers, the call
+    # waits (up to ``writer_wait_s``, within the deadline) for the restarted writer, else EngineRestarting.
+    def _deadline(self, timeout: float | None) -> float:
+        own = time.monotonic() + (timeout or self.settings.call_timeout_s)
+        outer = deadlines.current()
+        return own if outer is None or own < outer else outer
+
+    def _left(self, deadline: float, method: str) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded(f"{self.engine}.{method}: the request's deadline passed before it was sent")
+        return left
+
+    def _allowed(self, name: str, state: TransportState, waiting: bool) -> bool:
+        # While waiting for a restarting writer the breakers are ignored: connecting is the probe.
+        return (waiting and name != "inproc") or state.breaker.allow()
+
+    def _unreached(self, method: str, errors: list[str], deadline: float, wait_until: float | None) -> float:
+        """After a pass that reached nothing: raise, or return how long to sleep before the next pass."""
+        if not self.stateful:
+            raise EngineUnavailable(f"engine {self.engine} unreachable ({'; '.join(errors)})")
+        now = time.monotonic()
+        assert wait_until is not None
+        if now >= wait_until:
+            if wait_until >= deadline:
+                raise DeadlineExceeded(f"{self.engine}.{method}: the {self.engine} engine did not come back "
+                                       "before the request's deadline")
+            raise EngineRestarting(f"the {self.engine} engine is restarting (one writer; not reachable for "
+                                   f"{self.settings.writer_wait_s:g}s); retry in a few seconds")
+        return min(0.05, wait_until - now)
+
     def call(self, method: str, request: Any = None, *, timeout: float | None = None) -> Any:
         """Call ``method`` with ``request`` (a Struct, or None for no-argument handlers)."""
         spec = self.engine_cls.method(method)
-        timeout = timeout or self.settings.call_timeout_s
-        errors: list[str] = []
-        for name, transport in self.transports.items():
-            state = self.states[name]
-            if not state.breaker.allow():
-                errors.append(f"{name}: circuit open")
-                continue
-            t0 = time.perf_counter()
-            try:
-                if isinstance(transport, InProcessTransport):
-                    result = transport.call(spec, request)
-                else:
-                    result = transport.call(method, request, spec.reply, timeout)
-            except Exception as exc:
-                self._handle_error(name, state, spec, exc, errors, t0)
-                continue
-            self._succeeded(name, state, method, t0)
-            return result
-        raise EngineUnavailable(f"engine {self.engine} unreachable ({'; '.join(errors)})")
+        deadline = self._deadline(timeout)
+        wait_until: float | None = None
+        while True:
+            errors: list[str] = []
+            for name, transport in self.transports.items():
+                state = self.states[name]
+                if not self._allowed(name, state, wait_until is not None):
+                    errors.append(f"{name}: circuit open")
+                    continue
+                left = self._left(deadline, method)
+                t0 = time.perf_counter()
+                try:
+                    if isinstance(transport, InProcessTransport):
+                        result = self._inproc(transport, spec, request, deadline, left)
+                    else:
+                        result = transport.call(method, request, spec.reply, left)
+                except Exception as exc:
+                    self._handle_error(name, state, spec, exc, errors, t0)
+                    continue
+                self._succeeded(name, state, method, t0)
+                return result
+            if wait_until is None:
+                wait_until = min(deadline, time.monotonic() + self.settings.writer_wait_s)
+            time.sleep(self._unreached(method, errors, deadline, wait_until))
+
+    def _inproc(self, transport: InProcessTransport, spec: Method, request: Any, deadline: float,
+                left: float) -> Any:
+        if len(self.transports) == 1:  # an in-process client: the handler runs in this thread, under the deadline
+            return transport.call(spec, request, deadline)
+        future = _inproc_executor().submit(transport.call, spec, request, deadline)
+        try:
+            return future.result(timeout=left)
+        except concurrent.futures.TimeoutError:
+            raise _TimedOut(f"inproc call timed out after {left:.3g}s") from None
 
     async def acall(self, method: str, request: Any = None, *, timeout: float | None = None) -> Any:
         """:meth:`call` from an event loop: socket transports answer on the loop itself (no thread hop), the
-        in-process fallback runs in the thread pool (it does the engine's work)."""
+        in-process fallback runs in the thread pool (it does the engine's work) and is awaited until the
+        deadline only."""
         from starlette.concurrency import run_in_threadpool
 
         spec = self.engine_cls.method(method)
-        timeout = timeout or self.settings.call_timeout_s
-        errors: list[str] = []
-        for name, transport in self.transports.items():
-            state = self.states[name]
-            if not state.breaker.allow():
-                errors.append(f"{name}: circuit open")
-                continue
-            t0 = time.perf_counter()
-            try:
-                if isinstance(transport, InProcessTransport):
-                    result = await run_in_threadpool(transport.call, spec, request)
-                else:
-                    result = await transport.acall(method, request, spec.reply, timeout)
-            except Exception as exc:
-                self._handle_error(name, state, spec, exc, errors, t0)
-                continue
-            self._succeeded(name, state, method, t0)
-            return result
-        raise EngineUnavailable(f"engine {self.engine} unreachable ({'; '.join(errors)})")
+        deadline = self._deadline(timeout)
+        wait_until: float | None = None
+        while True:
+            errors: list[str] = []
+            for name, transport in self.transports.items():
+                state = self.states[name]
+                if not self._allowed(name, state, wait_until is not None):
+                    errors.append(f"{name}: circuit open")
+                    continue
+                left = self._left(deadline, method)
+                t0 = time.perf_counter()
+                try:
+                    if isinstance(transport, InProcessTransport):
+                        try:
+                            result = await asyncio.wait_for(
+                                run_in_threadpool(transport.call, spec, request, deadline), left)
+                        except TimeoutError:
+                            raise _TimedOut(f"inproc call timed out after {left:.3g}s") from None
+                    else:
+                        result = await transport.acall(method, request, spec.reply, left)
+                except Exception as exc:
+                    self._handle_error(name, state, spec, exc, errors, t0)
+                    continue
+                self._succeeded(name, state, method, t0)
+                return result
+            if wait_until is None:
+                wait_until = min(deadline, time.monotonic() + self.settings.writer_wait_s)
+            await asyncio.sleep(self._unreached(method, errors, deadline, wait_until))
 
     def _succeeded(self, name: str, state: TransportState, method: str, t0: float) -> None:
         state.breaker.success()
@@ -593,6 +716,12 @@ class EngineClient:
         if isinstance(exc, _NotDelivered):
             self._fail(name, state, method, exc, errors)
             return
+        if isinstance(exc, _TimedOut):  # the engine may still be at it: never run it again elsewhere
+            self._record(name, method, "timeout", time.perf_counter() - t0)
+            if isinstance(self.transports[name], SocketTransport):
+                self.transports[name].reset()
+            raise DeadlineExceeded(f"{self.engine}.{method} did not answer before the deadline ({exc}); "
+                                   "not retried") from None
         if isinstance(exc, _MaybeDelivered):
             self._fail(name, state, method, exc, errors)
             if not spec.idempotent:
@@ -665,6 +794,9 @@ class EngineClient:
             metrics.ENGINE_UP.labels(self.engine, name).set(1 if state.up else 0)
         first = next((t for n, t in self.transports.items()
                       if isinstance(t, SocketTransport) and self.states[n].up), None)
+        inproc = self.transports.get("inproc")
+        if first is not None and isinstance(inproc, InProcessTransport) and inproc.release_if_idle(INPROC_IDLE_S):
+            log.info("engine %s is back on %s: its in-process stand-in was released", self.engine, first.kind)
         self.remote_health = None
         if first is not None:
             try:
@@ -691,7 +823,7 @@ class EngineClient:
         sockets_up = [n for n, s in self.states.items() if n != "inproc" and s.up]
         if sockets_up:
             status = "up"
-        elif "inproc" in self.transports:
+        elif "inproc" in self.transports and not self.stateful:
             status = "degraded"
         else:
             status = "down"
@@ -699,6 +831,7 @@ class EngineClient:
         return {
             "engine": self.engine,
             "status": status,
+            "stateful": self.stateful,
             "path": sockets_up[0] if sockets_up else ("inproc" if "inproc" in self.transports else None),
             "last_transport": self.last_transport,
             "fallbacks": self.fallbacks,

@@ -86,10 +86,16 @@ class Engine:
     """
 
     name: ClassVar[str] = ""
+    # A stateful engine owns state in memory that must have exactly one writer (a book, a job queue, a
+    # registry): it never runs in-process in a caller, holds a writer lease on the database while it runs,
+    # and callers wait a bounded time for it while it restarts.
+    stateful: ClassVar[bool] = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._bus: Bus | None = None
+        # Set by the host: called when the engine must stop serving (its writer lease was taken over).
+        self.on_fatal: Callable[[str], None] | None = None
 
     @property
     def bus(self) -> Bus:

@@ -20,6 +20,7 @@ import msgspec
 
 from nautilus.config import Settings, get_settings
 from nautilus.core.errors import NautilusError, NotFound, database_outage
+from nautilus.runtime import deadline
 from nautilus.runtime.engine import Engine
 from nautilus.runtime.protocol import (
     REPLY_ENCODER,
@@ -86,6 +87,7 @@ class EngineHost:
 
     # Lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
+        self.engine.on_fatal = self._fatal
         self.engine.start()
         if "unix" in self.transports:
             path = self.settings.socket_path(self.engine.name)
@@ -133,6 +135,12 @@ class EngineHost:
             self.engine.close()
         finally:
             self.pool.close()
+
+    def _fatal(self, why: str) -> None:
+        """The engine cannot go on (a newer writer took its lease): stop serving; the supervisor decides what
+        comes next."""
+        log.error("engine %s stops: %s", self.engine.name, why)
+        self._stopped.set()
 
     def serve_forever(self) -> None:
         """Block until SIGTERM/SIGINT, then stop gracefully."""
@@ -186,7 +194,11 @@ class EngineHost:
             if frame.method == PING:
                 reply = ReplyFrame(frame.id, frame.body)
             else:
-                result = self.dispatch(frame.method, frame.body, codec)
+                if frame.budget_ms > 0:  # the caller's remaining time: nested calls and long handlers honour it
+                    with deadline.scope(time.monotonic() + frame.budget_ms / 1000):
+                        result = self.dispatch(frame.method, frame.body, codec)
+                else:
+                    result = self.dispatch(frame.method, frame.body, codec)
                 reply = ReplyFrame(frame.id, msgspec.Raw(codec.encode(result)))
                 for block in codec.leases:
                     held[block] = held.get(block, 0) + 1

@@ -1,7 +1,7 @@
 """Wire protocol of the engine runtime: length-prefixed msgspec msgpack frames.
 
 A frame is a 4-byte little-endian length followed by a msgpack body. A request body is
-``[id, method, body, release]`` and a reply ``[id, body, error]``; ``body`` is the handler's own
+``[id, method, body, release, budget_ms]`` and a reply ``[id, body, error]``; ``body`` is the handler's own
 msgspec Struct, encoded once and carried as raw bytes. numpy arrays inside bodies travel as
 msgpack extension types: small ones inline (code 1), big ones as a shared-memory handle (code 2)
 that the receiver maps without copying. The same framing serves Unix sockets and TCP.
@@ -38,6 +38,7 @@ class RequestFrame(msgspec.Struct, array_like=True):
     method: str
     body: msgspec.Raw
     release: list[int] = []
+    budget_ms: float = 0.0  # time the caller still waits for the reply (0: no deadline)
 
 
 NIL = msgspec.Raw(b"\xc0")

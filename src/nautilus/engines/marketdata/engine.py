@@ -57,6 +57,7 @@ LAST_BAR = Gauge("nautilus_data_last_bar_timestamp_seconds", "Open time of the n
 
 class MarketDataEngine(StorageEngine):
     name = "marketdata"
+    stateful = True  # one writer: see nautilus.runtime.engine.Engine.stateful
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

@@ -57,6 +57,7 @@ class Served:
 
 class MLEngine(StorageEngine):
     name = "ml"
+    stateful = True  # one writer: see nautilus.runtime.engine.Engine.stateful
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

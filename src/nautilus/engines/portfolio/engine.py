@@ -84,6 +84,7 @@ def _fill_config(req: AccountCreate) -> FillConfig:
 
 class PortfolioEngine(StorageEngine):
     name = "portfolio"
+    stateful = True  # one writer: see nautilus.runtime.engine.Engine.stateful
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from nautilus.core.bounds import check_bar
+from nautilus.core.errors import InvalidInput
 from nautilus.trading.matching import Bar
 
 log = logging.getLogger("nautilus.portfolio.feed")
@@ -22,11 +24,15 @@ Listener = Callable[[str, Bar], None]
 
 
 def bar_from_message(data: dict[str, Any]) -> Bar | None:
+    """The bar of a hub message, or None when it is malformed or outside the domain bounds (never let it move
+    a symbol's clock)."""
     try:
-        return Bar(int(data["ts"]), float(data["open"]), float(data["high"]), float(data["low"]),
-                   float(data["close"]), float(data.get("volume", float("inf"))))
-    except (KeyError, TypeError, ValueError):
+        bar = Bar(int(data["ts"]), float(data["open"]), float(data["high"]), float(data["low"]),
+                  float(data["close"]), float(data.get("volume", float("inf"))))
+        check_bar(bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume, "bar")
+    except (KeyError, TypeError, ValueError, OverflowError, InvalidInput):
         return None
+    return bar
 
 
 class HubFeed:
@@ -50,9 +56,10 @@ class HubFeed:
                 self.listeners.setdefault(symbol, []).append(listener)
             if self._thread is None:
                 from nautilus.engines.websocket.messages import PollRequest
-                from nautilus.runtime.client import EngineClient
+                from nautilus.runtime.client import EngineClient, no_stack_running
 
-                self._client = EngineClient("websocket", self.settings, probe=False)
+                self._client = EngineClient("websocket", self.settings, probe=False,
+                                            inproc_writer=no_stack_running(self.settings))
                 start = self._client.call("poll", PollRequest(after_id=None)).last_id  # from now on
                 self._thread = threading.Thread(target=self._run, args=(start,), daemon=True, name="portfolio-feed")
                 self._thread.start()

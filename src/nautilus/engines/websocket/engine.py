@@ -51,6 +51,7 @@ class _HubBus(InMemoryBus):
 
 class WebSocketEngine(StorageEngine):
     name = "websocket"
+    stateful = True  # one writer: see nautilus.runtime.engine.Engine.stateful
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)

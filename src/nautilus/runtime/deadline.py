@@ -1,0 +1,50 @@
+"""The deadline of the request being served, carried from caller to engine and on to nested calls.
+
+A caller's :class:`~nautilus.runtime.client.EngineClient` call fixes one deadline; each transport gets only
+the time that remains, and the request frame carries the remaining budget to the engine host, which sets it
+here (a context variable) while the handler runs. Nested engine calls made by that handler inherit it, and
+long handlers may call :func:`check` between steps to stop work nobody waits for any more.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from nautilus.core.errors import DeadlineExceeded
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("nautilus_deadline", default=None)
+
+
+def current() -> float | None:
+    """The ``time.monotonic()`` instant by which the current request must be answered (None: no deadline)."""
+    return _DEADLINE.get()
+
+
+def remaining() -> float | None:
+    """Seconds left before the current deadline (None: no deadline; may be negative)."""
+    deadline = _DEADLINE.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def check(what: str = "the request") -> None:
+    """Raise :class:`DeadlineExceeded` when the current deadline has passed."""
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.monotonic() >= deadline:
+        raise DeadlineExceeded(f"{what} ran past its deadline; stopped")
+
+
+@contextmanager
+def scope(deadline: float | None) -> Iterator[None]:
+    """Run the block under ``deadline`` (the earlier of it and any enclosing one)."""
+    outer = _DEADLINE.get()
+    if deadline is None or (outer is not None and outer <= deadline):
+        yield
+        return
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
