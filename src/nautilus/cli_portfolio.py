@@ -159,7 +159,8 @@ def reconcile(account: ACCOUNT = "default") -> None:
 
 @paper_app.command("deploy")
 def deploy(
-    strategy: Annotated[str, typer.Argument(help="Built-in strategy, or package.module:attr")],
+    strategy: Annotated[str, typer.Argument(help="Built-in strategy, or module:attr from "
+                                                    "NAUTILUS_STRATEGIES_DIR / NAUTILUS_STRATEGY_PACKAGES")],
     symbol: Annotated[str, typer.Argument(help="Instrument to replay")],
     param: Annotated[list[str] | None, typer.Option(help="Strategy parameter name=value (repeat)")] = None,
     timeframe: Annotated[str, typer.Option(help="Bar length")] = "1d",

@@ -336,7 +336,8 @@ def sweep(
     timeframe: Annotated[str, typer.Option(help="Bar length")] = "1d",
     start: Annotated[str | None, typer.Option(help="ISO 8601 start")] = None,
     end: Annotated[str | None, typer.Option(help="ISO 8601 end (exclusive)")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (default: local cluster)")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address for this run (the sweep runs here; "
+                                                 "default: NAUTILUS_DASK_SCHEDULER, else a local cluster)")] = None,
     executor: Annotated[str, typer.Option(help="auto, local or dask")] = "auto",
     chunk: Annotated[int, typer.Option(help="Parameter sets per task")] = 256,
     plot: Annotated[Path | None, typer.Option(help="Heatmap PNG of the metric over the first two parameters")] = None,
@@ -366,7 +367,8 @@ def sweep(
             progress.update(task, completed=done, total=total)
 
         result = run_guarded(sw.run_sweep, bars, strategy, cfg, grid=g or None, space=space_bounds, samples=samples,
-                             seed=seed, metric=metric, top=top, chunk=chunk, scheduler=scheduler, executor=executor,
+                             seed=seed, metric=metric, top=top, chunk=chunk, executor=executor,
+                             scheduler=scheduler or settings.dask_scheduler,
                              walk_forward={"folds": walk_forward, "train_fraction": 0.7} if walk_forward else None,
                              progress=on_progress)
     table = Table(title=f"{strategy} on {bars.symbol} {timeframe}: {result.evaluated} sets in "

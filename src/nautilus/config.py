@@ -126,12 +126,12 @@ class Settings(BaseSettings):
                                       "(besides an API key)")
     ws_ticket_ttl_s: float = Field(default=30.0, gt=0, le=600, description="Lifetime of a one-use /ws ticket")
     # Admission control: caps on the work one request may ask for (422 naming the field and the cap).
-    max_mc_cells: int = Field(default=2_000_000_000, ge=1, description="Monte Carlo paths x assets x horizon steps")
+    max_mc_cells: int = Field(default=1_000_000_000, ge=1, description="Monte Carlo paths x assets x horizon steps")
     max_mc_paths: int = Field(default=10_000_000, ge=1, description="Monte Carlo paths per request")
     max_bars_per_request: int = Field(default=5_000_000, ge=1, description="Bars one request may read or return")
     max_sweep_size: int = Field(default=10_000, ge=1, description="Parameter combinations per sweep")
-    max_matrix_cells: int = Field(default=200_000_000, ge=1, description="rows x columns of a feature/factor "
-                                  "matrix one request may build")
+    max_matrix_cells: int = Field(default=200_000_000, ge=1, description="rows x columns of a matrix one request "
+                                  "may build: features, factor panels, ML inputs, sweep sets x bars, VaR history")
     engine_memory_mb: int = Field(default=6144, ge=0, description="Address-space ceiling per engine process "
                                   "(0: none)")
     # Code and hosts a request may not name.

@@ -15,6 +15,7 @@ T0 = 1_900_000_000 * 10**9 // DAY * DAY  # a day boundary after the generated hi
 
 @pytest.fixture
 def api(settings):
+    settings.strategy_packages = ["tests.support"]  # where the parity test's user strategy may load from
     with TestClient(create_app(settings)) as client:
         r = client.post("/api/v1/marketdata/generate", json={"symbol": "AAA", "n": 50, "seed": 3})
         assert r.status_code == 201, r.text

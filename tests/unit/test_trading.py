@@ -200,7 +200,10 @@ def test_a_users_strategy_class_runs_in_the_backtester() -> None:
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 300)))
     bars = Bars(symbol="U", timeframe="1d", ts=np.arange(300, dtype=np.int64) * DAY, open=close * 1.001,
                 high=close * 1.01, low=close * 0.99, close=close, volume=np.ones(300))
-    got = run_backtest(bars, "tests.support.user_strategy:Momentum", {"lookback": 7}, BacktestConfig(fees_bps=5))
+    from nautilus.strategy.backtest import resolve_strategy
+
+    user = resolve_strategy("tests.support.user_strategy:Momentum", packages=["tests.support"])  # an allowed package
+    got = run_backtest(bars, user, {"lookback": 7}, BacktestConfig(fees_bps=5))
     up = np.zeros(300, dtype=bool)
     up[7:] = close[7:] > close[:-7]
     entries = up & ~np.r_[False, up[:-1]]
@@ -208,4 +211,6 @@ def test_a_users_strategy_class_runs_in_the_backtester() -> None:
     want = run_signals(bars.open, bars.high, bars.low, close, entries, exits, BacktestConfig(fees_bps=5))
     assert got.trades_list() == want.trades_list() and len(want.trades_list()) > 5
     with pytest.raises(Exception, match="cannot load strategy"):
-        run_backtest(bars, "tests.support.nope:X", {})
+        resolve_strategy("tests.support.nope:X", packages=["tests.support"])
+    with pytest.raises(Exception, match="not in an allowed place"):  # no place allowed: nothing is imported
+        run_backtest(bars, "tests.support.user_strategy:Momentum", {"lookback": 7})

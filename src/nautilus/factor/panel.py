@@ -94,8 +94,9 @@ def simple_returns(close: np.ndarray) -> np.ndarray:
 
 
 def load_panel(catalog, symbols: Iterable[str], timeframe: str = "1d", start_ns: int | None = None,
-               end_ns: int | None = None) -> Panel:
-    """Read each symbol's bars in [start_ns, end_ns) from the catalog and align them.
+               end_ns: int | None = None, *, max_bars: int | None = None) -> Panel:
+    """Read each symbol's bars in [start_ns, end_ns) from the catalog and align them (``max_bars``: the
+    cap on each symbol's read, see :func:`~nautilus.engines.marketdata.query.read_bars`).
 
     Unknown symbols raise NotFound naming ``symbols``; duplicate symbols are read once.
     """
@@ -116,7 +117,7 @@ def load_panel(catalog, symbols: Iterable[str], timeframe: str = "1d", start_ns:
     loaded: dict[str, Bars] = {}
     for name in names:
         try:
-            bars = read_bars(catalog, name, timeframe, start_ns, end_ns)
+            bars = read_bars(catalog, name, timeframe, start_ns, end_ns, max_bars=max_bars)
         except NotFound as exc:
             raise NotFound(exc.message, field="symbols" if exc.field == "symbol" else exc.field) from None
         if len(bars) == 0:

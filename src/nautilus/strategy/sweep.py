@@ -3,12 +3,14 @@
 Each task backtests a chunk of parameter sets at once (the backtester vectorises across parameter
 columns) and returns statistics only, so memory stays bounded by ``chunk`` whatever the number of
 sets. Tasks run on Dask: a ``LocalCluster`` (one single-threaded worker process per core) unless a
-scheduler address is given, or in this process for small sweeps.
+scheduler address is given (engines pass ``settings.dask_scheduler``, never an address from a request),
+or in this process for small sweeps.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import threading
 import time
@@ -67,7 +69,7 @@ def param_sets(strategy: str, grid: dict[str, Sequence[Any]] | None = None,
             if not isinstance(values, (list, tuple)) or not values:
                 raise InvalidInput(f"grid values of {name!r} must be a non-empty list", field=name)
         names = list(grid)
-        total = int(np.prod([len(grid[n]) for n in names]))
+        total = math.prod(len(grid[n]) for n in names)  # Python ints: a huge grid cannot wrap around
         if total > MAX_SETS:
             raise InvalidInput(f"the grid has {total} sets; at most {MAX_SETS}", field="grid")
         candidates = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*grid.values())]

@@ -10,6 +10,8 @@ import msgspec
 import numpy as np
 
 from nautilus.core.errors import InvalidInput
+from nautilus.core.timeframe import timeframe_ns
+from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.factor.messages import (
     ComputeReply,
@@ -19,6 +21,7 @@ from nautilus.engines.factor.messages import (
     ResearchReply,
     ResearchRequest,
 )
+from nautilus.engines.marketdata.query import bars_extent, normalize_symbol
 from nautilus.factor import expression, library, pipeline, research
 from nautilus.factor.panel import Panel, load_panel
 from nautilus.runtime.engine import handler
@@ -54,6 +57,26 @@ class FactorEngine(StorageEngine):
                                    name=label)
         return ResearchReply(factor=label, timeframe=panel.timeframe, symbols=list(panel.symbols), tearsheet=sheet)
 
+    def _admit(self, req: FactorQuery) -> None:
+        """Refuse a panel of more than ``max_matrix_cells`` dates x symbols before any bars are read (its
+        dates: at most the symbols' bars together, and at most the bar slots their stored extents span)."""
+        try:
+            symbols = {normalize_symbol(s) for s in req.symbols}
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field="symbols") from None
+        cap = self.settings.max_matrix_cells
+        step = timeframe_ns(req.timeframe)
+        for footers in (False, True):
+            extents = [bars_extent(self.catalog, s, req.timeframe, None, req.end_ns, footers=footers)
+                       for s in symbols]
+            if not extents:
+                return
+            lo, hi = min(lo for _, lo, _ in extents), max(hi for _, _, hi in extents)
+            dates = min(sum(n for n, _, _ in extents), max(0, (hi - lo - 1) // step + 1))
+            if dates * len(symbols) <= cap:
+                return
+        admit(dates * len(symbols), cap, "symbols", "max_matrix_cells", "dates x symbols")
+
     def _factor(self, req: FactorQuery) -> tuple[Panel, str, np.ndarray]:
         """Load all history before end_ns, compute and process the factor, cut to [start_ns, end_ns)."""
         if req.start_ns is not None and req.end_ns is not None and req.end_ns <= req.start_ns:
@@ -64,7 +87,9 @@ class FactorEngine(StorageEngine):
             expression.parse_expression(req.expr)  # reject bad text before reading any bars
         else:
             library.parse_spec(req.factor)
-        panel = load_panel(self.catalog, req.symbols, req.timeframe, None, req.end_ns)
+        self._admit(req)
+        panel = load_panel(self.catalog, req.symbols, req.timeframe, None, req.end_ns,
+                           max_bars=self.settings.max_bars_per_request)
         label, values = pipeline.factor_values(panel, req.factor, req.expr)
         values = pipeline.apply_steps(values, [msgspec.structs.asdict(s) for s in req.steps], panel)
         if req.start_ns is not None:

@@ -19,6 +19,7 @@ from nautilus.core.bars import Bars, concat_bars
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.talib_loader import preload_talib
 from nautilus.core.timeframe import timeframe_ns
+from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.features.cache import (
     CacheKey,
@@ -37,7 +38,7 @@ from nautilus.engines.features.messages import (
     SaveFeatureSetRequest,
 )
 from nautilus.engines.features.store import FeatureSetStore
-from nautilus.engines.marketdata.query import normalize_symbol, read_bars
+from nautilus.engines.marketdata.query import bars_extent, normalize_symbol, read_bars
 from nautilus.runtime.engine import handler
 
 if TYPE_CHECKING:  # nautilus.features loads its kernels (numba): imported by the first request, not at start
@@ -114,6 +115,7 @@ class FeaturesEngine(StorageEngine):
         if len(req.symbols) > MAX_SYMBOLS:
             raise InvalidInput(f"at most {MAX_SYMBOLS} symbols per request", field="symbols")
         symbols = sorted({normalize_symbol(s) for s in req.symbols})
+        self._admit(fs, symbols, req)
         others = {s: self._read(s, req) for s in fs.cross_symbols}
         digest = fs.digest()
 
@@ -137,10 +139,22 @@ class FeaturesEngine(StorageEngine):
             horizon=fs.horizon, lookback=fs.lookback, cache=modes,
             elapsed_ms=(time.perf_counter() - started) * 1e3)
 
+    def _admit(self, fs: FeatureSet, symbols: list[str], req: ComputeRequest) -> None:
+        """Refuse a matrix of more than ``max_matrix_cells`` rows x columns before any bars are read."""
+        columns = max(1, len(fs.feature_names) + len(fs.target_names))
+        cap = self.settings.max_matrix_cells
+
+        def rows(footers: bool) -> int:
+            return sum(bars_extent(self.catalog, s, req.timeframe, req.start_ns, req.end_ns, req.limit,
+                                   footers=footers)[0] for s in symbols)
+
+        if rows(False) * columns > cap:  # the range alone does not bound it: ask the Parquet footers
+            admit(rows(True) * columns, cap, "symbols", "max_matrix_cells", "bars x (features + targets)")
+
     def _read(self, symbol: str, req: ComputeRequest, start_ns: int | None = None) -> Bars:
         start = req.start_ns if start_ns is None else start_ns
         bars = read_bars(self.catalog, symbol, req.timeframe, start, req.end_ns,
-                         req.limit if start_ns is None else None)
+                         req.limit if start_ns is None else None, max_bars=self.settings.max_bars_per_request)
         if len(bars) == 0 and start_ns is None:
             raise NotFound(f"no {req.timeframe} bars for {symbol!r} in the requested range", field="symbols")
         return bars

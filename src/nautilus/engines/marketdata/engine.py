@@ -21,6 +21,7 @@ from nautilus.core.errors import InvalidInput, NautilusError, NotFound
 from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata.fetch import FetchJobs, StreamManager, next_daily_run
+from nautilus.engines.admission import admit
 from nautilus.engines.marketdata.messages import (
     BarsRequest,
     FetchJob,
@@ -154,8 +155,9 @@ class MarketDataEngine(StorageEngine):
     @handler(idempotent=False)
     def generate(self, req: GenerateRequest) -> SeriesSummary:
         symbol = normalize_symbol(req.symbol)
-        if not 1 <= req.n <= MAX_LIMIT:
-            raise InvalidInput(f"n must be between 1 and {MAX_LIMIT}", field="n")
+        if req.n < 1:
+            raise InvalidInput("n must be at least 1", field="n")
+        admit(req.n, min(MAX_LIMIT, self.settings.max_bars_per_request), "n", "max_bars_per_request", "n bars")
         if not 0 <= req.seed < 2**63:
             raise InvalidInput("seed must be a non-negative integer below 2**63", field="seed")
         from nautilus.engines.marketdata import synthetic  # numba kernels: loaded on first use
@@ -169,7 +171,11 @@ class MarketDataEngine(StorageEngine):
     def resample(self, req: ResampleRequest) -> SeriesSummary:
         from nautilus.engines.marketdata.resample import resample as resample_bars
 
-        source = self.catalog.read(normalize_symbol(req.symbol), req.source_timeframe)
+        symbol = normalize_symbol(req.symbol)
+        rows = self.catalog.stats(symbol, req.source_timeframe).rows  # Parquet footers: nothing decoded yet
+        admit(rows, self.settings.max_bars_per_request, "source_timeframe", "max_bars_per_request",
+              f"stored {req.source_timeframe} bars of {symbol}")
+        source = self.catalog.read(symbol, req.source_timeframe)
         return self._store(resample_bars(source, req.timeframe), "replace")
 
     @handler(idempotent=False)
@@ -246,7 +252,8 @@ class MarketDataEngine(StorageEngine):
     # Reads --------------------------------------------------------------------------------------
     @handler
     def bars(self, req: BarsRequest) -> Bars:
-        return read_bars(self.catalog, req.symbol, req.timeframe, req.start_ns, req.end_ns, req.limit)
+        return read_bars(self.catalog, req.symbol, req.timeframe, req.start_ns, req.end_ns, req.limit,
+                         max_bars=self.settings.max_bars_per_request)
 
     @handler
     def bars_json(self, req: BarsRequest) -> bytes:

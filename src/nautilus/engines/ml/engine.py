@@ -20,9 +20,10 @@ import numpy as np
 from nautilus.config import Settings
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.plain import plain
+from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.features.store import FeatureSetStore
-from nautilus.engines.marketdata.query import normalize_symbol, read_bars
+from nautilus.engines.marketdata.query import bars_extent, normalize_symbol, read_bars
 from nautilus.engines.ml.jobs import Job, JobManager
 from nautilus.engines.ml.messages import (
     JobId,
@@ -145,6 +146,8 @@ class MLEngine(StorageEngine):
                 self.catalog.timeframes(s)
             except NotFound:
                 raise NotFound(f"no bars for symbol {s!r}", field="symbols") from None
+        seq_len = spec.sequence_length if spec.kind in ("lstm", "tcn") else None
+        self._admit_frame(fs, symbols, req.timeframe, req.start_ns, req.end_ns, seq_len)
         return {"name": name, "task": task, "symbols": symbols, "feature_set": fs, "target": target, "spec": spec}
 
     def _feature_set(self, ref: str | dict[str, Any]) -> Any:
@@ -157,11 +160,26 @@ class MLEngine(StorageEngine):
                 raise NotFound(exc.message, field="feature_set") from None
         return inline_feature_set(ref, field="feature_set")
 
+    def _admit_frame(self, fs: Any, symbols: list[str], timeframe: str, start_ns: int | None, end_ns: int | None,
+                     sequence_length: int | None = None) -> None:
+        """Refuse, before any bars are read, a feature matrix (rows x (features + targets), times the window
+        length of a sequence model's inputs) over ``max_matrix_cells``."""
+        columns = max(1, len(fs.feature_names) + len(fs.target_names)) * max(1, sequence_length or 1)
+        cap = self.settings.max_matrix_cells
+
+        def rows(footers: bool) -> int:
+            return sum(bars_extent(self.catalog, s, timeframe, start_ns, end_ns, footers=footers)[0] for s in symbols)
+
+        if rows(False) * columns > cap:
+            what = "bars x features" + (" x sequence_length" if sequence_length else "")
+            admit(rows(True) * columns, cap, "symbols", "max_matrix_cells", what)
+
     def _frame(self, fs: Any, symbols: list[str], timeframe: str, start_ns: int | None, end_ns: int | None) -> Any:
         from nautilus.features import compute_universe
 
         def load(symbol: str) -> Any:
-            bars = read_bars(self.catalog, symbol, timeframe, start_ns, end_ns)
+            bars = read_bars(self.catalog, symbol, timeframe, start_ns, end_ns,
+                             max_bars=self.settings.max_bars_per_request)
             if len(bars) == 0:
                 raise NotFound(f"no {timeframe} bars for {symbol!r} in the requested range", field="symbols")
             return bars
@@ -316,7 +334,9 @@ class MLEngine(StorageEngine):
         if not 1 <= len(symbols) <= MAX_SYMBOLS:
             raise InvalidInput(f"give 1 to {MAX_SYMBOLS} symbols", field="symbols")
         start = req.start_ns if req.series else None
-        frame = self._frame(fs, symbols, req.timeframe or row["timeframe"], start, req.end_ns)
+        timeframe = req.timeframe or row["timeframe"]
+        self._admit_frame(fs, symbols, timeframe, start, req.end_ns, registry.sequence_length(row))
+        frame = self._frame(fs, symbols, timeframe, start, req.end_ns)
         if req.series:
             rows = None
         else:  # the latest bar of each symbol

@@ -76,7 +76,9 @@ class Runner:
         from nautilus.strategy.backtest import validate_params
         from nautilus.strategy.backtest.strategies import resolve_strategy
 
-        strategy = resolve_strategy(req.strategy)
+        settings = self.engine.settings  # user code: only from the admin's strategies dir or packages
+        strategy = resolve_strategy(req.strategy, strategies_dir=settings.strategies_dir,
+                                    packages=settings.strategy_packages)
         params = validate_params(strategy, req.params)
         if not (0 < req.size <= 10):
             raise InvalidInput("size must be in (0, 10]", field="size")

@@ -23,6 +23,7 @@ from prometheus_client import Counter, Gauge
 from nautilus.config import Settings
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.plain import plain
+from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata.query import normalize_symbol, read_bars
 from nautilus.engines.risk.messages import (
@@ -55,8 +56,9 @@ UTILISATION = Gauge("nautilus_risk_limit_utilisation", "Measured value / limit o
                     ["account", "limit"])
 MAX_LOOKBACK = 100_000
 SCENARIO_METHODS = ("historical", "historical_ew", "fhs")
-MC_OPTIONS = {"paths", "model", "nu", "backend", "dtype", "variance_reduction", "seed", "chunk", "aggregation",
-              "scheduler"}
+MC_OPTIONS = {"paths", "model", "nu", "backend", "dtype", "variance_reduction", "seed", "chunk", "aggregation"}
+MC_DEFAULT_PATHS = 100_000  # montecarlo.simulate's default
+MC_CHUNK_CELLS = 32_000_000  # paths x horizon x assets simulated at once (memory; the result does not change)
 
 
 class RiskEngine(StorageEngine):
@@ -184,6 +186,10 @@ class RiskEngine(StorageEngine):
             raise InvalidInput("the portfolio has no positions", field="portfolio")
         if not 2 <= req.lookback <= MAX_LOOKBACK:
             raise InvalidInput(f"lookback must be between 2 and {MAX_LOOKBACK}", field="lookback")
+        assets = len(req.portfolio) + len(req.option_positions)
+        cap = self.settings.max_matrix_cells
+        admit(req.lookback * assets, cap, "lookback", "max_matrix_cells", "lookback x assets")
+        admit(assets * assets, cap, "portfolio", "max_matrix_cells", "assets x assets (covariance)")
         symbols = [normalize_symbol(s) for s in req.portfolio]
         if len(set(symbols)) != len(symbols):
             raise InvalidInput("a symbol appears twice in the portfolio", field="portfolio")
@@ -199,7 +205,9 @@ class RiskEngine(StorageEngine):
         amounts_a = np.array(amounts)
         if not np.all(np.isfinite(amounts_a)):
             raise InvalidInput("portfolio amounts must be finite numbers", field="portfolio")
-        series = [read_bars(self.catalog, s, req.timeframe, None, req.end_ns, req.lookback + 1) for s in symbols]
+        max_bars = self.settings.max_bars_per_request
+        series = [read_bars(self.catalog, s, req.timeframe, None, req.end_ns, req.lookback + 1, max_bars=max_bars)
+                  for s in symbols]
         ts, returns, last = aligned_returns(series)
         exposures = amounts_a * last if req.units == "quantity" else amounts_a
         book = None
@@ -223,6 +231,8 @@ class RiskEngine(StorageEngine):
     def var(self, req: VarRequest) -> VarReply:
         from nautilus.risk import measures
 
+        if req.method == "mc":
+            self._admit_monte_carlo(req)
         h = self._history(req)
         returns, w = h.returns, h.exposures
         notes: dict[str, Any] = {}
@@ -249,6 +259,19 @@ class RiskEngine(StorageEngine):
                         observations=int(returns.shape[0]), first_ts=int(h.ts[0]), last_ts=int(h.ts[-1]),
                         details=plain(details))
 
+    def _admit_monte_carlo(self, req: VarRequest) -> None:
+        """Refuse a simulation over the caps before any history is read or any path simulated."""
+        paths = req.options.get("paths", MC_DEFAULT_PATHS)
+        if isinstance(paths, bool) or not isinstance(paths, int) or paths < 1:
+            raise InvalidInput(f"paths must be an integer >= 1, got {paths!r}", field="options.paths")
+        if req.horizon < 1:
+            raise InvalidInput("horizon must be an integer >= 1", field="horizon")
+        settings = self.settings
+        admit(paths, settings.max_mc_paths, "options.paths", "max_mc_paths", "paths")
+        assets = len(req.portfolio) + len(req.option_positions)  # every option leg is revalued on every path
+        admit(paths * max(1, assets) * req.horizon, settings.max_mc_cells, "options.paths", "max_mc_cells",
+              "paths x assets x horizon")
+
     def _monte_carlo(self, req: VarRequest, returns: np.ndarray, w: np.ndarray,
                      book: OptionPositions | None) -> tuple[dict[str, Any], list[dict[str, float]]]:
         from nautilus.risk import measures, montecarlo
@@ -258,6 +281,13 @@ class RiskEngine(StorageEngine):
         unknown = sorted(set(opts) - MC_OPTIONS)
         if unknown:
             raise InvalidInput(f"unknown Monte Carlo option {unknown[0]!r}", field=f"options.{unknown[0]}")
+        # memory per chunk: paths x horizon x (assets + legs) shocks; chunking never changes the result
+        per_path = req.horizon * (len(w) + (0 if book is None else book.n_positions))
+        chunk = opts.get("chunk", 100_000)
+        if isinstance(chunk, int) and not isinstance(chunk, bool):
+            opts["chunk"] = max(1, min(chunk, MC_CHUNK_CELLS // max(1, per_path)))
+        if opts.get("backend") == "dask":  # the cluster is the admin's (settings), never the request's
+            opts["scheduler"] = self.settings.dask_scheduler
         res = montecarlo.simulate(cov, w, confidence=req.confidence, horizon=req.horizon, options=book, **opts)
         details = {"var_stderr": res.var_stderr, "cvar_stderr": res.cvar_stderr, "paths": res.paths,
                    "backend": res.backend, "device": res.device, "clipped": res.clipped,
@@ -357,6 +387,11 @@ class RiskEngine(StorageEngine):
 
     @handler
     def backtest(self, req: VarBacktestRequest) -> VarBacktestReply:
+        if not 1 <= req.window < req.lookback:
+            raise InvalidInput(f"window must be between 1 and lookback - 1 ({req.lookback - 1})", field="window")
+        # one VaR estimate over `window` observations per day after the first window
+        admit((req.lookback - req.window) * req.window, self.settings.max_matrix_cells, "window",
+              "max_matrix_cells", "(lookback - window) x window")
         h = self._history(req)
         if h.book is not None:
             raise InvalidInput("VaR backtests take linear positions only", field="option_positions")

@@ -41,7 +41,8 @@ class VarRequest(PortfolioRequest, kw_only=True):
     confidence: float = 0.99
     horizon: int = 1
     # mc: paths, model (normal|t), nu, backend (numpy|numba|torch|dask), dtype, variance_reduction, seed,
-    # cov_method (sample|ewma), lam, aggregation (sum|compound), scheduler
+    # cov_method (sample|ewma), lam, aggregation (sum|compound), chunk; the dask backend runs on the server's
+    # cluster (settings.dask_scheduler), never on one named here. paths, assets and horizon are capped (admission).
     options: dict[str, Any] = {}
 
 

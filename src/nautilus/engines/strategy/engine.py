@@ -7,6 +7,7 @@ the MarketData engine answers with; saved backtests go to SQL plus an artifact f
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import time
@@ -20,6 +21,7 @@ from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.talib_loader import preload_talib
 from nautilus.core.timeframe import timeframe_ns
+from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata.query import normalize_symbol, read_bars
 from nautilus.engines.strategy import artifacts
@@ -44,6 +46,7 @@ from nautilus.engines.strategy.messages import (
 from nautilus.runtime.engine import handler
 
 MAX_SCAN_SYMBOLS = 5_000
+SWEEP_CHUNK_CELLS = 32_000_000  # bars x parameter sets one sweep task holds at once (memory; same result)
 
 
 class StrategyEngine(StorageEngine):
@@ -67,7 +70,8 @@ class StrategyEngine(StorageEngine):
         super().close()
 
     def _bars(self, sel: BarsSelector) -> Bars:
-        bars = read_bars(self.catalog, sel.symbol, sel.timeframe, sel.start_ns, sel.end_ns, sel.limit)
+        bars = read_bars(self.catalog, sel.symbol, sel.timeframe, sel.start_ns, sel.end_ns, sel.limit,
+                         max_bars=self.settings.max_bars_per_request)
         if len(bars) == 0:
             raise NotFound(f"no {sel.timeframe} bars for {sel.symbol!r} in the requested range", field="start")
         return bars
@@ -148,10 +152,15 @@ class StrategyEngine(StorageEngine):
                                       conditions=[msgspec.structs.asdict(c) for c in req.conditions],
                                       within=req.within, history=req.history)
 
+        max_bars = self.settings.max_bars_per_request
+        admit(len(symbols) * max(1, req.history), self.settings.max_matrix_cells, "history", "max_matrix_cells",
+              "symbols x history bars")
+
         def load(symbol: str, after_ns: int | None) -> Bars:
             if after_ns is None:
-                return read_bars(self.catalog, symbol, req.timeframe, None, req.end_ns, req.history)
-            return read_bars(self.catalog, symbol, req.timeframe, after_ns + 1, req.end_ns)
+                return read_bars(self.catalog, symbol, req.timeframe, None, req.end_ns, req.history,
+                                 max_bars=max_bars)
+            return read_bars(self.catalog, symbol, req.timeframe, after_ns + 1, req.end_ns, max_bars=max_bars)
 
         with self._scans_lock:
             if self._scans is None:
@@ -185,7 +194,8 @@ class StrategyEngine(StorageEngine):
         end = int(bars.ts[-1]) + 1
 
         def load(symbol: str) -> Bars:
-            return read_bars(self.catalog, symbol, bars.timeframe, None, end)
+            return read_bars(self.catalog, symbol, bars.timeframe, None, end,
+                             max_bars=self.settings.max_bars_per_request)
 
         frame = compute_universe(load_feature_set(row["feature_set"]), [bars.symbol], load)
         rows, pred = registry.predict_frame(row, predictor, frame)
@@ -264,12 +274,18 @@ class StrategyEngine(StorageEngine):
         from nautilus.strategy import sweep
         from nautilus.strategy.backtest.config import config_for
 
+        settings = self.settings
+        field = "grid" if req.grid is not None else "samples"
+        sets = math.prod(len(v) for v in req.grid.values()) if req.grid is not None else req.samples
+        admit(sets, settings.max_sweep_size, field, "max_sweep_size", "parameter sets")
         bars = self._bars(req)
+        admit(sets * len(bars), settings.max_matrix_cells, field, "max_matrix_cells", "parameter sets x bars")
+        chunk = max(1, min(req.chunk, SWEEP_CHUNK_CELLS // len(bars))) if req.chunk >= 1 else req.chunk
         config = config_for(req.config, bars.timeframe)
         with self._sweep_lock:  # one sweep at a time: it already uses every core
             result = sweep.run_sweep(
                 bars, req.strategy, config, grid=req.grid, space=req.space, samples=req.samples,
-                seed=req.seed, metric=req.metric, top=req.top, chunk=req.chunk, scheduler=req.scheduler,
+                seed=req.seed, metric=req.metric, top=req.top, chunk=chunk, scheduler=settings.dask_scheduler,
                 walk_forward=None if req.walk_forward is None else msgspec.structs.asdict(req.walk_forward),
             )
         return SweepReply(strategy=req.strategy, symbol=bars.symbol, metric=req.metric,

@@ -152,7 +152,9 @@ class WalkForward(msgspec.Struct, kw_only=True):
     train_fraction: float = 0.7  # of each fold's span: in-sample share
 
 
-class SweepRequest(BarsSelector, kw_only=True):
+class SweepRequest(BarsSelector, kw_only=True, forbid_unknown_fields=True):
+    """A sweep; the Dask cluster it runs on is the admin's (``settings.dask_scheduler``), never named here."""
+
     strategy: str
     grid: dict[str, list[Any]] | None = None
     space: dict[str, list[float]] | None = None  # random search: param -> [low, high]
@@ -162,7 +164,6 @@ class SweepRequest(BarsSelector, kw_only=True):
     metric: str = "sharpe"
     top: int = 20
     walk_forward: WalkForward | None = None
-    scheduler: str | None = None  # Dask scheduler address; None: local
     chunk: int = 256  # parameter sets per task
 
 

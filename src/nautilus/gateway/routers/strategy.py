@@ -142,7 +142,7 @@ async def delete_backtest(request: Request, run_id: Annotated[int, Path(ge=1, le
 @router.post("/sweep", summary="Grid or random parameter sweep, optionally walk-forward",
              **body_doc(SELECTOR_DOC + " `strategy`, `grid` ({param: [values]}) or `space` ({param: [low, high]}"
                      " with `samples`), `metric` (default sharpe), `top`, `walk_forward` ({folds, "
-                     "train_fraction}), `scheduler` (a Dask address; default local).",
+                     "train_fraction}). The Dask cluster is the server's (settings), never named in a request.",
                      {"symbol": "AAPL", "strategy": "sma_cross",
                       "grid": {"fast": [5, 10, 20], "slow": [50, 100, 200]}, "metric": "sharpe"}))
 async def post_sweep(request: Request) -> Response:

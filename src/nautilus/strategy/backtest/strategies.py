@@ -31,10 +31,17 @@ The crossing strategies give ``short_entries = exits`` and ``short_exits = entri
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
-from collections.abc import Callable
+import re
+import sys
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -333,27 +340,88 @@ def get_strategy(name: str) -> Strategy:
                            field="strategy") from None
 
 
-def resolve_strategy(name: str) -> Strategy:
-    """A built-in strategy by name, or a user's :class:`Strategy` given as ``"package.module:attr"``.
+_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_ATTR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+USER_MODULE_PREFIX = "nautilus_user_strategies"  # sys.modules name of modules loaded from a strategies dir
+
+
+def resolve_strategy(name: str, *, strategies_dir: str | Path | None = None,
+                     packages: Sequence[str] = ()) -> Strategy:
+    """A built-in strategy by name, or a user's :class:`Strategy` given as ``"module:attr"``.
+
+    User code loads only from the places an administrator allowed (settings ``strategies_dir`` and
+    ``strategy_packages``; a request never widens them): ``module`` is a file ``module.py`` (dots:
+    sub-folders) under ``strategies_dir``, or a module of one of ``packages`` (the package itself or
+    below it). Any other name is refused (422 naming ``strategy``) *without importing anything*, so a
+    request cannot run the module-level code of an arbitrary installed module (``this:x``, ``os:system``).
 
     A user's strategy has the built-ins' interface: ``name``, ``params`` (``Param`` schema) and
     ``build(o, h, l, c, param_list, predictions) -> SignalSet``, causal (signals at ``t`` use data up
     to ``t``), so the same object runs in backtests, sweeps and paper trading.
     """
-    if ":" not in name:
+    if not isinstance(name, str) or ":" not in name:
         return get_strategy(name)
-    import importlib
-
     module, _, attr = name.partition(":")
+    if not _MODULE.match(module) or not _ATTR.match(attr):
+        raise InvalidInput(f"strategy {name!r} must be module:attribute (letters, digits, _ and dots)",
+                           field="strategy")
+    path = _strategy_file(module, strategies_dir)
+    if path is None and not any(module == p or module.startswith(p + ".") for p in packages if p):
+        where = [f"files under {strategies_dir}"] if strategies_dir is not None else []
+        where += [f"packages {', '.join(packages)}"] if packages else []
+        raise InvalidInput(f"strategy {name!r} is not in an allowed place ({'; '.join(where) or 'none set'}): "
+                           "user strategies load only from the strategies directory or packages the "
+                           "administrator configured (NAUTILUS_STRATEGIES_DIR, NAUTILUS_STRATEGY_PACKAGES)",
+                           field="strategy")
     try:
-        obj = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise InvalidInput(f"cannot load strategy {name!r}: {exc}", field="strategy") from None
+        mod = _load_file(module, path) if path is not None else importlib.import_module(module)
+        obj = getattr(mod, attr)
+    except Exception as exc:  # the admin's code may raise anything on import: a 4xx naming it, not a 500
+        raise InvalidInput(f"cannot load strategy {name!r}: {type(exc).__name__}: {exc}", field="strategy") from None
     if isinstance(obj, type):
         obj = obj()
     if not all(hasattr(obj, a) for a in ("name", "params", "build")):
         raise InvalidInput(f"{name!r} is not a strategy (it needs name, params and build)", field="strategy")
     return obj
+
+
+def _strategy_file(module: str, strategies_dir: str | Path | None) -> Path | None:
+    """``strategies_dir/a/b.py`` for module ``a.b`` when that file exists inside the directory (no link out)."""
+    if strategies_dir is None:
+        return None
+    root = Path(strategies_dir).resolve()
+    path = root.joinpath(*module.split(".")).with_suffix(".py")
+    try:
+        resolved = path.resolve(strict=True)
+    except (FileNotFoundError, OSError):
+        return None
+    return resolved if resolved.is_file() and resolved.is_relative_to(root) else None
+
+
+_load_lock = threading.Lock()
+
+
+def _load_file(module: str, path: Path) -> ModuleType:
+    """The module in ``path`` under a private name; loaded again only when the file changed."""
+    key = f"{USER_MODULE_PREFIX}.{module}"
+    stat = path.stat()
+    version = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _load_lock:
+        loaded = sys.modules.get(key)
+        if loaded is not None and getattr(loaded, "__nautilus_version__", None) == version:
+            return loaded
+        spec = importlib.util.spec_from_file_location(key, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {path}")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod  # dataclasses and pickling look a class's module up here
+        try:
+            spec.loader.exec_module(mod)
+        except BaseException:
+            sys.modules.pop(key, None)
+            raise
+        mod.__nautilus_version__ = version  # type: ignore[attr-defined]
+        return mod
 
 
 def list_strategies() -> list[dict[str, Any]]:
