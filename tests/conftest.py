@@ -20,13 +20,18 @@ def free_port_offset() -> int:
     return pick((3000, 8001, 8050, 8100, 8200, 8300, 8400, 8500, 8600, 8700, 8800, 8900))
 
 
+# Authentication fails closed (auth_mode=keys by default); the tests that do not test keys run the explicit
+# local open mode. "testserver" is the Host header of Starlette's TestClient (the host allow-list).
+TEST_AUTH = {"auth_mode": "open", "allowed_hosts": ["testserver"]}
+
+
 @pytest.fixture
 def settings(tmp_path: Path):
     from nautilus.config import Settings
 
     return Settings(home=tmp_path / "home", port_offset=free_port_offset(), engine_ports={"echo": 8050},
                     health_interval_s=0.2,
-                    breaker_cooldown_s=0.5, call_timeout_s=5.0)
+                    breaker_cooldown_s=0.5, call_timeout_s=5.0, **TEST_AUTH)
 
 
 @pytest.fixture
@@ -39,6 +44,7 @@ def stack_env(settings) -> dict[str, str]:
         "NAUTILUS_HEALTH_INTERVAL_S": str(settings.health_interval_s),
         "NAUTILUS_BREAKER_COOLDOWN_S": str(settings.breaker_cooldown_s),
         "NAUTILUS_RESTART_BACKOFF_S": "0.2",
+        "NAUTILUS_AUTH_MODE": "open",  # explicit local mode (the default, keys, fails closed without one)
         "PYTHONPATH": os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     })
     env.pop("NAUTILUS_DATABASE_URL", None)

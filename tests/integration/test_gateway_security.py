@@ -7,6 +7,7 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from nautilus.gateway.app import create_app
 from nautilus.gateway.auth import required_role
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def keyed(settings):
+    settings.auth_mode = "keys"
     settings.ensure_dirs()
     migrate(settings)
     db = Database.from_url(str(settings.database_url))
@@ -93,3 +95,200 @@ def test_every_state_changing_route_has_a_deliberate_role(settings) -> None:
     assert roles[("PUT", "/api/v1/risk/limits")] == "admin"
     assert roles[("DELETE", "/api/v1/ml/models/{name}/versions/{version}")] == "admin"
     assert set(roles.values()) <= {"read", "trade", "admin"}
+
+
+# Fail-closed authentication, revocation, metrics and health (issue 18) ------------------------------------
+PROBE = "/api/v1/system/health"  # a read route answered by the gateway itself (no engine call)
+
+
+def keys_mode(settings, **extra):
+    settings.auth_mode = "keys"
+    for name, value in extra.items():
+        setattr(settings, name, value)
+    return settings
+
+
+def test_no_key_at_all_is_401_everywhere_never_open(settings) -> None:
+    """An empty key table (a fresh or replaced database) keeps every /api request out, with a way forward."""
+    keys_mode(settings)
+    with TestClient(create_app(settings)) as api:
+        for method, path in (("GET", "/api/v1/portfolio/accounts"), ("POST", "/api/v1/portfolio/orders"),
+                             ("GET", "/api/v1/nope"), ("GET", "/metrics"), ("GET", "/metrics/engines/risk"),
+                             ("GET", "/api/v1/system/health")):
+            r = api.request(method, path, json={} if method == "POST" else None)
+            assert r.status_code == 401, (method, path, r.status_code)
+            error = r.json()["error"]
+            assert error["code"] == "unauthorized"
+            assert "nautilus keys add" in error["message"] and "NAUTILUS_AUTH_MODE=open" in error["message"]
+        r = api.get("/health")  # public liveness: the status and nothing else
+        assert r.status_code == 200 and set(r.json()) == {"status"}
+        assert api.get("/openapi.json").status_code == 200
+        r = api.get("/api/v1/portfolio/accounts", headers={"X-API-Key": "guess"})
+        assert r.status_code == 401 and "nautilus keys add" in r.json()["error"]["message"]
+
+
+def test_open_mode_is_explicit_and_loopback_only(settings) -> None:
+    from nautilus.gateway.auth import check_bind
+
+    assert settings.auth_mode == "open"  # the fixture's explicit choice
+    with TestClient(create_app(settings)) as api:
+        assert "engines" in api.get("/api/v1/system/health").json()
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        check_bind(settings, host)
+    for host in ("0.0.0.0", "192.168.1.20", "::", "example.com"):
+        with pytest.raises(SystemExit, match="not a loopback address"):
+            check_bind(settings, host)
+    check_bind(keys_mode(settings), "0.0.0.0")  # keys mode may listen anywhere
+
+
+def test_detailed_health_and_metrics_need_a_key_or_the_scrape_token(keyed) -> None:
+    settings, _, keys = keyed
+    keys_mode(settings, metrics_token="scrape-token-1")
+    with TestClient(create_app(settings)) as api:
+        assert set(api.get("/health").json()) == {"status"}
+        for path in ("/metrics", "/api/v1/system/health"):
+            assert api.get(path).status_code == 401
+            assert api.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+            assert api.get(path, headers={"X-API-Key": keys["read"]}).status_code == 200
+            assert api.get(path, headers={"Authorization": "Bearer scrape-token-1"}).status_code == 200
+        detail = api.get("/api/v1/system/health", headers={"X-API-Key": keys["read"]}).json()
+        assert {"status", "engines", "backend", "version"} <= set(detail)
+        assert "nautilus_http_requests_total" in api.get("/metrics", headers={"X-API-Key": keys["read"]}).text
+        # the scrape token reads metrics and health, nothing else
+        r = api.get("/api/v1/portfolio/accounts", headers={"Authorization": "Bearer scrape-token-1"})
+        assert r.status_code == 401
+        r = api.post("/api/v1/portfolio/accounts", headers={"Authorization": "Bearer scrape-token-1"}, json={})
+        assert r.status_code == 401
+        # an API key also works as a bearer token
+        assert api.get("/api/v1/system/health",
+                       headers={"Authorization": f"Bearer {keys['read']}"}).status_code == 200
+
+
+REVOKE = """
+import sys
+from nautilus.storage.db import Database
+db = Database.from_url(sys.argv[1])
+db.revoke_api_key(int(sys.argv[2]))
+db.dispose()
+"""
+
+
+def _revocation_is_immediate(settings, url: str, wait_s: float) -> float:
+    import subprocess
+    import sys
+
+    keys_mode(settings, database_url=url)
+    migrate(settings)
+    db = Database.from_url(url)
+    key_id = db.add_api_key("soon-revoked", "k-soon", "trade")
+    db.add_api_key("other", "k-other", "read")
+    lookups = []
+    with TestClient(create_app(settings)) as api:
+        original = api.app.state.db.find_api_key
+
+        def counted(raw):
+            lookups.append(raw)
+            return original(raw)
+
+        api.app.state.db.find_api_key = counted
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # PostgreSQL: the key listener connects in the background
+            if api.app.state.key_checker.watch.version() is not None:
+                break
+            time.sleep(0.02)
+        for _ in range(50):
+            assert api.get(PROBE, headers={"X-API-Key": "k-soon"}).status_code == 200
+        assert len(lookups) <= 2  # verified keys are cached: no database round trip per request
+        subprocess.run([sys.executable, "-c", REVOKE, url, str(key_id)], check=True, timeout=60)
+        t0 = time.monotonic()
+        while True:
+            r = api.get(PROBE, headers={"X-API-Key": "k-soon"})
+            if r.status_code == 401 or time.monotonic() - t0 > wait_s:
+                break
+            time.sleep(0.005)
+        took = time.monotonic() - t0
+        assert r.status_code == 401 and r.json()["error"]["message"] == "invalid API key"
+        assert api.get(PROBE, headers={"X-API-Key": "k-other"}).status_code == 200
+    db.dispose()
+    return took
+
+
+def test_a_revoked_key_stops_at_once_across_processes_sqlite(settings) -> None:
+    settings.ensure_dirs()
+    # the very first request after another process's revocation is refused (no wait at all)
+    assert _revocation_is_immediate(settings, str(settings.database_url), wait_s=0.0) == pytest.approx(0, abs=0.5)
+
+
+def test_a_revoked_key_stops_at_once_across_processes_postgresql(settings, pg_url) -> None:
+    settings.ensure_dirs()
+    # PostgreSQL: the NOTIFY of the revoking transaction reaches the listener when it commits (milliseconds)
+    assert _revocation_is_immediate(settings, pg_url.render_as_string(hide_password=False), wait_s=1.0) < 1.0
+
+
+# Cross-site requests and DNS rebinding ---------------------------------------------------------------
+EVIL = "http://evil.example:8000"
+
+
+def test_host_allow_list_refuses_rebound_names(settings) -> None:
+    settings.allowed_hosts = ["testserver", "nautilus.lan"]
+    with TestClient(create_app(settings)) as api:
+        for host in ("attacker.example", "attacker.example:8001", "127.0.0.1.nip.io", "nautilus.lan.evil"):
+            for path in ("/api/v1/portfolio/accounts", "/health", "/metrics"):
+                r = api.get(path, headers={"Host": host})
+                assert r.status_code == 421, (host, path)
+                assert r.json()["error"]["code"] == "misdirected_request" and r.json()["error"]["field"] == "Host"
+        for host in ("localhost", "127.0.0.1:8001", "[::1]:8001", "LOCALHOST:1", "nautilus.lan:8001", "testserver"):
+            assert api.get(PROBE, headers={"Host": host}).status_code == 200, host
+        with pytest.raises(WebSocketDisconnect) as err, \
+                api.websocket_connect("/ws", headers={"Host": "attacker.example"}) as ws:
+            ws.receive_json()
+        assert err.value.code == 4403
+
+
+def test_origin_is_checked_on_state_changing_requests_and_ws(settings) -> None:
+    settings.cors_origins = ["https://desk.example"]
+    with TestClient(create_app(settings)) as api:
+        account = {"name": "xs", "cash": 1000}
+        for origin in (EVIL, "null", "http://127.0.0.1:1", settings.web_url + ".evil.example"):
+            r = api.post("/api/v1/portfolio/accounts", json=account, headers={"Origin": origin})
+            assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden_origin", origin
+            assert api.delete("/api/v1/portfolio/accounts/xs", headers={"Origin": origin}).status_code == 403
+            with pytest.raises(WebSocketDisconnect) as err, api.websocket_connect("/ws", headers={"Origin": origin}) as ws:
+                ws.receive_json()
+            assert err.value.code == 4403
+        r = api.post("/api/v1/portfolio/accounts", json=account, headers={"Sec-Fetch-Site": "cross-site"})
+        assert r.status_code == 403
+        # reads are not state-changing (CORS keeps other origins from reading the answer)
+        assert api.get(PROBE, headers={"Origin": EVIL}).status_code == 200
+        assert "access-control-allow-origin" not in api.get(PROBE, headers={"Origin": EVIL}).headers
+        # the dashboard, the configured origins and the gateway's own origin pass
+        web_port = settings.web_url.rsplit(":", 1)[1]
+        for origin in (settings.web_url, f"http://localhost:{web_port}", "https://desk.example", "http://testserver"):
+            r = api.post("/api/v1/strategy/indicators", json={}, headers={"Origin": origin})
+            assert r.status_code not in (403, 415), (origin, r.status_code)
+            with api.websocket_connect("/ws", headers={"Origin": origin}) as ws:
+                ws.send_json({"op": "ping", "id": 7})
+                assert ws.receive_json()["type"] in ("pong", "heartbeat")
+
+
+def test_json_routes_take_only_json_and_uploads_only_multipart(settings) -> None:
+    with TestClient(create_app(settings)) as api:
+        order = b'{"account": "main", "symbol": "AAPL", "side": "buy", "quantity": 1}'
+        for ctype in ("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded",
+                      "multipart/form-data; boundary=x", None):
+            headers = {} if ctype is None else {"Content-Type": ctype}
+            r = api.post("/api/v1/portfolio/orders", content=order, headers=headers)
+            assert r.status_code == 415, (ctype, r.status_code)
+            assert r.json()["error"] == {"code": "unsupported_media_type", "field": "Content-Type",
+                                         "message": r.json()["error"]["message"]}
+        r = api.post("/api/v1/portfolio/orders", content=order, headers={"Content-Type": "application/json"})
+        assert r.status_code != 415
+        csv = b"ts,open,high,low,close,volume\n2024-01-02,1,2,0.5,1.5,100\n"
+        files = {"file": ("x.csv", csv, "text/csv")}
+        r = api.post("/api/v1/marketdata/ingest", files=files, data={"symbol": "XS1"})
+        assert r.status_code not in (403, 415), r.text  # an upload route takes multipart
+        r = api.post("/api/v1/marketdata/ingest", files=files, data={"symbol": "XS2"}, headers={"Origin": EVIL})
+        assert r.status_code == 403  # ... but not cross-site
+        r = api.post("/api/v1/marketdata/ingest", content=csv, headers={"Content-Type": "text/plain"})
+        assert r.status_code == 415
+        assert api.post("/api/v1/stream/ticket").status_code == 201  # no body, no content type: fine

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import uuid
 
 import numpy as np
@@ -117,19 +118,61 @@ def test_resume_reports_a_gap_it_cannot_fill(ws_settings) -> None:
         assert [f["seq"] for f in frames(ws, 3)] == [4, 5, 6]
 
 
-def test_auth_rejects_with_a_reason_and_accepts_query_or_header(ws_settings) -> None:
+def ping(ws) -> bool:
+    """Whether the connection answers (authenticated: a ping op gets a pong; the hub is not involved)."""
+    ws.send_json({"op": "ping", "id": 1})
+    return frames(ws, 1, "pong")[0]["id"] == 1
+
+
+def test_auth_takes_a_one_use_ticket_or_a_header_never_a_key_in_the_url(ws_settings) -> None:
     ws_settings.api_keys = ["k-secret"]
+    ws_settings.auth_mode = "keys"
     with TestClient(create_app(ws_settings)) as api:
-        for path, headers in (("/ws", {}), ("/ws?api_key=wrong", {})):
-            with api.websocket_connect(path, headers=headers) as ws, pytest.raises(WebSocketDisconnect) as err:
+        def refused(path: str, headers: dict | None = None) -> str:
+            with api.websocket_connect(path, headers=headers or {}) as ws, \
+                    pytest.raises(WebSocketDisconnect) as err:
                 ws.receive_json()
             assert err.value.code == 4401
-            assert ("missing" if path == "/ws" else "invalid") in err.value.reason
-        with api.websocket_connect("/ws?api_key=k-secret") as ws:
-            assert subscribe(ws, ["orders"])["type"] == "subscribed"
+            return err.value.reason
+
+        assert "missing ticket" in refused("/ws")
+        assert "never go in URLs" in refused("/ws?api_key=k-secret")  # even the right key, refused in a URL
+        assert "invalid" in refused("/ws?ticket=wst_forged")
+        assert "invalid" in refused("/ws", {"X-API-Key": "wrong"})
+        assert api.post("/api/v1/stream/ticket").status_code == 401  # a ticket needs a key
+        reply = api.post("/api/v1/stream/ticket", headers={"X-API-Key": "k-secret"})
+        assert reply.status_code == 201
+        ticket = reply.json()
+        assert ticket["ticket"].startswith("wst_") and ticket["expires_at"] > time.time()
+        with api.websocket_connect(f"/ws?ticket={ticket['ticket']}") as ws:
+            assert ping(ws)
+        assert "invalid or expired" in refused(f"/ws?ticket={ticket['ticket']}")  # one use
+        ws_settings.ws_ticket_ttl_s = 0.05
+        api.app.state.ws_tickets.ttl_s = 0.05
+        stale = api.post("/api/v1/stream/ticket", headers={"X-API-Key": "k-secret"}).json()["ticket"]
+        time.sleep(0.1)
+        assert "invalid or expired" in refused(f"/ws?ticket={stale}")
         with api.websocket_connect("/ws", headers={"X-API-Key": "k-secret"}) as ws:
-            assert subscribe(ws, ["orders"])["type"] == "subscribed"
+            assert ping(ws)
         assert api.get("/api/v1/stream/channels").status_code == 401
+
+
+def test_a_revoked_key_closes_its_open_connection(ws_settings) -> None:
+    from nautilus.storage.db import Database
+
+    ws_settings.auth_mode = "keys"
+    with TestClient(create_app(ws_settings)) as api:
+        db = Database.from_url(str(ws_settings.database_url))
+        key_id = db.add_api_key("watcher", "k-watch", "read")
+        ticket = api.post("/api/v1/stream/ticket", headers={"X-API-Key": "k-watch"}).json()["ticket"]
+        with api.websocket_connect(f"/ws?ticket={ticket}") as ws:
+            assert ping(ws)
+            db.revoke_api_key(key_id)
+            with pytest.raises(WebSocketDisconnect) as err:
+                for _ in range(100):
+                    ws.receive_json()
+            assert err.value.code == 4401 and "revoked" in err.value.reason
+        db.dispose()
 
 
 def test_heartbeat_and_bad_ops_get_frames(ws_settings) -> None:

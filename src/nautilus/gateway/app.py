@@ -1,4 +1,8 @@
-"""Builds the FastAPI application: health, metrics, docs and the versioned engine routers."""
+"""Builds the FastAPI application: health, metrics, docs and the versioned engine routers.
+
+``/health`` is public liveness and says only ``{"status"}``; the detailed health (engines, pids, transports,
+backend) is ``GET /api/v1/system/health`` and, like ``/metrics`` and ``/metrics/engines/{name}``, needs a key
+(read role) or the scrape token in keys mode (see :mod:`nautilus.gateway.auth`)."""
 
 from __future__ import annotations
 
@@ -17,8 +21,8 @@ import nautilus
 from nautilus.config import Settings, get_settings
 from nautilus.engines import engine_names
 from nautilus.gateway import errors, websocket
-from nautilus.gateway.auth import AuthMiddleware, KeyChecker
-from nautilus.gateway.guard import GuardMiddleware
+from nautilus.gateway.auth import DETAILED_HEALTH, AuthMiddleware, KeyChecker, TicketBook
+from nautilus.gateway.guard import GuardMiddleware, allowed_host_names, allowed_origins
 from nautilus.gateway.metrics import MetricsMiddleware
 from nautilus.gateway.routers import analytics, factors, marketdata, ml, portfolio, risk, strategy, stream
 from nautilus.gateway.routers import features as features_router
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = 64
         yield
+        app.state.key_checker.close()
         app.state.engines.close()
         app.state.audit.flush()
         app.state.db.dispose()
@@ -91,20 +96,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = Database.from_url(str(settings.database_url))
     app.state.audit = AuditWriter(app.state.db, "http-audit")
     checker = app.state.key_checker = KeyChecker(settings.api_keys, app.state.db, settings.rate_limit_per_s,
-                                                 settings.rate_limit_burst)
+                                                 settings.rate_limit_burst, mode=settings.auth_mode,
+                                                 metrics_token=settings.metrics_token)
+    app.state.ws_tickets = TicketBook(settings.ws_ticket_ttl_s)
+    origins = allowed_origins(settings.web_url, settings.cors_origins)
     errors.install(app)
     app.add_middleware(AuthMiddleware, checker=checker)  # inside the guard: its audit entries name the actor
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_mb * 2**20,
-                       max_query_bytes=settings.max_query_bytes, audit=app.state.audit)
+                       max_query_bytes=settings.max_query_bytes, audit=app.state.audit,
+                       hosts=allowed_host_names([settings.host, *settings.allowed_hosts]), origins=origins,
+                       upload_paths=frozenset({"/api/v1/marketdata/ingest"}))
     app.add_middleware(MetricsMiddleware)
     # The dashboard is served from its own origin (:3000); browsers may call the API from there only.
-    app.add_middleware(CORSMiddleware, allow_origins=[settings.web_url, *settings.cors_origins],
-                       allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"], allow_headers=["X-API-Key",
-                                                                                              "Content-Type"],
-                       max_age=600)
+    app.add_middleware(CORSMiddleware, allow_origins=origins,
+                       allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                       allow_headers=["X-API-Key", "Content-Type", "Authorization"], max_age=600)
 
-    @app.get("/health", tags=["system"])
+    @app.get("/health", tags=["system"], summary="Liveness: the overall status only (public)")
     async def health(request: Request) -> Response:
+        status = request.app.state.engines.health()["status"]
+        return Response(msgspec.json.encode({"status": status}), media_type="application/json")
+
+    @app.get(DETAILED_HEALTH, tags=["system"], summary="Detailed health: engines, pids, transports, backend "
+                                                       "(a key, or the metrics token)")
+    async def detailed_health(request: Request) -> Response:
         return Response(msgspec.json.encode(request.app.state.engines.health()), media_type="application/json")
 
     @app.get("/metrics", tags=["system"])

@@ -1,8 +1,12 @@
 """The gateway's ``/ws`` endpoint: live channels from the WebSocket hub engine, with resume.
 
 Protocol (JSON text frames)
-- Connect to ``/ws``; when API keys are configured pass one as ``?api_key=`` or ``X-API-Key``, else
-  the server closes with code 4401 and a reason. ``?batch=1`` opts in to batch frames (below).
+- Authentication (keys mode): get a one-use ticket with ``POST /api/v1/stream/ticket`` (``X-API-Key``;
+  reply ``{"ticket", "expires_at"}``, valid ``ws_ticket_ttl_s``) and connect to ``/ws?ticket=...``; clients
+  that can set headers may send ``X-API-Key`` on the handshake instead. Keys never go in the URL: a
+  ``?api_key=`` is refused. Without a valid ticket or key the server closes with code 4401 and a reason; a
+  connection whose key is revoked is closed with 4401 within ``REVALIDATE_S``. The handshake's ``Origin`` and
+  ``Host`` are checked first (:mod:`nautilus.gateway.guard`). ``?batch=1`` opts in to batch frames (below).
 - Client ops: ``{"op": "subscribe", "channels": ["bars.*", "orders"], "resume": {"orders": 41}}``
   (``resume``: last ``seq`` seen per channel; the missed messages are replayed first, exactly once and in
   order), ``{"op": "unsubscribe", "channels": [...]}``, ``{"op": "ping"}``.
@@ -45,7 +49,8 @@ from typing import Any
 
 import anyio
 import msgspec
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import Response
 from prometheus_client import Counter, Gauge
 from websockets.frames import Frame, Opcode
 
@@ -64,6 +69,7 @@ WS_GAPS = Counter("nautilus_ws_poll_gaps_total", "Hub polls that found messages 
 MAX_PATTERNS = 100
 MAX_NAME = 200
 CLOSE_AUTH = 4401
+REVALIDATE_S = 1.0  # how often an open connection's key is checked again (revocation closes it)
 CLOSE_SLOW = 1008
 CLOSE_TIMEOUT_S = 2.0
 WRITE_BUFFER_BYTES = 64 * 1024  # above this many unsent bytes in a transport, frames wait in the connection's queue
@@ -437,25 +443,71 @@ async def _subscribe(fan: Fanout, conn: Connection, op: dict[str, Any]) -> None:
         conn.send_now(out)
 
 
-def _authorized(ws: WebSocket) -> str | None:
-    """None when allowed, else the reason to close."""
+class Ticket(msgspec.Struct, frozen=True):
+    ticket: str
+    expires_at: float  # epoch seconds
+
+
+@router.post("/api/v1/stream/ticket", tags=["stream"], status_code=201,
+             summary="A one-use ticket for /ws?ticket=... (keys never travel in URLs)")
+async def ws_ticket(request: Request) -> Response:
+    identity = (request.scope.get("state") or {}).get("identity")
+    key = request.headers.get("x-api-key") if identity is not None and identity.actor != "static" else None
+    ticket, expires = request.app.state.ws_tickets.issue(identity, key)
+    return Response(_encode(Ticket(ticket, round(expires, 3))), status_code=201, media_type="application/json")
+
+
+def _authorized(ws: WebSocket) -> tuple[str | None, str | None]:
+    """``(reason to close or None, the key to re-check while the connection lives or None)``."""
     checker = ws.app.state.key_checker
+    if "api_key" in ws.query_params:
+        return "API keys never go in URLs: get a ticket (POST /api/v1/stream/ticket) and use ?ticket=", None
     if not checker.enabled():
-        return None
-    key = ws.query_params.get("api_key") or ws.headers.get("x-api-key")
+        return None, None
+    ticket = ws.query_params.get("ticket")
+    if ticket:
+        redeemed = ws.app.state.ws_tickets.redeem(ticket)
+        if redeemed is None:
+            return "invalid or expired ticket (tickets are one-use)", None
+        identity, key = redeemed
+        if key is not None and checker.identify(key) is None:  # revoked since the ticket was issued
+            return "API key revoked", None
+        return None, key
+    key = ws.headers.get("x-api-key")
     if not key:
-        return "missing API key (?api_key= or X-API-Key header)"
-    if checker.role(key) is None:
-        return "invalid API key"
-    return None
+        if not checker.any_key():
+            return "no API key exists: `nautilus keys add NAME --role admin`, or NAUTILUS_AUTH_MODE=open", None
+        return "missing ticket: POST /api/v1/stream/ticket, then /ws?ticket=", None
+    if checker.identify(key) is None:
+        return "invalid API key", None
+    return None, key
+
+
+async def _close_when_revoked(ws: WebSocket, conn: Connection, key: str) -> None:
+    checker = ws.app.state.key_checker
+    while conn.closed_reason is None:
+        await asyncio.sleep(REVALIDATE_S)
+        try:
+            valid = checker.identify(key) is not None
+        except Exception:  # the database is unreachable: keep the connection, check again
+            continue
+        if not valid:
+            conn.closed_reason = "API key revoked"
+            await conn._close(CLOSE_AUTH, "API key revoked")
+            return
 
 
 @router.websocket("/ws")
 async def ws_endpoint(ws: WebSocket) -> None:
     await ws.accept()
-    reason = _authorized(ws)
+    try:
+        reason, key = _authorized(ws)
+    except Exception:  # the keys live in the database
+        log.warning("/ws authentication failed: the database is unreachable")
+        await ws.close(code=1013, reason="the database is unreachable; retry later")
+        return
     if reason is not None:
-        await ws.close(code=CLOSE_AUTH, reason=reason)
+        await ws.close(code=CLOSE_AUTH, reason=reason[:120])
         return
     settings = ws.app.state.settings
     fan = fanout_of(ws.app)
@@ -463,6 +515,7 @@ async def ws_endpoint(ws: WebSocket) -> None:
                       batch=ws.query_params.get("batch") in ("1", "true"))
     fan.add(conn)
     conn.sender = asyncio.get_running_loop().create_task(conn.run_sender())
+    watcher = None if key is None else asyncio.get_running_loop().create_task(_close_when_revoked(ws, conn, key))
     try:
         while conn.closed_reason is None:
             text = await ws.receive_text()
@@ -492,6 +545,8 @@ async def ws_endpoint(ws: WebSocket) -> None:
         pass
     finally:
         fan.remove(conn)
+        if watcher is not None:
+            watcher.cancel()
         if conn.sender is not None:
             conn.sender.cancel()
             with contextlib.suppress(BaseException):

@@ -129,6 +129,13 @@ def hash_api_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
 
 
+def _notify_key_change(session: Session) -> None:
+    """PostgreSQL: tell every gateway's key listener (``nautilus.gateway.auth``) that the key table changed; the
+    notification is delivered when this transaction commits. SQLite gateways see commits by themselves."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().exec_driver_sql("SELECT pg_notify('nautilus_api_keys', '')")
+
+
 def _require_text(value: str, field: str) -> None:
     if not value or not value.strip():
         raise InvalidInput(f"{field} must be a non-empty string", field=field)
@@ -338,6 +345,7 @@ class Database:
         try:
             with self.sessions.begin() as session:
                 session.add(key)
+                _notify_key_change(session)
         except IntegrityError as exc:
             raise Conflict("an API key with this value already exists", field="raw_key") from exc
         return key.id
@@ -376,6 +384,7 @@ class Database:
                 raise NotFound(f"API key {key_id} does not exist", field="key_id")
             if key.revoked_at is None:
                 key.revoked_at = utcnow()
+                _notify_key_change(session)
 
     # Backtests ------------------------------------------------------------------------------------
     def add_backtest(self, **fields: Any) -> int:
