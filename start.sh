@@ -14,7 +14,15 @@ profile="${NAUTILUS_PROFILE:-embedded}"
 if [ "$profile" = production ]; then
   eval "$(scripts/production.sh env)"
   scripts/production.sh db
-elif [ "$profile" != embedded ]; then
+elif [ "$profile" = embedded ]; then
+  # Authentication fails closed (no key: every /api call is 401). The embedded first run is local open mode,
+  # chosen here explicitly; the gateway then listens on loopback only.
+  if [ -z "${NAUTILUS_AUTH_MODE:-}" ]; then
+    export NAUTILUS_AUTH_MODE=open
+    echo "auth: NAUTILUS_AUTH_MODE=open (local, no API keys, loopback only); for keys: NAUTILUS_AUTH_MODE=keys and"
+    echo "      .venv/bin/nautilus keys add NAME --role admin"
+  fi
+else
   echo "error: NAUTILUS_PROFILE must be embedded or production, not $profile" >&2
   exit 2
 fi
@@ -26,7 +34,14 @@ else
 fi
 .venv/bin/nautilus up
 .venv/bin/nautilus sample --if-empty
-[ "$profile" = production ] && scripts/production.sh up
+if [ "$profile" = production ]; then
+  scripts/production.sh up
+  # keys mode: the first run creates an admin key (printed once; paste it in the dashboard's Settings)
+  if ! .venv/bin/python -c 'import sys; from nautilus.config import get_settings; from nautilus.storage.db import Database
+s = get_settings(); sys.exit(0 if s.api_keys or Database.from_url(str(s.database_url)).has_active_api_keys() else 1)'; then
+    .venv/bin/nautilus keys add admin --role admin
+  fi
+fi
 .venv/bin/nautilus status
 url=$(.venv/bin/python -c 'from nautilus.config import get_settings; print(get_settings().gateway_url)')
 echo
@@ -34,6 +49,6 @@ echo "Nautilus is running:"
 echo "  dashboard  $(.venv/bin/python -c 'from nautilus.config import get_settings; print(get_settings().web_url)')"
 echo "  API        $url/api/v1   (try: curl '$url/api/v1/marketdata/bars?symbol=AAPL&limit=5')"
 echo "  API docs   $url/docs"
-echo "  health     $url/health"
-echo "  metrics    $url/metrics"
+echo "  health     $url/health   (liveness; details: $url/api/v1/system/health)"
+echo "  metrics    $url/metrics  (a key or NAUTILUS_METRICS_TOKEN unless NAUTILUS_AUTH_MODE=open)"
 echo "  CLI        .venv/bin/nautilus --help      stop with ./stop.sh"

@@ -34,6 +34,11 @@ case "${1:-up}" in
     echo "export NAUTILUS_DATABASE_URL=\"${NAUTILUS_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/nautilus}\""
     echo "export NAUTILUS_REDIS_URL=\"${NAUTILUS_REDIS_URL:-redis://127.0.0.1:6379/0}\""
     echo "export NAUTILUS_WEB_API_BASE=\"http://127.0.0.1:$(( ${NAUTILUS_NGINX_PORT:-8080} + offset ))\""
+    # Keys, never open mode; Prometheus scrapes with a token kept (mode 600) beside the rendered configs.
+    echo "export NAUTILUS_AUTH_MODE=keys"
+    mkdir -p "$dir"
+    [ -s "$dir/metrics_token" ] || (umask 077; $py -c 'import secrets; print(secrets.token_urlsafe(32))' >"$dir/metrics_token")
+    echo "export NAUTILUS_METRICS_TOKEN=\"$(cat "$dir/metrics_token")\""
     ;;
   db)
     $py -m nautilus.production database

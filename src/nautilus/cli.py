@@ -88,6 +88,9 @@ def up(
     unknown = [n for n in names if n not in engine_names()]
     if unknown:
         fail(f"unknown engine(s): {', '.join(unknown)}; known: {', '.join(engine_names())}")
+    if not no_gateway and settings.auth_mode == "open" and not _loopback(settings.listen_host):
+        fail(f"NAUTILUS_AUTH_MODE=open (no API keys) refuses to listen on {settings.listen_host!r}, which is not a "
+             "loopback address: bind to 127.0.0.1 or use keys (`nautilus keys add NAME --role admin`)")
     settings.ensure_dirs()
     migrate(settings)
     if foreground:
@@ -103,6 +106,12 @@ def up(
         fail(f"services did not become healthy within {wait:.0f}s; see {supervisor.log_dir(settings)}", 1)
     console.print(f"[green]ready[/green]  gateway {settings.gateway_url}  docs {settings.gateway_url}/docs  "
                   f"health {settings.gateway_url}/health")
+
+
+def _loopback(host: str) -> bool:
+    from nautilus.gateway.auth import is_loopback
+
+    return is_loopback(host)
 
 
 def wait_healthy(settings: Settings, engines: list[str], gateway: bool, timeout: float) -> bool:

@@ -1,7 +1,8 @@
 """The production profile's local configuration: ``deploy/`` files rewritten for one machine.
 
 ``python -m nautilus.production render DIR`` writes into DIR the Prometheus config (the gateway and every
-engine scraped at 127.0.0.1 on this stack's ports), its alert rules, and an NGINX config (listening on
+engine scraped at 127.0.0.1 on this stack's ports, with ``NAUTILUS_METRICS_TOKEN`` as the Bearer token from
+DIR/metrics_token, mode 600), its alert rules, and an NGINX config (listening on
 ``NAUTILUS_NGINX_PORT``, default 8080, in front of this stack's gateway and dashboard, with its temporary
 files under DIR so it runs without root's directories). ``scripts/production.sh`` renders, checks
 (``promtool``, ``nginx -t``) and starts them; the containers use ``deploy/`` as it is.
@@ -23,7 +24,14 @@ def render(settings: Settings, out: Path, nginx_port: int, prometheus_port: int)
     out.mkdir(parents=True, exist_ok=True)
     gateway = f"127.0.0.1:{settings.gateway_bind_port}"
     web = f"127.0.0.1:{settings.web_port + settings.port_offset}"
+    if not settings.metrics_token:
+        raise SystemExit("error: NAUTILUS_METRICS_TOKEN is not set: Prometheus scrapes the gateway with it "
+                         "(scripts/production.sh env sets one)")
+    token = out / "metrics_token"
+    token.touch(mode=0o600)
+    token.write_text(settings.metrics_token)
     prom = (DEPLOY / "prometheus.yml").read_text().replace("'gateway:8001'", f"'{gateway}'")
+    prom = prom.replace("/run/secrets/metrics_token", str(token))
     nginx = (DEPLOY / "nginx.conf").read_text()
     nginx = nginx.replace("server gateway:8001;", f"server {gateway};").replace("server web:3000;", f"server {web};")
     nginx = re.sub(r"listen 80;", f"listen 127.0.0.1:{nginx_port};", nginx)

@@ -126,7 +126,7 @@ def test_supervisor_restarts_a_killed_engine_and_health_shows_it(settings, stack
                 while not stop.is_set():
                     statuses.append(http.get("/api/v1/marketdata/bars",
                                              params={"symbol": "AAPL", "limit": 5}).status_code)
-                    seen.append(http.get("/health").json()["engines"]["marketdata"]["status"])
+                    seen.append(http.get("/api/v1/system/health").json()["engines"]["marketdata"]["status"])
 
         worker = threading.Thread(target=hammer)
         worker.start()
@@ -151,7 +151,7 @@ def test_supervisor_restarts_a_killed_engine_and_health_shows_it(settings, stack
 
 def _health(url: str, want: str) -> dict | None:
     try:
-        engine = httpx.get(f"{url}/health", timeout=1.0).json()["engines"]["marketdata"]
+        engine = httpx.get(f"{url}/api/v1/system/health", timeout=1.0).json()["engines"]["marketdata"]
     except Exception:
         return None
     return engine if engine["status"] == want and engine["pid"] else None

@@ -152,7 +152,7 @@ def test_finer_bars_are_resampled_on_request_like_pandas(api):
 def test_health_and_metrics_report_engine_path(api):
     deadline = time.time() + 10
     while time.time() < deadline:
-        health = api.get("/health").json()
+        health = api.get("/api/v1/system/health").json()
         engine = health["engines"]["marketdata"]
         if engine["status"] == "up" and engine["pid"]:  # the pid arrives with the first health probe
             break

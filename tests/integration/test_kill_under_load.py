@@ -52,21 +52,21 @@ def test_sigkill_each_engine_under_load_loses_no_request(settings, stack_env, ca
             for engine in engines:
                 victim, waited = None, time.monotonic() + 30
                 while victim is None and time.monotonic() < waited:  # the gateway's probe reports the pid
-                    victim = http.get("/health").json()["engines"][engine]["pid"]
+                    victim = http.get("/api/v1/system/health").json()["engines"][engine]["pid"]
                     time.sleep(0.1)
                 assert victim, engine
                 os.kill(victim, signal.SIGKILL)
                 killed = time.monotonic()
                 deadline = killed + 120
                 while time.monotonic() < deadline:
-                    info = http.get("/health").json()["engines"][engine]
+                    info = http.get("/api/v1/system/health").json()["engines"][engine]
                     if info["pid"] not in (None, victim) and info["status"] == "up" and info["path"] == "unix":
                         break
                     time.sleep(0.1)
                 else:
                     raise AssertionError(f"{engine} did not come back on its unix socket")
                 recovery[engine] = round(time.monotonic() - killed, 2)
-            health = http.get("/health").json()["engines"]
+            health = http.get("/api/v1/system/health").json()["engines"]
             assert all(health[e]["restarts"] == 1 for e in engines), {e: health[e]["restarts"] for e in engines}
             assert 'nautilus_engine_restarts{engine="ml"} 1.0' in http.get("/metrics").text
         stop.set()

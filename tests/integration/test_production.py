@@ -51,7 +51,10 @@ def _wait(predicate, timeout: float, what: str):
 def test_nginx_and_prometheus_in_front_of_a_real_stack(settings, tmp_path) -> None:
     nginx, prometheus = _tool("nginx"), _tool("prometheus")
     nginx_port, prom_port = _free_port(), _free_port()
+    settings.metrics_token = "scrape-token"  # render writes it for Prometheus (the stack runs open mode here)
     files = render(settings, tmp_path / "prod", nginx_port, prom_port)
+    assert (tmp_path / "prod" / "metrics_token").stat().st_mode & 0o077 == 0
+    assert str(tmp_path / "prod" / "metrics_token") in files["prometheus"].read_text()
     assert subprocess.run([nginx, "-t", "-q", "-c", str(files["nginx"])]).returncode == 0
     pid = supervisor.start_detached(settings, ["marketdata"])
     procs = []

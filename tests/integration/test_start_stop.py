@@ -21,9 +21,11 @@ def run_script(name: str, env: dict[str, str], timeout: float = 600) -> subproce
 
 
 def test_start_query_stop(settings: Settings, stack_env: dict[str, str]):
+    stack_env = {k: v for k, v in stack_env.items() if k != "NAUTILUS_AUTH_MODE"}  # start.sh chooses open mode
     started = run_script("start.sh", stack_env)
     try:
         assert started.returncode == 0, started.stdout + started.stderr
+        assert "NAUTILUS_AUTH_MODE=open" in started.stdout  # ... and says so
         assert settings.gateway_url in started.stdout
         again = run_script("start.sh", stack_env)  # idempotent
         assert again.returncode == 0 and "already running" in again.stdout

@@ -39,10 +39,10 @@ def temp_home(prefix: str) -> Iterator[Path]:
 
 
 def bench_settings(home: Path, port_offset: int, shm_pool_mb: int = 64) -> Settings:
-    """Settings of a stack living entirely under ``home`` (no auth, no Redis)."""
+    """Settings of a stack living entirely under ``home`` (explicit open mode on loopback, no Redis)."""
     return Settings(home=home, data_dir=home / "data", runtime_dir=home / "run",
                     database_url=f"sqlite:///{home / 'data' / 'nautilus.db'}", port_offset=port_offset,
-                    shm_pool_mb=shm_pool_mb, api_keys=[], redis_url=None)
+                    shm_pool_mb=shm_pool_mb, api_keys=[], redis_url=None, auth_mode="open")
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -52,7 +52,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         "NAUTILUS_HOME": str(settings.home), "NAUTILUS_DATA_DIR": str(settings.data_dir),
         "NAUTILUS_RUNTIME_DIR": str(settings.runtime_dir), "NAUTILUS_DATABASE_URL": str(settings.database_url),
         "NAUTILUS_PORT_OFFSET": str(settings.port_offset), "NAUTILUS_SHM_POOL_MB": str(settings.shm_pool_mb),
-        "NAUTILUS_API_KEYS": "",
+        "NAUTILUS_API_KEYS": "", "NAUTILUS_AUTH_MODE": settings.auth_mode,
     })
     return env
 

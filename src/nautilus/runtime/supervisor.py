@@ -138,7 +138,7 @@ class Supervisor:
         env.update({
             "NAUTILUS_HOME": str(s.home), "NAUTILUS_DATA_DIR": str(s.data_dir),
             "NAUTILUS_RUNTIME_DIR": str(s.runtime_dir), "NAUTILUS_PORT_OFFSET": str(s.port_offset),
-            "NAUTILUS_DATABASE_URL": str(s.database_url),
+            "NAUTILUS_DATABASE_URL": str(s.database_url), "NAUTILUS_AUTH_MODE": s.auth_mode,
         })
         return env
 
@@ -235,7 +235,7 @@ def start_detached(settings: Settings, engines: list[str], gateway: bool = True,
         args.append("--no-gateway")
     env = dict(os.environ if env is None else env, NAUTILUS_HOME=str(settings.home), NAUTILUS_RUNTIME_DIR=str(settings.runtime_dir),
                NAUTILUS_DATA_DIR=str(settings.data_dir), NAUTILUS_PORT_OFFSET=str(settings.port_offset),
-               NAUTILUS_DATABASE_URL=str(settings.database_url))
+               NAUTILUS_DATABASE_URL=str(settings.database_url), NAUTILUS_AUTH_MODE=settings.auth_mode)
     with open(logs / "supervisor.log", "ab") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=env)

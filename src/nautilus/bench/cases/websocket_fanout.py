@@ -117,7 +117,8 @@ def _publish(settings: Settings, count: int, rate: float, pad: int = 0) -> None:
 
 def _ready(settings: Settings) -> bool:
     try:
-        return httpx.get(f"{settings.gateway_url}/health", timeout=1.0).json()["engines"][ENGINE]["status"] == "up"
+        health = httpx.get(f"{settings.gateway_url}/api/v1/system/health", timeout=1.0).json()
+        return health["engines"][ENGINE]["status"] == "up"
     except (httpx.HTTPError, KeyError, ValueError):
         return False
 
