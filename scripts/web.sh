@@ -48,6 +48,7 @@ e2e() {
   export NAUTILUS_HOME="$home" NAUTILUS_PORT_OFFSET="$offset"
   export NAUTILUS_SOURCE_URLS="{\"yahoo\": \"http://127.0.0.1:$source_port\"}"
   unset NAUTILUS_API_KEYS
+  export NAUTILUS_AUTH_MODE=open  # explicit local open mode (keys mode without a key refuses every call)
   .venv/bin/python -m nautilus.bench.sourceserver --port "$source_port" --fixtures tests/fixtures >/dev/null 2>&1 &
   source_pid=$!
   stop() {

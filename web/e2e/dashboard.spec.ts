@@ -209,7 +209,7 @@ test("100,000-bar chart renders and pans smoothly", async ({ page, request }) =>
 test("an engine killed shows the banner, then recovers", async ({ page, request }) => {
   await page.goto("/risk");
   await expect(page.getByRole("heading", { level: 1, name: "Risk" })).toBeVisible();
-  const health = await (await request.get(`${apiBase}/health`)).json();
+  const health = await (await request.get(`${apiBase}/api/v1/system/health`)).json();
   const pid = health.engines.risk.pid as number;
   expect(pid).toBeGreaterThan(0);
   const t0 = Date.now();

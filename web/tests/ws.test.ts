@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { backoffMs, globMatch, LiveSocket, ResumeTracker, wsUrlWithKey, type SocketLike } from "../src/lib/ws";
+import { backoffMs, globMatch, LiveSocket, ResumeTracker, wsUrlWithTicket, type SocketLike } from "../src/lib/ws";
 
 describe("ResumeTracker", () => {
   it("drops duplicates and stale seqs, keeps the last seq per channel", () => {
@@ -51,8 +51,8 @@ describe("helpers", () => {
   });
 
   it("puts the API key in the query", () => {
-    expect(wsUrlWithKey("ws://h:1/ws", "")).toBe("ws://h:1/ws");
-    expect(wsUrlWithKey("ws://h:1/ws", "a b")).toBe("ws://h:1/ws?api_key=a%20b");
+    expect(wsUrlWithTicket("ws://h:1/ws", "")).toBe("ws://h:1/ws");
+    expect(wsUrlWithTicket("ws://h:1/ws", "a b")).toBe("ws://h:1/ws?ticket=a%20b");
   });
 });
 

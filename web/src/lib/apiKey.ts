@@ -1,4 +1,4 @@
-/** The API key lives in the browser only (localStorage); sent as `X-API-Key`, and as `?api_key=` on /ws. */
+/** The API key lives in the browser only (localStorage); sent as `X-API-Key`, never in a URL (/ws takes a ticket). */
 const KEY = "nautilus.apiKey";
 type Listener = (key: string) => void;
 const listeners = new Set<Listener>();

@@ -1,10 +1,19 @@
 /** The app's one LiveSocket and React hooks over it. */
 import { useEffect, useRef, useState } from "react";
+import { api } from "./api";
 import { getApiKey, onApiKeyChange } from "./apiKey";
 import { getConfig } from "./config";
-import { LiveSocket, wsUrlWithKey, type WsMessage, type WsStatus } from "./ws";
+import { LiveSocket, wsUrlWithTicket, type WsMessage, type WsStatus } from "./ws";
 
-export const live = new LiveSocket(() => wsUrlWithKey(getConfig().wsUrl, getApiKey()));
+/** Each (re)connect takes a fresh one-use ticket with the key (header); without a key: open mode. */
+async function liveUrl(): Promise<string> {
+  const base = getConfig().wsUrl;
+  if (!getApiKey()) return base;
+  const t = await api<{ ticket: string; expires_at: number }>("/api/v1/stream/ticket", { method: "POST" });
+  return wsUrlWithTicket(base, t.ticket);
+}
+
+export const live = new LiveSocket(liveUrl);
 
 declare global {
   interface Window {

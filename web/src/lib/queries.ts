@@ -6,7 +6,7 @@ import type { Health } from "./health";
 export function useHealth() {
   return useQuery({
     queryKey: ["health"],
-    queryFn: () => get<Health>("/health"),
+    queryFn: () => get<Health>("/api/v1/system/health"), // detailed (a key in keys mode); /health is status only
     refetchInterval: 1000,
     retry: 0,
   });

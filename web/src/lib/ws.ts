@@ -57,10 +57,11 @@ export function backoffMs(attempt: number, base = 500, max = 15000, jitter = 0.2
   return Math.round(raw * (1 - jitter + 2 * jitter * rand()));
 }
 
-/** Build the socket URL with the API key as `?api_key=` (browsers cannot set headers on WebSockets). */
-export function wsUrlWithKey(wsUrl: string, key: string): string {
-  if (!key) return wsUrl;
-  return wsUrl + (wsUrl.includes("?") ? "&" : "?") + "api_key=" + encodeURIComponent(key);
+/** The socket URL with a one-use ticket (`POST /api/v1/stream/ticket`): browsers cannot set headers on a
+ * WebSocket and API keys never go in URLs. */
+export function wsUrlWithTicket(wsUrl: string, ticket: string): string {
+  if (!ticket) return wsUrl;
+  return wsUrl + (wsUrl.includes("?") ? "&" : "?") + "ticket=" + encodeURIComponent(ticket);
 }
 
 export type WsStatus = "connecting" | "open" | "closed";
@@ -91,7 +92,7 @@ export class LiveSocket {
   private statusListeners = new Set<(s: WsStatus) => void>();
 
   constructor(
-    private url: () => string,
+    private url: () => string | Promise<string>,
     private factory: (url: string) => SocketLike = (u) => new WebSocket(u) as unknown as SocketLike,
   ) {}
 
@@ -168,9 +169,21 @@ export class LiveSocket {
   private connect(): void {
     if (this.stopped) return;
     this.setStatus("connecting");
+    let url: string | Promise<string>;
+    try {
+      url = this.url();
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    if (typeof url === "string") this.open(url);
+    else url.then((u) => { if (!this.stopped && !this.ws) this.open(u); }, () => this.scheduleReconnect());
+  }
+
+  private open(url: string): void {
     let ws: SocketLike;
     try {
-      ws = this.factory(this.url());
+      ws = this.factory(url);
     } catch {
       this.scheduleReconnect();
       return;
