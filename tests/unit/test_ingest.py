@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nautilus.core.bounds import TS_MIN_NS
 from nautilus.core.errors import InvalidInput
 from nautilus.engines.marketdata.ingest import parse_bars
 
@@ -351,7 +352,7 @@ fractions = st.floats(min_value=0.01, max_value=1.0)
 @st.composite
 def valid_frames(draw) -> pd.DataFrame:
     n = draw(st.integers(min_value=1, max_value=40))
-    ts = draw(st.lists(st.integers(min_value=-(2**62), max_value=2**62), min_size=n, max_size=n, unique=True))
+    ts = draw(st.lists(st.integers(min_value=TS_MIN_NS, max_value=2**62), min_size=n, max_size=n, unique=True))
     open_ = np.array(draw(st.lists(prices, min_size=n, max_size=n)))
     close = np.array(draw(st.lists(prices, min_size=n, max_size=n)))
     up = np.array(draw(st.lists(st.floats(min_value=1.0, max_value=2.0), min_size=n, max_size=n)))

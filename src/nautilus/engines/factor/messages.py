@@ -13,6 +13,8 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
+from nautilus.core.bounds import Name, Timestamp
+
 
 class Step(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """One cross-sectional step: winsorize (method quantile|mad, limits, n_mad), zscore, rank (centered),
@@ -28,12 +30,12 @@ class Step(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class FactorQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    symbols: list[str]
+    symbols: list[Name]
     factor: Any = None
     expr: str | None = None
     timeframe: str = "1d"
-    start_ns: int | None = None
-    end_ns: int | None = None
+    start_ns: Timestamp | None = None
+    end_ns: Timestamp | None = None
     steps: list[Step] = []
 
 

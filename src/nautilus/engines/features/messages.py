@@ -7,6 +7,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from nautilus.core.bounds import Name, Timestamp
+
 
 class FeatureSetName(msgspec.Struct, kw_only=True):
     name: str
@@ -39,10 +41,10 @@ class ComputeRequest(msgspec.Struct, kw_only=True):
 
     name: str | None = None
     definition: Any = None
-    symbols: list[str]
+    symbols: list[Name]
     timeframe: str = "1d"
-    start_ns: int | None = None
-    end_ns: int | None = None
+    start_ns: Timestamp | None = None
+    end_ns: Timestamp | None = None
     limit: int | None = None
 
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nautilus.core.bars import COLUMNS, Bars
+from nautilus.core.bounds import TS_MAX_NS, TS_MIN_NS, TS_RANGE_TEXT
 from nautilus.core.errors import InvalidInput
 from nautilus.core.timeframe import timeframe_ns
 
@@ -76,7 +77,7 @@ def parse_bars(
     _check_options(fmt, symbol, tz, timestamp_unit)
     frame = _read_frame(data, fmt)
     names = resolve_columns(list(frame.columns), columns)
-    ts, ts_valid, ts_problem = _parse_timestamps(frame[names["ts"]], tz, timestamp_unit, datetime_format)
+    ts, ts_valid, ts_problem = _bounded(*_parse_timestamps(frame[names["ts"]], tz, timestamp_unit, datetime_format))
     converted = {name: _to_float(frame[names[name]], name) for name in COLUMNS}
     values = {name: array for name, (array, _) in converted.items()}
     problems = [
@@ -197,6 +198,19 @@ def _parse_timestamps(
     else:
         reason = f"timestamp {parsed.iloc[i]} is outside the supported range 1677..2262"
     return ns, valid, _Problem(i, reason)
+
+
+def _bounded(ts: np.ndarray, valid: np.ndarray, problem: _Problem | None
+             ) -> tuple[np.ndarray, np.ndarray, _Problem | None]:
+    """Rows whose time is outside the domain bounds (:mod:`nautilus.core.bounds`) are invalid too: a bar
+    stamped in year 2262 would move the instrument's clock past every later bar."""
+    outside = valid & ((ts < TS_MIN_NS) | (ts > TS_MAX_NS))
+    if not outside.any():
+        return ts, valid, problem
+    i = int(np.argmax(outside))
+    if problem is None or i < problem.row:
+        problem = _Problem(i, f"timestamp {pd.Timestamp(int(ts[i]), tz='UTC')} is outside {TS_RANGE_TEXT}")
+    return ts, valid & ~outside, problem
 
 
 def _in_ns_range(times: pd.Series) -> np.ndarray:

@@ -6,9 +6,11 @@ from typing import Literal
 
 import msgspec
 
+from nautilus.core.bounds import Name, Timestamp
+
 
 class IngestRequest(msgspec.Struct, kw_only=True):
-    symbol: str
+    symbol: Name
     timeframe: str
     data: bytes
     fmt: Literal["csv", "parquet"] = "csv"
@@ -32,10 +34,10 @@ class SeriesSummary(msgspec.Struct, kw_only=True):
 
 
 class BarsRequest(msgspec.Struct, kw_only=True):
-    symbol: str
+    symbol: Name
     timeframe: str = "1d"
-    start_ns: int | None = None
-    end_ns: int | None = None  # exclusive
+    start_ns: Timestamp | None = None
+    end_ns: Timestamp | None = None  # exclusive
     limit: int | None = None  # the last `limit` bars of the range
 
 
@@ -60,11 +62,11 @@ class InstrumentList(msgspec.Struct):
 
 
 class GenerateRequest(msgspec.Struct, kw_only=True):
-    symbol: str
+    symbol: Name
     timeframe: str = "1d"
     model: Literal["gbm", "garch"] = "gbm"
     n: int = 1000
-    start_ns: int = 1_577_836_800_000_000_000  # 2020-01-01
+    start_ns: Timestamp = 1_577_836_800_000_000_000  # 2020-01-01
     seed: int = 1
     s0: float = 100.0
     mu: float = 0.05
@@ -73,14 +75,14 @@ class GenerateRequest(msgspec.Struct, kw_only=True):
 
 
 class ResampleRequest(msgspec.Struct, kw_only=True):
-    symbol: str
+    symbol: Name
     source_timeframe: str
     timeframe: str
 
 
 class SampleRequest(msgspec.Struct, kw_only=True):
     seed: int = 7
-    symbols: list[str] | None = None
+    symbols: list[Name] | None = None
 
 
 class SampleReply(msgspec.Struct):
@@ -102,10 +104,10 @@ class FetchRequest(msgspec.Struct, kw_only=True):
     """
 
     source: str
-    symbol: str
+    symbol: Name
     timeframe: str = "1d"
-    start_ns: int | None = None
-    end_ns: int | None = None
+    start_ns: Timestamp | None = None
+    end_ns: Timestamp | None = None
     as_symbol: str | None = None
     adjust: Adjust = "total"
     options: dict[str, str] = {}
@@ -151,7 +153,7 @@ class FetchList(msgspec.Struct):
 class UpdateRequest(msgspec.Struct, kw_only=True):
     """Refresh series fetched before up to now: all of them, or those of ``symbols`` (catalog names)."""
 
-    symbols: list[str] | None = None
+    symbols: list[Name] | None = None
 
 
 class SourceInfo(msgspec.Struct, kw_only=True):
@@ -174,7 +176,7 @@ class StreamRequest(msgspec.Struct, kw_only=True):
     ``bars.<AS_SYMBOL>``."""
 
     source: str
-    symbol: str
+    symbol: Name
     timeframe: str
     as_symbol: str | None = None
     options: dict[str, str] = {}

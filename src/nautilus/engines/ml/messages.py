@@ -7,6 +7,8 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
+from nautilus.core.bounds import Name, Timestamp
+
 
 class ModelBody(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The model to train (see :class:`nautilus.ml.training.ModelSpec`); omitted fields take the task's."""
@@ -20,15 +22,15 @@ class ModelBody(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class TrainRequest(msgspec.Struct, kw_only=True):
-    symbols: list[str]
+    symbols: list[Name]
     task: str | None = None  # direction | volatility | regime (feature set, target, model and baseline)
     name: str | None = None  # registry name; default: the task's name
     feature_set: str | dict[str, Any] | None = None  # a built-in or saved set's name, or an inline set
     target: str | None = None  # required without a task
     model: ModelBody = msgspec.field(default_factory=ModelBody)
     timeframe: str = "1d"
-    start_ns: int | None = None
-    end_ns: int | None = None
+    start_ns: Timestamp | None = None
+    end_ns: Timestamp | None = None
     n_folds: int = 5
     scheme: Literal["expanding", "rolling"] = "expanding"
     embargo: int | None = None
@@ -81,10 +83,10 @@ class PredictRequest(msgspec.Struct, kw_only=True):
     name: str
     version: int | None = None
     rows: Any = None  # list or numpy array
-    symbols: list[str] | None = None
+    symbols: list[Name] | None = None
     timeframe: str | None = None  # default: the model's
-    start_ns: int | None = None
-    end_ns: int | None = None
+    start_ns: Timestamp | None = None
+    end_ns: Timestamp | None = None
     series: bool = False
 
 

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+
+from nautilus.core.bounds import (
+    SAFE_NAME_PATTERN,
+    Amount,
+    Cash,
+    ClientId,
+    Label,
+    Name,
+    Price,
+    Quantity,
+    Size,
+    Timestamp,
+)
 
 
 class AccountCreate(msgspec.Struct, kw_only=True):
     """A paper account: starting cash (one amount in the base currency, or per currency) and fill simulation."""
 
-    name: str
-    cash: float | dict[str, float] = 100_000.0
-    base_currency: str = "USD"
+    name: Name
+    cash: Cash | dict[Name, Cash] = 100_000.0
+    base_currency: Name = "USD"
     slippage_bps: float = 0.0
     fee_bps: float = 0.0
     fixed_fee: float = 0.0
@@ -21,29 +34,30 @@ class AccountCreate(msgspec.Struct, kw_only=True):
 
 
 class AccountRef(msgspec.Struct, kw_only=True):
-    account: str = "default"
+    account: Name = "default"
 
 
 class CashChange(msgspec.Struct, kw_only=True):
-    account: str = "default"
-    currency: str | None = None  # default: the base currency
-    amount: float  # deposit (> 0) or withdrawal (< 0)
+    account: Name = "default"
+    currency: Name | None = None  # default: the base currency
+    amount: Amount  # deposit (> 0) or withdrawal (< 0)
 
 
 class OrderRequest(msgspec.Struct, kw_only=True):
     """An order. Give ``quantity`` (units) or ``equity_pct`` (a fraction of equity, sized at the fill)."""
 
-    account: str = "default"
-    symbol: str
+    account: Name = "default"
+    symbol: Name
     side: Literal["buy", "sell"]
+    # sizes and prices are checked by the engine against nautilus.core.bounds (an invalid order is audited)
     quantity: float | None = None
     equity_pct: float | None = None
     type: Literal["market", "limit", "stop", "stop_limit"] = "market"
     limit_price: float | None = None
     stop_price: float | None = None
     tif: Literal["GTC", "DAY", "IOC", "FOK"] = "GTC"
-    strategy: str = ""
-    client_order_id: str | None = None  # idempotency key: a retried submission returns the first order
+    strategy: Label = ""
+    client_order_id: ClientId | None = None  # idempotency key: a retried submission returns the first order
 
 
 class OrderRef(msgspec.Struct, kw_only=True):
@@ -52,9 +66,9 @@ class OrderRef(msgspec.Struct, kw_only=True):
 
 class AmendRequest(msgspec.Struct, kw_only=True):
     order_id: int
-    quantity: float | None = None
-    limit_price: float | None = None
-    stop_price: float | None = None
+    quantity: Quantity | None = None
+    limit_price: Price | None = None
+    stop_price: Price | None = None
 
 
 class OrdersQuery(msgspec.Struct, kw_only=True):
@@ -72,39 +86,39 @@ class FillsQuery(msgspec.Struct, kw_only=True):
 
 
 class EquityQuery(msgspec.Struct, kw_only=True):
-    account: str = "default"
-    start_ns: int | None = None
+    account: Name = "default"
+    start_ns: Timestamp | None = None
     limit: int = 100_000
 
 
 class BarIn(msgspec.Struct, kw_only=True, array_like=True):
-    ts: int  # bar open time, ns UTC
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float = float("inf")
+    ts: Timestamp  # bar open time, ns UTC
+    open: Price
+    high: Price
+    low: Price
+    close: Price
+    volume: Size = float("inf")
 
 
 class BarsPush(msgspec.Struct, kw_only=True):
     """New bars of one instrument, oldest first (a live feed, a replay, or a test)."""
 
-    symbol: str
+    symbol: Name
     bars: list[BarIn]
 
 
 class QuoteIn(msgspec.Struct, kw_only=True):
-    ts: int  # ns UTC
-    bid: float
-    ask: float
-    bid_size: float = float("inf")
-    ask_size: float = float("inf")
+    ts: Timestamp  # ns UTC
+    bid: Price
+    ask: Price
+    bid_size: Size = float("inf")
+    ask_size: Size = float("inf")
 
 
 class QuotesPush(msgspec.Struct, kw_only=True):
     """Top-of-book quotes of one instrument, oldest first: they fill orders between bars."""
 
-    symbol: str
+    symbol: Name
     quotes: list[QuoteIn]
 
 
@@ -132,13 +146,14 @@ class AccountReply(msgspec.Struct, kw_only=True):
 class DeployRequest(msgspec.Struct, kw_only=True):
     """Paper-trade a strategy on a replay of stored bars, after a backtest and a risk validation."""
 
-    strategy: str  # a built-in strategy's name, or "package.module:attr" for a user's Strategy
-    symbol: str
+    strategy: Annotated[str, msgspec.Meta(min_length=1, max_length=256, pattern=SAFE_NAME_PATTERN)]  # a built-in
+    # strategy's name, or "package.module:attr" for a user's Strategy
+    symbol: Name
     params: dict[str, Any] = {}
     timeframe: str = "1d"
-    account: str = "default"
-    start_ns: int | None = None
-    end_ns: int | None = None
+    account: Name = "default"
+    start_ns: Timestamp | None = None
+    end_ns: Timestamp | None = None
     size: float = 1.0  # fraction of equity per entry (the backtester's percent_equity)
     direction: Literal["long", "short", "both"] = "long"
     source: Literal["replay", "stream"] = "replay"  # stored bars, or bars arriving on the hub's bars.<SYMBOL>
@@ -159,12 +174,12 @@ class OptimizeRequest(msgspec.Struct, kw_only=True):
     """Optimise weights over catalog symbols (or the account's holdings) and optionally rebalance into orders."""
 
     method: str = "max_sharpe"
-    symbols: list[str] = []  # default: the account's current holdings
+    symbols: list[Name] = []  # default: the account's current holdings
     timeframe: str = "1d"
-    start_ns: int | None = None
-    end_ns: int | None = None
+    start_ns: Timestamp | None = None
+    end_ns: Timestamp | None = None
     params: dict[str, Any] = {}
-    account: str = "default"
+    account: Name = "default"
     rebalance: bool = False  # submit the orders that move the account to the weights
     lot_size: float = 0.0
     min_notional: float = 0.0
@@ -180,7 +195,7 @@ class OptimizeReply(msgspec.Struct, kw_only=True):
 class FollowRequest(msgspec.Struct, kw_only=True):
     """Feed the paper book with the bars arriving on the hub's ``bars.<SYMBOL>`` channels."""
 
-    symbols: list[str]
+    symbols: list[Name]
 
 
 class FeedReply(msgspec.Struct, kw_only=True):

@@ -12,6 +12,8 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
+from nautilus.core.bounds import Timestamp
+
 
 class OptionLeg(msgspec.Struct, kw_only=True):
     """A European option position on a catalog instrument (spot = its last close)."""
@@ -32,7 +34,7 @@ class PortfolioRequest(msgspec.Struct, kw_only=True):
     units: Literal["value", "quantity"] = "value"
     timeframe: str = "1d"
     lookback: int = 500
-    end_ns: int | None = None
+    end_ns: Timestamp | None = None
     option_positions: list[OptionLeg] = []
 
 

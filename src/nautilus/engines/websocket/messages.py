@@ -11,6 +11,8 @@ from typing import Any
 
 import msgspec
 
+from nautilus.core.bounds import Name, Timestamp
+
 
 class BusMessage(msgspec.Struct):
     """One bus publish: ``topic`` and its JSON-able ``data``."""
@@ -89,10 +91,10 @@ class StartReplay(msgspec.Struct, kw_only=True):
     timestamps (``speed=0`` and ``bars_per_second=0``: as fast as possible). ``loop`` starts over at the end.
     """
 
-    symbol: str
+    symbol: Name
     timeframe: str = "1d"
-    start_ns: int | None = None
-    end_ns: int | None = None
+    start_ns: Timestamp | None = None
+    end_ns: Timestamp | None = None
     speed: float = 0.0
     bars_per_second: float = 0.0
     loop: bool = False

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
 import numpy as np
-from fastapi import Path, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from nautilus.core.errors import InvalidInput
@@ -26,13 +25,15 @@ from nautilus.gateway.routers import (
     body_doc,
     call_engine,
     decode_body,
+    decode_json,
     json_response,
+    name_path,
 )
 from nautilus.runtime.client import EngineClient
 
 router = EngineRouter("features")
 
-SetName = Annotated[str, Path(min_length=1, max_length=64)]
+SetName = Annotated[str, name_path(64)]
 EXAMPLE_SET = {"description": "momentum and volatility", "features": [
     {"kind": "return", "window": 5}, {"kind": "rolling", "stat": "std", "column": "log_return", "window": 20},
     {"kind": "indicator", "spec": "rsi(14)"}, {"kind": "calendar", "field": "dayofweek"}],
@@ -58,10 +59,7 @@ async def get_set(request: Request, name: SetName) -> Response:
                        "out (it defaults to the path's).", EXAMPLE_SET))
 async def put_set(request: Request, name: SetName) -> Response:
     body = await request.body()
-    try:
-        definition = msgspec.json.decode(body) if body else None
-    except msgspec.DecodeError as exc:
-        raise InvalidInput(f"the request body is not valid JSON: {exc}", field="body") from None
+    definition = decode_json(body) if body else None
     if not isinstance(definition, dict):
         raise InvalidInput("the request body must be a JSON object (the feature set)", field="body")
     req = SaveFeatureSetRequest(name=name, definition=definition)

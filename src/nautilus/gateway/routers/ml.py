@@ -18,12 +18,13 @@ from nautilus.gateway.routers import (
     decode_body,
     decode_query,
     json_response,
+    name_path,
     query_doc,
 )
 from nautilus.runtime.client import EngineClient
 
 router = EngineRouter("ml")
-NAME = Annotated[str, Path(min_length=1, max_length=128)]
+NAME = Annotated[str, name_path(128)]
 
 
 def _client(request: Request) -> EngineClient:
@@ -54,12 +55,12 @@ async def list_jobs(request: Request) -> Response:
 
 
 @router.get("/jobs/{job_id}", summary="A training job's status and progress")
-async def get_job(request: Request, job_id: Annotated[str, Path(max_length=64)]) -> Response:
+async def get_job(request: Request, job_id: Annotated[str, name_path(64)]) -> Response:
     return json_response(await call_engine(_client(request), "job", JobId(id=job_id)))
 
 
 @router.delete("/jobs/{job_id}", summary="Cancel a training job")
-async def cancel_job(request: Request, job_id: Annotated[str, Path(max_length=64)]) -> Response:
+async def cancel_job(request: Request, job_id: Annotated[str, name_path(64)]) -> Response:
     return json_response(await call_engine(_client(request), "cancel_job", JobId(id=job_id)))
 
 

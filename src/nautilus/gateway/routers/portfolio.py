@@ -35,6 +35,7 @@ from nautilus.gateway.routers import (
     decode_body,
     decode_query,
     json_response,
+    name_path,
     parse_time,
     query_doc,
 )
@@ -135,18 +136,18 @@ async def create_account(request: Request) -> Response:
 
 
 @router.get("/accounts/{name}", summary="One paper account")
-async def get_account(request: Request, name: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:
+async def get_account(request: Request, name: Annotated[str, name_path(64)]) -> Response:
     return json_response(await call_engine(_client(request), "account", AccountRef(account=name)))
 
 
 @router.get("/accounts/{name}/reconcile", summary="Rebuild positions and cash from the fills and compare")
-async def reconcile(request: Request, name: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:
+async def reconcile(request: Request, name: Annotated[str, name_path(64)]) -> Response:
     return json_response(await call_engine(_client(request), "reconcile", AccountRef(account=name)))
 
 
 @router.post("/accounts/{name}/cash", summary="Deposit (amount > 0) or withdraw (amount < 0) cash",
              **body_doc("`amount`, optional `currency`.", {"amount": 10000}))
-async def change_cash(request: Request, name: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:
+async def change_cash(request: Request, name: Annotated[str, name_path(64)]) -> Response:
     body = await decode_body(request, dict)
     req = convert_body(body | {"account": name}, CashChange)
     return json_response(await call_engine(_client(request), "change_cash", req))
@@ -214,12 +215,12 @@ async def deployments(request: Request) -> Response:
 
 
 @router.get("/deployments/{dep_id}", summary="A deployment's stage, progress and trades")
-async def deployment(request: Request, dep_id: Annotated[str, Path(max_length=64)]) -> Response:
+async def deployment(request: Request, dep_id: Annotated[str, name_path(64)]) -> Response:
     return json_response(await call_engine(_client(request), "deployment", DeploymentRef(id=dep_id)))
 
 
 @router.delete("/deployments/{dep_id}", summary="Stop a deployment")
-async def stop_deployment(request: Request, dep_id: Annotated[str, Path(max_length=64)]) -> Response:
+async def stop_deployment(request: Request, dep_id: Annotated[str, name_path(64)]) -> Response:
     return json_response(await call_engine(_client(request), "stop_deployment", DeploymentRef(id=dep_id)))
 
 

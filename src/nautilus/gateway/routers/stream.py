@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from fastapi import Path, Request
+from fastapi import Request
 from fastapi.responses import Response
 from msgspec import Meta
 
@@ -17,12 +17,13 @@ from nautilus.gateway.routers import (
     decode_body,
     decode_query,
     json_response,
+    name_path,
     query_doc,
 )
 from nautilus.runtime.client import EngineClient
 
 router = EngineRouter("stream")
-REPLAY_ID = Annotated[str, Path(min_length=1, max_length=64)]
+REPLAY_ID = Annotated[str, name_path(64)]
 
 
 def _client(request: Request) -> EngineClient:
@@ -41,7 +42,7 @@ class ReplayParams(msgspec.Struct, frozen=True):
 
 @router.get("/channels/{channel}", summary="A channel's buffered messages with seq > after_seq (resume by HTTP)",
             **query_doc(ReplayParams))
-async def channel_messages(request: Request, channel: Annotated[str, Path(min_length=1, max_length=200)]) -> Response:
+async def channel_messages(request: Request, channel: Annotated[str, name_path(200)]) -> Response:
     query = decode_query(request, ReplayParams)
     req = ReplayRequest(channel=channel, after_seq=query.after_seq, limit=query.limit)
     return json_response(await call_engine(_client(request), "replay", req))
