@@ -12,16 +12,18 @@ import threading
 from datetime import UTC, datetime
 
 import msgspec
+import numpy as np
 from prometheus_client import Gauge
 
 from nautilus.adapters import SOURCES, make_source
 from nautilus.config import Settings
 from nautilus.core.bars import Bars
+from nautilus.core.bounds import check_name, check_timestamp
 from nautilus.core.errors import InvalidInput, NautilusError, NotFound
 from nautilus.core.timeframe import timeframe_ns
+from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata.fetch import FetchJobs, StreamManager, next_daily_run
-from nautilus.engines.admission import admit
 from nautilus.engines.marketdata.messages import (
     BarsRequest,
     FetchJob,
@@ -111,6 +113,10 @@ class MarketDataEngine(StorageEngine):
 
     # Writes -------------------------------------------------------------------------------------
     def _store(self, bars: Bars, mode: str, run_id: int | None = None) -> SeriesSummary:
+        check_name(bars.symbol, "symbol")
+        if len(bars):  # every write (files, fetches, streams, synthetic series) stays inside the time bounds
+            check_timestamp(int(np.min(bars.ts)), "ts")
+            check_timestamp(int(np.max(bars.ts)), "ts")
         with self._write_lock:
             summary = self.catalog.write(bars, mode=mode)
             self.database.upsert_instrument(bars.symbol)

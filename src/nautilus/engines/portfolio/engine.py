@@ -20,6 +20,17 @@ import msgspec
 from prometheus_client import Counter, Gauge
 
 from nautilus.config import Settings
+from nautilus.core.bounds import (
+    AMOUNT_MAX,
+    CASH_MAX,
+    CLIENT_ID_MAX,
+    PRICE_MAX,
+    QUANTITY_MAX,
+    check_bar,
+    check_name,
+    check_number,
+    check_timestamp,
+)
 from nautilus.core.errors import Conflict, EngineUnavailable, InvalidInput, NautilusError, NotFound
 from nautilus.core.plain import plain
 from nautilus.engines.base import StorageEngine
@@ -63,20 +74,17 @@ DEFAULT_CASH = 100_000.0
 _CURRENCY_LEN = (3, 16)
 
 
-def _finite(value: float | None, field: str, *, positive: bool = True) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not math.isfinite(value) or (positive and value <= 0):
-        raise InvalidInput(f"{field} must be a {'positive ' if positive else ''}finite number, got {value!r}",
-                           field=field)
-    return float(value)
+def _finite(value: float | None, field: str, *, positive: bool = True, hi: float = AMOUNT_MAX) -> float | None:
+    """A finite number within the domain bounds: in ``(0, hi]`` (``positive``) or ``[-hi, hi]``; None passes."""
+    return check_number(value, field, lo=0.0 if positive else -hi, hi=hi, lo_open=positive)
+
+
+_FILL_BOUNDS = {"slippage_bps": 10_000.0, "fee_bps": 10_000.0, "fixed_fee": AMOUNT_MAX, "latency_ms": 86_400_000.0}
 
 
 def _fill_config(req: AccountCreate) -> FillConfig:
-    for name in ("slippage_bps", "fee_bps", "fixed_fee", "latency_ms"):
-        value = getattr(req, name)
-        if not math.isfinite(value) or value < 0:
-            raise InvalidInput(f"{name} must be a finite number >= 0, got {value!r}", field=name)
+    for name, hi in _FILL_BOUNDS.items():
+        check_number(getattr(req, name), name, lo=0.0, hi=hi)
     if req.max_participation is not None and not (0 < req.max_participation <= 1):
         raise InvalidInput("max_participation must be in (0, 1]", field="max_participation")
     return FillConfig(req.slippage_bps, req.fee_bps, req.fixed_fee, req.latency_ms, req.max_participation)
@@ -151,13 +159,15 @@ class PortfolioEngine(StorageEngine):
         name = req.name.strip()
         if not name or len(name) > 64:
             raise InvalidInput("name must be 1-64 characters", field="name")
+        check_name(name, "name")
+        check_name(req.base_currency, "base_currency")
         base = req.base_currency.strip().upper()
         if not (_CURRENCY_LEN[0] <= len(base) <= _CURRENCY_LEN[1]):
             raise InvalidInput(f"base_currency {req.base_currency!r} is not a currency code", field="base_currency")
         cash = {base: req.cash} if isinstance(req.cash, (int, float)) else {k.upper(): v for k, v in req.cash.items()}
         for ccy, amount in cash.items():
-            if not math.isfinite(amount) or amount < 0:
-                raise InvalidInput(f"cash {ccy} must be a finite amount >= 0", field="cash")
+            check_name(ccy, "cash")
+            check_number(amount, f"cash.{ccy}" if isinstance(req.cash, dict) else "cash", lo=0.0, hi=AMOUNT_MAX)
         cfg = _fill_config(req)
         assert self.store is not None
         with self._lock:
@@ -193,14 +203,19 @@ class PortfolioEngine(StorageEngine):
     def change_cash(self, req: CashChange) -> AccountReply:
         """Deposit or withdraw cash (a withdrawal may not take the currency's cash below zero)."""
         _finite(req.amount, "amount", positive=False)
+        check_name(req.currency, "currency")
         assert self.store is not None
         with self._lock:
             account = self.account_of(req.account)
             ccy = (req.currency or account.base_currency).upper()
-            new = account.cash.get(ccy, 0.0) + req.amount
+            current = account.cash.get(ccy, 0.0)
+            if not math.isfinite(current):  # written before the bounds existed: any change repairs it from 0
+                current = 0.0
+            new = current + req.amount
             if new < 0:
-                raise InvalidInput(f"withdrawal exceeds the {ccy} cash ({account.cash.get(ccy, 0.0):.2f})",
-                                   field="amount")
+                raise InvalidInput(f"withdrawal exceeds the {ccy} cash ({current:.2f})", field="amount")
+            if new > CASH_MAX:
+                raise InvalidInput(f"the {ccy} cash would exceed {CASH_MAX:g}", field="amount")
             self.store.change_cash(account.id, ccy, new, req.amount)
             account.cash[ccy] = new
             self._stale_risk.add(account.id)
@@ -255,7 +270,9 @@ class PortfolioEngine(StorageEngine):
                 raise NotFound(f"unknown instrument {req.symbol!r} (no bars in the catalog)", field="symbol")
         if (req.quantity is None) == (req.equity_pct is None):
             raise InvalidInput("give exactly one of quantity or equity_pct", field="quantity")
-        _finite(req.quantity, "quantity")
+        check_name(req.symbol, "symbol")
+        check_name(req.strategy, "strategy", allow_empty=True, max_length=128)
+        _finite(req.quantity, "quantity", hi=QUANTITY_MAX)
         if req.equity_pct is not None and not (math.isfinite(req.equity_pct) and 0 < req.equity_pct <= 10):
             raise InvalidInput("equity_pct must be in (0, 10]", field="equity_pct")
         if req.type in ("limit", "stop_limit") and req.limit_price is None:
@@ -264,10 +281,9 @@ class PortfolioEngine(StorageEngine):
             raise InvalidInput(f"a {req.type} order needs stop_price", field="stop_price")
         if req.type == "market" and (req.limit_price is not None or req.stop_price is not None):
             raise InvalidInput("a market order takes no limit_price or stop_price", field="type")
-        _finite(req.limit_price, "limit_price")
-        _finite(req.stop_price, "stop_price")
-        if req.client_order_id is not None and not (0 < len(req.client_order_id) <= 128):
-            raise InvalidInput("client_order_id must be 1-128 characters", field="client_order_id")
+        _finite(req.limit_price, "limit_price", hi=PRICE_MAX)
+        _finite(req.stop_price, "stop_price", hi=PRICE_MAX)
+        check_name(req.client_order_id, "client_order_id", CLIENT_ID_MAX)
         ccy = self.book.currency(req.symbol, account)
         if math.isnan(self.book.fx(account, ccy)):
             raise InvalidInput(f"{req.symbol} trades in {ccy} and no {ccy}{account.base_currency} rate is known",
@@ -369,9 +385,9 @@ class PortfolioEngine(StorageEngine):
     def amend_order(self, req: AmendRequest) -> OrderReply:
         """Change a working order's quantity (not below what has filled) or its prices."""
         assert self.store is not None
-        _finite(req.quantity, "quantity")
-        _finite(req.limit_price, "limit_price")
-        _finite(req.stop_price, "stop_price")
+        _finite(req.quantity, "quantity", hi=QUANTITY_MAX)
+        _finite(req.limit_price, "limit_price", hi=PRICE_MAX)
+        _finite(req.stop_price, "stop_price", hi=PRICE_MAX)
         with self._lock:
             order = self.book.orders.get(req.order_id)
             if order is None:
@@ -455,9 +471,8 @@ class PortfolioEngine(StorageEngine):
     @handler(idempotent=True)
     def follow(self, req: FollowRequest) -> FeedReply:
         """Feed every account's book with the bars arriving on the hub's ``bars.<SYMBOL>`` channels."""
-        for symbol in req.symbols:
-            if not symbol or len(symbol) > 64:
-                raise InvalidInput(f"bad symbol {symbol!r}", field="symbols")
+        for i, symbol in enumerate(req.symbols):
+            check_name(symbol, f"symbols.{i}")
         for symbol in req.symbols:
             self.feed.follow(symbol)
         return self.feeds()
@@ -537,11 +552,9 @@ class PortfolioEngine(StorageEngine):
         """Advance the book over new bars of one instrument (bars not after its clock are ignored)."""
         if not req.bars:
             raise InvalidInput("bars is empty", field="bars")
-        for i, b in enumerate(req.bars):
-            prices = (b.open, b.high, b.low, b.close)
-            if not all(math.isfinite(p) and p > 0 for p in prices) or b.low > min(b.open, b.close) or b.high < max(
-                    b.open, b.close) or not b.volume >= 0:
-                raise InvalidInput(f"bar {i} is not a valid OHLCV bar", field=f"bars.{i}")
+        check_name(req.symbol, "symbol")
+        for i, b in enumerate(req.bars):  # one bar out of bounds would move the symbol's clock for every account
+            check_bar(b.ts, b.open, b.high, b.low, b.close, b.volume, f"bars.{i}")
         results = [self.process_event(req.symbol, Bar(b.ts, b.open, b.high, b.low, b.close, b.volume))
                    for b in req.bars]
         return _events_reply(req.symbol, results)
@@ -551,7 +564,10 @@ class PortfolioEngine(StorageEngine):
         """Fill working orders against quotes (buys at the ask, sells at the bid, up to the size shown)."""
         if not req.quotes:
             raise InvalidInput("quotes is empty", field="quotes")
+        check_name(req.symbol, "symbol")
         for i, q in enumerate(req.quotes):
+            check_timestamp(q.ts, f"quotes.{i}.ts")
+            check_number(q.ask, f"quotes.{i}.ask", lo=0.0, hi=PRICE_MAX, lo_open=True)
             if not (math.isfinite(q.bid) and math.isfinite(q.ask) and 0 < q.bid <= q.ask) or not (
                     q.bid_size >= 0 and q.ask_size >= 0):
                 raise InvalidInput(f"quote {i} needs 0 < bid <= ask and sizes >= 0", field=f"quotes.{i}")

@@ -11,12 +11,14 @@ from typing import Any, Literal
 import msgspec
 import numpy as np
 
+from nautilus.core.bounds import Name, Timestamp
+
 
 class BarsSelector(msgspec.Struct, kw_only=True):
-    symbol: str
+    symbol: Name
     timeframe: str = "1d"
-    start_ns: int | None = None
-    end_ns: int | None = None
+    start_ns: Timestamp | None = None
+    end_ns: Timestamp | None = None
     limit: int | None = None
 
 
@@ -73,14 +75,14 @@ class Condition(msgspec.Struct, kw_only=True):
 
 
 class ScanRequest(msgspec.Struct, kw_only=True):
-    symbols: list[str] | None = None  # None: every symbol with bars of this timeframe
+    symbols: list[Name] | None = None  # None: every symbol with bars of this timeframe
     timeframe: str = "1d"
     patterns: list[str] = []  # candlestick pattern names
     chart: list[str] = []  # chart pattern kinds
     conditions: list[Condition] = []
     within: int = 1  # a pattern counts when it fired in the last `within` bars
     history: int = 500  # bars per symbol kept by the scanner
-    end_ns: int | None = None
+    end_ns: Timestamp | None = None
 
 
 class ScanRow(msgspec.Struct, kw_only=True):
