@@ -335,8 +335,7 @@ def test_read_then_write_transactions_wait_for_a_concurrent_writer(tmp_path) -> 
     BEGIN instead, so it waits and succeeds."""
     import threading
 
-    from sqlalchemy.exc import OperationalError
-
+    from nautilus.core.errors import DatabaseUnavailable
     from nautilus.storage.db import Database, upgrade
 
     url = f"sqlite:///{tmp_path / 'lock.db'}"
@@ -363,7 +362,7 @@ def test_read_then_write_transactions_wait_for_a_concurrent_writer(tmp_path) -> 
             read_done.set()
             thread.join()
 
-    with pytest.raises(OperationalError, match="database is locked"):
+    with pytest.raises(DatabaseUnavailable, match="database is locked"):  # 503 naming it, not a 500
         read_then_write(db.sessions.begin)
     read_done.clear()
     wrote.clear()

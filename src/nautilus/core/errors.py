@@ -6,6 +6,8 @@ to the caller, the gateway maps them to HTTP statuses and the CLI to exit code 2
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class NautilusError(Exception):
     """Base error: ``code`` picks the HTTP status, ``field`` names the offending input."""
@@ -125,18 +127,90 @@ def error_from_code(code: str, message: str, field: str | None = None) -> Nautil
     return ERRORS_BY_CODE.get(code, RemoteError)(message, field)
 
 
-def database_outage(exc: BaseException) -> bool:
-    """Whether ``exc`` is the database being unreachable (connection refused, lost or timed out)."""
+class DatabaseUnavailable(Unavailable):
+    """The SQL database cannot serve the request (HTTP 503 ``unavailable``): ``cause`` says why in a few words
+    (read-only, disk full, locked, connection refused, deleted or replaced under the running process)."""
+
+    def __init__(self, cause: str, detail: str | None = None) -> None:
+        message = f"database unavailable: {cause}"
+        if detail:
+            message += f" ({detail})"
+        super().__init__(message + "; retry later", field=None)
+        self.cause = cause
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A database error that is an outage rather than a bad request or a bug.
+
+    ``cause`` names it for the caller; ``recycle`` says that connections opened before it must not be reused
+    (a connection SQLite opened read-only stays read-only after access returns; a PostgreSQL connection to a
+    server that failed over or restarted is dead), so the pool is emptied and recovery is immediate.
+    """
+
+    cause: str
+    recycle: bool
+
+
+_SQLITE_OUTAGES: tuple[tuple[tuple[str, ...], str, bool], ...] = (
+    (("readonly", "read-only"), "the database is read-only", True),
+    (("disk is full",), "the disk is full", True),
+    (("database is locked", "table is locked", "database is busy"), "the database is locked", False),
+    (("unable to open",), "the database file cannot be opened", True),
+    (("disk i/o",), "disk I/O error", True),
+    (("not a database", "malformed"), "the database file is corrupt", True),
+)
+# PostgreSQL SQLSTATE (class or code) -> (cause, recycle)
+_PG_OUTAGES: dict[str, tuple[str, bool]] = {
+    "25006": ("the database is read-only", True),
+    "53100": ("the disk is full", True),
+    "53200": ("the database server is out of memory", False),
+    "53300": ("the database server has too many connections", False),
+    "55P03": ("the database is locked", False),
+    "57014": ("the database timed out", False),
+    "57P01": ("the database server is shutting down", True),
+    "57P02": ("the database server is shutting down", True),
+    "57P03": ("the database server is starting up", True),
+    "08": ("the connection to the database failed", True),
+    "53": ("the database server is out of resources", False),
+    "58": ("disk I/O error", True),
+}
+
+
+def database_outage_kind(exc: BaseException) -> Outage | None:
+    """The :class:`Outage` ``exc`` is (read-only, disk full, locked, unreachable, ...), else None."""
+    if isinstance(exc, DatabaseUnavailable):
+        return Outage(exc.cause, False)
     try:
         from sqlalchemy.exc import DBAPIError
     except ImportError:  # pragma: no cover - SQLAlchemy is a dependency
-        return False
+        return None
     if not isinstance(exc, DBAPIError):
-        return False
-    if exc.connection_invalidated:
-        return True
+        return None
     orig = exc.orig
-    if type(orig).__module__.startswith("sqlite3"):  # SQLite: busy past the timeout, or the file unreachable
+    if type(orig).__module__.startswith("sqlite3"):  # SQLite: by the message (the codes are not exposed)
         text = str(orig).lower()
-        return any(s in text for s in ("database is locked", "unable to open", "disk i/o"))
-    return type(orig).__name__ in ("OperationalError", "InterfaceError")  # psycopg: the connection failed
+        for needles, cause, recycle in _SQLITE_OUTAGES:
+            if any(n in text for n in needles):
+                return Outage(cause, recycle)
+        return Outage("the connection to the database was lost", True) if exc.connection_invalidated else None
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    if sqlstate:
+        found = _PG_OUTAGES.get(sqlstate) or _PG_OUTAGES.get(sqlstate[:2])
+        if found is not None:
+            return Outage(*found)
+    if exc.connection_invalidated:
+        return Outage("the connection to the database was lost", True)
+    if type(orig).__name__ in ("OperationalError", "InterfaceError"):  # psycopg: the connection failed
+        text = str(orig).lower()
+        if "refused" in text:
+            return Outage("the database refused the connection", True)
+        if "timeout" in text or "timed out" in text:
+            return Outage("the connection to the database timed out", True)
+        return Outage("the database is unreachable", True)
+    return None
+
+
+def database_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database being unavailable (unreachable, read-only, disk full, locked, ...)."""
+    return database_outage_kind(exc) is not None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from nautilus.config import Settings
 from nautilus.runtime.engine import Engine
-from nautilus.storage.bootstrap import migrate
+from nautilus.storage.bootstrap import open_database
 from nautilus.storage.db import Database
 
 if TYPE_CHECKING:
@@ -43,8 +43,7 @@ class StorageEngine(Engine):
 
     def start(self) -> None:
         self.settings.ensure_dirs()
-        migrate(self.settings)
-        self.db = Database.from_url(str(self.settings.database_url))
+        self.db = open_database(self.settings)  # refuses a missing or replaced database; watched while running
         if self.stateful:  # one writer: take the lease (fencing every write) before loading any state
             from nautilus.storage.lease import WriterLease
 

@@ -45,6 +45,7 @@ class Engines:
         self.settings = settings
         self.clients = {name: EngineClient(name, settings) for name in names}
         self._health: tuple[float, dict[str, Any]] | None = None
+        self.database: Database | None = None  # the gateway's own database: its "database" health entry
 
     def __getitem__(self, name: str) -> EngineClient:
         return self.clients[name]
@@ -58,10 +59,12 @@ class Engines:
                 info["restarts"] = services.get(name, {}).get("restarts")
                 runtime_metrics.ENGINE_RESTARTS.labels(name).set(info["restarts"] or 0)
             states = {e["status"] for e in engines.values()}
-            status = "ok" if states <= {"up"} else "degraded"
+            database = None if self.database is None else self.database.health()  # {"ok", "cause", "id"}
+            status = "ok" if states <= {"up"} and (database is None or database["ok"]) else "degraded"
             backend = detect_backend(self.settings.compute_backend)
             self._health = (now, {"status": status, "version": nautilus.__version__,
-                                  "backend": msgspec.structs.asdict(backend), "engines": engines})
+                                  "backend": msgspec.structs.asdict(backend), "engines": engines,
+                                  "database": database})
         return self._health[1]
 
     def close(self) -> None:
@@ -75,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         settings.ensure_dirs()
-        migrate(settings)
+        app.state.db.watch(migrate(settings))  # refuses a missing or replaced database; watched while running
         backend = detect_backend(settings.compute_backend)
         runtime_metrics.COMPUTE_BACKEND.labels(backend.name, backend.device).set(1)
         limiter = anyio.to_thread.current_default_thread_limiter()
@@ -83,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.key_checker.close()
         app.state.engines.close()
-        app.state.audit.flush()
+        app.state.audit.close()  # what the database cannot take now waits in the spill file
         app.state.db.dispose()
 
     # Metrics are Prometheus's (/metrics); FastAPI's native OpenTelemetry hooks would look up three global
@@ -94,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engines = Engines(settings, engine_names())
     app.state.db = Database.from_url(str(settings.database_url))
-    app.state.audit = AuditWriter(app.state.db, "http-audit")
+    app.state.engines.database = app.state.db
+    app.state.audit = AuditWriter(app.state.db, "http-audit", spill_dir=settings.runtime_dir)
     checker = app.state.key_checker = KeyChecker(settings.api_keys, app.state.db, settings.rate_limit_per_s,
                                                  settings.rate_limit_burst, mode=settings.auth_mode,
                                                  metrics_token=settings.metrics_token)

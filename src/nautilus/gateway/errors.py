@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
-from nautilus.core.errors import NautilusError, database_outage
+from nautilus.core.errors import NautilusError, Unavailable, database_outage_kind
 
 log = logging.getLogger("nautilus.gateway")
 RETRY_AFTER_S = 2  # seconds; set from settings.retry_after_s when the app is built
@@ -51,13 +51,21 @@ def install(app: FastAPI) -> None:
         return http_error_response(exc)
 
 
-def database_error_response(exc: DBAPIError) -> JSONResponse:
-    """The gateway's own database calls (API keys): an outage is a 503, anything else a logged 500."""
-    if database_outage(exc):
-        log.warning("the database is unreachable: %s", exc)
-        return error_response(503, "unavailable", "the database is unreachable; retry later")
-    log.exception("database error")
-    return error_response(500, "internal_error", "a database error occurred")
+def database_error_response(exc: DBAPIError | Unavailable) -> JSONResponse:
+    """The gateway's own database calls (API keys): an outage is a 503 naming its cause (with ``Retry-After``),
+    anything else a logged 500."""
+    if isinstance(exc, Unavailable):
+        message = exc.message
+    else:
+        kind = database_outage_kind(exc)
+        if kind is None:
+            log.exception("database error")
+            return error_response(500, "internal_error", "a database error occurred")
+        message = f"database unavailable: {kind.cause}; retry later"
+    log.warning("%s", message)
+    response = error_response(503, "unavailable", message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def http_error_response(exc: HTTPException) -> JSONResponse:

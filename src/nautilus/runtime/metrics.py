@@ -31,6 +31,13 @@ GPU_UTILIZATION = Gauge("nautilus_gpu_utilization_ratio", "GPU busy fraction ove
 GPU_MEMORY_BYTES = Gauge("nautilus_gpu_memory_bytes", "GPU memory by state (used, total)", ["gpu", "name", "state"])
 GPU_PROCESS_MEMORY_BYTES = Gauge("nautilus_gpu_process_memory_bytes",
                                  "GPU memory this process's torch tensors hold (CUDA or MPS)", ["backend"])
+DATABASE_OK = Gauge("nautilus_database_ok", "1 while the SQL database this process opened is reachable and is the "
+                    "one it recorded (0: deleted, replaced, read-only, unreachable; the cause is in the detailed health)")
+AUDIT_WRITE_FAILURES = Counter("nautilus_audit_write_failures_total",
+                               "Audit batches that could not be written (kept and retried, never dropped)", ["writer"])
+AUDIT_PENDING = Gauge("nautilus_audit_pending_entries", "Audit entries waiting for the database (memory and spill file)",
+                      ["writer"])
+AUDIT_SPILLED = Counter("nautilus_audit_spilled_total", "Audit entries written to the local spill file", ["writer"])
 COMPUTE_BACKEND = Gauge("nautilus_compute_backend", "1 for the compute backend this process uses",
                         ["backend", "device"])
 

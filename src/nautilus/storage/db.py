@@ -8,20 +8,21 @@ Every :class:`Database` method runs in its own transaction: it commits whole or 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, make_url, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from nautilus.core.errors import Conflict, InvalidInput, NotFound
+from nautilus.core.errors import Conflict, DatabaseUnavailable, InvalidInput, NotFound, database_outage_kind
 from nautilus.core.timeframe import validate_timeframe
 from nautilus.storage.models import (
     FINISHED_STATUSES,
@@ -37,6 +38,9 @@ from nautilus.storage.models import (
     utcnow,
 )
 from nautilus.storage.prepared import dbapi_error
+
+if TYPE_CHECKING:
+    from nautilus.storage.identity import IdentityGuard
 
 MIGRATIONS_DIR: Final = Path(__file__).with_name("migrations")
 # busy_timeout: a writer waits up to 30 s for the lock (a paper replay commits every bar and would starve a
@@ -66,7 +70,70 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            _recycle_read_only_connections(engine, Path(parsed.database).absolute())
+    event.listen(engine, "handle_error", _on_database_error)
     return engine
+
+
+def _on_database_error(context: Any) -> BaseException | None:
+    """An outage (read-only, disk full, locked, unreachable, ...) surfaces as :class:`DatabaseUnavailable` naming
+    its cause (HTTP 503); one that leaves connections unusable (a connection SQLite opened read-only stays
+    read-only after access returns) invalidates the whole pool, so the first statement after recovery works."""
+    if context.is_pre_ping:  # the pool replaces a dead connection by itself
+        return None
+    kind = database_outage_kind(context.sqlalchemy_exception or context.original_exception)
+    if kind is None:
+        return None
+    if kind.recycle:
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = True
+    return DatabaseUnavailable(kind.cause, _driver_message(context.original_exception))
+
+
+def _driver_message(exc: BaseException) -> str | None:
+    """The driver's own words for SQLite (no host names or credentials in them); None for a server database."""
+    if type(exc).__module__.startswith("sqlite3"):
+        return str(exc).splitlines()[0][:200] if str(exc) else None
+    return None
+
+
+def _recycle_read_only_connections(engine: Engine, path: Path) -> None:
+    """SQLite opens a file it may not write read-only, and such a connection stays read-only; worse, while one is
+    open, the process's other connections to the file share its read-only WAL index and fail to write too. So a
+    connection opened while the file was write-protected (it still serves reads) is flagged, and once the file
+    is writable again the first checkout closes every idle connection (and replaces a flagged one), and a
+    flagged one coming back to the pool is closed: writes work at once after access returns. (``os.access``
+    with the effective ids; never an ``open``/``close`` of the file, which would drop SQLite's POSIX locks.)"""
+    seen = [False]  # a flagged connection was opened since the last recovery
+
+    def writable() -> bool:
+        return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+
+    def on_connect(_dbapi_connection: Any, record: Any) -> None:
+        if not writable():
+            record.info[_READ_ONLY] = True
+            seen[0] = True
+
+    def on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        flagged = record.info.get(_READ_ONLY, False)
+        if (seen[0] or flagged) and writable():
+            if seen[0]:
+                seen[0] = False
+                engine.dispose()  # the idle ones, read-only ones among them
+            if flagged:
+                raise DisconnectionError("opened read-only; the file is writable again")  # the pool reconnects
+
+    def on_checkin(dbapi_connection: Any, record: Any) -> None:
+        if dbapi_connection is not None and record.info.get(_READ_ONLY) and writable():
+            record.invalidate()
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "checkout", on_checkout)
+    event.listen(engine, "checkin", on_checkin)
+
+
+_READ_ONLY: Final = "nautilus_read_only"
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -179,6 +246,24 @@ class Database:
         # The writer-lease check of a stateful engine (storage.lease): run on a raw transaction's cursor just
         # before its commit; transactions through SQLAlchemy connections are checked by the lease's commit hook.
         self.fence: Callable[[Any], None] | None = None
+        self.guard: IdentityGuard | None = None
+
+    def watch(self, db_id: str, interval_s: float = 1.0, row_interval_s: float = 5.0) -> Database:
+        """Refuse every connection (503 naming the cause) while this is not database ``db_id`` any more: the
+        SQLite file deleted or replaced under the process, the identity row gone or changed (see
+        :mod:`nautilus.storage.identity`). :func:`nautilus.storage.bootstrap.open_database` calls it."""
+        from nautilus.storage.identity import IdentityGuard
+
+        if self.guard is None:
+            self.guard = IdentityGuard(self.engine, db_id, interval_s, row_interval_s)
+        return self
+
+    def health(self) -> dict[str, Any]:
+        """``{"ok", "cause", "id"}``: whether the database is reachable and still the one opened (never blocks on
+        the database: a watched one is probed in the background; an unwatched one reports only its id as None)."""
+        if self.guard is None:
+            return {"ok": True, "cause": None, "id": None}
+        return self.guard.health()
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
@@ -203,7 +288,11 @@ class Database:
         try:
             raw = self.engine.raw_connection()
         except driver_error as exc:
-            raise dbapi_error(dialect, exc, None, None, None, hide) from exc
+            wrapped = dbapi_error(dialect, exc, None, None, None, hide)
+            kind = database_outage_kind(wrapped)
+            if kind is not None:
+                raise DatabaseUnavailable(kind.cause, _driver_message(exc)) from exc
+            raise wrapped from exc
         cursor = None
         try:
             cursor = raw.cursor()
@@ -222,6 +311,9 @@ class Database:
                 lost = isinstance(wrapped, DBAPIError) and wrapped.connection_invalidated
             else:
                 wrapped = exc
+            kind = database_outage_kind(wrapped)  # as _on_database_error does for Connection's statements
+            if kind is not None and kind.recycle:
+                lost = True
             try:
                 if cursor is not None:
                     cursor.close()
@@ -231,6 +323,11 @@ class Database:
                 lost = True
             if lost:
                 raw.invalidate(exc if isinstance(exc, Exception) else None)
+            if kind is not None and kind.recycle:
+                self.engine.dispose(close=False)  # every connection opened before the outage goes
+            if kind is not None and not isinstance(wrapped, DatabaseUnavailable):
+                raise DatabaseUnavailable(kind.cause, _driver_message(getattr(wrapped, "orig", None) or exc)) \
+                    from exc
             if wrapped is exc:
                 raise
             raise wrapped from exc
@@ -512,10 +609,12 @@ class Database:
             session.delete(row)
             return out
 
-    def audit_many(self, entries: list[tuple[str, str, str | None, dict[str, Any] | None]]) -> None:
-        """Insert several ``(actor, action, target, detail)`` entries in one transaction."""
+    def audit_many(self, entries: Sequence[tuple[Any, ...]]) -> None:
+        """Insert several ``(actor, action, target, detail)`` entries, each optionally with a fifth element, its
+        time (an aware datetime; default now), in one transaction."""
         now = utcnow()
-        rows = [{"ts": now, "actor": a, "action": b, "target": t, "detail": d} for a, b, t, d in entries]
+        rows = [{"ts": e[4] if len(e) > 4 and e[4] is not None else now, "actor": e[0], "action": e[1],
+                 "target": e[2], "detail": e[3]} for e in entries]
         with self.engine.begin() as connection:
             connection.execute(insert(AuditLog), rows)
 
