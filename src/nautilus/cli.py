@@ -92,7 +92,7 @@ def up(
         fail(f"NAUTILUS_AUTH_MODE=open (no API keys) refuses to listen on {settings.listen_host!r}, which is not a "
              "loopback address: bind to 127.0.0.1 or use keys (`nautilus keys add NAME --role admin`)")
     settings.ensure_dirs()
-    migrate(settings)
+    run_guarded(migrate, settings)  # a missing or replaced database: one line naming the way out, exit 1
     if foreground:
         supervisor.Supervisor(settings, names, gateway=not no_gateway).run()
         return
@@ -410,30 +410,28 @@ def keys_add(
     """Create a key; it is printed once and stored only as a hash."""
     import secrets
 
-    from nautilus.storage.bootstrap import migrate
-    from nautilus.storage.db import Database
+    from nautilus.storage.bootstrap import open_database
 
     if role not in ("read", "trade", "admin"):
         fail("role must be read, trade or admin")
     settings = get_settings()
-    migrate(settings)
+    db = run_guarded(open_database, settings)  # refuses a missing or replaced database
     raw = "nk_" + secrets.token_urlsafe(32)
-    key_id = run_guarded(Database.from_url(str(settings.database_url)).add_api_key, name, raw, role)
+    key_id = run_guarded(db.add_api_key, name, raw, role)
     console.print(f"key {key_id} for {name} ({role}): [bold]{raw}[/bold]")
 
 
 @keys_app.command("list")
 def keys_list() -> None:
     """Keys with their role and state (the keys themselves are never stored)."""
-    from nautilus.storage.bootstrap import migrate
-    from nautilus.storage.db import Database
+    from nautilus.storage.bootstrap import open_database
 
     settings = get_settings()
-    migrate(settings)
+    db = run_guarded(open_database, settings)
     table = Table(title="API keys")
     for col in ("id", "name", "role", "created", "revoked"):
         table.add_column(col)
-    for k in run_guarded(Database.from_url(str(settings.database_url)).list_api_keys):
+    for k in run_guarded(db.list_api_keys):
         table.add_row(str(k["id"]), k["name"], k["role"], k["created_at"].strftime("%Y-%m-%d %H:%M"),
                       k["revoked_at"].strftime("%Y-%m-%d %H:%M") if k["revoked_at"] else "")
     console.print(table)
@@ -442,9 +440,9 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="Key id")]) -> None:
     """Revoke a key."""
-    from nautilus.storage.db import Database
+    from nautilus.storage.bootstrap import open_database
 
-    run_guarded(Database.from_url(str(get_settings().database_url)).revoke_api_key, key_id)
+    run_guarded(run_guarded(open_database, get_settings()).revoke_api_key, key_id)
     console.print(f"revoked key {key_id}")
 
 
@@ -466,6 +464,7 @@ def bench(
 
 from nautilus import (  # noqa: E402,F401  (register their commands)
     cli_analytics,
+    cli_db,
     cli_factor,
     cli_features,
     cli_ml,

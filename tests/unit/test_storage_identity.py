@@ -197,3 +197,40 @@ def test_the_identity_file_is_replaced_atomically(settings) -> None:
     with pytest.raises(identity.DatabaseIdentityError, match="not valid JSON"):
         migrate(settings)
     shutil.rmtree(settings.data_dir)
+
+
+def test_cli_refuses_a_lost_database_until_reset_identity(settings, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from nautilus import config
+    from nautilus.cli import app
+
+    monkeypatch.setenv("NAUTILUS_HOME", str(settings.home))
+    for name in ("NAUTILUS_DATABASE_URL", "NAUTILUS_DATA_DIR", "NAUTILUS_RUNTIME_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    config.get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        added = runner.invoke(app, ["keys", "add", "ops", "--role", "admin"])
+        assert added.exit_code == 0, added.output
+        old = identity.recorded_id(settings.data_dir, str(settings.database_url))
+        assert old is not None and runner.invoke(app, ["db", "identity"]).exit_code == 0
+
+        db_file(settings).unlink()
+        for command in (["keys", "list"], ["keys", "add", "x"], ["keys", "revoke", "1"]):
+            refused = runner.invoke(app, command)
+            assert refused.exit_code == 1, (command, refused.output)
+            assert "missing" in refused.output and "reset-identity" in refused.output
+            assert not db_file(settings).exists()
+        assert runner.invoke(app, ["db", "identity"]).exit_code == 1
+        assert runner.invoke(app, ["db", "reset-identity"]).exit_code == 2  # needs --yes
+
+        reset = runner.invoke(app, ["db", "reset-identity", "--yes"])
+        assert reset.exit_code == 0, reset.output
+        new = identity.recorded_id(settings.data_dir, str(settings.database_url))
+        assert new not in (None, old) and new == raw_id(db_file(settings))
+        assert "no API keys" in reset.output
+        listed = runner.invoke(app, ["keys", "list"])
+        assert listed.exit_code == 0 and "ops" not in listed.output
+    finally:
+        config.get_settings.cache_clear()

@@ -73,13 +73,13 @@ class RiskEngine(StorageEngine):
 
     def start(self) -> None:
         super().start()
-        self.audit = AuditWriter(self.database, "risk-audit")
+        self.audit = AuditWriter(self.database, "risk-audit", spill_dir=self.settings.runtime_dir)
         for account, body in self._load_limits().items():
             self.limits[account] = _limit_set(body)
 
     def close(self) -> None:
         if self.audit is not None:
-            self.audit.flush()
+            self.audit.close()  # what the database refuses now waits in the spill file
         super().close()
 
     # Pre-trade limits ---------------------------------------------------------------------------
