@@ -1,5 +1,7 @@
 """Schemathesis against the gateway's /openapi.json: generated requests to every operation, and not one
-server error (5xx) in answer. In-process engines, a little sample data so reads find something."""
+server error (5xx) in answer, in each way a caller can come (issue 18): open local mode without a key, keys
+mode without a key (every /api call a 401), and keys mode with an admin key. In-process engines, a little
+sample data so reads find something."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import schemathesis.transport.asgi  # noqa: F401  imported here, not lazily by t
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
+from tests.conftest import free_port_offset
 
 from nautilus.config import Settings
 from nautilus.gateway.app import create_app
@@ -17,29 +20,52 @@ pytestmark = pytest.mark.integration
 # schemathesis imports its ASGI transport on the first case.call(), deep inside a Hypothesis test; pytest's
 # assertion rewriting of that plugin module there hit CPython 3.11's "AST constructor recursion depth mismatch"
 # SystemError in CI (pytest-dev/pytest#10763). Importing it at module level, on a shallow stack, avoids it.
-EXAMPLES = 5  # per operation: about a minute for the whole API on 2 cores
+# Per operation: about a minute for the whole API on 2 cores with keys; the keyless run is all 401s (cheap).
+EXAMPLES = {"open": 5, "keys-without-key": 2, "keys-admin": 4}
+ADMIN_KEY = "fuzz-admin-key-0123456789"
 
 
-def test_no_operation_answers_a_server_error(tmp_path) -> None:
-    app = create_app(Settings(home=tmp_path / "fuzz", auth_mode="open", allowed_hosts=["testserver"]))
-    with TestClient(app) as client:
-        assert client.post("/api/v1/marketdata/generate", json={"symbol": "AAPL", "n": 300}).status_code == 201
-        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+def _host_writers_here(app, settings) -> None:
+    """No engine processes run in this test: the gateway hosts the stateful engines (their only writer)."""
+    from nautilus.runtime.client import EngineClient
+
+    clients = app.state.engines.clients
+    for name, client in list(clients.items()):
+        if getattr(client, "stateful", False) and "inproc" not in client.transports:
+            clients[name] = EngineClient(name, settings, inproc_writer=True)
+            client.close()
+
+
+@pytest.mark.parametrize("mode", list(EXAMPLES))
+def test_no_operation_answers_a_server_error(tmp_path, mode) -> None:
+    settings = Settings(home=tmp_path / "fuzz", port_offset=free_port_offset(),
+                        auth_mode="open" if mode == "open" else "keys", call_timeout_s=60.0)  # numba JIT on 2 cores
+    app = create_app(settings)
+    headers = {"X-API-Key": ADMIN_KEY} if mode == "keys-admin" else {}
+    with TestClient(app, base_url="http://127.0.0.1", headers=headers) as client:
+        _host_writers_here(app, settings)
+        if mode != "open":
+            app.state.db.add_api_key("fuzz-admin", ADMIN_KEY, "admin")
+        r = client.post("/api/v1/marketdata/generate", json={"symbol": "AAPL", "n": 300})
+        assert r.status_code == (401 if mode == "keys-without-key" else 201), r.text
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers={"host": "127.0.0.1"})
         failures: list[tuple] = []
+        statuses: dict[str, set[int]] = {}
         operations = 0
         for result in schema.get_all_operations():
             operation = result.ok()
             operations += 1
 
             # generated requests, then each documented example (valid bodies reach the engines' real paths)
-            for strategy, examples in ((operation.as_strategy(), EXAMPLES),
+            for strategy, examples in ((operation.as_strategy(), EXAMPLES[mode]),
                                        *((s, 1) for s in operation.get_strategies_from_examples())):
 
                 @given(case=strategy)
                 @hsettings(max_examples=examples, deadline=None, database=None,
                            suppress_health_check=list(HealthCheck))
                 def call(case) -> None:
-                    response = case.call()
+                    response = case.call(headers={"host": "127.0.0.1", **headers}, timeout=120)  # JIT, 2 cores
+                    statuses.setdefault(case.path, set()).add(response.status_code)
                     if response.status_code >= 500:
                         failures.append((case.method, case.path, case.path_parameters, case.query, case.body,
                                          response.status_code, response.text[:300]))
@@ -47,3 +73,8 @@ def test_no_operation_answers_a_server_error(tmp_path) -> None:
                 call()
     assert operations > 60
     assert not failures, [f[:2] + f[4:] for f in failures[:5]]
+    api = {path: codes for path, codes in statuses.items() if path.startswith("/api/")}
+    if mode == "keys-without-key":  # fails closed: nothing under /api answers without a key
+        assert all(codes <= {401, 404, 405, 413, 415, 421} for codes in api.values()), api
+    else:  # the requests reached the engines: some succeeded
+        assert sum(any(c < 300 for c in codes) for codes in api.values()) > 20, api
