@@ -23,6 +23,9 @@ def free_port_offset() -> int:
 # Authentication fails closed (auth_mode=keys by default); the tests that do not test keys run the explicit
 # local open mode. "testserver" is the Host header of Starlette's TestClient (the host allow-list).
 TEST_AUTH = {"auth_mode": "open", "allowed_hosts": ["testserver"]}
+# Stateful engines (one writer) never run in-process in a gateway: a TestClient's gateway hosts them itself
+# (single-process mode); tests with a supervised stack ignore it (it does not reach the child processes).
+TEST_WRITERS = {"host_stateful_engines": True}
 
 
 @pytest.fixture
@@ -31,7 +34,7 @@ def settings(tmp_path: Path):
 
     return Settings(home=tmp_path / "home", port_offset=free_port_offset(), engine_ports={"echo": 8050},
                     health_interval_s=0.2,
-                    breaker_cooldown_s=0.5, call_timeout_s=5.0, **TEST_AUTH)
+                    breaker_cooldown_s=0.5, call_timeout_s=30.0, **TEST_AUTH, **TEST_WRITERS)
 
 
 @pytest.fixture

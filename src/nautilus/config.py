@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     writer_wait_s: float = Field(default=10.0, ge=0, description="How long a call waits for a restarting "
                                  "stateful engine (one writer) before 503 with Retry-After")
     retry_after_s: int = Field(default=2, ge=1, description="Retry-After of a 503 while an engine restarts")
+    writer_lease_ttl_s: float = Field(default=10.0, gt=0, description="A writer lease not renewed this long may "
+                                      "be taken over (a holder on this host whose process is gone: at once)")
+    host_stateful_engines: bool = Field(default=False, description="Single-process mode (tests, notebooks): the "
+                                        "gateway itself hosts the stateful engines as their one writer, on their unix "
+                                        "sockets; never with a supervisor")
     # Authentication: fails closed. `open` (no key needed) is an explicit choice, never inferred.
     auth_mode: Literal["keys", "open"] = Field(default="keys", description="keys: every /api call needs a key "
                                                "(none exist: refused); open: local mode without keys")

@@ -25,25 +25,14 @@ EXAMPLES = {"open": 5, "keys-without-key": 2, "keys-admin": 4}
 ADMIN_KEY = "fuzz-admin-key-0123456789"
 
 
-def _host_writers_here(app, settings) -> None:
-    """No engine processes run in this test: the gateway hosts the stateful engines (their only writer)."""
-    from nautilus.runtime.client import EngineClient
-
-    clients = app.state.engines.clients
-    for name, client in list(clients.items()):
-        if getattr(client, "stateful", False) and "inproc" not in client.transports:
-            clients[name] = EngineClient(name, settings, inproc_writer=True)
-            client.close()
-
-
 @pytest.mark.parametrize("mode", list(EXAMPLES))
 def test_no_operation_answers_a_server_error(tmp_path, mode) -> None:
     settings = Settings(home=tmp_path / "fuzz", port_offset=free_port_offset(),
-                        auth_mode="open" if mode == "open" else "keys", call_timeout_s=60.0)  # numba JIT on 2 cores
+                        auth_mode="open" if mode == "open" else "keys", call_timeout_s=60.0,
+                        host_stateful_engines=True)  # numba JIT on 2 cores
     app = create_app(settings)
     headers = {"X-API-Key": ADMIN_KEY} if mode == "keys-admin" else {}
     with TestClient(app, base_url="http://127.0.0.1", headers=headers) as client:
-        _host_writers_here(app, settings)
         if mode != "open":
             app.state.db.add_api_key("fuzz-admin", ADMIN_KEY, "admin")
         r = client.post("/api/v1/marketdata/generate", json={"symbol": "AAPL", "n": 300})

@@ -170,7 +170,7 @@ def test_a_live_source_stream_drives_paper_trading(api) -> None:
                                   "volume": np.array([50.0])}, 0, 2**62))
             stop.wait(30)
 
-    marketdata = api.app.state.engines["marketdata"].transports["inproc"].engine()
+    marketdata = api.app.state.writers["marketdata"].engine
     marketdata.streams._sources["ccxt"] = Live()
     assert api.post("/api/v1/portfolio/feeds", json={"symbols": ["BTCUSDT"]}).status_code == 200
     r = api.post("/api/v1/marketdata/streams", json={"source": "ccxt", "symbol": "BTC/USDT", "timeframe": "1m"})

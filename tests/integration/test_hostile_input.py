@@ -22,24 +22,12 @@ T0 = 1_900_000_000 * 10**9 // DAY * DAY  # a day boundary after the generated hi
 @pytest.fixture
 def api(tmp_path):
     settings = Settings(home=tmp_path / "home", port_offset=free_port_offset(), auth_mode="open",
-                        health_interval_s=0.2, breaker_cooldown_s=0.5, call_timeout_s=10.0)
+                        health_interval_s=0.2, breaker_cooldown_s=0.5, call_timeout_s=30.0, host_stateful_engines=True)
     app = create_app(settings)
     with TestClient(app, base_url="http://127.0.0.1") as client:
-        _host_writers_here(app, settings)
         r = client.post("/api/v1/marketdata/generate", json={"symbol": "AAA", "n": 60, "seed": 3})
         assert r.status_code == 201, r.text
         yield client
-
-
-def _host_writers_here(app, settings) -> None:
-    """No engine processes run in this test: the gateway hosts the stateful engines (their only writer)."""
-    from nautilus.runtime.client import EngineClient
-
-    clients = app.state.engines.clients
-    for name, client in list(clients.items()):
-        if getattr(client, "stateful", False) and "inproc" not in client.transports:
-            clients[name] = EngineClient(name, settings, inproc_writer=True)
-            client.close()
 
 
 def refused(r, field: str | None = None, status: tuple[int, ...] = (422,)) -> dict:

@@ -90,7 +90,8 @@ def test_bad_orders_get_4xx_and_leave_only_an_audit_entry(api, settings) -> None
         r = api.post("/api/v1/portfolio/orders", json={"symbol": "AAA", "side": "buy", **body})
         assert r.status_code == status, (body, r.text)
         assert r.json()["error"]["field"] == field, r.text
-    r = api.post("/api/v1/portfolio/orders", content=b'{"symbol": "AAA", "side": "buy", "quantity": NaN}')
+    r = api.post("/api/v1/portfolio/orders", content=b'{"symbol": "AAA", "side": "buy", "quantity": NaN}',
+                 headers={"Content-Type": "application/json"})
     assert r.status_code == 422
     assert api.get("/api/v1/portfolio/orders").json()["items"] == []
     from nautilus.storage.db import Database

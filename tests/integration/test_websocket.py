@@ -56,7 +56,9 @@ def subscribe(ws, channels, resume=None) -> dict:
 
 def engine_bus(api, name: str):
     """The bus of an engine instance the gateway runs (in-process): what Engine.bus gives engines."""
-    return api.app.state.engines[name].transports["inproc"].engine().bus
+    writers = api.app.state.writers  # the stateful engines the gateway hosts (single-process mode)
+    engine = writers[name].engine if name in writers else api.app.state.engines[name].transports["inproc"].engine()
+    return engine.bus
 
 
 def test_message_published_on_an_engine_bus_reaches_subscribers(api) -> None:
@@ -331,7 +333,7 @@ def test_real_server_writes_frames_directly_batches_on_request_and_resumes(serve
     from websockets.sync.client import connect
 
     app, url = served
-    hub = app.state.engines["websocket"].transports["inproc"].engine().hub
+    hub = app.state.writers["websocket"].engine.hub
 
     def recv(ws) -> dict:
         frame = json.loads(ws.recv(timeout=10))

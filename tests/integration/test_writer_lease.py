@@ -24,7 +24,8 @@ from sqlalchemy import URL, func, insert, select, update
 from nautilus.core.errors import FencedOut, Unavailable
 from nautilus.storage.db import Database, upgrade
 from nautilus.storage.lease import WriterLease, holder_gone, this_holder
-from nautilus.storage.models import AuditLog, WriterLease as LeaseRow
+from nautilus.storage.models import AuditLog
+from nautilus.storage.models import WriterLease as LeaseRow
 
 pytestmark = pytest.mark.integration
 

@@ -47,7 +47,8 @@ class StorageEngine(Engine):
         if self.stateful:  # one writer: take the lease (fencing every write) before loading any state
             from nautilus.storage.lease import WriterLease
 
-            self.lease = WriterLease(self.db, self.name, on_lost=self._lease_lost)
+            self.lease = WriterLease(self.db, self.name, ttl_s=self.settings.writer_lease_ttl_s,
+                                     on_lost=self._lease_lost)
             self.lease.acquire()
 
     def _lease_lost(self, why: str) -> None:

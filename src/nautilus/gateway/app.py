@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import nautilus
 from nautilus.config import Settings, get_settings
-from nautilus.engines import engine_names
+from nautilus.engines import engine_class, engine_names
 from nautilus.gateway import errors, websocket
 from nautilus.gateway.auth import DETAILED_HEALTH, AuthMiddleware, KeyChecker, TicketBook
 from nautilus.gateway.guard import GuardMiddleware, allowed_host_names, allowed_origins
@@ -30,7 +30,7 @@ from nautilus.runtime import metrics as runtime_metrics
 from nautilus.runtime import supervisor
 from nautilus.runtime.backend import detect_backend
 from nautilus.runtime.client import EngineClient, process_pool
-from nautilus.runtime.host import METRICS
+from nautilus.runtime.host import METRICS, EngineHost
 from nautilus.storage.audit import AuditWriter
 from nautilus.storage.bootstrap import migrate
 from nautilus.storage.db import Database
@@ -72,6 +72,21 @@ class Engines:
             client.close()
 
 
+def host_stateful_engines(settings: Settings) -> list[EngineHost]:
+    """Single-process mode: this process hosts every stateful engine as its one writer (lease taken, book loaded)
+    on its unix socket, and the gateway reaches it there like any engine. Refused beside a running supervisor."""
+    if supervisor.running_supervisor(settings) is not None:
+        raise RuntimeError("host_stateful_engines is set but a supervisor already runs this home's engines")
+    hosts = []
+    for name in engine_names():
+        engine_cls = engine_class(name)
+        if engine_cls.stateful:
+            host = EngineHost(engine_cls(settings), settings, transports=("unix",))
+            host.start()
+            hosts.append(host)
+    return hosts
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -83,7 +98,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime_metrics.COMPUTE_BACKEND.labels(backend.name, backend.device).set(1)
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = 64
+        writers = host_stateful_engines(settings) if settings.host_stateful_engines else []
+        app.state.writers = {host.engine.name: host for host in writers}
         yield
+        for host in writers:
+            host.stop()
         app.state.key_checker.close()
         app.state.engines.close()
         app.state.audit.close()  # what the database cannot take now waits in the spill file

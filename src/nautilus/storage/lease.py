@@ -211,9 +211,8 @@ class WriterLease:
 
 
 def _mark_write(conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
-    if context is not None and (context.isinsert or context.isupdate or context.isdelete or context.isddl):
-        conn.info[WROTE] = True
-    elif not statement.lstrip()[:6].upper().startswith(("SELECT", "PRAGMA", "BEGIN", "WITH")):
+    changes = context is not None and (context.isinsert or context.isupdate or context.isdelete or context.isddl)
+    if changes or not statement.lstrip()[:6].upper().startswith(("SELECT", "PRAGMA", "BEGIN", "WITH")):
         conn.info[WROTE] = True
 
 

@@ -60,6 +60,7 @@ from nautilus.engines.portfolio.messages import (
     QuotesPush,
 )
 from nautilus.engines.portfolio.runner import Runner
+from nautilus.runtime import faults
 from nautilus.runtime.engine import handler
 from nautilus.storage.paper import PaperStore, order_from_row
 from nautilus.trading.book import Account, BarResult, Order, PaperBook
@@ -251,6 +252,7 @@ class PortfolioEngine(StorageEngine):
                 "risk": risk,
             }
             row, created = self.store.add_order(values, {"request": msgspec.to_builtins(req), "risk": risk})
+            faults.point("portfolio.order.committed")  # crash tests: committed, not yet acknowledged
             if created and row["status"] == "open":
                 self.book.add_order(order_from_row({**values, **row}))
         if created:
@@ -591,6 +593,7 @@ class PortfolioEngine(StorageEngine):
             except Exception:
                 self._reload()  # the database is the truth: drop the in-memory changes
                 raise
+            faults.point("portfolio.bar.committed")
             self._stale_risk.update(p.account_id for p in result.equity)
         self._publish(result)
         return result
