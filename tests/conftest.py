@@ -17,7 +17,7 @@ def free_port_offset() -> int:
     """An offset whose dashboard, gateway, engine and echo-engine ports are all free (below the ephemeral range)."""
     from nautilus.runtime.ports import free_port_offset as pick
 
-    return pick((3000, 8001, 8050, 8100, 8200, 8300, 8400, 8500, 8600, 8700, 8800, 8900))
+    return pick((3000, 8001, 8050, 8051, 8100, 8200, 8300, 8400, 8500, 8600, 8700, 8800, 8900))
 
 
 # Authentication fails closed (auth_mode=keys by default); the tests that do not test keys run the explicit
@@ -32,7 +32,7 @@ TEST_WRITERS = {"host_stateful_engines": True}
 def settings(tmp_path: Path):
     from nautilus.config import Settings
 
-    return Settings(home=tmp_path / "home", port_offset=free_port_offset(), engine_ports={"echo": 8050},
+    return Settings(home=tmp_path / "home", port_offset=free_port_offset(), engine_ports={"echo": 8050, "echo_writer": 8051},
                     health_interval_s=0.2,
                     breaker_cooldown_s=0.5, call_timeout_s=30.0, **TEST_AUTH, **TEST_WRITERS)
 

@@ -153,6 +153,7 @@ describe("FetchPanel", () => {
     FakeWs.made = [];
     vi.stubGlobal("WebSocket", FakeWs);
     live.start();
+    await vi.waitFor(() => expect(FakeWs.made.length).toBe(1)); // the URL (with a ticket when keyed) is async
     act(() => FakeWs.made[0].open());
     let release = () => {};
     const held = new Promise<void>((r) => { release = r; });
@@ -200,6 +201,7 @@ describe("FetchPanel", () => {
     FakeWs.made = [];
     vi.stubGlobal("WebSocket", FakeWs);
     live.start();
+    await vi.waitFor(() => expect(FakeWs.made.length).toBe(1)); // the URL (with a ticket when keyed) is async
     act(() => FakeWs.made[0].open());
     let release = () => {};
     const held = new Promise<void>((r) => { release = r; });

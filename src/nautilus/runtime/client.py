@@ -341,9 +341,12 @@ class SocketTransport:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             address: Any = str(self.settings.socket_path(self.engine))
         else:
+            try:
+                address = (self.settings.engine_host(self.engine), self.settings.engine_port(self.engine))
+            except KeyError as exc:  # an engine registered without a TCP port: this transport has nowhere to go
+                raise _NotDelivered(str(exc)) from None
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            address = (self.settings.engine_host(self.engine), self.settings.engine_port(self.engine))
         sock.settimeout(self.settings.connect_timeout_s)
         try:
             sock.connect(address)
@@ -419,7 +422,7 @@ class SocketTransport:
                         transport.close()
                         raise
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, KeyError) as exc:  # KeyError: no TCP port configured for this engine
             raise _NotDelivered(f"{self.kind} connect failed: {exc or 'timed out'}") from exc
         pool = process_pool(self.settings) if self.settings.shm_threshold_bytes else None
         return _AConn(protocol, pool, self.settings.shm_threshold_bytes, self._generation)
