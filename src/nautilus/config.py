@@ -137,8 +137,8 @@ class Settings(BaseSettings):
     max_sweep_size: int = Field(default=10_000, ge=1, description="Parameter combinations per sweep")
     max_matrix_cells: int = Field(default=200_000_000, ge=1, description="rows x columns of a matrix one request "
                                   "may build: features, factor panels, ML inputs, sweep sets x bars, VaR history")
-    engine_memory_mb: int = Field(default=6144, ge=0, description="Address-space ceiling per engine process "
-                                  "(0: none)")
+    engine_memory_mb: int = Field(default=4096, ge=0, description="Resident-memory ceiling per engine process: "
+                                  "passed, the engine stops at once and is restarted (0: none)")
     # Code and hosts a request may not name.
     strategies_dir: Path | None = Field(default=None, description="Where user strategies load from (default "
                                         "HOME/strategies); requests name only modules found here")

@@ -155,3 +155,26 @@ def _health(url: str, want: str) -> dict | None:
     except Exception:
         return None
     return engine if engine["status"] == want and engine["pid"] else None
+
+
+def test_an_engine_past_its_memory_ceiling_stops_and_its_caller_gets_a_503(settings, stack_env):
+    """engine_memory_mb: a request that grows the engine past its ceiling stops that engine (the supervisor
+    restarts it); the caller gets a 503, and the machine keeps its memory."""
+    from nautilus.core.errors import NautilusError
+
+    env = dict(stack_env, NAUTILUS_ENGINE_PORTS='{"echo": 8050}', NAUTILUS_ENGINE_MEMORY_MB="300")
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCH_ECHO], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: pingable(settings, "echo"), what="echo engine")
+        client = EngineClient("echo", settings, transports=("unix",), probe=False)
+        assert client.call("hog", EchoRequest("small", 20)).value == 1  # 20 MB: fine
+        with pytest.raises(NautilusError) as refused:
+            client.call("hog", EchoRequest("big", 2_000), timeout=20)
+        assert refused.value.status == 503
+        assert proc.wait(10) == 137
+        client.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)

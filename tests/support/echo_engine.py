@@ -85,6 +85,13 @@ class EchoEngine(Engine):
         raise RuntimeError("boom")
 
     @handler
+    def hog(self, req: EchoRequest) -> Counter:
+        """Touch ``req.n`` MB and hold them for a second (the memory-ceiling test)."""
+        held = np.ones(req.n * 2**17)  # n MB of float64, every page written
+        time.sleep(1.0)
+        return Counter(int(held[-1]))
+
+    @handler
     def remaining(self) -> Remaining:
         """The time left of the caller's deadline, as this handler sees it."""
         from nautilus.runtime import deadline

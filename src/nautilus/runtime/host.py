@@ -38,6 +38,8 @@ log = logging.getLogger("nautilus.host")
 
 PING = "__ping__"
 HEALTH = "__health__"
+MEMORY_CHECK_S = 0.2  # how often an engine compares its resident memory with engine_memory_mb
+MEMORY_EXIT = 137  # the exit status of an engine stopped by its memory ceiling (as if SIGKILLed)
 METRICS = "__metrics__"  # Prometheus text of the engine process (the gateway serves it at /metrics/engines/NAME)
 
 
@@ -89,6 +91,9 @@ class EngineHost:
     def start(self) -> None:
         self.engine.on_fatal = self._fatal
         self.engine.start()
+        if self.settings.engine_memory_mb > 0:
+            threading.Thread(target=self._watch_memory, args=(self.settings.engine_memory_mb * 2**20,), daemon=True,
+                             name=f"{self.engine.name}-memory").start()
         if "unix" in self.transports:
             path = self.settings.socket_path(self.engine.name)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +140,22 @@ class EngineHost:
             self.engine.close()
         finally:
             self.pool.close()
+
+    def _watch_memory(self, ceiling: int) -> None:
+        """Kill this process (the supervisor restarts it) once its resident memory passes ``ceiling`` bytes: a bug
+        or a request that slipped past admission control must not take the machine down with it."""
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stopped.wait(MEMORY_CHECK_S):
+            try:
+                with open("/proc/self/statm", "rb") as fh:
+                    rss = int(fh.read().split()[1]) * page
+            except (OSError, ValueError, IndexError):  # not Linux: no ceiling
+                return
+            if rss > ceiling:
+                log.critical("engine %s: resident memory %d MB passed its ceiling %d MB (engine_memory_mb); "
+                             "stopping at once", self.engine.name, rss >> 20, ceiling >> 20)
+                logging.shutdown()
+                os._exit(MEMORY_EXIT)
 
     def _fatal(self, why: str) -> None:
         """The engine cannot go on (a newer writer took its lease): stop serving; the supervisor decides what
@@ -208,6 +229,11 @@ class EngineHost:
         except msgspec.ValidationError as exc:
             self.errors += 1
             reply = ReplyFrame(frame.id, error=ErrorBody("invalid_input", str(exc), _field_of(exc)))
+        except MemoryError:
+            self.errors += 1
+            log.error("%s.%s ran out of memory", self.engine.name, frame.method)
+            reply = ReplyFrame(frame.id, error=ErrorBody(
+                "unavailable", f"{self.engine.name}.{frame.method} ran out of memory; ask for less work"))
         except Exception as exc:  # a bug in a handler, or the database gone: keep serving, report without internals
             self.errors += 1
             if database_outage(exc):
