@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 import nautilus
 from nautilus.config import Settings, get_settings
 from nautilus.engines import engine_class, engine_names
-from nautilus.gateway import errors, websocket
+from nautilus.gateway import errors, logfilter, websocket
 from nautilus.gateway.auth import DETAILED_HEALTH, AuthMiddleware, KeyChecker, TicketBook
 from nautilus.gateway.guard import GuardMiddleware, allowed_host_names, allowed_origins
 from nautilus.gateway.metrics import MetricsMiddleware
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        logfilter.install()  # after uvicorn set its logging up: no query string (tickets, keys) in its lines
         settings.ensure_dirs()
         app.state.db.watch(migrate(settings))  # refuses a missing or replaced database; watched while running
         backend = detect_backend(settings.compute_backend)

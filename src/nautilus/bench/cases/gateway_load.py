@@ -54,7 +54,7 @@ def wait_for_stack(settings: Settings, supervisor_pid: int, headers: dict[str, s
 
     def gateway_sees_engines() -> bool:
         try:
-            reply = httpx.get(f"{settings.gateway_url}/health", headers=headers, timeout=1.0)
+            reply = httpx.get(f"{settings.gateway_url}/api/v1/system/health", headers=headers, timeout=1.0)
         except httpx.HTTPError:
             return False
         if reply.status_code != 200:
