@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import URL
+from tests.support.keeper import Keeper
 
 from nautilus.bench.procs import engine_answers
 from nautilus.core.errors import NautilusError
@@ -63,47 +64,6 @@ def engine_env(request: pytest.FixtureRequest, settings: Any, stack_env: dict[st
     md.generate(GenerateRequest(symbol=SYMBOL, n=20))  # the instrument (its bars here come from the test)
     md.close()
     return env
-
-
-class Keeper:
-    """Keeps one Portfolio engine process running, restarting it whenever it dies (like the supervisor)."""
-
-    def __init__(self, settings: Any, env: dict[str, str]) -> None:
-        self.settings, self.env = settings, env
-        self.deaths = 0
-        self.proc = self._spawn()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def _spawn(self) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "nautilus.runtime.host", "portfolio"], env=self.env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            if self.proc.poll() is not None:
-                self.deaths += 1
-                self.proc = self._spawn()
-            time.sleep(0.02)
-
-    def wait_up(self, timeout: float = 60.0) -> None:
-        deadline = time.time() + timeout
-        while not engine_answers(self.settings, "portfolio")():
-            assert time.time() < deadline, "the portfolio engine did not come up"
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        try:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 def test_sigkill_at_random_points_under_keyed_order_flow_and_bars(settings, engine_env) -> None:

@@ -8,8 +8,10 @@ aggregation in ``resample``, external sources in :mod:`nautilus.adapters` (jobs 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import numpy as np
@@ -49,6 +51,7 @@ from nautilus.engines.marketdata.messages import (
     UpdateRequest,
 )
 from nautilus.engines.marketdata.query import MAX_LIMIT, normalize_symbol, read_bars
+from nautilus.runtime import faults
 from nautilus.runtime.engine import handler
 from nautilus.storage.fetches import FetchStore
 
@@ -68,9 +71,18 @@ class MarketDataEngine(StorageEngine):
         self.fetches: FetchJobs | None = None
         self.streams = StreamManager(settings, self._store, self._publish)
         self._scheduler_stop = threading.Event()
+        assert settings.data_dir is not None
+        # One empty file per series write in flight: made before the catalog commit, removed once SQL mirrors
+        # it. A file left behind (a crash, a database outage between the two) names a series whose
+        # ``catalog_series`` row may be stale: the next start sets it from the catalog again.
+        self._pending_dir = Path(settings.data_dir) / "marketdata-pending"
 
     def start(self) -> None:
-        super().start()
+        super().start()  # the writer lease first: then nobody else writes the catalog or its SQL mirror
+        repaired = self._repair_pending()
+        if repaired:
+            log.warning("catalog_series set again from the catalog for %d series written when a process stopped",
+                        repaired)
         store = FetchStore(self.database)
         interrupted = store.interrupt_orphans()
         if interrupted:
@@ -112,16 +124,47 @@ class MarketDataEngine(StorageEngine):
                 log.exception("daily update failed to start")
 
     # Writes -------------------------------------------------------------------------------------
+    def _repair_pending(self) -> int:
+        """Set the ``catalog_series`` row of every series with a pending marker from the catalog (or drop it
+        when the catalog has no such series); returns how many were set."""
+        try:
+            markers = sorted(os.listdir(self._pending_dir))
+        except FileNotFoundError:
+            return 0
+        for name in markers:
+            symbol, _, timeframe = bytes.fromhex(name).decode().rpartition("@")
+            try:
+                stats = self.catalog.stats(symbol, timeframe)
+            except NotFound:
+                self.database.delete_series(symbol, timeframe)
+            except InvalidInput:  # not a series name the catalog takes: it wrote nothing under it
+                pass
+            else:
+                self.database.upsert_instrument(symbol)
+                self.database.record_series(symbol, timeframe, stats.first_ts, stats.last_ts, stats.rows)
+            os.unlink(self._pending_dir / name)
+        return len(markers)
+
     def _store(self, bars: Bars, mode: str, run_id: int | None = None) -> SeriesSummary:
         check_name(bars.symbol, "symbol")
         if len(bars):  # every write (files, fetches, streams, synthetic series) stays inside the time bounds
             check_timestamp(int(np.min(bars.ts)), "ts")
             check_timestamp(int(np.max(bars.ts)), "ts")
         with self._write_lock:
-            summary = self.catalog.write(bars, mode=mode)
+            self._pending_dir.mkdir(parents=True, exist_ok=True)
+            marker = self._pending_dir / f"{bars.symbol}@{bars.timeframe}".encode().hex()
+            marker.touch()
+            try:
+                summary = self.catalog.write(bars, mode=mode)
+            except BaseException:  # every partition file changes or none does: here none did
+                marker.unlink()
+                raise
+            faults.point("marketdata.catalog.written")  # crash tests: files committed, SQL not yet
             self.database.upsert_instrument(bars.symbol)
             self.database.record_series(bars.symbol, bars.timeframe, summary.first_ts, summary.last_ts,
                                         summary.rows)
+            marker.unlink()  # kept when anything above failed: the next start sets the row from the catalog
+            faults.point("marketdata.series.recorded")  # crash tests: committed, not yet acknowledged
         result = SeriesSummary(symbol=bars.symbol, timeframe=bars.timeframe, rows_written=len(bars),
                                first_ts=summary.first_ts, last_ts=summary.last_ts, total_rows=summary.rows,
                                run_id=run_id)

@@ -9,6 +9,7 @@ first predictor, so a stack without production models starts without them.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from pathlib import Path
@@ -24,7 +25,7 @@ from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.features.store import FeatureSetStore
 from nautilus.engines.marketdata.query import bars_extent, normalize_symbol, read_bars
-from nautilus.engines.ml.jobs import Job, JobManager
+from nautilus.engines.ml.jobs import MAX_KEPT, Job, JobManager
 from nautilus.engines.ml.messages import (
     JobId,
     JobList,
@@ -41,6 +42,8 @@ from nautilus.engines.ml.messages import (
 from nautilus.runtime.engine import handler
 
 MAX_SYMBOLS = 2_000
+JOB_RECORD = "train_job"  # the audit action under which training jobs' state changes are recorded
+log = logging.getLogger("nautilus.ml")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$")
 
 
@@ -65,14 +68,22 @@ class MLEngine(StorageEngine):
         assert settings.data_dir is not None
         self.models_dir = Path(settings.data_dir) / "models"
         self.feature_sets = FeatureSetStore(Path(settings.data_dir) / "features")
-        self.jobs = JobManager(lambda: self.bus)
+        self.jobs = JobManager(lambda: self.bus, self._record_job)
         self._served: dict[tuple[str, int], Served] = {}
         self._production: dict[str, int] = {}
         self._lock = threading.Lock()
         self._kernels_warm = False
 
     def start(self) -> None:
-        super().start()
+        super().start()  # the writer lease first, then the jobs of the last writer
+        records = self.database.list_audit(limit=4 * MAX_KEPT, action=JOB_RECORD)
+        newest: dict[str, dict[str, Any]] = {}
+        for entry in records:  # newest first
+            if entry["detail"] and entry["target"] not in newest:
+                newest[entry["target"]] = entry["detail"]
+        interrupted = self.jobs.restore(sorted(newest.values(), key=lambda snap: snap["created"])[-MAX_KEPT:])
+        if interrupted:
+            log.warning("%d training job(s) of a stopped ML engine marked failed (interrupted)", interrupted)
         for row in self.database.list_models(limit=10_000):
             if row["stage"] == "production":
                 try:
@@ -84,6 +95,11 @@ class MLEngine(StorageEngine):
     def close(self) -> None:
         self.jobs.cancel_all()
         super().close()
+
+    def _record_job(self, snapshot: dict[str, Any]) -> None:
+        """A job's state change as an audit entry (``ml``/``train_job``/job id): what :meth:`start` rebuilds
+        the jobs from after a restart."""
+        self.database.audit("ml", JOB_RECORD, snapshot["id"], plain(snapshot))
 
     # Tasks and training -------------------------------------------------------------------------
     @handler
