@@ -9,8 +9,8 @@ bounded wait for the restart) keep working. Every failure a caller sees must be 
   (``NAUTILUS_FAULTS``). Afterwards every acknowledged write is fully present (bars equal to an independent
   oracle), nothing partial, and ``catalog_series`` (``instruments``) equals what the catalog files hold.
 - WebSocket hub: publishers and a poller; after each restart publish and poll work again. The hub keeps its
-  rings in memory: a crash loses the buffered messages and ids start again at 1 (asserted). A poller learns of
-  the restart only when its first poll sees ``last_id < after_id``; a strict xfail shows the case it cannot tell.
+  rings in memory: a crash loses the buffered messages; ids keep rising across restarts (each life starts at
+  its start time in microseconds), so a poller from before a crash gets every new message with ``gap`` set.
 - ML: training jobs killed mid-run end ``failed`` with the code ``interrupted`` after the restart (never
   ``running`` forever, never a 404), finished jobs keep their result, and the registry is intact.
 """
@@ -272,7 +272,7 @@ def test_websocket_hub_sigkill_under_publishers_and_a_poller(settings, ws_env) -
     keeper.wait_up()
     flow = Flow()
     published = {"n": 0}
-    seen = {"messages": 0, "restarts": 0}
+    seen = {"messages": 0, "restarts": 0, "max_id": 0}
 
     def publisher(worker: int) -> None:
         client = EngineClient("websocket", settings, probe=False)
@@ -300,9 +300,10 @@ def test_websocket_hub_sigkill_under_publishers_and_a_poller(settings, ws_env) -
             if reply.messages:
                 ids = [m.id for m in reply.messages]
                 assert ids == list(range(ids[0], ids[0] + len(ids))) and ids[0] > after, (after, ids[:5])
-                after = ids[-1]
+                after = seen["max_id"] = ids[-1]
                 seen["messages"] += len(ids)
-            elif reply.last_id < after:  # the gateway's rule (gateway/websocket.py Fanout): the hub restarted
+                seen["restarts"] += reply.gap  # the hub restarted: told, never a silent skip
+            elif reply.last_id < after:  # a clock stepped back across a restart (the gateway's rule too)
                 seen["restarts"] += 1
                 after = reply.last_id
         client.close()
@@ -314,18 +315,21 @@ def test_websocket_hub_sigkill_under_publishers_and_a_poller(settings, ws_env) -
         for w in workers:
             w.join(60)
         assert not flow.errors, flow.errors
-        # after the last restart: the hub is empty, ids start again at 1, publish and poll work
+        # after the last restart: the hub is empty, ids go on rising from the new life's start, publish and poll work
         keeper.kill()
         time.sleep(0.05)
         keeper.wait_up()
         client = EngineClient("websocket", settings, probe=False)
         before = flow.attempt(client, "channels", None, until=time.time() + 60)
-        assert (before.last_id, before.ingested, before.items) == (0, 0, []), "the hub's rings are in memory"
+        assert (before.ingested, before.items) == (0, []), "the hub's rings are in memory"
+        assert before.last_id > seen["max_id"], "ids rise across restarts"
         reply = flow.attempt(client, "publish", PublishBatch([BusMessage("test.after", {"k": 1})]),
                              until=time.time() + 60)
-        assert (reply.count, reply.last_id) == (1, 1)
+        assert (reply.count, reply.last_id) == (1, before.last_id + 1)
         polled = client.call("poll", PollRequest(after_id=0))
-        assert [(m.id, m.seq, m.channel, m.data) for m in polled.messages] == [(1, 1, "test.after", {"k": 1})]
+        assert polled.gap
+        assert [(m.id, m.seq, m.channel, m.data) for m in polled.messages] == [(reply.last_id, 1, "test.after",
+                                                                                {"k": 1})]
         client.close()
     finally:
         flow.stop.set()
@@ -336,8 +340,6 @@ def test_websocket_hub_sigkill_under_publishers_and_a_poller(settings, ws_env) -
           f"{seen['restarts']} restarts noticed by the poller, failures seen by callers: {flow.failures}")
 
 
-@pytest.mark.xfail(strict=True, reason="the hub numbers messages from 1 again after a crash and says nothing of it: "
-                                       "a poller whose after_id the new hub has passed skips messages silently")
 def test_websocket_poller_far_behind_learns_of_a_hub_restart(settings, ws_env) -> None:
     keeper = Keeper(settings, ws_env, "websocket")
     client = EngineClient("websocket", settings, probe=False)
@@ -350,8 +352,8 @@ def test_websocket_poller_far_behind_learns_of_a_hub_restart(settings, ws_env) -
         keeper.wait_up()
         client.call("publish", PublishBatch([BusMessage("test.b", {"i": i}) for i in range(8)]), timeout=30)
         reply = client.call("poll", PollRequest(after_id=after))
-        # messages 1..5 of the new hub were never delivered to this poller: it must be told (gap or id reset)
-        assert reply.gap or reply.last_id < after or reply.messages[0].id == 1, reply
+        # the new hub's ids start above the old one's: the poller gets every new message and is told of the gap
+        assert reply.gap and len(reply.messages) == 8 and reply.messages[0].id > after, reply
     finally:
         client.close()
         keeper.stop()

@@ -119,8 +119,10 @@ def test_bad_ingest_form_fields_are_named(api):
     assert upload(api, data, symbol="").json()["error"]["field"] == "symbol"
     assert upload(api, data, timeframe="1x").json()["error"]["field"] == "timeframe"
     assert upload(api, data, columns="{not json").json()["error"]["field"] == "columns"
-    response = api.post("/api/v1/marketdata/ingest", data={"symbol": "ACME"})
+    response = api.post("/api/v1/marketdata/ingest", files={"symbol": (None, "ACME")})  # multipart, no file
     assert response.status_code == 422 and response.json()["error"]["field"] == "file"
+    urlencoded = api.post("/api/v1/marketdata/ingest", data={"symbol": "ACME"})  # uploads are multipart only
+    assert urlencoded.status_code == 415
 
 
 def test_finer_bars_are_resampled_on_request_like_pandas(api):
@@ -181,10 +183,12 @@ def test_health_and_metrics_report_engine_path(api):
 
 def test_api_keys_guard_api_routes_but_not_health(settings, engine_process):
     settings.api_keys = ["s3cret"]
+    settings.auth_mode = "keys"
     with TestClient(create_app(settings)) as api:
         assert api.get("/api/v1/marketdata/instruments").status_code == 401
         assert api.get("/api/v1/marketdata/instruments", headers={"X-API-Key": "wrong"}).status_code == 401
         assert api.get("/api/v1/marketdata/instruments", headers={"X-API-Key": "s3cret"}).status_code == 200
         assert api.get("/health").status_code == 200
-        assert api.get("/metrics").status_code == 200
+        assert api.get("/metrics").status_code == 401  # detailed metrics need a key once keys are on
+        assert api.get("/metrics", headers={"X-API-Key": "s3cret"}).status_code == 200
         assert api.get("/openapi.json").status_code == 200

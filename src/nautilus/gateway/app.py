@@ -29,7 +29,7 @@ from nautilus.gateway.routers import features as features_router
 from nautilus.runtime import metrics as runtime_metrics
 from nautilus.runtime import supervisor
 from nautilus.runtime.backend import detect_backend
-from nautilus.runtime.client import EngineClient, process_pool
+from nautilus.runtime.client import EngineClient, SocketTransport, process_pool
 from nautilus.runtime.host import METRICS, EngineHost
 from nautilus.storage.audit import AuditWriter
 from nautilus.storage.bootstrap import migrate
@@ -72,6 +72,17 @@ class Engines:
             client.close()
 
 
+def _answers(settings: Settings, engine: str) -> bool:
+    transport = SocketTransport("unix", engine, settings)
+    try:
+        transport.ping(0.5)
+        return True
+    except Exception:
+        return False
+    finally:
+        transport.reset()
+
+
 def host_stateful_engines(settings: Settings) -> list[EngineHost]:
     """Single-process mode: this process hosts every stateful engine as its one writer (lease taken, book loaded)
     on its unix socket, and the gateway reaches it there like any engine. Refused beside a running supervisor."""
@@ -80,7 +91,7 @@ def host_stateful_engines(settings: Settings) -> list[EngineHost]:
     hosts = []
     for name in engine_names():
         engine_cls = engine_class(name)
-        if engine_cls.stateful:
+        if engine_cls.stateful and not _answers(settings, name):  # an engine process already serves it: use it
             host = EngineHost(engine_cls(settings), settings, transports=("unix",))
             host.start()
             hosts.append(host)

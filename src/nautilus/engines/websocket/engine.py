@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from nautilus.core.bars import Bars
@@ -55,7 +56,9 @@ class WebSocketEngine(StorageEngine):
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
-        self.hub = Hub(settings.ws_ring_size, settings.ws_channel_ring_size)
+        # Message ids begin at this life's start in microseconds: they keep rising across restarts (the rings are
+        # in memory and a crash loses them; a poller from before it sees a gap, never silently skipped messages).
+        self.hub = Hub(settings.ws_ring_size, settings.ws_channel_ring_size, first_id=time.time_ns() // 1000)
         self.replayer = Replayer(self._read_bars, self._publish_bar)
         self._stop = threading.Event()
         self._redis_thread: threading.Thread | None = None

@@ -40,14 +40,18 @@ class _Channel:
 
 class Hub:
     def __init__(self, ring_size: int = 10_000, channel_ring_size: int = 1_000,
-                 clock: Callable[[], int] = time.time_ns, max_channels: int = 10_000) -> None:
+                 clock: Callable[[], int] = time.time_ns, max_channels: int = 10_000, first_id: int = 1) -> None:
+        """``first_id``: the id of the first message; the engine starts each life above the last one's ids, so a
+        poller from before a crash is told of the gap (``gap``) instead of skipping the new life's messages."""
         if ring_size < 1 or channel_ring_size < 1:
             raise InvalidInput("ring sizes must be >= 1", field="ring_size")
         self.ring_size = ring_size
         self.channel_ring_size = channel_ring_size
         self.max_channels = max_channels
         self.clock = clock
-        self.last_id = 0
+        if first_id < 1:
+            raise InvalidInput("first_id must be >= 1", field="first_id")
+        self.last_id = first_id - 1
         self.ingested = 0
         self._ring: deque[HubMessage] = deque(maxlen=ring_size)
         self._channels: dict[str, _Channel] = {}
