@@ -66,6 +66,9 @@ def test_takeover_fences_every_write_path_of_the_stale_writer(dbs: tuple[Databas
     assert len(lost) == 1 and "stale" in lost[0]
     with pytest.raises(FencedOut), a.engine.begin() as c:  # a Core connection
         c.execute(insert(AuditLog).values(ts=datetime.now(UTC), actor="t", action="stale-core"))
+    with pytest.raises(FencedOut):  # writes outside the database (the bar catalog) ask before they land
+        old.verify()
+    new.verify()
     with pytest.raises(FencedOut), a.raw_transaction() as cur:  # the paper book's raw path
         cur.execute("INSERT INTO audit_log (ts, actor, action) VALUES (CURRENT_TIMESTAMP, 't', 'stale-raw')")
     b.audit("t", "after")  # the new writer writes

@@ -193,6 +193,23 @@ class WriterLease:
                        f"{None if row is None else row[0]} (ours {self.epoch}): this writer is stale")
             raise FencedOut(self.lost or "stale writer")
 
+    def verify(self) -> None:
+        """Raise :class:`FencedOut` unless the lease is still ours, now: for writes outside the database (the
+        bar catalog's files), checked just before they are made visible. The database's own writes need not
+        call it: their commit checks."""
+        if self.epoch is None:
+            return
+        raw = self.db.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                self.check(cursor)
+            finally:
+                cursor.close()
+            raw.rollback()
+        finally:
+            raw.close()
+
     def _on_commit(self, conn: Any) -> None:
         if conn.info.pop(WROTE, False):
             cursor = conn.connection.dbapi_connection.cursor()

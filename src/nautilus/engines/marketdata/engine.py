@@ -155,6 +155,8 @@ class MarketDataEngine(StorageEngine):
             marker = self._pending_dir / f"{bars.symbol}@{bars.timeframe}".encode().hex()
             marker.touch()
             try:
+                if self.lease is not None:  # the catalog is files: a replaced (stale) writer must not touch them
+                    self.lease.verify()
                 summary = self.catalog.write(bars, mode=mode)
             except BaseException:  # every partition file changes or none does: here none did
                 marker.unlink()
