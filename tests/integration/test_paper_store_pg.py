@@ -27,7 +27,7 @@ from tests.support.prepared_checks import (
     run_store_scenario,
 )
 
-from nautilus.core.errors import database_outage
+from nautilus.core.errors import DatabaseUnavailable, database_outage
 from nautilus.storage.db import Database, make_engine, upgrade
 from nautilus.storage.models import AuditLog
 from nautilus.storage.prepared import Prepared
@@ -86,9 +86,9 @@ def test_unreachable_server_is_an_outage() -> None:
         port = probe.getsockname()[1]
     db = Database(make_engine(f"postgresql://postgres@127.0.0.1:{port}/test", connect_args={"connect_timeout": 2}))
     try:
-        with pytest.raises(OperationalError) as info, db.raw_transaction():
+        with pytest.raises(DatabaseUnavailable) as info, db.raw_transaction():
             pass
-        assert database_outage(info.value)
+        assert info.value.status == 503 and "refused" in info.value.cause
     finally:
         db.dispose()
 
@@ -98,14 +98,15 @@ def test_connection_lost_mid_transaction_is_an_outage_and_the_pool_recovers(pg: 
     entry = {"ts": datetime.now(UTC), "actor": "t", "action": "a", "target": None, "detail": {"k": 1}}
     admin = make_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
     try:
-        with pytest.raises(OperationalError) as info, pg.raw_transaction() as cur:
+        with pytest.raises(DatabaseUnavailable) as info, pg.raw_transaction() as cur:
             audit.execute(cur, entry)
             cur.execute("SELECT pg_backend_pid()")
             pid = cur.fetchone()[0]
             with admin.connect() as c:
                 assert c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
             audit.execute(cur, entry)
-        assert info.value.connection_invalidated and database_outage(info.value)
+        lost = info.value.__cause__
+        assert isinstance(lost, OperationalError) and lost.connection_invalidated and database_outage(lost)
     finally:
         admin.dispose()
     assert pg.engine.pool.checkedout() == 0
