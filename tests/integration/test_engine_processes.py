@@ -139,7 +139,9 @@ def test_supervisor_restarts_a_killed_engine_and_health_shows_it(settings, stack
         stop.set()
         worker.join(30)
         assert set(statuses) == {200}
-        assert "degraded" in seen  # the gap was visible in /health while calls kept succeeding
+        # MarketData is stateful (one writer): no in-process stand-in ("degraded"); its callers waited for the
+        # restarted process, and every request succeeded
+        assert "degraded" not in seen
         state = supervisor.read_state(settings)
         assert state["services"]["marketdata"]["restarts"] >= 1
         assert state["services"]["marketdata"]["pid"] == restarted["pid"]
