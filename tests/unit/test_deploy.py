@@ -74,8 +74,9 @@ def test_alert_rules_parse_and_cover_the_required_alerts() -> None:
         if os.environ.get("CI"):
             pytest.fail("promtool is not installed (test.sh installs Debian's prometheus package)")
         pytest.skip("promtool is not installed")
-    for what, path in (("rules", "alerts.yml"), ("config", "prometheus.yml")):
-        out = subprocess.run([promtool, "check", what, str(DEPLOY / path)], capture_output=True, text=True)
+    # The config names the compose secret /run/secrets/metrics_token (the scrape token): check its syntax only.
+    for what, path, extra in (("rules", "alerts.yml", []), ("config", "prometheus.yml", ["--syntax-only"])):
+        out = subprocess.run([promtool, "check", what, *extra, str(DEPLOY / path)], capture_output=True, text=True)
         assert out.returncode == 0, out.stdout + out.stderr
 
 

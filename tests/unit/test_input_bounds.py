@@ -116,7 +116,7 @@ def test_ordinary_json_passes(value: object) -> None:
     check_json(value)
 
 
-@given(st.integers().filter(lambda i: not INT_MIN <= i <= INT_MAX), st.text(min_size=1, max_size=8))
+@given(st.integers(min_value=INT_MAX + 1) | st.integers(max_value=INT_MIN - 1), st.text(min_size=1, max_size=8))
 def test_an_integer_outside_int64_is_refused_naming_its_path(big: int, key: str) -> None:
     key = key.replace("\x00", "k")
     with pytest.raises(InvalidInput) as exc:
