@@ -46,8 +46,11 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 _BIDI = r"\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
-#: a safe name: no control or bidirectional-control character anywhere (``re.search`` semantics, as msgspec)
-SAFE_NAME_PATTERN = f"^[^{_CONTROL}{_BIDI}]*$"
+#: a safe name: no control or bidirectional-control character anywhere. Not ``$`` at the end: in Python (msgspec)
+#: it also matches before a final newline; ``(?![\s\S])`` means the end of the text in Python and JSON Schema alike.
+SAFE_NAME_PATTERN = f"^[^{_CONTROL}{_BIDI}]*(?![\\s\\S])"
+#: the same for FastAPI path parameters: pydantic's (Rust) regex has no lookahead, and its ``$`` is the text's end
+SAFE_PATH_PATTERN = f"^[^{_CONTROL}{_BIDI}]*$"
 _UNSAFE_NAME = re.compile(f"[{_CONTROL}{_BIDI}]")
 _UNSAFE_TEXT = re.compile(rf"[\x00{_BIDI}]")  # free text may hold tabs and newlines, never NUL or bidi controls
 

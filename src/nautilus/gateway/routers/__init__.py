@@ -11,7 +11,14 @@ from fastapi.responses import Response
 from starlette._utils import get_route_path
 from starlette.routing import Match
 
-from nautilus.core.bounds import JSON_DEPTH_MAX, NAME_MAX, SAFE_NAME_PATTERN, check_json, check_name
+from nautilus.core.bounds import (
+    JSON_DEPTH_MAX,
+    NAME_MAX,
+    SAFE_NAME_PATTERN,
+    SAFE_PATH_PATTERN,
+    check_json,
+    check_name,
+)
 from nautilus.core.errors import InvalidInput
 from nautilus.core.timeframe import iso_ns
 from nautilus.runtime.client import EngineClient
@@ -26,7 +33,7 @@ QUERY_VALUE_MAX = 1024  # characters of one query parameter's value
 def name_path(max_length: int = NAME_MAX, min_length: int = 1) -> Any:
     """A name in a route's path (an account, a feature set, a model, a job id): bounded, no control or
     bidi-control characters (:mod:`nautilus.core.bounds`), else a 422 naming it."""
-    return Path(min_length=min_length, max_length=max_length, pattern=SAFE_NAME_PATTERN)
+    return Path(min_length=min_length, max_length=max_length, pattern=SAFE_PATH_PATTERN)
 
 
 class EngineRouter(APIRouter):
