@@ -573,3 +573,25 @@ def test_frame_protocol_reassembles_replies_and_fails_the_waiter_on_trouble():
                 waiter.result()
 
     run_async(go())
+
+
+def test_the_in_process_stand_in_is_released_once_the_engine_is_back(settings, monkeypatch):
+    """After a fallback the gateway does not keep an engine's worth of memory: once the engine answers on its
+    socket again and the stand-in has been idle, the probe drops it."""
+    import nautilus.runtime.client as client_module
+
+    monkeypatch.setattr(client_module, "INPROC_IDLE_S", 0.0)
+    client = EngineClient("echo", settings, transports=("unix", "inproc"), probe=False)
+    assert client.call("echo", EchoRequest("down", 1)).text == "down"  # no host: the stand-in answers
+    assert client.last_transport == "inproc" and client.transports["inproc"]._engine is not None
+    client.probe_once()  # still no host: kept
+    assert client.transports["inproc"]._engine is not None
+    host = EngineHost(EchoEngine(settings), settings, transports=("unix",))
+    host.start()
+    try:
+        client.probe_once()
+        assert client.transports["inproc"]._engine is None  # released
+        assert client.call("echo", EchoRequest("up", 2)).text == "up" and client.last_transport == "unix"
+    finally:
+        host.stop()
+        client.close()
