@@ -151,6 +151,7 @@ class WriterLease:
 
     def _renew_loop(self) -> None:
         """Refresh ``renewed_at`` while the lease is ours (a silent holder on another host can be replaced)."""
+        failures = 0
         while not self._stop.wait(min(RENEW_S, self.ttl_s / 3)):
             if self.lost is not None:
                 return
@@ -162,8 +163,11 @@ class WriterLease:
             except FencedOut:
                 return
             except Exception as exc:  # the database is away: the fence still guards every write
-                log.warning("%s: lease renewal failed: %s", self.engine, exc)
+                failures += 1
+                if failures == 1 or failures % 30 == 0:  # the first, then about once a minute
+                    log.warning("%s: lease renewal failed (%d in a row): %s", self.engine, failures, exc)
                 continue
+            failures = 0
             if done == 0:
                 self._lose(f"the {self.engine} engine's writer lease was taken over by a newer writer")
                 return
