@@ -49,6 +49,8 @@ def wait_job(api, job_id: int) -> dict:
 def test_fetch_job_over_http_with_progress_on_the_websocket(api, server) -> None:
     with api.websocket_connect("/ws") as ws:
         ws.send_json({"op": "subscribe", "channels": ["marketdata.fetch.*"]})
+        while ws.receive_json()["type"] != "subscribed":  # what is published after the ack is delivered
+            pass
         r = api.post("/api/v1/marketdata/fetch", json={"source": "yahoo", "symbol": "AAPL", "timeframe": "1d",
                                                        "start": "2020-08-01", "end": "2020-09-08"})
         assert r.status_code == 202, r.text
