@@ -30,7 +30,10 @@ Conventions
   (equity <= 0 makes every increasing order breach).
 * ``var_budget``: VaR after the order from ``state.var_fn(order, state)`` when given, else the linear
   estimate ``state.var + state.marginal_var[instrument] * quantity * mark`` (marginal VaR per unit of
-  currency exposure, a mapping or a sequence indexed by instrument).
+  currency exposure, a mapping or a sequence indexed by instrument). A ``var_fn`` that cannot tell
+  (raises :class:`VarUnavailable`, or returns a non-finite number) rejects the order: fail closed.
+  ``var_confidence``, ``var_method``, ``var_lookback`` and ``var_timeframe`` say how a caller that owns
+  the history (the Risk engine) computes the VaR it feeds in (here they are only validated).
 * Bad configuration -> ``InvalidInput`` naming the field (``LimitSet`` validates on construction).
 
 Hot path: plain Python floats/dicts (no numpy); O(1) per check apart from the rate limiter's bisect.
@@ -53,11 +56,19 @@ __all__ = [
     "Order",
     "PortfolioState",
     "RateLimiter",
+    "VarUnavailable",
     "apply_fill",
     "check_order",
     "commit_order",
     "utilisation",
 ]
+
+
+VAR_METHODS = ("historical", "historical_ew", "normal", "t", "cornish_fisher")
+
+
+class VarUnavailable(Exception):  # noqa: N818 - a state, not a programming error
+    """Raised by a ``var_fn`` that cannot compute the VaR after an order (no history, too few bars)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +193,11 @@ class LimitSet:
     drawdown_halt: float | None = None
     max_orders_per_window: int | None = None
     rate_window_seconds: float | None = None
+    # How the VaR of ``var_budget`` is computed by the Risk engine from stored bars (one-day horizon).
+    var_confidence: float = 0.99
+    var_method: str = "historical"
+    var_lookback: int = 250
+    var_timeframe: str = "1d"
 
     def __post_init__(self) -> None:
         for name in ("max_order_notional", "max_gross_exposure", "max_net_exposure", "max_concentration_pct",
@@ -211,9 +227,24 @@ class LimitSet:
                 raise InvalidInput("max_orders_per_window must be an integer >= 1", field="max_orders_per_window")
             if self.rate_window_seconds is None:
                 raise InvalidInput("max_orders_per_window needs rate_window_seconds", field="rate_window_seconds")
+        c = self.var_confidence
+        if isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0.5 <= c < 1:
+            raise InvalidInput("var_confidence must be a number in [0.5, 1)", field="var_confidence")
+        if self.var_method not in VAR_METHODS:
+            raise InvalidInput(f"var_method must be one of {', '.join(VAR_METHODS)}", field="var_method")
+        n = self.var_lookback
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 3 <= n <= 100_000:
+            raise InvalidInput("var_lookback must be an integer in [3, 100000]", field="var_lookback")
+        from nautilus.core.timeframe import timeframe_ns
+
+        try:
+            timeframe_ns(self.var_timeframe)
+        except (InvalidInput, TypeError, ValueError):
+            raise InvalidInput(f"var_timeframe {self.var_timeframe!r} is not a timeframe",
+                               field="var_timeframe") from None
 
 
-def _reason(out: list, limit: str, value: float, threshold: float, message: str) -> None:
+def _reason(out: list, limit: str, value: float | None, threshold: float, message: str) -> None:
     out.append({"limit": limit, "value": value, "threshold": threshold, "message": message})
 
 
@@ -324,7 +355,16 @@ def check_order(order: Order, state: PortfolioState, limits: LimitSet, now: floa
         checked.append("var_budget")
         before = state.var
         if state.var_fn is not None:
-            after = float(state.var_fn(order, state))
+            try:
+                after = float(state.var_fn(order, state))
+            except VarUnavailable as exc:
+                after = math.nan
+                why = str(exc)
+            else:
+                why = f"the VaR function returned {after}"
+            if not math.isfinite(after):  # unknown: fail closed
+                _reason(reasons, "var_budget", None, lim, f"VaR after the order is unknown ({why}): rejected")
+                after = -math.inf  # reported above
         elif state.marginal_var is not None and before is not None:
             try:
                 mvar = state.marginal_var[inst]

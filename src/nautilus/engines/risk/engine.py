@@ -150,7 +150,10 @@ class RiskEngine(StorageEngine):
         now = time.time()
         order = limits.Order(req.instrument, req.quantity, req.price)
         with self._lock:
-            decision = limits.check_order(order, state, limit_set, now)
+            checked_state = state
+            if limit_set.var_budget is not None and state.var_fn is None and state.marginal_var is None:
+                checked_state = self._var_from_history(state, order, limit_set)
+            decision = limits.check_order(order, checked_state, limit_set, now)
             if decision.accepted and req.commit:
                 limits.commit_order(state, limit_set, now)
         DECISIONS.labels(account, "accepted" if decision.accepted else "rejected").inc()
@@ -160,6 +163,47 @@ class RiskEngine(StorageEngine):
                           "reasons": decision.reasons})
         return DecisionReply(accepted=decision.accepted, reasons=plain(decision.reasons),
                              checked=decision.checked, account=account)
+
+    def _var_from_history(self, state: limits.PortfolioState, order: limits.Order,
+                          limit_set: limits.LimitSet) -> limits.PortfolioState:
+        """``state`` with ``var`` (the positions now; also kept in ``state`` for the utilisation gauge) and
+        ``var_fn`` (the VaR after ``order``) for ``var_budget``:
+        the one-day VaR of the position exposures (units x mark) under the returns of the last
+        ``var_lookback`` stored bars the instruments share, by ``var_method`` at ``var_confidence``
+        (:func:`nautilus.risk.measures.var_cvar`). A VaR that cannot be computed rejects the order."""
+        from nautilus.core.errors import NautilusError
+        from nautilus.risk import measures
+
+        inst = order.instrument
+        mark = state.prices.get(inst, float(order.price))
+        after_units = dict(state.positions)
+        after_units[inst] = after_units.get(inst, 0.0) + float(order.quantity)
+        symbols = sorted({s for s, q in after_units.items() if q} | {s for s, q in state.positions.items() if q})
+        marks = {s: (mark if s == inst else state.prices.get(s, 0.0)) for s in symbols}
+
+        def var_of(units: dict, returns: np.ndarray) -> float:
+            w = np.array([units.get(s, 0.0) * marks[s] for s in symbols])
+            if not w.any():
+                return 0.0
+            return float(measures.var_cvar(returns, w, limit_set.var_confidence, 1, limit_set.var_method)["var"])
+
+        try:
+            series = [read_bars(self.catalog, normalize_symbol(s), limit_set.var_timeframe, None, None,
+                                limit_set.var_lookback + 1, max_bars=self.settings.max_bars_per_request)
+                      for s in symbols]
+            returns = aligned_returns(series)[1]
+            before, after = var_of(state.positions, returns), var_of(after_units, returns)
+        except NautilusError as exc:
+            message = (f"var_budget needs {limit_set.var_lookback + 1} stored {limit_set.var_timeframe} bars of "
+                       f"{', '.join(symbols)}: {exc.message}")
+            state.var = None
+
+            def unavailable(_order: limits.Order, _state: limits.PortfolioState) -> float:
+                raise limits.VarUnavailable(message)
+
+            return dataclasses.replace(state, var_fn=unavailable)
+        state.var = before
+        return dataclasses.replace(state, var_fn=lambda _order, _state: after)
 
     def update_metrics(self) -> None:
         with self._lock:

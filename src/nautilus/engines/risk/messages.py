@@ -117,6 +117,11 @@ class LimitsBody(msgspec.Struct, kw_only=True, omit_defaults=True):
     drawdown_halt: float | None = None
     max_orders_per_window: int | None = None
     rate_window_seconds: float | None = None
+    # var_budget: the one-day VaR of the positions after the order, from the stored bars (see LimitSet)
+    var_confidence: float | None = None  # default 0.99
+    var_method: str | None = None  # historical (default), historical_ew, normal, t, cornish_fisher
+    var_lookback: int | None = None  # bars of history (default 250)
+    var_timeframe: str | None = None  # default 1d
 
 
 class SetLimitsRequest(msgspec.Struct, kw_only=True):

@@ -101,7 +101,10 @@ async def get_limits(request: Request) -> Response:
             **body_doc("`account` (default: default) and `limits`: max_order_notional, max_position_units, "
                     "max_position_notional (a number or {symbol: limit}), max_gross_exposure, max_net_exposure, "
                     "max_concentration_pct, var_budget, daily_loss_halt, drawdown_halt (fraction), "
-                    "max_orders_per_window with rate_window_seconds.",
+                    "max_orders_per_window with rate_window_seconds. var_budget caps the one-day VaR of the "
+                    "positions after each order, computed from the stored bars: var_confidence (0.99), "
+                    "var_method (historical, historical_ew, normal, t, cornish_fisher), var_lookback (250 "
+                    "bars), var_timeframe (1d); a book pushed with var and marginal_var is used instead.",
                     {"account": "default", "limits": {"max_order_notional": 50_000, "max_gross_exposure": 1e6,
                                                       "max_orders_per_window": 10, "rate_window_seconds": 1}}))
 async def put_limits(request: Request) -> Response:
