@@ -1,18 +1,30 @@
 """One settings object for the whole platform (env prefix ``NAUTILUS_``, ``.env`` supported).
 
 Every process (CLI, supervisor, engines, gateway) builds its settings with :func:`get_settings`;
-children inherit the environment, so one ``NAUTILUS_HOME`` (or ``--home``) points a whole stack
+children inherit the environment, so one ``NAUTILUS_HOME`` (or ``nautilus --home``) points a whole stack
 at one set of directories.
+
+A running stack is found by its home, not by the caller's environment: the supervisor records the settings
+that decide which database, bus, directories and ports the stack uses (:data:`STACK_FIELDS`) in
+``HOME/stack.json`` (mode 600, written atomically, removed when it stops), and every :class:`Settings` built
+for that home while that supervisor lives takes those fields from the record. Precedence of those fields:
+explicit keyword arguments > the running stack's record > environment (and ``.env``) > defaults. So
+``nautilus keys add`` from a plain shell writes to the database the stack reads (PostgreSQL in the production
+profile), whatever that shell exports. An environment that names another store than the stack's is recorded
+as a conflict (:meth:`Settings.stack_conflicts`); the CLI refuses write commands on it (exit 2). A record whose
+supervisor is gone (pid dead, or reused by another process) is ignored. ``NAUTILUS_STACK_RECORD=false``
+turns the lookup off for one process.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ComputeBackend = Literal["auto", "cpu", "cuda", "mps"]
@@ -35,14 +47,60 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NAUTILUS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
+    # Where each STACK_FIELDS value came from ("init", "stack", "env", "default"), the running stack's record
+    # that was applied (None: none), and the fields whose environment value differs from the stack's.
+    _origins: dict = {}
+    _stack: dict | None = None
+    _conflicts: dict = {}
+
+    def __init__(self, **values: object) -> None:
+        super().__init__(**values)  # type: ignore[arg-type]
+        given = {k for k in values if not k.startswith("_")}
+        from_env = _environment_fields(self.model_config.get("env_file"))
+        origins = {f: "init" if f in given else "env" if f in from_env else "default" for f in stack_fields()}
+        record = live_stack_record(self.home) if self.stack_record else None
+        conflicts: dict[str, tuple[object, object]] = {}
+        if record is not None:
+            recorded = record.get("settings", {})
+            overlay = {f: recorded[f] for f in stack_fields() if f in recorded and f not in given}
+            mine = self.model_dump(include=set(overlay))
+            super().__init__(**values, **overlay)  # type: ignore[arg-type]
+            theirs = self.model_dump(include=set(overlay))
+            for name in overlay:
+                origins[name] = "stack"
+                if name in from_env and not _same(name, mine.get(name), theirs.get(name)):
+                    conflicts[name] = (mine.get(name), theirs.get(name))
+        self._origins, self._stack, self._conflicts = origins, record, conflicts
 
     home: Path = Field(default=Path.home() / ".nautilus", description="Root of data and runtime dirs")
+    profile: Literal["embedded", "production"] = Field(default="embedded", description="Which profile started "
+                                                       "the stack (start.sh: NAUTILUS_PROFILE); recorded with it")
+    stack_record: bool = Field(default=True, description="Take the identity settings (STACK_FIELDS) of a stack "
+                               "running at this home from its HOME/stack.json (false: this process's own)")
     data_dir: Path | None = Field(default=None, description="Catalog and SQLite file (default HOME/data)")
     runtime_dir: Path | None = Field(
         default=None, description="Sockets, pid files, supervisor state (default HOME/run)"
     )
     database_url: str | None = Field(default=None, description="SQLAlchemy URL (default SQLite in data_dir)")
     redis_url: str | None = Field(default=None, description="Redis URL; unset means the in-memory bus")
+    # Redis bus isolation and authenticity (nautilus.runtime.bus) ------------------------------------------
+    redis_username: str | None = Field(default=None, description="Redis ACL user (or in the URL: redis://user:pass@host)")
+    redis_password_file: Path | None = Field(default=None, description="File holding the Redis password (first "
+                                             "line), so that it is neither in the URL nor in the environment")
+    bus_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Namespace of this "
+                                   "stack's Redis channels: topic T travels on channel '<prefix>:T'. Default: "
+                                   "'nautilus-' + 12 hex digits of SHA-256 of the resolved home path, so stacks with "
+                                   "different homes on one Redis never see each other; set the same value on every "
+                                   "process of a stack whose processes see different home paths")
+    bus_sign: bool = Field(default=True, description="Sign every Redis bus message with HMAC-SHA256 under the stack "
+                           "secret and drop received ones without a valid signature")
+    bus_secret: SecretStr | None = Field(default=None, description="The stack's bus secret (default: read from "
+                                         "bus_secret_file, created with mode 600 on first use)")
+    bus_secret_file: Path | None = Field(default=None, description="File of the bus secret (default HOME/bus.key)")
+    bus_max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="Larger Redis bus messages "
+                                       "are dropped on receipt (counted in nautilus_bus_rejected_total)")
+    bus_publish_timeout_s: float = Field(default=1.0, gt=0, description="Longest a Redis publish (or connect) may "
+                                         "take before the bus falls back to the in-process bus")
 
     host: str = "127.0.0.1"
     bind_host: str | None = Field(default=None, description="Address servers listen on (default: host; 0.0.0.0 "
@@ -213,7 +271,180 @@ class Settings(BaseSettings):
             assert path is not None
             path.mkdir(parents=True, exist_ok=True)
 
+    # The running stack these settings resolved to ------------------------------------------------------
+    @property
+    def running_stack(self) -> dict | None:
+        """The record (``HOME/stack.json``) of the live stack whose settings were applied, or None."""
+        return self._stack
+
+    def origin(self, name: str) -> str:
+        """Where a STACK_FIELDS value came from: init, stack, env or default."""
+        return self._origins.get(name, "default")
+
+    def stack_conflicts(self, fields: tuple[str, ...] | None = None) -> dict[str, tuple[object, object]]:
+        """``{field: (environment value, running stack's value)}`` where the environment explicitly names a
+        value the running stack does not use (the stack's is the one in effect)."""
+        return {k: v for k, v in self._conflicts.items() if fields is None or k in fields}
+
+    def resolution(self) -> dict:
+        """What a CLI resolved and from where (passwords masked): for ``nautilus config`` and ``status``."""
+        stack = self._stack
+        return {
+            "home": str(self.home), "profile": self.profile, "database_url": mask_url(self.database_url),
+            "redis_url": mask_url(self.redis_url), "auth_mode": self.auth_mode, "port_offset": self.port_offset,
+            "gateway_url": self.gateway_url, "runtime_dir": str(self.runtime_dir), "data_dir": str(self.data_dir),
+            "origins": {f: self.origin(f) for f in ("profile", "database_url", "redis_url", "auth_mode",
+                                                    "port_offset", "data_dir", "runtime_dir")},
+            "stack": None if stack is None else {"pid": stack.get("pid"), "started_at": stack.get("started_at"),
+                                                 "record": str(stack_record_path(self.home))},
+            "conflicts": {f: {"environment": mask_url(a) if f.endswith("_url") else str(a),
+                              "stack": mask_url(b) if f.endswith("_url") else str(b)}
+                          for f, (a, b) in self._conflicts.items()},
+        }
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
+    """This process's settings (cached): the environment, with a stack running at its home applied on top."""
     return Settings()
+
+
+# The running stack's record (HOME/stack.json) ---------------------------------------------------------------
+STACK_RECORD = "stack.json"
+# Settings that decide which database, bus, directories and ports a process talks to (what a CLI must share
+# with the stack it runs beside). Secrets are never recorded: API keys, the metrics token and the bus secret
+# are re-read by each process from the environment or their files.
+STACK_FIELDS = ("profile", "data_dir", "runtime_dir", "database_url", "redis_url", "redis_username",
+                "redis_password_file", "bus_prefix", "bus_sign", "bus_secret_file", "auth_mode", "port_offset",
+                "host", "bind_host", "engine_hosts", "gateway_port", "web_port", "engine_ports")
+# The stores among them: an environment naming another one than the running stack's makes writes refuse.
+STORE_FIELDS = ("database_url", "redis_url", "data_dir")
+
+
+def stack_fields() -> tuple[str, ...]:
+    return tuple(f for f in STACK_FIELDS if f in Settings.model_fields)
+
+
+def stack_record_path(home: Path) -> Path:
+    return Path(home).expanduser() / STACK_RECORD
+
+
+def process_token(pid: int) -> str | None:
+    """An id of the live process ``pid`` that a reused pid does not share (its start time in clock ticks since
+    boot, from /proc; "alive" where there is no /proc); None when it is not running (or a zombie)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    except (OSError, OverflowError, ValueError):
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return "alive"
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def write_stack_record(settings: Settings, pid: int | None = None) -> Path:
+    """Record ``settings``' STACK_FIELDS as the stack of process ``pid`` (default: this one) at its home:
+    atomically, mode 600 (a database URL may hold a password)."""
+    import time
+
+    pid = os.getpid() if pid is None else pid
+    record = {"version": 1, "pid": pid, "process": process_token(pid), "home": str(settings.home),
+              "started_at": time.time(),
+              "settings": settings.model_dump(mode="json", include=set(stack_fields()))}
+    path = stack_record_path(settings.home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{pid}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, json.dumps(record, indent=1).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    return path
+
+
+def read_stack_record(home: Path) -> dict | None:
+    """The record at ``home`` as written, live or not (None: none, or unreadable)."""
+    try:
+        record = json.loads(stack_record_path(home).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("settings"), dict) else None
+
+
+def live_stack_record(home: Path) -> dict | None:
+    """The record at ``home`` when the process that wrote it still runs (same pid, same start), else None."""
+    record = read_stack_record(home)
+    if record is None or not isinstance(record.get("pid"), int):
+        return None
+    token = process_token(record["pid"])
+    if token is None or (token != "alive" and record.get("process") not in (None, token)):
+        return None
+    return record
+
+
+def remove_stack_record(home: Path, pid: int | None = None) -> bool:
+    """Remove the record at ``home`` (only process ``pid``'s, when given); True when one was removed."""
+    record = read_stack_record(home)
+    if pid is not None and record is not None and record.get("pid") != pid:
+        return False
+    try:
+        stack_record_path(home).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def mask_url(url: object) -> str | None:
+    """A URL with its password replaced by ***."""
+    if url is None:
+        return None
+    text = str(url)
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(text).render_as_string(hide_password=True)
+    except Exception:
+        return text
+
+
+def _environment_fields(env_file: object) -> set[str]:
+    """Settings fields this process's environment (or its .env file) sets explicitly."""
+    prefix = "NAUTILUS_"
+    names = {k.upper() for k in os.environ}
+    if isinstance(env_file, str | Path) and Path(env_file).is_file():
+        try:
+            from dotenv import dotenv_values
+
+            names |= {k.upper() for k in dotenv_values(env_file)}
+        except Exception:
+            pass
+    return {f for f in Settings.model_fields if f"{prefix}{f.upper()}" in names}
+
+
+def _same(name: str, a: object, b: object) -> bool:
+    """Whether two values of a STACK_FIELDS field name the same thing (URLs without the driver, paths
+    resolved)."""
+    if a == b:
+        return True
+    if a is None or b is None:
+        return False
+    if name.endswith("_url"):
+        try:
+            from sqlalchemy.engine import make_url
+
+            ua, ub = make_url(str(a)), make_url(str(b))
+            return ua.set(drivername=ua.get_backend_name()) == ub.set(drivername=ub.get_backend_name())
+        except Exception:
+            return False
+    if name.endswith(("_dir", "_file")):
+        return Path(str(a)).expanduser().resolve() == Path(str(b)).expanduser().resolve()
+    return False

@@ -8,7 +8,7 @@ import pytest
 from tests.support.services import REDIS_URL, redis_bus, service_missing
 
 from nautilus.config import Settings
-from nautilus.runtime.bus import InMemoryBus, ResilientRedisBus, make_bus
+from nautilus.runtime.bus import InMemoryBus, ResilientRedisBus, bus_prefix, make_bus
 
 pytestmark = pytest.mark.integration
 
@@ -112,14 +112,14 @@ def test_redis_loss_falls_back_to_the_in_process_bus_and_recovers(caplog, tmp_pa
         assert sub.get(2.0) == ("t.b", {"n": 2})
         server = _redis_server(port)
         outside = redis.Redis(port=port).pubsub()
-        outside.psubscribe("t.*")
+        outside.psubscribe(f"{bus.codec.head}t.*")  # the stack's channels: <prefix>:<topic>
         outside.get_message(timeout=2.0)
         time.sleep(0.3)  # past the retry delay
         assert sub.get(0.5) is None  # a polling subscriber re-attaches to Redis
         bus.publish("t.c", {"n": 3})
         assert not bus.degraded
         got = outside.get_message(timeout=2.0)
-        assert got is not None and got["channel"] == b"t.c"
+        assert got is not None and got["channel"] == f"{bus_prefix(settings)}:t.c".encode()
         assert sub.get(3.0) == ("t.c", {"n": 3})
         outside.close()
     finally:

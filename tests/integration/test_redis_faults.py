@@ -51,7 +51,7 @@ from nautilus.engines.portfolio.messages import (
     OrderRequest,
     OrdersQuery,
 )
-from nautilus.runtime.bus import InMemoryBus, ResilientRedisBus
+from nautilus.runtime.bus import InMemoryBus, ResilientRedisBus, bus_prefix
 from nautilus.runtime.client import EngineClient
 
 pytestmark = pytest.mark.integration
@@ -129,7 +129,7 @@ def test_redis_connections_dropped_under_keyed_order_flow_and_bars(settings, red
 
     # The independent oracle: a plain redis-py subscriber that is never dropped.
     oracle = redis.Redis.from_url(_named(REDIS_URL, names["oracle"]), socket_connect_timeout=2.0).pubsub()
-    oracle.subscribe(channel)
+    oracle.subscribe(f"{bus_prefix(settings)}:{channel}")  # the stack's channel (nautilus.runtime.bus.Codec)
     assert oracle.get_message(timeout=5.0)["type"] == "subscribe"
     # The platform's own subscriber: its connections are dropped every cycle and it must come back.
     bus = ResilientRedisBus(settings.model_copy(update={"redis_url": _named(REDIS_URL, names["bus"])}),
@@ -155,7 +155,7 @@ def test_redis_connections_dropped_under_keyed_order_flow_and_bars(settings, red
 
     def from_oracle() -> dict[str, Any] | None:
         message = oracle.get_message(timeout=0.1)
-        return msgspec.json.decode(message["data"]) if message and message["type"] == "message" else None
+        return msgspec.json.decode(message["data"])["data"] if message and message["type"] == "message" else None
 
     def from_bus() -> dict[str, Any] | None:
         item = bus_sub.get(timeout=0.1)

@@ -4,7 +4,25 @@ Topics are dot-separated (``marketdata.bars.AAPL.1d``); subscriptions take glob 
 (``marketdata.bars.*``). Messages are JSON-able dicts, encoded with msgspec. The in-memory bus
 reaches subscribers of the same process only; Redis reaches every process and machine. When Redis goes
 away, :class:`ResilientRedisBus` falls back to the in-process bus with a warning and goes back to
-Redis as soon as it answers again.
+Redis as soon as it answers again; a dropped connection alone is retried at once, and a Redis that hangs
+stalls a publish at most ``bus_publish_timeout_s``.
+
+Redis is shared (its pub/sub ignores the database number), so a stack keeps to its own channels and trusts
+nothing it receives (:class:`Codec`):
+
+- namespace: topic ``T`` travels on channel ``<prefix>:T``; the prefix (``bus_prefix``) defaults to a hash of
+  the resolved home path (:func:`bus_prefix`), so two stacks on one Redis never see each other. Subscriptions
+  (the hub's too) are ``PSUBSCRIBE <prefix>:<pattern>``; subscribers get the topic without the prefix.
+- envelope: a message is ``{"v":1,"mac":"<hex>","data":<message>}``; with ``bus_sign`` (the default) ``mac``
+  is HMAC-SHA256 under the stack secret (``bus_secret``, else the file ``HOME/bus.key``, made mode 600 on first
+  use) of the channel, a newline and the bytes of ``data``: a publish by anyone without the secret is dropped
+  even on the stack's own channels.
+- validation: what is not one of the stack's messages (foreign channel, bad topic, larger than
+  ``bus_max_message_bytes``, not the envelope, unsigned, bad signature, data that is not a JSON object the hub
+  can send on) is dropped, counted in ``nautilus_bus_rejected_total{reason}`` and logged at most every 30 s;
+  a subscription never stops for one.
+- credentials: a Redis ACL user in the URL (``redis://user:pass@host``) or ``redis_username`` and
+  ``redis_password_file``; logs show the URL with the password replaced by ``***`` (:func:`redact_url`).
 
 Fan-out to the WebSocket hub (engine ``websocket``, see ``nautilus.engines.websocket``): with Redis
 the hub subscribes to every topic itself. Without Redis, :func:`make_bus` returns a
@@ -20,11 +38,18 @@ forwarding off; the hub engine's own bus ingests directly and never forwards to 
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import hmac
 import logging
+import os
 import queue
+import re
+import secrets
 import threading
 import time
+from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
@@ -108,16 +133,239 @@ class InMemoryBus:
             self._subs.clear()
 
 
+# Redis wire format ------------------------------------------------------------------------------------
+SEPARATOR = ":"  # channel = <prefix>:<topic>; a prefix has no ':' and no glob character
+TOPIC_MAX = 512
+_BAD_TOPIC = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_PREFIX = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+WIRE_VERSION = 1
+REJECT_LOG_INTERVAL_S = 30.0
+
+
+class Rejected(Exception):
+    """A message received from Redis that the bus drops; ``reason`` labels ``nautilus_bus_rejected_total``."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class _Envelope(msgspec.Struct):
+    v: int
+    data: msgspec.Raw
+    mac: str | None = None
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+_data_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+def default_prefix(settings: Settings) -> str:
+    """``nautilus-`` and 12 hex digits of SHA-256 of the resolved home path (see ``Settings.bus_prefix``)."""
+    home = str(Path(settings.home).expanduser().resolve())
+    return "nautilus-" + hashlib.sha256(home.encode()).hexdigest()[:12]
+
+
+def bus_prefix(settings: Settings) -> str:
+    """The stack's channel prefix: ``settings.bus_prefix`` or :func:`default_prefix`."""
+    return settings.bus_prefix or default_prefix(settings)
+
+
+def stack_secret(settings: Settings) -> bytes | None:
+    """The key of the bus's HMAC (``None`` with ``bus_sign`` off): ``bus_secret`` or the secret file (default
+    ``HOME/bus.key``), created with 32 random bytes (hex) and mode 600 by the first process that needs it."""
+    if not settings.bus_sign:
+        return None
+    if settings.bus_secret is not None:
+        secret = settings.bus_secret.get_secret_value().encode()
+        if len(secret) < 16:
+            raise ValueError("bus_secret must be at least 16 characters")
+        return secret
+    path = Path(settings.bus_secret_file or Path(settings.home).expanduser() / "bus.key")
+    for _ in range(50):
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            _create_secret(path)
+            continue
+        if len(text) >= 32:
+            return text.encode()
+        time.sleep(0.02)  # another process is writing it (a filesystem without hard links)
+    raise ValueError(f"the bus secret file {path} holds fewer than 32 characters")
+
+
+def _create_secret(path: Path) -> None:
+    """Write a new secret to ``path`` unless it exists, atomically: a complete file appears or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = (secrets.token_hex(32) + "\n").encode()
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, text)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # fails when another process was first: its secret wins
+    except FileExistsError:
+        pass
+    except OSError:  # no hard links here: create in place (readers wait for the content)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            try:
+                os.write(fd, text)
+            finally:
+                os.close(fd)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def redact_url(url: str | None) -> str:
+    """``url`` with its password replaced by ``***`` (for logs)."""
+    if not url:
+        return str(url)
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port is not None else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "<unparsable Redis URL>"
+
+
+class _RejectLog:
+    """Counts rejected messages (Prometheus) and logs them at most once per ``REJECT_LOG_INTERVAL_S``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: dict[str, int] = {}
+        self._last = -1e18
+        self.total: dict[str, int] = {}
+
+    def __call__(self, reason: str, channel: str) -> None:
+        from nautilus.runtime.metrics import BUS_REJECTED
+
+        BUS_REJECTED.labels(reason).inc()
+        with self._lock:
+            self.total[reason] = self.total.get(reason, 0) + 1
+            self._since[reason] = self._since.get(reason, 0) + 1
+            now = time.monotonic()
+            if now - self._last < REJECT_LOG_INTERVAL_S:
+                return
+            counts, self._since, self._last = self._since, {}, now
+        log.warning("Redis bus: dropped %s received message(s) (%s), the latest on channel %s; see "
+                    "nautilus_bus_rejected_total", sum(counts.values()),
+                    ", ".join(f"{k}={v}" for k, v in sorted(counts.items())), channel[:80].encode("unicode_escape"))
+
+
+#: process-wide: rejected Redis bus messages (``REJECTED.total`` by reason; Prometheus has the same counts)
+REJECTED = _RejectLog()
+
+
+class Codec:
+    """One stack's Redis wire format.
+
+    Topic ``T`` travels on channel ``<prefix>:T`` (an empty prefix: on ``T``, a bus without a namespace, for tools
+    and tests). A message is the JSON envelope ``{"v":1,"mac":"<hex>","data":<the message>}``; ``mac`` is
+    HMAC-SHA256 under the stack secret of the channel, a newline and the exact bytes of ``data``, and is absent
+    when the stack signs nothing. :meth:`decode` raises :class:`Rejected` for anything else.
+    """
+
+    def __init__(self, prefix: str = "", secret: bytes | None = None, max_bytes: int = 8 * 1024 * 1024) -> None:
+        if prefix and not _PREFIX.match(prefix):
+            raise ValueError(f"bad bus prefix {prefix!r}: 1-64 of A-Z a-z 0-9 _ . -")
+        self.prefix = prefix
+        self.head = f"{prefix}{SEPARATOR}" if prefix else ""
+        self.secret = secret
+        self.max_bytes = max_bytes
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256) if secret is not None else None
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Codec:
+        return cls(bus_prefix(settings), stack_secret(settings), settings.bus_max_message_bytes)
+
+    def channel(self, topic: str) -> str:
+        return self.head + topic
+
+    def pattern(self, pattern: str) -> str:
+        return self.head + pattern
+
+    def _mac(self, channel: bytes, data: bytes) -> bytes:
+        assert self._keyed is not None
+        mac = self._keyed.copy()  # the key schedule once, not per message
+        mac.update(channel)
+        mac.update(b"\n")
+        mac.update(data)
+        return mac.hexdigest().encode()
+
+    def encode(self, topic: str, message: dict[str, Any]) -> tuple[str, bytes]:
+        """The channel and payload of a publish."""
+        channel = self.channel(topic)
+        data = _encode(message)
+        if self.secret is None:
+            return channel, b'{"v":1,"data":' + data + b"}"
+        return channel, b'{"v":1,"mac":"' + self._mac(channel.encode(), data) + b'","data":' + data + b"}"
+
+    def decode(self, channel: bytes | str, payload: Any) -> tuple[str, dict[str, Any]]:
+        """``(topic, message)`` of a received publish; :class:`Rejected` when it is not one of this stack's."""
+        if isinstance(channel, str):
+            channel = channel.encode("utf-8", "surrogateescape")
+        try:
+            name = channel.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Rejected("bad_topic", "not UTF-8") from None
+        if not name.startswith(self.head):
+            raise Rejected("foreign_channel")
+        topic = name[len(self.head):]
+        if not topic or len(topic) > TOPIC_MAX or _BAD_TOPIC.search(topic) is not None:
+            raise Rejected("bad_topic")
+        if isinstance(payload, str):
+            payload = payload.encode("utf-8", "surrogateescape")
+        if not isinstance(payload, bytes | bytearray | memoryview):
+            raise Rejected("not_envelope", type(payload).__name__)
+        if len(payload) > self.max_bytes:
+            raise Rejected("too_large", f"{len(payload)} bytes")
+        try:
+            envelope = _envelope_decoder.decode(payload)
+        except Exception:  # DecodeError, ValidationError, RecursionError: whatever hostile bytes raise
+            raise Rejected("not_envelope") from None
+        if envelope.v != WIRE_VERSION:
+            raise Rejected("not_envelope", f"version {envelope.v}")
+        raw = bytes(envelope.data)
+        if self.secret is not None:
+            if envelope.mac is None:
+                raise Rejected("unsigned")
+            if not hmac.compare_digest(envelope.mac.encode("utf-8", "surrogateescape"), self._mac(channel, raw)):
+                raise Rejected("bad_signature")
+        try:
+            message = _data_decoder.decode(raw)
+            msgspec.msgpack.encode(message)  # what the hub sends on (e.g. no integer beyond 64 bits)
+        except Exception:
+            raise Rejected("bad_data") from None
+        return topic, message
+
+
 class _RedisSubscription:
-    def __init__(self, client: Any, pattern: str) -> None:
+    def __init__(self, client: Any, pattern: str, codec: Codec) -> None:
+        self.codec = codec
         self.pubsub = client.pubsub()
-        self.pubsub.psubscribe(pattern)
+        self.pubsub.psubscribe(codec.pattern(pattern))
         # Wait for the server's confirmation so that nothing published after subscribe() is missed.
         confirmed = self.pubsub.get_message(timeout=5.0)
         if confirmed is None or confirmed.get("type") != "psubscribe":
             raise ConnectionError(f"Redis did not confirm the subscription to {pattern!r}")
 
     def get(self, timeout: float | None = None) -> tuple[str, dict[str, Any]] | None:
+        """The next valid message; invalid ones are dropped and counted (:data:`REJECTED`), never raised.
+        Only a failing connection raises."""
         deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
         while True:
             remaining = deadline - time.monotonic()
@@ -125,31 +373,68 @@ class _RedisSubscription:
                 return None
             message = self.pubsub.get_message(timeout=remaining)
             if message is not None and message.get("type") == "pmessage":
-                channel = message["channel"]
-                topic = channel.decode() if isinstance(channel, bytes) else channel
-                return topic, _decode(message["data"])
+                channel = message.get("channel", b"")
+                try:
+                    return self.codec.decode(channel, message.get("data"))
+                except Rejected as exc:
+                    REJECTED(exc.reason, channel.decode("utf-8", "replace") if isinstance(channel, bytes)
+                             else str(channel))
+                except Exception:  # a bug here must not stop delivery either
+                    REJECTED("error", str(channel))
 
     def close(self) -> None:
         self.pubsub.close()
 
 
+def _redis_client(url: str, timeout_s: float, username: str | None, password: str | None) -> Any:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    extra: dict[str, Any] = {}
+    if username:
+        extra["username"] = username
+    if password:
+        extra["password"] = password
+    # No silent retries inside redis-py (its default: 10, with backoff): the bus decides (see ResilientRedisBus).
+    return redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s,
+                                retry=Retry(NoBackoff(), 0), **extra)
+
+
 class RedisBus:
-    """Pub/sub over Redis channels (one channel per topic, patterns via PSUBSCRIBE)."""
+    """Pub/sub over Redis channels (one channel per topic, patterns via PSUBSCRIBE) in the wire format of
+    :class:`Codec`. ``RedisBus(url)`` has no namespace and signs nothing (tools, tests); a stack's processes use
+    :meth:`for_settings`: its prefix, its secret, its credentials."""
 
-    def __init__(self, url: str) -> None:
-        import redis
-
-        self.client = redis.Redis.from_url(url, socket_connect_timeout=2.0)
+    def __init__(self, url: str, codec: Codec | None = None, *, timeout_s: float = 5.0, username: str | None = None,
+                 password: str | None = None) -> None:
+        self.codec = codec or Codec()
+        self.url = url
+        self.client = _redis_client(url, timeout_s, username, password)
         self.client.ping()
 
+    @classmethod
+    def for_settings(cls, settings: Settings, codec: Codec | None = None) -> RedisBus:
+        return cls(str(settings.redis_url), codec or Codec.for_settings(settings),
+                   timeout_s=settings.bus_publish_timeout_s, username=settings.redis_username,
+                   password=redis_password(settings))
+
     def publish(self, topic: str, message: dict[str, Any]) -> None:
-        self.client.publish(topic, _encode(message))
+        self.client.publish(*self.codec.encode(topic, message))
 
     def subscribe(self, pattern: str) -> _RedisSubscription:
-        return _RedisSubscription(self.client, pattern)
+        return _RedisSubscription(self.client, pattern, self.codec)
 
     def close(self) -> None:
         self.client.close()
+
+
+def redis_password(settings: Settings) -> str | None:
+    """The first line of ``redis_password_file`` (``None`` without one)."""
+    if settings.redis_password_file is None:
+        return None
+    lines = Path(settings.redis_password_file).expanduser().read_text(encoding="utf-8").splitlines()
+    return lines[0].strip() if lines else None
 
 
 FORWARD_STATS: dict[str, int] = {"forwarded": 0, "dropped": 0, "failed_batches": 0}
@@ -265,10 +550,16 @@ class ForwardingBus(InMemoryBus):
 class ResilientRedisBus:
     """Redis pub/sub that survives Redis going away: publishes then go to the process's local bus (the
     in-memory bus that also forwards to the WebSocket hub, so /ws keeps working) with one warning per outage,
-    and Redis is tried again every ``retry_s`` until it answers; subscribers read both."""
+    and Redis is tried again every ``retry_s`` until it answers; subscribers read both.
 
-    def __init__(self, settings: Settings, retry_s: float = 2.0, local: Bus | None = None) -> None:
+    A publish on a dropped connection (a Redis restart, ``CLIENT KILL``) is retried at once on a new one, so
+    that alone never moves publishes in-process; a Redis that does not answer stalls a publish at most
+    ``bus_publish_timeout_s`` (then the local bus takes it). Channels are the stack's (:class:`Codec`)."""
+
+    def __init__(self, settings: Settings, retry_s: float = 1.0, local: Bus | None = None) -> None:
+        self.settings = settings
         self.url = settings.redis_url
+        self.codec = Codec.for_settings(settings)
         self.retry_s = retry_s
         self.local: Bus = local or (ForwardingBus(settings) if settings.ws_forward else InMemoryBus())
         self.redis: RedisBus | None = None
@@ -280,23 +571,28 @@ class ResilientRedisBus:
     def degraded(self) -> bool:
         return self.redis is None
 
-    def _connect(self) -> RedisBus | None:
-        """The Redis bus, (re)connecting when it is down and the retry delay has passed."""
+    def _connect(self, now: bool = False) -> RedisBus | None:
+        """The Redis bus, (re)connecting when it is down and the retry delay has passed (``now``: at once)."""
         with self._lock:
-            if self.redis is None and time.monotonic() >= self._next_try:
+            if self.redis is None and (now or time.monotonic() >= self._next_try):
                 try:
-                    self.redis = RedisBus(self.url or "")
-                    log.warning("Redis bus at %s is up", self.url)
-                except Exception as exc:  # redis.ConnectionError, TimeoutError, ...
+                    self.redis = RedisBus.for_settings(self.settings, self.codec)
+                    log.warning("Redis bus at %s is up (channels %s*)", redact_url(self.url), self.codec.head)
+                except Exception as exc:  # redis.ConnectionError, TimeoutError, AuthenticationError, ...
                     self._next_try = time.monotonic() + self.retry_s
-                    log.warning("Redis bus at %s unreachable (%s): using the in-process bus", self.url, exc)
+                    log.warning("Redis bus at %s unreachable (%s): using the in-process bus", redact_url(self.url),
+                                exc)
             return self.redis
 
-    def _lost(self, exc: Exception) -> None:
+    def _lost(self, exc: Exception, bus: RedisBus | None = None) -> None:
         with self._lock:
-            if self.redis is not None:
-                log.warning("Redis bus at %s lost (%s): using the in-process bus until it is back", self.url, exc)
-                self.redis.close()
+            if self.redis is not None and (bus is None or self.redis is bus):
+                log.warning("Redis bus at %s lost (%s): using the in-process bus until it is back",
+                            redact_url(self.url), exc)
+                try:
+                    self.redis.close()
+                except Exception:
+                    pass
                 self.redis = None
                 self._next_try = time.monotonic() + self.retry_s
 
@@ -307,7 +603,13 @@ class ResilientRedisBus:
                 redis_bus.publish(topic, message)
                 return
             except Exception as exc:
-                self._lost(exc)
+                if not _is_timeout(exc):  # a dropped connection: once more on a new one (redis-py reconnects)
+                    try:
+                        redis_bus.publish(topic, message)
+                        return
+                    except Exception as again:
+                        exc = again
+                self._lost(exc, redis_bus)
         self.local.publish(topic, message)
 
     def subscribe(self, pattern: str) -> Subscription:
@@ -317,6 +619,13 @@ class ResilientRedisBus:
         if self.redis is not None:
             self.redis.close()
         self.local.close()
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A Redis that did not answer in time (retrying would stall the publisher again and might publish twice)."""
+    import redis
+
+    return isinstance(exc, redis.TimeoutError | TimeoutError)
 
 
 class _ResilientSubscription:
@@ -335,7 +644,7 @@ class _ResilientSubscription:
             try:
                 self.remote = redis_bus.subscribe(self.pattern)
             except Exception as exc:
-                self.bus._lost(exc)
+                self.bus._lost(exc, redis_bus)
 
     def get(self, timeout: float | None = None) -> tuple[str, dict[str, Any]] | None:
         deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
@@ -354,20 +663,24 @@ class _ResilientSubscription:
             else:
                 try:
                     item = self.remote.get(timeout=step)
-                except Exception as exc:
-                    self.remote = None
-                    self.bus._lost(exc)
+                except Exception:  # its connection dropped: subscribe again at once (Redis may well be there)
+                    self._drop_remote()
+                    self._attach()
                     continue
             if item is not None:
                 return item
 
-    def close(self) -> None:
-        self.local.close()
-        if self.remote is not None:
+    def _drop_remote(self) -> None:
+        remote, self.remote = self.remote, None
+        if remote is not None:
             try:
-                self.remote.close()
+                remote.close()
             except Exception:
                 pass
+
+    def close(self) -> None:
+        self.local.close()
+        self._drop_remote()
 
 
 def make_bus(settings: Settings) -> Bus:

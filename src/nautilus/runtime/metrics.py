@@ -38,6 +38,8 @@ AUDIT_WRITE_FAILURES = Counter("nautilus_audit_write_failures_total",
 AUDIT_PENDING = Gauge("nautilus_audit_pending_entries", "Audit entries waiting for the database (memory and spill file)",
                       ["writer"])
 AUDIT_SPILLED = Counter("nautilus_audit_spilled_total", "Audit entries written to the local spill file", ["writer"])
+BUS_REJECTED = Counter("nautilus_bus_rejected_total", "Messages received from the Redis bus and dropped (foreign "
+                       "channel, bad topic, too large, not the bus's encoding, unsigned, bad signature)", ["reason"])
 COMPUTE_BACKEND = Gauge("nautilus_compute_backend", "1 for the compute backend this process uses",
                         ["backend", "device"])
 

@@ -1,7 +1,8 @@
 """WebSocket hub engine handlers: ingest bus messages, serve pollers and resuming clients, replay bars.
 
 The hub makes bus channels cross-process (see ``nautilus.runtime.bus``): engines' publishes reach it
-through Redis (the hub subscribes to ``*``) or, without Redis, through each process's forwarder that
+through Redis (the hub subscribes to every topic of its own stack, ``<prefix>:*``, and drops and counts what
+is not one of the stack's messages, without pausing) or, without Redis, through each process's forwarder that
 calls :meth:`publish`. The gateway's ``/ws`` long-polls :meth:`poll` and resumes clients with
 :meth:`replay`. The hub's own bus ingests directly (it never forwards to itself), so bar replays
 started here reach ``/ws`` and, with Redis, every other process.
@@ -32,7 +33,7 @@ from nautilus.engines.websocket.messages import (
     StartReplay,
 )
 from nautilus.engines.websocket.replay import Replayer
-from nautilus.runtime.bus import Bus, InMemoryBus, RedisBus, ResilientRedisBus
+from nautilus.runtime.bus import Bus, Codec, InMemoryBus, RedisBus, ResilientRedisBus, redact_url
 from nautilus.runtime.engine import handler
 
 log = logging.getLogger("nautilus.websocket")
@@ -62,6 +63,7 @@ class WebSocketEngine(StorageEngine):
         self.replayer = Replayer(self._read_bars, self._publish_bar)
         self._stop = threading.Event()
         self._redis_thread: threading.Thread | None = None
+        self._ingest_error_at = -1e18
 
     @property
     def bus(self) -> Bus:
@@ -81,22 +83,31 @@ class WebSocketEngine(StorageEngine):
             ready.wait(5.0)
 
     def _ingest_redis(self, ready: threading.Event) -> None:
-        """Ingest every Redis topic; when Redis goes away, retry every second until it is back (meanwhile
-        publishers fall back to forwarding to the hub, see ``nautilus.runtime.bus``)."""
+        """Ingest every topic of the stack from Redis; when the connection drops, subscribe again at once, then
+        every second until Redis is back (meanwhile publishers fall back to forwarding to the hub, see
+        ``nautilus.runtime.bus``). A bad message never stops it: the subscription drops and counts those, and
+        an ingestion error skips the one message."""
+        codec = Codec.for_settings(self.settings)
+        failures = 0
         while not self._stop.is_set():
             bus = sub = None
             try:
-                bus = RedisBus(str(self.settings.redis_url))
+                bus = RedisBus.for_settings(self.settings, codec)
                 sub = bus.subscribe("*")
+                failures = 0
                 ready.set()
                 while not self._stop.is_set():
                     item = sub.get(timeout=0.5)
                     if item is not None:
-                        self.hub.ingest([item])
+                        self._ingest_one(item)
             except Exception as exc:
-                log.warning("the hub's Redis subscription failed (%s); retrying", exc)
+                failures += 1
+                if failures == 1 or failures % 60 == 0:
+                    log.warning("the hub's Redis subscription at %s failed (%s); retrying",
+                                redact_url(self.settings.redis_url), exc)
                 ready.set()
-                self._stop.wait(1.0)
+                if failures > 1:
+                    self._stop.wait(1.0)
             finally:
                 for closable in (sub, bus):
                     if closable is not None:
@@ -104,6 +115,15 @@ class WebSocketEngine(StorageEngine):
                             closable.close()
                         except Exception:
                             pass
+
+    def _ingest_one(self, item: tuple[str, dict[str, Any]]) -> None:
+        try:
+            self.hub.ingest([item])
+        except Exception as exc:  # never lose the subscription (and the messages after this one) over one
+            now = time.monotonic()
+            if now - self._ingest_error_at > 30.0:
+                self._ingest_error_at = now
+                log.warning("the hub could not ingest a message on %r (%s): dropped", item[0][:80], exc)
 
     def close(self) -> None:
         self.replayer.close()

@@ -53,6 +53,7 @@ class Hub:
             raise InvalidInput("first_id must be >= 1", field="first_id")
         self.last_id = first_id - 1
         self.ingested = 0
+        self.rejected = 0  # items that were not (topic, dict) pairs: dropped
         self._ring: deque[HubMessage] = deque(maxlen=ring_size)
         self._channels: dict[str, _Channel] = {}
         self._cond = threading.Condition()
@@ -63,6 +64,9 @@ class Hub:
         out: list[HubMessage] = []
         with self._cond:
             for topic, data in items:
+                if not isinstance(topic, str) or not topic or not isinstance(data, dict):
+                    self.rejected += 1  # a message pollers could not decode would stall every poll after it
+                    continue
                 name = channel_for(topic)
                 channel = self._channels.get(name)
                 if channel is None:
