@@ -1,11 +1,19 @@
 """The ``nautilus`` command: one subcommand for every user job.
 
 Bad input prints one line and exits with status 2; an unreachable service exits with 1.
+
+Every command resolves the stack running at its home (``--home``, else ``NAUTILUS_HOME``, else
+``~/.nautilus``): the database, bus, directories and ports recorded by that stack's supervisor in
+``HOME/stack.json`` win over the caller's environment (see :mod:`nautilus.config`), so ``nautilus keys add``
+from any shell writes where the stack reads. When the environment explicitly names another database, bus or
+data directory than the running stack's, commands that may write refuse (exit 2, naming both) and read-only
+ones warn. ``nautilus config`` shows what was resolved and from where.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -15,12 +23,29 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
-from nautilus.config import Settings, get_settings
+from nautilus.config import STORE_FIELDS, Settings, get_settings
 from nautilus.core.errors import InvalidInput, NautilusError
 
+
+class _Commands(TyperGroup):
+    """The top-level group; notes which command (``keys add``, ``status``) runs, for :func:`main`'s check."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        path = [cmd.name if cmd is not None and cmd.name else str(name)]
+        if isinstance(cmd, TyperGroup):
+            sub = next((a for a in rest if not a.startswith("-")), None)
+            if sub is not None:
+                path.append(sub)
+        ctx.meta["nautilus.command"] = " ".join(path)
+        ctx.meta["nautilus.help"] = any(a in ("--help", "-h") for a in rest)
+        return name, cmd, rest
+
+
 app = typer.Typer(help="Nautilus: quantitative research, risk and paper trading.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+                  pretty_exceptions_enable=False, add_completion=False, cls=_Commands)
 engine_app = typer.Typer(help="Run or inspect single engines.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (stored hashed).", no_args_is_help=True)
 app.add_typer(engine_app, name="engine")
@@ -33,6 +58,63 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 def fail(message: str, code: int = 2) -> None:
     err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+# Commands that only read (or stop the stack): they run beside an environment that names another store than the
+# running stack's, with a warning. Every other command may write and refuses (fail closed: a new command is a
+# writer until listed here).
+READ_ONLY_COMMANDS = frozenset({
+    "status", "config", "down", "engine list", "keys list", "db identity", "bars", "instruments", "sources",
+    "fetches", "factor list", "features list", "features show", "model tasks", "model list", "model show",
+    "paper accounts", "paper orders", "paper positions", "paper fills", "backtests list", "backtests show",
+    "stream list", "replay list", "watch", "var", "stress", "indicators", "patterns", "scan",
+})
+ORIGIN_LABEL = {"init": "explicit", "env": "environment", "default": "default"}
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(
+        "--home", help="The stack's home (default: NAUTILUS_HOME, else ~/.nautilus); a stack running there "
+                       "decides the database, bus and ports", show_default=False)] = None,
+) -> None:
+    """Nautilus: quantitative research, risk and paper trading."""
+    if home is not None:
+        os.environ["NAUTILUS_HOME"] = str(home.expanduser().absolute())  # and to the processes it starts
+        get_settings.cache_clear()
+    if ctx.resilient_parsing or ctx.meta.get("nautilus.help"):
+        return
+    check_stack(get_settings(), ctx.meta.get("nautilus.command", ""))
+
+
+def origin_text(settings: Settings, name: str) -> str:
+    """Where a setting came from, in words."""
+    origin = settings.origin(name)
+    if origin == "stack":
+        stack = settings.running_stack or {}
+        return f"running stack, supervisor pid {stack.get('pid')}"
+    return ORIGIN_LABEL.get(origin, origin)
+
+
+def check_stack(settings: Settings, command: str) -> None:
+    """Refuse a command that may write while the environment names another store than the running stack's
+    (exit 2, naming both); warn about every other difference (the stack's value is the one in effect)."""
+    conflicts = settings.stack_conflicts()
+    if not conflicts:
+        return
+    resolved = settings.resolution()["conflicts"]
+    pid = (settings.running_stack or {}).get("pid")
+    where = f"the stack running at {settings.home} (supervisor pid {pid})"
+    stores = [f for f in conflicts if f in STORE_FIELDS]
+    if stores and command not in READ_ONLY_COMMANDS:
+        named = "; ".join(f"NAUTILUS_{f.upper()} is {resolved[f]['environment']} but {where} uses "
+                          f"{resolved[f]['stack']}" for f in stores)
+        fail(f"refusing `nautilus {command}`: {named}. Unset NAUTILUS_{stores[0].upper()} to act on the running "
+             "stack, or stop it first (`nautilus down`) to use another one")
+    for name in conflicts:
+        err.print(f"[yellow]warning:[/yellow] NAUTILUS_{name.upper()}={resolved[name]['environment']} is "
+                  f"ignored: {where} uses {resolved[name]['stack']}", highlight=False, soft_wrap=True)
 
 
 def run_guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -143,10 +225,13 @@ def wait_healthy(settings: Settings, engines: list[str], gateway: bool, timeout:
 @app.command()
 def down(timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 30.0) -> None:
     """Stop every service gracefully."""
+    from nautilus.config import live_stack_record, remove_stack_record
     from nautilus.runtime import supervisor
 
     settings = get_settings()
     if supervisor.running_supervisor(settings) is None:
+        if live_stack_record(settings.home) is None and remove_stack_record(settings.home):
+            console.print("removed the record of a stack that is no longer running")
         console.print("Nautilus is not running.")
         return
     if not supervisor.stop(settings, timeout):
@@ -157,7 +242,9 @@ def down(timeout: Annotated[float, typer.Option(help="Seconds to wait")] = 30.0)
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False) -> None:
     """Table of services: pid, transport, health, uptime, restarts, p50/p99 round trip."""
-    rows = collect_status(get_settings())
+    settings = get_settings()
+    rows = collect_status(settings)
+    rows["resolved"] = settings.resolution()
     if as_json:
         print(json.dumps(rows, indent=1))
         return
@@ -173,6 +260,49 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
     console.print(table)
     if not rows["supervisor_pid"]:
         console.print("supervisor: not running")
+    resolved = rows["resolved"]
+    console.print(f"profile {resolved['profile']}  database {resolved['database_url']}  "
+                  f"({origin_text(settings, 'database_url')})", highlight=False, soft_wrap=True)
+
+
+@app.command("config")
+def config(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    get: Annotated[str | None, typer.Option(help="Print one setting's value only (e.g. profile)")] = None,
+) -> None:
+    """The settings this CLI resolved (profile, database, bus, auth, directories) and where each came from."""
+    from nautilus.config import stack_fields
+
+    settings = get_settings()
+    resolved = settings.resolution()
+    if get is not None:
+        name = get.replace("-", "_")
+        if name in resolved and not isinstance(resolved[name], dict):
+            value = resolved[name]
+        elif name in stack_fields() or name in ("gateway_url", "web_url"):
+            value = getattr(settings, name)
+            value = json.dumps(value) if isinstance(value, dict) else value
+        else:
+            fail(f"unknown setting {get!r}; one of: {', '.join(sorted({*stack_fields(), 'gateway_url', 'home'}))}")
+        print("" if value is None else value)
+        return
+    if as_json:
+        print(json.dumps(resolved, indent=1))
+        return
+    for label, name in (("home", "home"), ("profile", "profile"), ("database", "database_url"),
+                        ("bus", "redis_url"), ("auth", "auth_mode"), ("ports", "port_offset"),
+                        ("data", "data_dir"), ("runtime", "runtime_dir")):
+        value = resolved[name]
+        if name == "redis_url" and value is None:
+            value = "in-memory"
+        if name == "port_offset":
+            value = f"offset {value}, gateway {settings.gateway_url}"
+        source = "" if name == "home" else f"  ({origin_text(settings, name)})"
+        console.print(f"{label:<9}{value}{source}", highlight=False, soft_wrap=True)
+    stack = resolved["stack"]
+    console.print(f"{'stack':<9}" + (f"running, supervisor pid {stack['pid']} (record {stack['record']})"
+                                     if stack else "none running at this home: settings from this environment"),
+                  highlight=False, soft_wrap=True)
 
 
 def _num(value: float | None) -> str:

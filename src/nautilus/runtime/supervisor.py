@@ -6,6 +6,10 @@ pid to ``<runtime_dir>/supervisor.pid`` and the state of every service to
 ``<runtime_dir>/logs/<name>.log``, restarts a crashed service after ``restart_backoff_s`` doubling
 up to ``restart_backoff_max_s`` (reset once it has stayed up for 30 s), and on SIGTERM/SIGINT stops
 every service with SIGTERM, then SIGKILL after a grace period.
+
+While it runs it also records the stack's identity settings (profile, database, bus, directories, ports) in
+``HOME/stack.json`` (:func:`nautilus.config.write_stack_record`), so every CLI command at that home resolves
+the stack's database and bus whatever its own environment says; the record goes when the supervisor stops.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nautilus.config import Settings, get_settings
+from nautilus.config import Settings, remove_stack_record, write_stack_record
 
 log = logging.getLogger("nautilus.supervisor")
 
@@ -184,6 +188,7 @@ class Supervisor:
     def run(self) -> None:
         self.settings.ensure_dirs()
         pid_path(self.settings).write_text(str(os.getpid()))
+        write_stack_record(self.settings)  # what a CLI at this home must talk to (mode 600)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         try:
@@ -218,6 +223,7 @@ class Supervisor:
                 sock.unlink()
         for path in (state_path(self.settings), pid_path(self.settings)):
             path.unlink(missing_ok=True)
+        remove_stack_record(self.settings.home, os.getpid())
         log.info("all services stopped")
 
 
@@ -235,7 +241,8 @@ def start_detached(settings: Settings, engines: list[str], gateway: bool = True,
         args.append("--no-gateway")
     env = dict(os.environ if env is None else env, NAUTILUS_HOME=str(settings.home), NAUTILUS_RUNTIME_DIR=str(settings.runtime_dir),
                NAUTILUS_DATA_DIR=str(settings.data_dir), NAUTILUS_PORT_OFFSET=str(settings.port_offset),
-               NAUTILUS_DATABASE_URL=str(settings.database_url), NAUTILUS_AUTH_MODE=settings.auth_mode)
+               NAUTILUS_DATABASE_URL=str(settings.database_url), NAUTILUS_AUTH_MODE=settings.auth_mode,
+               NAUTILUS_PROFILE=settings.profile)
     with open(logs / "supervisor.log", "ab") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=env)
@@ -267,7 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s supervisor %(levelname)s %(message)s")
     engines = [e for e in args.engines.split(",") if e]
-    Supervisor(get_settings(), engines, gateway=not args.no_gateway).run()
+    # Its own environment (start_detached's), never another stack's record: this process writes the record.
+    Supervisor(Settings(stack_record=False), engines, gateway=not args.no_gateway).run()
 
 
 if __name__ == "__main__":
