@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,6 +60,8 @@ log = logging.getLogger("nautilus.marketdata")
 
 LAST_BAR = Gauge("nautilus_data_last_bar_timestamp_seconds", "Open time of the newest stored bar (data freshness)",
                  ["symbol", "timeframe"])
+OPEN_AGE = Gauge("nautilus_data_open_age_seconds", "Open-market time since the newest stored bar closed, by the "
+                 "instrument's calendar (series a source keeps up to date only)", ["symbol", "timeframe", "calendar"])
 
 
 class MarketDataEngine(StorageEngine):
@@ -174,9 +177,16 @@ class MarketDataEngine(StorageEngine):
         return result
 
     def update_metrics(self) -> None:
-        for instrument in self.database.list_instruments():
+        from nautilus.engines.marketdata.freshness import open_ages
+
+        instruments = self.database.list_instruments()
+        for instrument in instruments:
             for series in instrument["series"]:
                 LAST_BAR.labels(instrument["symbol"], series["timeframe"]).set(series["last_ts"] / 1e9)
+        ages = open_ages(instruments, self.jobs.store.update_targets() if self.fetches else [], time.time_ns())
+        OPEN_AGE.clear()  # a series deleted or no longer fetched leaves the gauge
+        for symbol, timeframe, calendar, age in ages:
+            OPEN_AGE.labels(symbol, timeframe, calendar).set(age)
 
     @handler(idempotent=False)
     def ingest(self, req: IngestRequest) -> SeriesSummary:
