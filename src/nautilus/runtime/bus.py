@@ -354,14 +354,36 @@ class Codec:
 
 
 class _RedisSubscription:
+    """``PSUBSCRIBE <prefix>:<pattern>``. A Redis ACL user limited to ``&<prefix>:*`` may psubscribe that pattern
+    only (Redis compares patterns literally): refused the narrow one, it subscribes to ``<prefix>:*`` and keeps
+    the topics that match ``pattern`` here."""
+
     def __init__(self, client: Any, pattern: str, codec: Codec) -> None:
+        import redis
+
         self.codec = codec
-        self.pubsub = client.pubsub()
-        self.pubsub.psubscribe(codec.pattern(pattern))
-        # Wait for the server's confirmation so that nothing published after subscribe() is missed.
-        confirmed = self.pubsub.get_message(timeout=5.0)
-        if confirmed is None or confirmed.get("type") != "psubscribe":
-            raise ConnectionError(f"Redis did not confirm the subscription to {pattern!r}")
+        self.filter: str | None = None
+        try:
+            self.pubsub = self._psubscribe(client, codec.pattern(pattern))
+        except redis.exceptions.NoPermissionError:
+            if pattern == "*":
+                raise
+            self.pubsub = self._psubscribe(client, codec.pattern("*"))
+            self.filter = pattern
+
+    @staticmethod
+    def _psubscribe(client: Any, channel_pattern: str) -> Any:
+        pubsub = client.pubsub()
+        try:
+            pubsub.psubscribe(channel_pattern)
+            # Wait for the server's confirmation so that nothing published after subscribe() is missed.
+            confirmed = pubsub.get_message(timeout=5.0)
+            if confirmed is None or confirmed.get("type") != "psubscribe":
+                raise ConnectionError(f"Redis did not confirm the subscription to {channel_pattern!r}")
+        except BaseException:
+            pubsub.close()
+            raise
+        return pubsub
 
     def get(self, timeout: float | None = None) -> tuple[str, dict[str, Any]] | None:
         """The next valid message; invalid ones are dropped and counted (:data:`REJECTED`), never raised.
@@ -375,7 +397,9 @@ class _RedisSubscription:
             if message is not None and message.get("type") == "pmessage":
                 channel = message.get("channel", b"")
                 try:
-                    return self.codec.decode(channel, message.get("data"))
+                    item = self.codec.decode(channel, message.get("data"))
+                    if self.filter is None or fnmatch.fnmatchcase(item[0], self.filter):
+                        return item
                 except Rejected as exc:
                     REJECTED(exc.reason, channel.decode("utf-8", "replace") if isinstance(channel, bytes)
                              else str(channel))
