@@ -1,8 +1,9 @@
 """Gateway hardening: scoped roles per route, per-key rate limits, body and query caps, the audit log of
-every state-changing call, and a policy entry for every route."""
+every state-changing call, a policy entry for every route, and the API description behind a key."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -122,7 +123,8 @@ def test_no_key_at_all_is_401_everywhere_never_open(settings) -> None:
             assert "nautilus keys add" in error["message"] and "NAUTILUS_AUTH_MODE=open" in error["message"]
         r = api.get("/health")  # public liveness: the status and nothing else
         assert r.status_code == 200 and set(r.json()) == {"status"}
-        assert api.get("/openapi.json").status_code == 200
+        r = api.get("/openapi.json")  # the API description is behind a key too, with the same way forward
+        assert r.status_code == 401 and "nautilus keys add" in r.json()["error"]["message"]
         r = api.get("/api/v1/portfolio/accounts", headers={"X-API-Key": "guess"})
         assert r.status_code == 401 and "nautilus keys add" in r.json()["error"]["message"]
 
@@ -292,3 +294,147 @@ def test_json_routes_take_only_json_and_uploads_only_multipart(settings) -> None
         r = api.post("/api/v1/marketdata/ingest", content=csv, headers={"Content-Type": "text/plain"})
         assert r.status_code == 415
         assert api.post("/api/v1/stream/ticket").status_code == 201  # no body, no content type: fine
+
+
+# The API description and the docs pages -----------------------------------------------------------------------
+DOC_PAGES = ("/docs", "/redoc")
+
+
+def test_api_description_needs_a_key_of_any_role_in_keys_mode(keyed) -> None:
+    settings, db, keys = keyed
+    settings.metrics_token = "scrape-token"
+    with TestClient(create_app(settings)) as api:
+        r = api.get("/openapi.json")
+        assert r.status_code == 401, r.text
+        assert r.json()["error"]["code"] == "unauthorized" and "paths" not in r.text
+        assert api.get("/openapi.json", headers={"X-API-Key": "guess"}).status_code == 401
+        # the scrape token reads metrics only, not the description
+        assert api.get("/openapi.json", headers={"Authorization": "Bearer scrape-token"}).status_code == 401
+        for role, raw in keys.items():
+            r = api.get("/openapi.json", headers={"X-API-Key": raw})
+            assert r.status_code == 200, (role, r.text)
+            assert "/api/v1/risk/limits" in r.json()["paths"]
+        r = api.get("/openapi.json", headers={"Authorization": f"Bearer {keys['read']}"})
+        assert r.status_code == 200
+        db.revoke_api_key(next(k["id"] for k in db.list_api_keys() if k["role"] == "read"))  # closed to it at once
+        assert api.get("/openapi.json", headers={"X-API-Key": keys["read"]}).status_code == 401
+        assert api.get("/api/v1/../openapi.json").status_code in (401, 404)
+
+
+def test_docs_pages_hold_only_the_viewer_and_send_the_key_as_a_header(keyed) -> None:
+    settings, _, keys = keyed
+    with TestClient(create_app(settings)) as api:
+        described = api.get("/openapi.json", headers={"X-API-Key": keys["read"]}).json()["paths"]
+        for path in DOC_PAGES:
+            r = api.get(path)  # a browser navigates without headers: the page loads and asks for the key
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
+            page = r.text
+            assert '"/openapi.json"' in page or "'/openapi.json'" in page
+            assert '"X-API-Key": key' in page and 'type="password"' in page
+            assert "sessionStorage" in page and "no-referrer" in page
+            assert not any(route in page for route in described if route.startswith("/api/v1/")), path
+            for leak in ("api_key=", "?key=", "&key=", keys["read"], keys["admin"]):
+                assert leak not in page, (path, leak)
+        assert "SwaggerUIBundle" in api.get("/docs").text and "requestInterceptor" in api.get("/docs").text
+        assert "Redoc.init" in api.get("/redoc").text
+        # FastAPI's own docs pages are not served beside ours
+        assert api.get("/docs/oauth2-redirect").status_code == 404
+        assert not any(p in described for p in (*DOC_PAGES, "/openapi.json"))
+
+
+def test_open_mode_keeps_the_docs_open(settings) -> None:
+    assert settings.auth_mode == "open"
+    with TestClient(create_app(settings)) as api:
+        r = api.get("/openapi.json")
+        assert r.status_code == 200 and "/api/v1/risk/limits" in r.json()["paths"]
+        for path in DOC_PAGES:
+            assert api.get(path).status_code == 200
+
+
+def _node() -> str:
+    import shutil
+
+    node = shutil.which("node")
+    if node is None:
+        if os.environ.get("CI"):
+            pytest.fail("node is not installed (the dashboard build needs it too)")
+        pytest.skip("node is not installed")
+    return node
+
+
+# Runs a docs page's script in Node with a stub DOM, fetch and viewer: the page must fetch the description
+# without a key first, show the key form on the 401, then fetch with the typed key as the X-API-Key header
+# (never in the URL), hand the spec to the viewer, and Swagger UI's calls must carry the header.
+_NODE_HARNESS = r"""
+const fs = require("fs");
+const script = fs.readFileSync(process.argv[2], "utf8");
+const kind = process.argv[3];
+const els = {};
+function el(id) {
+  if (!els[id]) els[id] = {id, hidden: id === "key" || id === "bar", textContent: "", value: "", listeners: {},
+                           addEventListener(t, f) { this.listeners[t] = f; }};
+  return els[id];
+}
+const store = () => { const m = new Map(); return {getItem: (k) => m.has(k) ? m.get(k) : null,
+  setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k)}; };
+const calls = [];
+let rendered = null, interceptor = null;
+const ctx = {
+  document: {getElementById: el}, sessionStorage: store(), localStorage: store(), location: {reload() {}},
+  console,
+  fetch: async (url, opts) => {
+    const headers = (opts && opts.headers) || {};
+    calls.push({url, key: headers["X-API-Key"] || null});
+    const ok = headers["X-API-Key"] === "the-key";
+    return {ok, status: ok ? 200 : 401,
+            json: async () => ok ? {openapi: "3.1.0", paths: {"/api/v1/x": {}}}
+                                 : {error: {code: "unauthorized", message: "missing X-API-Key header"}}};
+  },
+  SwaggerUIBundle: Object.assign((cfg) => { rendered = cfg.spec; interceptor = cfg.requestInterceptor; },
+                                 {presets: {apis: 1}, SwaggerUIStandalonePreset: 2}),
+  Redoc: {init: (spec) => { rendered = spec; }},
+};
+const run = new Function(...Object.keys(ctx), script);
+const tick = () => new Promise((r) => setTimeout(r, 10));
+(async () => {
+  run(...Object.values(ctx));
+  await tick();
+  const first = {calls: calls.slice(), formShown: !els.key.hidden, why: els.why.textContent, rendered};
+  el("k").value = " the-key ";
+  els.key.listeners.submit({preventDefault() {}});
+  await tick();
+  let intercepted = null;
+  if (interceptor) intercepted = interceptor({url: "/api/v1/x", headers: {}}).headers;
+  console.log(JSON.stringify({first, calls, rendered, formHidden: els.key.hidden, intercepted,
+                              stored: ctx.sessionStorage.getItem("nautilus.apiKey")}));
+})();
+"""
+
+
+@pytest.mark.parametrize("path", DOC_PAGES)
+def test_docs_page_script_asks_for_the_key_and_sends_it_as_a_header(keyed, tmp_path, path) -> None:
+    import json
+    import re
+    import subprocess
+
+    node = _node()
+    settings, _, _ = keyed
+    with TestClient(create_app(settings)) as api:
+        page = api.get(path).text
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    assert len(scripts) == 1
+    (tmp_path / "page.js").write_text(scripts[0])
+    (tmp_path / "harness.js").write_text(_NODE_HARNESS)
+    out = subprocess.run([node, str(tmp_path / "harness.js"), str(tmp_path / "page.js"), path], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    first = result["first"]
+    assert first["calls"] == [{"url": "/openapi.json", "key": None}]
+    assert first["formShown"] and first["why"] == "missing X-API-Key header" and first["rendered"] is None
+    assert result["calls"][-1] == {"url": "/openapi.json", "key": "the-key"}
+    assert all("the-key" not in c["url"] for c in result["calls"])
+    assert result["rendered"] == {"openapi": "3.1.0", "paths": {"/api/v1/x": {}}}
+    assert result["formHidden"] and result["stored"] == "the-key"
+    if path == "/docs":
+        assert result["intercepted"] == {"X-API-Key": "the-key"}

@@ -2,7 +2,15 @@
 
 ``/health`` is public liveness and says only ``{"status"}``; the detailed health (engines, pids, transports,
 backend) is ``GET /api/v1/system/health`` and, like ``/metrics`` and ``/metrics/engines/{name}``, needs a key
-(read role) or the scrape token in keys mode (see :mod:`nautilus.gateway.auth`)."""
+(read role) or the scrape token in keys mode (see :mod:`nautilus.gateway.auth`).
+
+API documentation: in keys mode the API description (``/openapi.json``) needs a key of any role, like the API
+it describes. ``/docs`` (Swagger UI) and ``/redoc`` are static pages holding nothing but the viewer: a browser
+cannot send a header when it navigates, and a key in a query string would land in logs, history and Referer
+headers, so the page itself loads without a key, asks for one (a password field; kept in this tab's
+sessionStorage, or the dashboard's key when served from the same origin, as through NGINX) and fetches the
+description with it as ``X-API-Key``; Swagger UI's "Try it out" calls send the same header. In open mode the
+description loads at once."""
 
 from __future__ import annotations
 
@@ -14,14 +22,14 @@ import anyio
 import msgspec
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import nautilus
 from nautilus.config import Settings, get_settings
 from nautilus.engines import engine_class, engine_names
 from nautilus.gateway import errors, logfilter, websocket
-from nautilus.gateway.auth import DETAILED_HEALTH, AuthMiddleware, KeyChecker, TicketBook
+from nautilus.gateway.auth import DETAILED_HEALTH, OPENAPI, AuthMiddleware, KeyChecker, TicketBook
 from nautilus.gateway.guard import GuardMiddleware, allowed_host_names, allowed_origins
 from nautilus.gateway.metrics import MetricsMiddleware
 from nautilus.gateway.routers import analytics, factors, marketdata, ml, portfolio, risk, strategy, stream
@@ -36,6 +44,83 @@ from nautilus.storage.bootstrap import migrate
 from nautilus.storage.db import Database
 
 HEALTH_CACHE_S = 0.2
+OPENAPI_URL = OPENAPI  # needs a key in keys mode (auth.protected)
+SWAGGER_JS = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"
+SWAGGER_CSS = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"
+REDOC_JS = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
+
+# The docs pages: the viewer only. The key is asked for in the page and sent as a header, never put in a URL.
+_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Nautilus API - {title}</title>
+<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex">
+{head}
+<style>#key{{font:14px sans-serif;max-width:46em;margin:2em auto;padding:1em;border:1px solid #ccc}}
+#key input{{width:28em}}#bar{{font:12px sans-serif;text-align:right;padding:4px 1em}}</style></head>
+<body>
+<form id="key" hidden><p id="why"></p>
+<label>API key (sent as the X-API-Key header) <input id="k" type="password" autocomplete="off" required></label>
+<button type="submit">Open</button></form>
+<div id="bar" hidden><button id="forget" type="button">Forget key</button></div>
+<div id="ui"></div>
+<script src="{script}"></script>
+<script>
+"use strict";
+const SPEC = {spec!r};
+const STORE = "nautilus.apiKey";  // the dashboard keeps its key under this name (same origin through NGINX)
+function getKey() {{
+  try {{ return sessionStorage.getItem(STORE) || localStorage.getItem(STORE) || ""; }} catch (e) {{ return ""; }}
+}}
+function setKey(k) {{
+  try {{ if (k) sessionStorage.setItem(STORE, k); else sessionStorage.removeItem(STORE); }} catch (e) {{}}
+}}
+function ask(message) {{
+  document.getElementById("why").textContent = message;
+  document.getElementById("key").hidden = false;
+}}
+async function load() {{
+  const key = getKey();
+  let r;
+  try {{
+    r = await fetch(SPEC, {{headers: key ? {{"X-API-Key": key}} : {{}}, cache: "no-store", credentials: "omit"}});
+  }} catch (e) {{ ask("The gateway did not answer: " + e); return; }}
+  if (r.status === 401 || r.status === 403) {{
+    let message = "An API key is needed to read this API's description.";
+    try {{ message = (await r.json()).error.message || message; }} catch (e) {{}}
+    ask(message);
+    return;
+  }}
+  if (!r.ok) {{ ask("Could not load " + SPEC + ": HTTP " + r.status); return; }}
+  const spec = await r.json();
+  document.getElementById("key").hidden = true;
+  document.getElementById("bar").hidden = !key;
+  render(spec);
+}}
+{render}
+document.getElementById("key").addEventListener("submit", (e) => {{
+  e.preventDefault();
+  const input = document.getElementById("k");
+  setKey(input.value.trim());
+  input.value = "";
+  load();
+}});
+document.getElementById("forget").addEventListener("click", () => {{ setKey(""); location.reload(); }});
+load();
+</script></body></html>
+"""
+_SWAGGER_RENDER = """function render(spec) {
+  SwaggerUIBundle({spec: spec, dom_id: "#ui", deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset], layout: "BaseLayout",
+    requestInterceptor: (req) => { const k = getKey(); if (k && !req.headers["X-API-Key"]) req.headers["X-API-Key"] = k; return req; }});
+}"""
+_REDOC_RENDER = """function render(spec) { Redoc.init(spec, {}, document.getElementById("ui")); }"""
+
+
+def docs_page(kind: str) -> str:
+    """The ``/docs`` (``swagger``) or ``/redoc`` (``redoc``) page."""
+    if kind == "swagger":
+        return _DOCS_PAGE.format(title="Swagger UI", head=f'<link rel="stylesheet" href="{SWAGGER_CSS}">',
+                                 script=SWAGGER_JS, spec=OPENAPI_URL, render=_SWAGGER_RENDER)
+    return _DOCS_PAGE.format(title="ReDoc", head="", script=REDOC_JS, spec=OPENAPI_URL, render=_REDOC_RENDER)
 
 
 class Engines:
@@ -122,9 +207,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Metrics are Prometheus's (/metrics); FastAPI's native OpenTelemetry hooks would look up three global
     # providers on every request for nothing.
+    # The docs pages are ours (docs_page): they fetch /openapi.json with the key the reader gives.
     app = FastAPI(title="Nautilus", version=nautilus.__version__, lifespan=lifespan,
                   description="Quantitative research, risk and paper trading. All data routes live under /api/v1.",
-                  telemetry={"tracing": False, "metrics": False, "logs": False})
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
+                  openapi_url=OPENAPI_URL, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.engines = Engines(settings, engine_names())
     app.state.db = Database.from_url(str(settings.database_url))
@@ -146,6 +233,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=origins,
                        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                        allow_headers=["X-API-Key", "Content-Type", "Authorization"], max_age=600)
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return HTMLResponse(docs_page("swagger"), headers={"Cache-Control": "no-cache"})
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return HTMLResponse(docs_page("redoc"), headers={"Cache-Control": "no-cache"})
 
     @app.get("/health", tags=["system"], summary="Liveness: the overall status only (public)")
     async def health(request: Request) -> Response:

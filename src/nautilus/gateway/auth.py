@@ -1,7 +1,8 @@
 """API-key authentication (header ``X-API-Key``), scoped roles and per-key rate limits for ``/api``.
 
 Authentication fails closed. ``auth_mode=keys`` (the default) needs a key on every ``/api`` request, on
-``/metrics`` and ``/metrics/engines/{name}`` and on the detailed health (``/api/v1/system/health``); when no
+``/metrics`` and ``/metrics/engines/{name}``, on the detailed health (``/api/v1/system/health``) and on the API
+description (``/openapi.json``: the docs pages ``/docs`` and ``/redoc`` load without one and ask for it); when no
 key exists at all (none in the database, none in ``NAUTILUS_API_KEYS``) every such request is a 401 that says
 how to create one. ``auth_mode=open`` is the explicit local mode without keys, refused on a non-loopback bind
 (:func:`check_bind`). An empty key table never turns authentication off.
@@ -60,6 +61,7 @@ ROLE_RANK: Final = {"read": 0, "trade": 1, "admin": 2}
 API_ROOT: Final = "/api/"
 API: Final = "/api/v1"
 DETAILED_HEALTH: Final = f"{API}/system/health"
+OPENAPI: Final = "/openapi.json"  # the API description: a key in keys mode, like the API (the docs pages ask)
 LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 NO_KEYS: Final = ("no API key exists: create one with `nautilus keys add NAME --role admin` and send it as the "
                   "X-API-Key header, or set NAUTILUS_AUTH_MODE=open for local use without keys (loopback only)")
@@ -84,8 +86,11 @@ def required_role(method: str, path: str) -> str:
 
 
 def protected(path: str) -> bool:
-    """Whether ``path`` needs a key in keys mode (``/health``, the docs and the OpenAPI stay public)."""
-    return path.startswith(API_ROOT) or path == "/metrics" or path.startswith("/metrics/")
+    """Whether ``path`` needs a key in keys mode: ``/api``, the metrics and the API description
+    (``/openapi.json``, any role); ``/health`` and the docs pages (``/docs``, ``/redoc``: the viewer only, which
+    asks for a key and fetches the description with it) stay public."""
+    return (path.startswith(API_ROOT) or path == "/metrics" or path.startswith("/metrics/")
+            or path == OPENAPI)
 
 
 def scrape_path(path: str) -> bool:
