@@ -1,7 +1,9 @@
 /**
  * Runtime configuration: the dashboard is a static build, so where the gateway lives is read at start from
  * `/config.json` (served by `python -m nautilus.web`): `{"apiBase": "http://127.0.0.1:8001", "wsUrl": ...}`.
- * Without it (vite dev) the gateway is assumed on the same host, port 8001.
+ * Behind NGINX both are paths (`{"apiBase": "/", "wsUrl": "/ws"}`), resolved against the page's own origin:
+ * the browser then only ever talks to that origin. Without it (vite dev) the gateway is assumed on the same
+ * host, port 8001.
  */
 export interface AppConfig {
   apiBase: string;
@@ -13,11 +15,28 @@ export function defaultConfig(loc: { protocol: string; hostname: string } = wind
   return { apiBase, wsUrl: apiBase.replace(/^http/, "ws") + "/ws" };
 }
 
-export function parseConfig(raw: unknown, fallback: AppConfig): AppConfig {
+/** `url` made absolute against the page (`href`): a path such as `/` or `/ws` stays on the page's origin. */
+export function absoluteUrl(url: string, href: string): string {
+  try {
+    return new URL(url, href).href;
+  } catch {
+    return url;
+  }
+}
+
+export function parseConfig(
+  raw: unknown,
+  fallback: AppConfig,
+  href: string = typeof window === "undefined" ? "http://localhost/" : window.location.href,
+): AppConfig {
   if (!raw || typeof raw !== "object") return fallback;
   const r = raw as Record<string, unknown>;
-  const apiBase = typeof r.apiBase === "string" && r.apiBase ? r.apiBase.replace(/\/+$/, "") : fallback.apiBase;
-  const wsUrl = typeof r.wsUrl === "string" && r.wsUrl ? r.wsUrl : apiBase.replace(/^http/, "ws") + "/ws";
+  const apiBase = typeof r.apiBase === "string" && r.apiBase
+    ? absoluteUrl(r.apiBase, href).replace(/\/+$/, "")
+    : fallback.apiBase;
+  const wsUrl = typeof r.wsUrl === "string" && r.wsUrl
+    ? absoluteUrl(r.wsUrl, href).replace(/^http/, "ws")
+    : apiBase.replace(/^http/, "ws") + "/ws";
   return { apiBase, wsUrl };
 }
 
