@@ -1,0 +1,141 @@
+"""Alerts reach someone: a real Prometheus (the rendered production config and deploy/alerts.yml) evaluates
+EngineDown against a real stack in which only the marketdata engine runs, and a real Alertmanager (the
+rendered deploy/alertmanager.yml) posts the alerts to a webhook served by this test, with the alert's labels
+and its rendered description. Intervals are shortened in the rendered copies only (the rules are as shipped)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+import yaml
+
+from nautilus.bench.cases.gateway_load import stop_stack, wait_for_stack
+from nautilus.production import render, render_alertmanager
+from nautilus.runtime import supervisor
+
+pytestmark = pytest.mark.integration
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is not installed (test.sh installs it from Debian)")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Webhook:
+    """A local HTTP server that keeps every JSON body posted to it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        received = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                length = int(self.headers.get("Content-Length", 0))
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def alerts(self) -> list[dict]:
+        return [a for body in list(self.bodies) for a in body["alerts"]]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_alertmanager_receiver_is_rendered_from_the_environment() -> None:
+    none = yaml.safe_load(render_alertmanager({}))
+    assert none["receivers"] == [{"name": "nautilus"}]  # nobody to notify: a valid, silent receiver
+    both = yaml.safe_load(render_alertmanager({
+        "NAUTILUS_ALERT_WEBHOOK_URL": "https://hooks.example.org/x", "NAUTILUS_ALERT_EMAIL_TO": "ops@example.org",
+        "NAUTILUS_SMTP_HOST": "smtp.example.org:587", "NAUTILUS_SMTP_FROM": "nautilus@example.org"}))
+    (receiver,) = both["receivers"]
+    assert receiver["webhook_configs"][0]["url"] == "https://hooks.example.org/x"
+    assert receiver["email_configs"][0]["to"] == "ops@example.org"
+    with pytest.raises(SystemExit, match="NAUTILUS_SMTP_HOST"):
+        render_alertmanager({"NAUTILUS_ALERT_EMAIL_TO": "ops@example.org"})
+    with pytest.raises(SystemExit, match="http"):
+        render_alertmanager({"NAUTILUS_ALERT_WEBHOOK_URL": "ftp://x"})
+
+
+def test_a_down_engine_reaches_the_webhook(settings, tmp_path) -> None:
+    prometheus, alertmanager = _tool("prometheus"), _tool("prometheus-alertmanager")
+    amtool = _tool("amtool")
+    prom_port, am_port = _free_port(), _free_port()
+    hook = Webhook()
+    settings.metrics_token = "scrape-token"
+    files = render(settings, tmp_path / "prod", _free_port(), prom_port, am_port,
+                   env={"NAUTILUS_ALERT_WEBHOOK_URL": hook.url})
+    assert f"'127.0.0.1:{am_port}'" in files["prometheus"].read_text()
+    check = subprocess.run([amtool, "check-config", str(files["alertmanager"])], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    # faster than production: scrape and evaluate every second, notify a new group after a second
+    prom = re.sub(r"(scrape|evaluation)_interval: 5s", r"\1_interval: 1s", files["prometheus"].read_text())
+    files["prometheus"].write_text(prom)
+    files["alertmanager"].write_text(render_alertmanager(
+        {"NAUTILUS_ALERT_WEBHOOK_URL": hook.url},
+        {"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1m"}))
+    pid = supervisor.start_detached(settings, ["marketdata"])  # every other engine is down
+    procs = []
+    try:
+        wait_for_stack(settings, pid, {}, ("marketdata",))
+        procs.append(subprocess.Popen([alertmanager, f"--config.file={files['alertmanager']}",
+                                       f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
+                                       "--cluster.listen-address="],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(subprocess.Popen([prometheus, f"--config.file={files['prometheus']}",
+                                       f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                                       f"--web.listen-address=127.0.0.1:{prom_port}"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.time() + 75  # EngineDown holds for 30s before it fires
+        while time.time() < deadline:
+            down = [a for a in hook.alerts() if a["labels"].get("alertname") == "EngineDown"]
+            if any(a["labels"].get("component") == "analytics" for a in down):
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"no EngineDown alert reached the webhook: {hook.bodies}")
+        alert = next(a for a in down if a["labels"]["component"] == "analytics")
+        assert alert["status"] == "firing"
+        assert alert["labels"] | {"instance": None} == {
+            "alertname": "EngineDown", "component": "analytics", "engine": "analytics", "job": "engine-analytics",
+            "severity": "critical", "instance": None}
+        assert alert["annotations"]["summary"] == "engine analytics is unreachable"
+        assert alert["annotations"]["description"].startswith("The gateway cannot read analytics's metrics")
+        assert not [a for a in down if a["labels"]["component"] == "marketdata"]  # it runs: never down
+        # Prometheus itself knows where it sends alerts
+        ams = httpx.get(f"http://127.0.0.1:{prom_port}/api/v1/alertmanagers", timeout=5).json()
+        assert [a["url"] for a in ams["data"]["activeAlertmanagers"]] == [f"http://127.0.0.1:{am_port}/api/v2/alerts"]
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+        stop_stack(settings, pid)
+        hook.close()
