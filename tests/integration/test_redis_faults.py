@@ -332,3 +332,94 @@ def test_redis_connections_dropped_under_keyed_order_flow_and_bars(settings, red
           f"{min(back_s):.2f}-{max(back_s):.2f} s, {len(acked_orders)} orders ({len(expected)} while on Redis, "
           f"all delivered; {len(heard['oracle'])} heard), {len(fills)} fills, {bar_step['i']} bars, "
           f"failures seen by callers: {failures}")
+
+
+def test_a_dropped_connection_does_not_move_publishes_in_process(settings, names, caplog) -> None:
+    """``CLIENT KILL`` of the bus's connections (what a Redis restart does): the next publish goes to Redis on a
+    new connection at once (an outside subscriber gets it), the bus never falls back, and
+    its subscription is back as soon as it reads again."""
+    import redis
+
+    redis_bus().close()  # reachable: fails in CI, skips elsewhere, when it is not
+    admin = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2.0, socket_timeout=5.0)
+    bus = ResilientRedisBus(settings.model_copy(update={"redis_url": _named(REDIS_URL, names["bus"])}),
+                            local=InMemoryBus())
+    topic = f"portfolio.orders.{names['account']}"
+    outside = admin.pubsub()
+    outside.subscribe(bus.codec.channel(topic))
+    assert outside.get_message(timeout=5.0)["type"] == "subscribe"
+    sub = bus.subscribe(topic)
+    try:
+        with caplog.at_level("WARNING", logger="nautilus.bus"):
+            for i in range(5):
+                killed = [c["id"] for c in admin.client_list() if c.get("name") == names["bus"]]
+                assert killed  # the publishing connection and the subscription's
+                for cid in killed:
+                    admin.execute_command("CLIENT", "KILL", "ID", cid)
+                bus.publish(topic, {"i": i})  # on a new connection at once, not in-process
+                assert not bus.degraded
+                got = outside.get_message(timeout=5.0)
+                assert got is not None and msgspec.json.decode(got["data"])["data"] == {"i": i}
+                # The subscription's own connection was dropped before that publish: Redis delivered it to nobody
+                # there (pub/sub keeps nothing). Reading notices the drop and subscribes again at once.
+                assert sub.get(0.5) is None
+                bus.publish(topic, {"i": i, "again": True})  # the subscription is on Redis again
+                assert sub.get(5.0) == (topic, {"i": i, "again": True})
+                got = outside.get_message(timeout=5.0)
+                assert got is not None and msgspec.json.decode(got["data"])["data"] == {"i": i, "again": True}
+            assert sub.get(0.3) is None
+        assert "lost" not in caplog.text and "unreachable" not in caplog.text
+    finally:
+        sub.close()
+        bus.close()
+        outside.close()
+        admin.close()
+
+
+def test_a_hung_redis_stalls_a_publish_at_most_the_publish_timeout(settings, tmp_path) -> None:
+    """A private redis-server stopped with SIGSTOP (accepts connections, never answers): each publish returns
+    within about ``bus_publish_timeout_s`` (to the in-process bus), and once it runs again the bus is back."""
+    import signal
+    import socket
+
+    from tests.integration.test_bus import _redis_server
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = _redis_server(port)
+    timeout_s = 0.3
+    bus = ResilientRedisBus(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0",
+                                                        "bus_publish_timeout_s": timeout_s}),
+                            retry_s=0.2, local=InMemoryBus())
+    sub = bus.subscribe("t.*")
+    stopped = False
+    try:
+        bus.publish("t.a", {"n": 0})
+        assert sub.get(2.0) == ("t.a", {"n": 0}) and not bus.degraded
+        server.send_signal(signal.SIGSTOP)
+        stopped = True
+        stalls = []
+        for n in range(1, 8):
+            t0 = time.monotonic()
+            bus.publish("t.a", {"n": n})
+            stalls.append(time.monotonic() - t0)
+            assert sub.get(3.0 * timeout_s + 1.0) == ("t.a", {"n": n})
+            time.sleep(0.1)  # past a retry delay now and then: reconnect attempts are bounded too
+        assert bus.degraded
+        assert max(stalls) < 3 * timeout_s + 0.5, stalls  # was ~5 s (redis-py's socket timeout) per publish
+        server.send_signal(signal.SIGCONT)
+        stopped = False
+        deadline = time.monotonic() + 10.0
+        while bus.degraded and time.monotonic() < deadline:
+            bus.publish("t.b", {"n": -1})
+            assert sub.get(2.0) == ("t.b", {"n": -1})
+            time.sleep(0.05)
+        assert not bus.degraded
+    finally:
+        if stopped:
+            server.send_signal(signal.SIGCONT)
+        sub.close()
+        bus.close()
+        server.kill()
+        server.wait(5)

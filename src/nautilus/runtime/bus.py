@@ -47,6 +47,7 @@ import re
 import secrets
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -589,24 +590,34 @@ class ResilientRedisBus:
         self.redis: RedisBus | None = None
         self._next_try = 0.0
         self._lock = threading.Lock()
+        self._subscriptions: weakref.WeakSet[_ResilientSubscription] = weakref.WeakSet()
+        self._subscriptions_lock = threading.Lock()
         self._connect()
 
     @property
     def degraded(self) -> bool:
         return self.redis is None
 
-    def _connect(self, now: bool = False) -> RedisBus | None:
-        """The Redis bus, (re)connecting when it is down and the retry delay has passed (``now``: at once)."""
+    def _connect(self) -> RedisBus | None:
+        """The Redis bus, (re)connecting when it is down and the retry delay has passed. After reconnecting, the
+        subscriptions subscribe on the new connection before this returns (so before the publish that called)."""
         with self._lock:
-            if self.redis is None and (now or time.monotonic() >= self._next_try):
+            connected = None
+            if self.redis is None and time.monotonic() >= self._next_try:
                 try:
-                    self.redis = RedisBus.for_settings(self.settings, self.codec)
+                    self.redis = connected = RedisBus.for_settings(self.settings, self.codec)
                     log.warning("Redis bus at %s is up (channels %s*)", redact_url(self.url), self.codec.head)
                 except Exception as exc:  # redis.ConnectionError, TimeoutError, AuthenticationError, ...
                     self._next_try = time.monotonic() + self.retry_s
                     log.warning("Redis bus at %s unreachable (%s): using the in-process bus", redact_url(self.url),
                                 exc)
-            return self.redis
+            redis_bus = self.redis
+        if connected is not None:
+            with self._subscriptions_lock:
+                subscriptions = list(self._subscriptions)
+            for sub in subscriptions:
+                sub._attach()
+        return redis_bus
 
     def _lost(self, exc: Exception, bus: RedisBus | None = None) -> None:
         with self._lock:
@@ -653,22 +664,41 @@ def _is_timeout(exc: BaseException) -> bool:
 
 
 class _ResilientSubscription:
-    """Reads the local bus (messages published here during an outage) and Redis (resubscribing after one)."""
+    """Reads the local bus (messages published here during an outage) and Redis (resubscribing after one).
+
+    It is subscribed on the bus's current Redis connection: when the bus reconnects, it subscribes again
+    before the publish that reconnected goes out (:meth:`ResilientRedisBus._connect`), so nothing published
+    after Redis came back is missed. What Redis delivered while this subscription's own connection was down
+    is lost (Redis pub/sub keeps nothing); it subscribes again at once."""
 
     def __init__(self, bus: ResilientRedisBus, pattern: str) -> None:
         self.bus = bus
         self.pattern = pattern
         self.local = bus.local.subscribe(pattern)
         self.remote: _RedisSubscription | None = None
+        self._remote_bus: RedisBus | None = None  # the connection ``remote`` is on
+        self._lock = threading.Lock()
+        self._closed = False
+        with bus._subscriptions_lock:
+            bus._subscriptions.add(self)
         self._attach()
 
     def _attach(self) -> None:
+        """Subscribe on the bus's current Redis connection unless already on it."""
         redis_bus = self.bus._connect()
-        if self.remote is None and redis_bus is not None:
+        if redis_bus is None:
+            return
+        old = None
+        with self._lock:
+            if self._closed or (self.remote is not None and self._remote_bus is redis_bus):
+                return
             try:
-                self.remote = redis_bus.subscribe(self.pattern)
+                new = redis_bus.subscribe(self.pattern)
             except Exception as exc:
                 self.bus._lost(exc, redis_bus)
+                return
+            old, self.remote, self._remote_bus = self.remote, new, redis_bus
+        _close_quietly(old)
 
     def get(self, timeout: float | None = None) -> tuple[str, dict[str, Any]] | None:
         deadline = time.monotonic() + (timeout if timeout is not None else 1e9)
@@ -676,35 +706,44 @@ class _ResilientSubscription:
             item = self.local.get(timeout=0)
             if item is not None:
                 return item
-            if self.remote is None:
+            if self.remote is None or self._remote_bus is not self.bus.redis:
                 self._attach()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            step = min(remaining, 0.05 if self.remote is not None else 0.1)
-            if self.remote is None:
+            remote = self.remote
+            step = min(remaining, 0.05 if remote is not None else 0.1)
+            if remote is None:
                 item = self.local.get(timeout=step)
             else:
                 try:
-                    item = self.remote.get(timeout=step)
+                    item = remote.get(timeout=step)
                 except Exception:  # its connection dropped: subscribe again at once (Redis may well be there)
-                    self._drop_remote()
+                    with self._lock:
+                        if self.remote is remote:
+                            self.remote = self._remote_bus = None
+                    _close_quietly(remote)
                     self._attach()
                     continue
             if item is not None:
                 return item
 
-    def _drop_remote(self) -> None:
-        remote, self.remote = self.remote, None
-        if remote is not None:
-            try:
-                remote.close()
-            except Exception:
-                pass
-
     def close(self) -> None:
         self.local.close()
-        self._drop_remote()
+        with self._lock:
+            self._closed = True
+            remote, self.remote, self._remote_bus = self.remote, None, None
+        with self.bus._subscriptions_lock:
+            self.bus._subscriptions.discard(self)
+        _close_quietly(remote)
+
+
+def _close_quietly(closable: Any) -> None:
+    if closable is not None:
+        try:
+            closable.close()
+        except Exception:
+            pass
 
 
 def make_bus(settings: Settings) -> Bus:
