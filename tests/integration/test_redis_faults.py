@@ -11,7 +11,9 @@ and ``CLIENT KILL TYPE pubsub``, narrowed with ``ID`` to the connections of this
 carry a ``client_name`` unique to the run), so that nobody else's connections are dropped. Once, a
 ``CLIENT PAUSE 500 WRITE`` stands for a server that is slow to come back (it blocks ``PUBLISH``). The
 engine uses Redis for pub/sub only (no keys), so no database number is needed; the account's name is
-unique to the run, which makes its channel unique too (pub/sub ignores the database number).
+unique to the run, which makes its channel unique too (pub/sub ignores the database number); the channel also
+carries the stack's prefix (``<prefix>:portfolio.orders.<account>``, see ``nautilus.runtime.bus.Codec``), and
+the oracle reads the message out of the bus's envelope.
 
 Oracle, every cycle: the engine's Redis connection was dropped, and it reconnects (a new client id); orders
 and bars keep flowing; order events published after it reconnected reach a plain redis-py subscriber (never
@@ -56,8 +58,8 @@ from nautilus.runtime.client import EngineClient
 
 pytestmark = pytest.mark.integration
 CYCLES = int(os.environ.get("NAUTILUS_TEST_REDIS_CYCLES", "12"))
-BUS_SETTLE_S = 2.5  # the engine's bus retries Redis 2 s after a failed publish
-WAIT_S = 30.0  # the longest any one step of a cycle may take (the engine retries Redis every 2 s)
+BUS_SETTLE_S = 2.5  # past the engine bus's retry delay (1 s) after a failed publish, with room to spare
+WAIT_S = 30.0  # the longest any one step of a cycle may take (the engine retries Redis every second)
 
 
 def _named(url: str, name: str) -> str:
@@ -240,7 +242,7 @@ def test_redis_connections_dropped_under_keyed_order_flow_and_bars(settings, red
 
     # (from, to): the engine's bus was publishing on Redis (an event sent after ``from`` arrived) until the
     # connections were dropped at ``to``. A publish in flight when its connection drops fails, and the bus then
-    # uses the in-process bus until its next retry (2 s): those events reach that process's hub, not Redis
+    # uses the in-process bus until its next retry (1 s): those events reach that process's hub, not Redis
     # (the documented degradation), so the windows start once that is over.
     connected: list[tuple[float, float]] = []
     dropped = {"engine": 0, "bus": 0}

@@ -436,7 +436,11 @@ class RedisBus:
         self.codec = codec or Codec()
         self.url = url
         self.client = _redis_client(url, timeout_s, username, password)
-        self.client.ping()
+        try:
+            self.client.ping()
+        except BaseException:
+            self.client.close()
+            raise
 
     @classmethod
     def for_settings(cls, settings: Settings, codec: Codec | None = None) -> RedisBus:
@@ -589,6 +593,7 @@ class ResilientRedisBus:
         self.local: Bus = local or (ForwardingBus(settings) if settings.ws_forward else InMemoryBus())
         self.redis: RedisBus | None = None
         self._next_try = 0.0
+        self._failed_tries = 0
         self._lock = threading.Lock()
         self._subscriptions: weakref.WeakSet[_ResilientSubscription] = weakref.WeakSet()
         self._subscriptions_lock = threading.Lock()
@@ -607,10 +612,13 @@ class ResilientRedisBus:
                 try:
                     self.redis = connected = RedisBus.for_settings(self.settings, self.codec)
                     log.warning("Redis bus at %s is up (channels %s*)", redact_url(self.url), self.codec.head)
+                    self._failed_tries = 0
                 except Exception as exc:  # redis.ConnectionError, TimeoutError, AuthenticationError, ...
                     self._next_try = time.monotonic() + self.retry_s
-                    log.warning("Redis bus at %s unreachable (%s): using the in-process bus", redact_url(self.url),
-                                exc)
+                    self._failed_tries += 1
+                    if self._failed_tries == 1 or self._failed_tries % 60 == 0:  # not one line a second
+                        log.warning("Redis bus at %s unreachable (%s, %d tries): using the in-process bus",
+                                    redact_url(self.url), exc, self._failed_tries)
             redis_bus = self.redis
         if connected is not None:
             with self._subscriptions_lock:
