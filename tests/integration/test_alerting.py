@@ -106,6 +106,11 @@ def test_a_down_engine_reaches_the_webhook(settings, tmp_path) -> None:
     procs = []
     try:
         wait_for_stack(settings, pid, {}, ("marketdata",))
+        # old history that no source keeps up to date (like the sample data of a fresh stack): never stale
+        with httpx.Client(base_url=settings.gateway_url, timeout=30) as api:
+            assert api.post("/api/v1/marketdata/generate", json={"symbol": "OLD", "n": 30}).status_code == 201
+            scrape = api.get("/metrics/engines/marketdata").text
+        assert "# HELP nautilus_data_open_age_seconds" in scrape and "nautilus_data_open_age_seconds{" not in scrape
         procs.append(subprocess.Popen([alertmanager, f"--config.file={files['alertmanager']}",
                                        f"--storage.path={tmp_path / 'am'}", f"--web.listen-address=127.0.0.1:{am_port}",
                                        "--cluster.listen-address="],
@@ -130,6 +135,9 @@ def test_a_down_engine_reaches_the_webhook(settings, tmp_path) -> None:
         assert alert["annotations"]["summary"] == "engine analytics is unreachable"
         assert alert["annotations"]["description"].startswith("The gateway cannot read analytics's metrics")
         assert not [a for a in down if a["labels"]["component"] == "marketdata"]  # it runs: never down
+        rules = httpx.get(f"http://127.0.0.1:{prom_port}/api/v1/rules", timeout=5).json()["data"]["groups"]
+        stale = next(r for g in rules for r in g["rules"] if r["name"] == "DataStale")
+        assert stale["health"] == "ok" and stale["alerts"] == []
         # Prometheus itself knows where it sends alerts
         ams = httpx.get(f"http://127.0.0.1:{prom_port}/api/v1/alertmanagers", timeout=5).json()
         assert [a["url"] for a in ams["data"]["activeAlertmanagers"]] == [f"http://127.0.0.1:{am_port}/api/v2/alerts"]
