@@ -147,3 +147,44 @@ def test_a_down_engine_reaches_the_webhook(settings, tmp_path) -> None:
             proc.wait(10)
         stop_stack(settings, pid)
         hook.close()
+
+
+def test_a_fetched_series_reports_its_open_market_age(settings) -> None:
+    """A series a source keeps up to date (fetched: ``update`` refreshes it) is measured by its calendar."""
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+    from prometheus_client import REGISTRY
+
+    from nautilus.adapters.ratelimit import reset_limiters
+    from nautilus.bench.sourceserver import SourceServer
+    from nautilus.engines.marketdata.freshness import open_ns
+    from nautilus.gateway.app import create_app
+
+    reset_limiters()
+    fixtures = Path(__file__).parent.parent / "fixtures"
+    with SourceServer(synthetic=("SYN",), fixtures=fixtures) as server:
+        settings.source_urls = {"yahoo": server.url}
+        settings.source_retries = 1
+        with TestClient(create_app(settings)) as api:
+            r = api.post("/api/v1/marketdata/fetch", json={"source": "yahoo", "symbol": "AAPL", "timeframe": "1d",
+                                                           "start": "2020-08-01", "end": "2020-09-08"})
+            assert r.status_code == 202, r.text
+            deadline = time.monotonic() + 30
+            while (job := api.get(f"/api/v1/marketdata/fetch/{r.json()['id']}").json())["status"] in ("queued",
+                                                                                                   "running"):
+                assert time.monotonic() < deadline, job
+                time.sleep(0.05)
+            assert job["status"] == "ok", job
+            assert api.post("/api/v1/marketdata/generate", json={"symbol": "GEN", "n": 30}).status_code == 201
+            engine = api.app.state.writers["marketdata"].engine  # the in-process writer of this test
+            engine.update_metrics()
+            (series,) = [s for i in api.get("/api/v1/marketdata/instruments").json()["instruments"]
+                         if i["symbol"] == "AAPL" for s in i["series"] if s["timeframe"] == "1d"]
+    now = time.time_ns()
+    age = REGISTRY.get_sample_value("nautilus_data_open_age_seconds",
+                                    {"symbol": "AAPL", "timeframe": "1d", "calendar": "weekdays"})
+    expected = open_ns("weekdays", series["last_ts"] + 86_400 * 10**9, now) / 1e9
+    assert age is not None and expected - 60 <= age <= expected
+    assert REGISTRY.get_sample_value("nautilus_data_open_age_seconds",
+                                     {"symbol": "GEN", "timeframe": "1d", "calendar": "weekdays"}) is None
