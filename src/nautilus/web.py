@@ -15,6 +15,7 @@ build for another stack never changes the files a running one serves.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 from nautilus.config import Settings, get_settings
@@ -96,6 +97,14 @@ def main() -> None:
     settings = get_settings()
     root = dist_dir().resolve()  # resolved once: the build marked in use is the one served
     marker = mark_in_use(root)
+
+    def terminated(signum, frame) -> None:  # uvicorn re-raises the SIGTERM it shut down on: leave no marker
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    signal.signal(signal.SIGTERM, terminated)
     try:
         app = create_web_app(settings, root)
         uvicorn.run(app, host=settings.listen_host, port=settings.web_port + settings.port_offset,
