@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -138,6 +139,23 @@ def test_a_down_engine_reaches_the_webhook(settings, tmp_path) -> None:
         rules = httpx.get(f"http://127.0.0.1:{prom_port}/api/v1/rules", timeout=5).json()["data"]["groups"]
         stale = next(r for g in rules for r in g["rules"] if r["name"] == "DataStale")
         assert stale["health"] == "ok" and stale["alerts"] == []
+        # a restarted engine: EngineRestarted (its process start time changed) and the supervisor's restarts
+        # gauge on /metrics, with nobody calling /health
+        state = supervisor.read_state(settings)["services"]["marketdata"]
+        os.kill(state["pid"], signal.SIGKILL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            restarted = [a for a in hook.alerts() if a["labels"].get("alertname") == "EngineRestarted"]
+            if restarted:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError(f"no EngineRestarted alert reached the webhook: {hook.bodies}")
+        assert restarted[0]["labels"]["component"] == "marketdata"
+        assert restarted[0]["annotations"]["description"] == ("The marketdata engine process started 1 time(s) in "
+                                                              "the last 15 minutes.")
+        gauge = httpx.get(f"{settings.gateway_url}/metrics", timeout=10).text
+        assert 'nautilus_engine_restarts{engine="marketdata"} 1.0' in gauge
         # Prometheus itself knows where it sends alerts
         ams = httpx.get(f"http://127.0.0.1:{prom_port}/api/v1/alertmanagers", timeout=5).json()
         assert [a["url"] for a in ams["data"]["activeAlertmanagers"]] == [f"http://127.0.0.1:{am_port}/api/v2/alerts"]

@@ -15,6 +15,20 @@ HTTP_SECONDS = Histogram("nautilus_http_request_seconds", "HTTP latency by route
                          ["route", "method"], buckets=LATENCY_BUCKETS)
 
 
+def _refresh_supervisor_gauges(scope: dict) -> None:
+    """Before Prometheus reads /metrics: the engines' health (cached 0.2 s), which sets
+    ``nautilus_engine_restarts`` from the local supervisor's state, so the gauge no longer waits for someone to
+    call /health. Containers have no supervisor (the gauge stays 0): alert on changes of each engine's
+    ``process_start_time_seconds`` instead (EngineRestarted), which holds under both."""
+    app = scope.get("app")
+    engines = getattr(getattr(app, "state", None), "engines", None)
+    if engines is not None:
+        try:
+            engines.health()
+        except Exception:  # never fail the scrape over it
+            pass
+
+
 class MetricsMiddleware:
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -26,6 +40,8 @@ class MetricsMiddleware:
             return
         t0 = time.perf_counter()
         status = 500
+        if scope.get("path") == "/metrics":
+            _refresh_supervisor_gauges(scope)
 
         async def send_wrapper(message: dict) -> None:
             nonlocal status
