@@ -10,7 +10,29 @@ if ! command -v wrk >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get 
 fi
 .venv/bin/nautilus warmup
 # NAUTILUS_PROFILE=production: PostgreSQL, the Redis bus, Prometheus and NGINX (scripts/production.sh).
-profile="${NAUTILUS_PROFILE:-embedded}"
+case "${NAUTILUS_PROFILE:-embedded}" in
+  embedded|production) ;;
+  *) echo "error: NAUTILUS_PROFILE must be embedded or production, not $NAUTILUS_PROFILE" >&2; exit 2 ;;
+esac
+# A stack already running at this home (its record, HOME/stack.json) keeps its profile, database, bus and auth
+# mode: what this shell does not set itself comes from there (every nautilus command resolves it the same way;
+# one that names another database than the running stack's is refused).
+resolved="$(.venv/bin/python - <<'PY'
+import shlex
+
+from nautilus.config import get_settings
+
+s = get_settings()
+print(f"profile={shlex.quote(s.profile)}")
+if s.running_stack is not None:
+    for field in ("database_url", "redis_url", "auth_mode"):
+        value, var = getattr(s, field), f"NAUTILUS_{field.upper()}"
+        if value and s.origin(field) == "stack":
+            print(f'[ -n "${{{var}+x}}" ] || export {var}={shlex.quote(str(value))}')
+PY
+)"
+eval "$resolved"
+export NAUTILUS_PROFILE="$profile"  # recorded by the supervisor with the rest
 if [ "$profile" = production ]; then
   eval "$(scripts/production.sh env)"
   scripts/production.sh db
@@ -22,9 +44,6 @@ elif [ "$profile" = embedded ]; then
     echo "auth: NAUTILUS_AUTH_MODE=open (local, no API keys, loopback only); for keys: NAUTILUS_AUTH_MODE=keys and"
     echo "      .venv/bin/nautilus keys add NAME --role admin"
   fi
-else
-  echo "error: NAUTILUS_PROFILE must be embedded or production, not $profile" >&2
-  exit 2
 fi
 # The dashboard's production build (served on :3000 by `nautilus up`); without Node.js the API still runs.
 if command -v npm >/dev/null 2>&1; then

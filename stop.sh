@@ -6,5 +6,8 @@ if [ ! -x .venv/bin/nautilus ]; then
   echo "Nautilus is not installed here (run ./start.sh first)."
   exit 0
 fi
+# The profile of the stack running at this home (its record, HOME/stack.json), else NAUTILUS_PROFILE.
+profile="$(.venv/bin/python -c 'from nautilus.config import get_settings; print(get_settings().profile)' || echo embedded)"
+# NGINX and Prometheus first, while the stack's record still names its directories.
+if [ "$profile" = production ]; then scripts/production.sh down || true; fi
 .venv/bin/nautilus down
-[ "${NAUTILUS_PROFILE:-embedded}" = production ] && scripts/production.sh down || true
