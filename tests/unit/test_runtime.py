@@ -27,7 +27,7 @@ from nautilus.runtime.client import CircuitBreaker, EngineClient
 from nautilus.runtime.engine import ArrayProbe
 from nautilus.runtime.host import EngineHost
 from nautilus.runtime.protocol import Codec, ConnectionClosed, FramedSocket
-from nautilus.runtime.shm import PoolFull, ShmPool, attach
+from nautilus.runtime.shm import BadHandle, PoolFull, ShmPool, attach
 
 
 class WrongEcho(msgspec.Struct):
@@ -78,7 +78,9 @@ def test_big_arrays_travel_by_shared_memory_handle():
         frame = codec.encode(Payload("big", values))
         assert len(frame) < 200  # a handle, not 800 kB of data
         assert len(codec.leases) == 1 and pool.used >= values.nbytes
-        decoded = Codec().decode(frame, Payload)
+        with pytest.raises(BadHandle, match="did not prove"):  # a connection that did not pass the hello
+            Codec().decode(frame, Payload)
+        decoded = Codec(pool=pool).decode(frame, Payload)
         np.testing.assert_array_equal(decoded.values, values)
         for block in codec.leases:
             pool.decref(block)

@@ -162,9 +162,10 @@ class Snapshot:
 
 
 def _own_segments() -> set[str]:
+    """This process's pool segments (not its probe: a per-process singleton, unlinked at exit)."""
     prefix = f"{SEGMENT_PREFIX}{os.getpid()}_"
     try:
-        return {name for name in os.listdir("/dev/shm") if name.startswith(prefix)}
+        return {name for name in os.listdir("/dev/shm") if name.startswith(prefix) and not name.endswith("_probe")}
     except FileNotFoundError:
         return set()
 

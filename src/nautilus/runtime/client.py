@@ -48,12 +48,15 @@ from nautilus.runtime.protocol import (
     MAX_FRAME,
     REPLY_DECODER,
     REQUEST_ENCODER,
+    SHM_HELLO,
     Codec,
     FramedSocket,
     ReplyFrame,
     RequestFrame,
+    ShmHello,
+    ShmHelloReply,
 )
-from nautilus.runtime.shm import ShmHandle, ShmPool
+from nautilus.runtime.shm import Probe, ShmHandle, ShmPool, local_probe, peer_visible
 from nautilus.runtime.stats import LatencyWindow
 
 log = logging.getLogger("nautilus.client")
@@ -158,13 +161,39 @@ class CircuitBreaker:
 
 class _Frames:
     """What a connection keeps between calls: its codec, and the engine's shared-memory blocks we are done with
-    (sent back with the next request)."""
+    (sent back with the next request). Arrays go inline until :meth:`welcome` found that both ends share memory.
+    """
 
     __slots__ = ("codec", "pending", "__weakref__")
 
-    def __init__(self, pool: ShmPool | None, threshold: int) -> None:
+    def __init__(self, threshold: int) -> None:
         self.pending: list[int] = []
-        self.codec = Codec(pool, threshold, on_attach=self._track)
+        self.codec = Codec(None, threshold, on_attach=self._track)
+
+    @staticmethod
+    def hello(request_id: int, probe: Probe) -> bytes:
+        """The first frame of a connection that would use shared memory: our probe, for the engine to read."""
+        body = msgspec.msgpack.encode(ShmHello(probe.name, probe.nonce))
+        return REQUEST_ENCODER.encode(RequestFrame(request_id, SHM_HELLO, msgspec.Raw(body)))
+
+    def welcome(self, data: bytes | bytearray, request_id: int, pool: ShmPool) -> bool:
+        """Read the hello's reply: shared memory on when each end saw the other's probe; False when the engine
+        saw ours but we cannot see its (it would send handles we cannot map: drop this connection)."""
+        reply = _in_step("hello", REPLY_DECODER.decode(data), request_id)
+        if reply.error is not None:  # an engine that predates the hello: inline
+            return True
+        answer = msgspec.msgpack.decode(reply.body, type=ShmHelloReply)
+        if not answer.sees_you:
+            return True
+        if not peer_visible(answer.segment, answer.nonce):
+            return False
+        self.codec.pool = pool
+        return True
+
+    @property
+    def shared(self) -> bool:
+        """True when this connection passes arrays by shared-memory handle."""
+        return self.codec.pool is not None
 
     def _track(self, handle: ShmHandle, array: np.ndarray) -> None:
         weakref.finalize(array, self.pending.append, handle.block)
@@ -208,8 +237,8 @@ def _refuse_self_connect(sock: Any, host: str, port: int) -> None:
 class _Conn(_Frames):
     __slots__ = ("framed", "timeout")
 
-    def __init__(self, sock: socket.socket, pool: ShmPool | None, threshold: int) -> None:
-        super().__init__(pool, threshold)
+    def __init__(self, sock: socket.socket, threshold: int) -> None:
+        super().__init__(threshold)
         self.framed = FramedSocket(sock)
         self.timeout: float | None = None
 
@@ -279,8 +308,8 @@ class _AConn(_Frames):
 
     __slots__ = ("protocol", "transport", "loop", "generation")
 
-    def __init__(self, protocol: _FrameProtocol, pool: ShmPool | None, threshold: int, generation: int) -> None:
-        super().__init__(pool, threshold)
+    def __init__(self, protocol: _FrameProtocol, threshold: int, generation: int) -> None:
+        super().__init__(threshold)
         self.protocol = protocol
         self.transport = protocol.transport
         self.loop = asyncio.get_running_loop()
@@ -336,7 +365,14 @@ class SocketTransport:
         self._aidle: list[_AConn] = []  # touched by event-loop threads only; list.pop/append are atomic
         self._generation = 0  # bumped by reset(): async connections made before are dropped when next seen
 
-    def _connect(self) -> _Conn:
+    def _shm_offer(self, hello: bool) -> tuple[ShmPool, Probe] | None:
+        """The pool and probe a new connection offers, or None when it carries arrays inline."""
+        if not hello or not self.settings.shm_threshold_bytes:
+            return None
+        probe = local_probe()
+        return None if probe is None else (process_pool(self.settings), probe)
+
+    def _connect(self, hello: bool = True) -> _Conn:
         if self.kind == "unix":
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             address: Any = str(self.settings.socket_path(self.engine))
@@ -356,8 +392,21 @@ class SocketTransport:
             sock.close()
             raise _NotDelivered(f"{self.kind} connect failed: {exc}") from exc
         sock.settimeout(None)
-        pool = process_pool(self.settings) if self.settings.shm_threshold_bytes else None
-        return _Conn(sock, pool, self.settings.shm_threshold_bytes)
+        conn = _Conn(sock, self.settings.shm_threshold_bytes)
+        offer = self._shm_offer(hello)
+        if offer is not None:
+            try:
+                conn.set_timeout(self.settings.connect_timeout_s)
+                request_id = next(self._ids)
+                conn.framed.send(conn.hello(request_id, offer[1]))
+                keep = conn.welcome(conn.framed.recv(), request_id, offer[0])
+            except (OSError, _MaybeDelivered, msgspec.MsgspecError) as exc:
+                conn.framed.close()
+                raise _NotDelivered(f"{self.kind} handshake failed: {exc}") from exc
+            if not keep:
+                conn.framed.close()
+                return self._connect(hello=False)
+        return conn
 
     def _acquire(self) -> _Conn:
         with self._lock:
@@ -405,7 +454,7 @@ class SocketTransport:
         self.call(PING, None, Any, timeout)
 
     # Async calls (the gateway's event loop) ---------------------------------------------------------
-    async def _aconnect(self) -> _AConn:
+    async def _aconnect(self, hello: bool = True) -> _AConn:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.settings.connect_timeout_s):
@@ -424,8 +473,20 @@ class SocketTransport:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, TimeoutError, KeyError) as exc:  # KeyError: no TCP port configured for this engine
             raise _NotDelivered(f"{self.kind} connect failed: {exc or 'timed out'}") from exc
-        pool = process_pool(self.settings) if self.settings.shm_threshold_bytes else None
-        return _AConn(protocol, pool, self.settings.shm_threshold_bytes, self._generation)
+        conn = _AConn(protocol, self.settings.shm_threshold_bytes, self._generation)
+        offer = self._shm_offer(hello)
+        if offer is not None:
+            try:
+                request_id = next(self._ids)
+                data = await conn.exchange(conn.hello(request_id, offer[1]), self.settings.connect_timeout_s)
+                keep = conn.welcome(data, request_id, offer[0])
+            except (OSError, TimeoutError, _MaybeDelivered, msgspec.MsgspecError) as exc:
+                conn.close()
+                raise _NotDelivered(f"{self.kind} handshake failed: {exc}") from exc
+            if not keep:
+                conn.close()
+                return await self._aconnect(hello=False)
+        return conn
 
     async def acall(self, method: str, request: Any, reply_type: Any, timeout: float) -> Any:
         """:meth:`call` on the running event loop: the same frames over an asyncio protocol."""

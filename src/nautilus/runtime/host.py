@@ -25,13 +25,16 @@ from nautilus.runtime.engine import Engine
 from nautilus.runtime.protocol import (
     REPLY_ENCODER,
     REQUEST_DECODER,
+    SHM_HELLO,
     Codec,
     ConnectionClosed,
     ErrorBody,
     FramedSocket,
     ReplyFrame,
+    ShmHello,
+    ShmHelloReply,
 )
-from nautilus.runtime.shm import ShmPool
+from nautilus.runtime.shm import BadHandle, ShmPool, local_probe, peer_visible
 from nautilus.runtime.stats import LatencyWindow
 
 log = logging.getLogger("nautilus.host")
@@ -180,7 +183,8 @@ class EngineHost:
                 return
             if transport == "tcp":
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = _Connection(FramedSocket(sock), Codec(self.pool, self.settings.shm_threshold_bytes))
+            # Arrays inline until the peer proves it shares our memory (its __shm__ hello)
+            conn = _Connection(FramedSocket(sock), Codec(None, self.settings.shm_threshold_bytes))
             with self._lock:
                 self._connections.add(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True,
@@ -214,6 +218,8 @@ class EngineHost:
         try:
             if frame.method == PING:
                 reply = ReplyFrame(frame.id, frame.body)
+            elif frame.method == SHM_HELLO:
+                reply = ReplyFrame(frame.id, msgspec.Raw(codec.encode(self._shm_hello(frame.body, codec))))
             else:
                 if frame.budget_ms > 0:  # the caller's remaining time: nested calls and long handlers honour it
                     with deadline.scope(time.monotonic() + frame.budget_ms / 1000):
@@ -229,6 +235,9 @@ class EngineHost:
         except msgspec.ValidationError as exc:
             self.errors += 1
             reply = ReplyFrame(frame.id, error=ErrorBody("invalid_input", str(exc), _field_of(exc)))
+        except BadHandle as exc:  # a handle on a connection without shared memory, or naming no block of a pool
+            self.errors += 1
+            reply = ReplyFrame(frame.id, error=ErrorBody("invalid_input", str(exc)))
         except MemoryError:
             self.errors += 1
             log.error("%s.%s ran out of memory", self.engine.name, frame.method)
@@ -246,6 +255,16 @@ class EngineHost:
         out = REPLY_ENCODER.encode(reply)
         self.latency.add(time.perf_counter() - t0)
         return out
+
+    def _shm_hello(self, body: msgspec.Raw, codec: Codec) -> ShmHelloReply:
+        """The peer's probe visible here with its nonce: we share ``/dev/shm``, so this connection's arrays may
+        travel as handles from now on (the client closes the connection if it cannot see ours in turn)."""
+        hello = msgspec.msgpack.decode(body, type=ShmHello)
+        probe = local_probe() if self.settings.shm_threshold_bytes else None
+        if probe is None or not peer_visible(hello.segment, hello.nonce):
+            return ShmHelloReply(False)
+        codec.pool = self.pool
+        return ShmHelloReply(True, probe.name, probe.nonce)
 
     def dispatch(self, method_name: str, body: msgspec.Raw, codec: Codec) -> Any:
         if method_name == HEALTH:

@@ -5,6 +5,11 @@ A frame is a 4-byte little-endian length followed by a msgpack body. A request b
 msgspec Struct, encoded once and carried as raw bytes. numpy arrays inside bodies travel as
 msgpack extension types: small ones inline (code 1), big ones as a shared-memory handle (code 2)
 that the receiver maps without copying. The same framing serves Unix sockets and TCP.
+
+Handles cross a connection only after its first exchange, ``__shm__`` (:class:`ShmHello`), proved that
+both peers see the same shared memory (``nautilus.runtime.shm.Probe``); a connection without that proof —
+another container, another host, an older peer — carries every array inline, and a handle arriving on it
+is refused, never mapped.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from nautilus.runtime.shm import PoolFull, ShmHandle, ShmPool, attach
+from nautilus.runtime.shm import BadHandle, PoolFull, ShmHandle, ShmPool, attach
 
 HEADER = struct.Struct("<I")
 MAX_FRAME = 1 << 31
@@ -50,6 +55,24 @@ class ReplyFrame(msgspec.Struct, array_like=True):
     error: ErrorBody | None = None
 
 
+SHM_HELLO = "__shm__"
+
+
+class ShmHello(msgspec.Struct, array_like=True):
+    """A client's probe segment and its nonce: the engine reads it back to learn whether it sees our memory."""
+
+    segment: str
+    nonce: bytes
+
+
+class ShmHelloReply(msgspec.Struct, array_like=True):
+    """Whether the engine saw the client's probe, and the engine's own probe for the client to read back."""
+
+    sees_you: bool
+    segment: str = ""
+    nonce: bytes = b""
+
+
 class Empty(msgspec.Struct):
     """Request or reply without fields."""
 
@@ -67,7 +90,8 @@ _handle_decoder = msgspec.msgpack.Decoder(ShmHandle)
 class Codec:
     """Encodes bodies (arrays ≥ ``threshold`` bytes by shared-memory lease) and decodes them.
 
-    ``leases`` collects the block ids leased during the last :meth:`encode`; ``on_attach`` is
+    ``pool`` is None until the connection proved that both peers share memory: arrays then go inline and a
+    handle received is refused (:class:`BadHandle`). ``leases`` collects the block ids leased during the last :meth:`encode`; ``on_attach`` is
     called for each shared-memory array decoded (the client uses it to schedule the release).
     """
 
@@ -109,6 +133,8 @@ class Codec:
             dtype, shape = _inline_decoder.decode(data[4 : 4 + hlen])
             return np.frombuffer(data[4 + hlen :], dtype=np.dtype(dtype)).reshape(shape).copy()
         if code == EXT_SHM:
+            if self.pool is None:
+                raise BadHandle("a shared-memory handle on a connection that did not prove it shares memory")
             handle = _handle_decoder.decode(data)
             array = attach(handle)
             if self.on_attach is not None:

@@ -1,17 +1,27 @@
 """Shared-memory pool: big numpy arrays cross processes by handle, not by copy.
 
 Each process that sends big arrays owns one :class:`ShmPool`: a single POSIX shared-memory
-segment (``/dev/shm/nautilus_<pid>_<n>``) carved into 64-byte aligned blocks by a first-fit
-allocator. Blocks are reference counted: an array made with :meth:`ShmPool.empty` holds one
+segment (``/dev/shm/nautilus_<pid>_<token>_<n>``, the token random per process so that two processes with
+the same pid — PID 1 in two containers — never share a name) carved into 64-byte aligned blocks by a
+first-fit allocator. Blocks are reference counted: an array made with :meth:`ShmPool.empty` holds one
 reference until it is garbage collected, and every lease handed to another process holds one
 until that process releases it. A receiver maps the owner's segment once (:func:`attach`) and
 builds ndarray views on it, so a handoff costs O(1) regardless of the array's size.
+
+Handles are only worth anything where both processes see the same ``/dev/shm``: a peer in another
+container or on another host would map nothing, or worse, a segment of its own with the same name. So a
+connection uses handles only after the peers proved it to each other (:class:`Probe`: each process keeps a
+tiny segment holding a random nonce; each side reads the other's back); otherwise arrays travel inline.
 """
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import mmap
 import os
+import re
+import secrets
 import threading
 import weakref
 from dataclasses import dataclass
@@ -22,6 +32,35 @@ import numpy as np
 
 ALIGN = 64
 SEGMENT_PREFIX = "nautilus_"
+NONCE_BYTES = 16
+# A pool segment's name as handles carry it (nothing else may be mapped on a peer's word)
+_SEGMENT_NAME = re.compile(r"nautilus_[0-9]{1,10}_[0-9a-f]{8}_[0-9]{1,6}")
+_PROBE_NAME = re.compile(r"nautilus_[0-9]{1,10}_[0-9a-f]{8}_probe")
+
+try:  # CPython's own binding of shm_open/shm_unlink (what multiprocessing.shared_memory uses)
+    import _posixshmem
+except ImportError:  # pragma: no cover - not POSIX: no shared memory, arrays go inline
+    _posixshmem = None
+
+
+def _new_token() -> str:
+    return secrets.token_hex(4)
+
+
+_token = _new_token()
+
+
+def _refresh_token() -> None:
+    global _token
+    _token = _new_token()
+
+
+os.register_at_fork(after_in_child=_refresh_token)
+
+
+def process_prefix() -> str:
+    """The prefix of every segment this process makes: ``nautilus_<pid>_<token>_``."""
+    return f"{SEGMENT_PREFIX}{os.getpid()}_{_token}_"
 
 
 class ShmHandle(msgspec.Struct, array_like=True, frozen=True):
@@ -52,7 +91,7 @@ class ShmPool:
 
     def __init__(self, size_bytes: int) -> None:
         self.size = int(size_bytes)
-        self.name = f"{SEGMENT_PREFIX}{os.getpid()}_{next(self._counter)}"
+        self.name = f"{process_prefix()}{next(self._counter)}"
         # The segment is created by the first allocation: a process that never moves a large array makes
         # none (nor the resource-tracker process Python starts with the first one, ~12 MB).
         self._shm: shared_memory.SharedMemory | None = None
@@ -195,19 +234,102 @@ _attached: dict[str, shared_memory.SharedMemory] = {}
 _attach_lock = threading.Lock()
 
 
+class BadHandle(ValueError):
+    """A handle that names no pool segment, or a block outside it."""
+
+
 def attach(handle: ShmHandle) -> np.ndarray:
     """A view of a block in another process's pool (the segment is mapped once per process)."""
+    if not _SEGMENT_NAME.fullmatch(handle.segment):
+        raise BadHandle(f"{handle.segment!r} is not a shared-memory pool segment")
     shm = _attached.get(handle.segment)
     if shm is None:
         with _attach_lock:
             shm = _attached.get(handle.segment)
             if shm is None:
-                shm = shared_memory.SharedMemory(name=handle.segment, create=False)
-                if not handle.segment.startswith(f"{SEGMENT_PREFIX}{os.getpid()}_"):
+                try:
+                    shm = shared_memory.SharedMemory(name=handle.segment, create=False)
+                except OSError as exc:
+                    raise BadHandle(f"segment {handle.segment!r} cannot be mapped: {exc}") from None
+                if not handle.segment.startswith(process_prefix()):
                     # Python 3.11 registers attached segments for unlinking at exit; the owner unlinks.
                     resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
                 _attached[handle.segment] = shm
-    return np.ndarray(handle.shape, dtype=np.dtype(handle.dtype), buffer=shm.buf, offset=handle.offset)
+    try:
+        dtype = np.dtype(handle.dtype)
+        if dtype.hasobject or handle.offset < 0:
+            raise ValueError("object dtype or negative offset")
+        return np.ndarray(handle.shape, dtype=dtype, buffer=shm.buf, offset=handle.offset)
+    except (TypeError, ValueError) as exc:
+        raise BadHandle(f"handle outside segment {handle.segment!r} ({exc})") from None
+
+
+class Probe:
+    """This process's proof of which ``/dev/shm`` it sees: a 16-byte segment holding a random nonce.
+
+    A peer that reads the same nonce back under the same name shares the segment namespace with us (same
+    host, same mount of ``/dev/shm``, permission to map our segments); one in another container or on
+    another host finds no such segment, or one with other bytes. Made on first use, unlinked at exit.
+    """
+
+    def __init__(self) -> None:
+        self.name = f"{process_prefix()}probe"
+        self.nonce = secrets.token_bytes(NONCE_BYTES)
+        fd = _posixshmem.shm_open("/" + self.name, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode=0o600)
+        try:
+            os.ftruncate(fd, NONCE_BYTES)
+            with mmap.mmap(fd, NONCE_BYTES) as mem:
+                mem[:] = self.nonce
+        finally:
+            os.close(fd)
+        self.pid = os.getpid()
+
+    def close(self) -> None:
+        if os.getpid() != self.pid:  # a forked child inherited the object, not the segment's ownership
+            return
+        try:
+            _posixshmem.shm_unlink("/" + self.name)
+        except OSError:
+            pass
+
+
+_probe: Probe | None = None
+_probe_lock = threading.Lock()
+
+
+def local_probe() -> Probe | None:
+    """This process's probe (made on first call); None where POSIX shared memory is unavailable."""
+    global _probe
+    if _posixshmem is None:
+        return None
+    with _probe_lock:
+        if _probe is None or _probe.pid != os.getpid():
+            try:
+                _probe = Probe()
+            except OSError:
+                return None
+            atexit.register(_probe.close)
+        return _probe
+
+
+def peer_visible(name: str, nonce: bytes) -> bool:
+    """True when the peer's probe segment ``name`` is visible here and holds ``nonce``: then the peer's pool
+    segments are too, and shared-memory handles may cross the connection."""
+    if _posixshmem is None or not _PROBE_NAME.fullmatch(name) or len(nonce) != NONCE_BYTES:
+        return False
+    try:
+        fd = _posixshmem.shm_open("/" + name, os.O_RDONLY, mode=0)
+    except OSError:
+        return False
+    try:
+        if os.fstat(fd).st_size < NONCE_BYTES:
+            return False
+        with mmap.mmap(fd, NONCE_BYTES, prot=mmap.PROT_READ) as mem:
+            return secrets.compare_digest(mem[:NONCE_BYTES], nonce)
+    except (OSError, ValueError):
+        return False
+    finally:
+        os.close(fd)
 
 
 def detach_all() -> None:

@@ -5,6 +5,9 @@ filled, and passed to the engine's ``describe_array`` handler, which reads its f
 element; the request carries a handle, so the cost does not depend on the size. The baseline is what
 one writes without the runtime: ``pickle.dumps(arr)`` sent over a blocking AF_UNIX socket to a process
 that unpickles it and replies with ``arr[0]``.
+
+A last row prices the shared-memory hello (both ends read each other's probe before a connection passes
+handles): connect + one ping with the hello, against the same without it (a client whose threshold is 0).
 """
 
 from __future__ import annotations
@@ -27,13 +30,36 @@ from nautilus.bench.procs import (
 from nautilus.bench.servers import FLOAT, FrameClient
 from nautilus.bench.stats import median, sample, sig
 from nautilus.config import Settings
-from nautilus.runtime.client import EngineClient, process_pool
+from nautilus.runtime.client import EngineClient, SocketTransport, process_pool
 from nautilus.runtime.engine import ArrayInfo, ArrayProbe
 
 SIZES_MB = (8, 64)
 POOL_MB = 2 * max(SIZES_MB)  # room for both arrays at once
 BASELINE = "pickle.dumps over AF_UNIX, unpickled by the receiver"
 OURS = "EngineClient unix, shared-memory handle"
+CONNECT_BASELINE = "connect + ping, no shared-memory hello"
+CONNECT_OURS = "connect + hello (probes read both ways) + ping"
+
+
+def connect_and_ping(settings: Settings) -> bool:
+    transport = SocketTransport("unix", "marketdata", settings)
+    try:
+        transport.ping(5.0)
+        return transport._idle[-1].shared
+    finally:
+        transport.reset()
+
+
+def measure_hello(ctx: BenchContext, settings: Settings) -> Result:
+    inline = settings.model_copy(update={"shm_threshold_bytes": 0})
+    calls = ctx.latency_calls // 20
+    ctx.step(f"the hello: {calls} fresh connections each way, interleaved")
+    times = sample({"hello": lambda: connect_and_ping(settings), "plain": lambda: connect_and_ping(inline)},
+                   calls, warmup=5)
+    return result("us", (CONNECT_BASELINE, median(times["plain"]) * 1e6), (CONNECT_OURS, median(times["hello"]) * 1e6),
+                  params={"transport": "unix", "calls": calls, "statistic": "median"},
+                  checks={"hello_shares_memory": connect_and_ping(settings),
+                          "plain_shares_memory": connect_and_ping(inline)})
 
 
 def measure(ctx: BenchContext, settings: Settings, engine: EngineClient, receiver: FrameClient) -> list[Result]:
@@ -84,9 +110,11 @@ def shm_handoff(ctx: BenchContext) -> list[Result]:
             engine = EngineClient("marketdata", settings, transports=("unix",), probe=False)
             try:
                 rows = measure(ctx, settings, engine, receiver)
+                rows[-1]["checks"]["handles_used"] = engine.transports["unix"]._idle[-1].shared
+                hello = measure_hello(ctx, settings)
             finally:
                 receiver.close()
                 engine.close()
     small, big = (row["ours"]["value"] for row in rows)
     rows[-1]["checks"]["ours_64mb_over_8mb"] = sig(big / small)
-    return rows
+    return rows + [hello]
