@@ -4,12 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/venv.sh test
-# Prometheus (promtool checks the alert rules) and NGINX for the production-profile tests, from Debian,
-# installed when missing and we may.
-if { ! command -v promtool >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1; } \
-   && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  (apt-get install -y -qq prometheus nginx >/dev/null 2>&1 \
-   || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq prometheus nginx >/dev/null 2>&1; }) || true
+# Prometheus (promtool checks the alert rules), Alertmanager (amtool; alerts reaching a webhook) and NGINX for
+# the production-profile tests, from Debian, installed when missing and we may.
+if { ! command -v promtool >/dev/null 2>&1 || ! command -v amtool >/dev/null 2>&1 \
+     || ! command -v nginx >/dev/null 2>&1; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get install -y -qq prometheus prometheus-alertmanager nginx >/dev/null 2>&1 \
+   || { apt-get update -qq >/dev/null 2>&1 \
+        && apt-get install -y -qq prometheus prometheus-alertmanager nginx >/dev/null 2>&1; }) || true
 fi
 .venv/bin/ruff check src tests
 # Compile the numba kernels once, outside the per-test timeout (a no-op when the cache is warm).

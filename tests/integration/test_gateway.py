@@ -191,4 +191,5 @@ def test_api_keys_guard_api_routes_but_not_health(settings, engine_process):
         assert api.get("/health").status_code == 200
         assert api.get("/metrics").status_code == 401  # detailed metrics need a key once keys are on
         assert api.get("/metrics", headers={"X-API-Key": "s3cret"}).status_code == 200
-        assert api.get("/openapi.json").status_code == 200
+        assert api.get("/openapi.json").status_code == 401  # the API's description needs a key too
+        assert api.get("/openapi.json", headers={"X-API-Key": "s3cret"}).status_code == 200

@@ -230,7 +230,7 @@ def test_redis_path_reaches_ws_subscribers(ws_settings) -> None:
     with TestClient(create_app(ws_settings)) as api, api.websocket_connect("/ws") as ws:
         subscribe(ws, [f"bars.{symbol}"])
         api.get("/api/v1/stream/channels")  # the hub is up and subscribed to Redis
-        other_process_bus = RedisBus(REDIS_URL)  # what any engine process publishes through
+        other_process_bus = RedisBus.for_settings(ws_settings)  # what any engine process of this stack publishes through
         for i in range(5):
             other_process_bus.publish(f"bars.{symbol}", {"i": i})
         other_process_bus.close()
