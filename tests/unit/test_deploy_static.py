@@ -219,7 +219,24 @@ def test_alertmanager_runs_with_its_config_and_publishes_nothing() -> None:
     binds = {v["target"]: v for v in svc["volumes"] if v["type"] == "bind"}
     assert binds["/etc/alertmanager/alertmanager.yml"]["source"] == str(DEPLOY / "alertmanager.yml")
     assert binds["/etc/alertmanager/alertmanager.yml"].get("read_only") is True
-    assert "--config.file=/etc/alertmanager/alertmanager.yml" in svc["command"]
+    script = svc["command"][0].replace("$$", "$")  # what the container's sh runs
+    assert svc["entrypoint"] == ["/bin/sh", "-c"] and "--config.file=/tmp/alertmanager.yml" in script
+
+
+def test_alertmanager_gets_the_webhook_url_from_the_environment_verbatim(tmp_path) -> None:
+    """The compose service's start script, run here by sh with amtool in place of Alertmanager: a URL with sed's
+    special characters lands in the config unchanged, and the config is valid."""
+    amtool = _tool("amtool")
+    script = compose_config()["services"]["alertmanager"]["command"][0].replace("$$", "$")
+    script = script.replace("/etc/alertmanager/alertmanager.yml", str(DEPLOY / "alertmanager.yml"))
+    script = script.replace("/tmp/alertmanager.yml", str(tmp_path / "am.yml"))
+    script = re.sub(r"exec /bin/alertmanager .*$", f"exec {amtool} check-config {tmp_path / 'am.yml'}", script)
+    url = "https://hooks.example.org/a/b?x=1&y=2|z\\w"
+    run = subprocess.run(["sh", "-c", script], env={"PATH": os.environ["PATH"], "NAUTILUS_ALERT_WEBHOOK_URL": url},
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr
+    config = yaml.safe_load((tmp_path / "am.yml").read_text())
+    assert config["receivers"][0]["webhook_configs"][0]["url"] == url
 
 
 def test_the_dashboard_talks_to_its_own_origin_only() -> None:
