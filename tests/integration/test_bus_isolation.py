@@ -32,7 +32,7 @@ from tests.support.services import REDIS_URL, redis_bus
 from nautilus.engines.websocket.engine import WebSocketEngine
 from nautilus.runtime.bus import (
     REJECTED,
-    Codec,
+    BusCodec,
     InMemoryBus,
     RedisBus,
     ResilientRedisBus,
@@ -76,12 +76,12 @@ def rejected_all() -> dict[str, float]:
                                      "bad_signature", "bad_data", "error")}
 
 
-def signed(codec: Codec, channel: str, data: bytes) -> bytes:
+def signed(codec: BusCodec, channel: str, data: bytes) -> bytes:
     """An envelope around ``data`` (any bytes) with a valid signature: what only the stack itself can make."""
     return b'{"v":1,"mac":"' + codec._mac(channel.encode(), data) + b'","data":' + data + b"}"
 
 
-def hostile(codec: Codec, topic: str) -> list[tuple[str, bytes, str | None]]:
+def hostile(codec: BusCodec, topic: str) -> list[tuple[str, bytes, str | None]]:
     """``(channel, payload, reason)`` of publishes that must be dropped (reason ``None``: outside the prefix, so
     no subscription of the stack receives it at all)."""
     own = codec.channel(topic)
@@ -106,7 +106,7 @@ def hostile(codec: Codec, topic: str) -> list[tuple[str, bytes, str | None]]:
     ]
 
 
-def publish_hostile(raw: Any, codec: Codec, topic: str) -> dict[str, int]:
+def publish_hostile(raw: Any, codec: BusCodec, topic: str) -> dict[str, int]:
     expected: dict[str, int] = {}
     for channel, payload, reason in hostile(codec, topic):
         raw.publish(channel, payload)
@@ -371,7 +371,7 @@ def test_signing_cost_is_small() -> None:
     msg = {"kind": "order", "id": 12345, "account": "main", "symbol": "AAPL", "side": "buy", "quantity": 10.0,
            "price": 187.23, "status": "filled", "client_order_id": "abc-123", "ts": 1_700_000_000_000_000_000}
     costs = {}
-    for name, codec in (("plain", Codec("p", None)), ("signed", Codec("p", b"k" * 64))):
+    for name, codec in (("plain", BusCodec("p", None)), ("signed", BusCodec("p", b"k" * 64))):
         channel, payload = codec.encode(ORDERS, msg)
         assert codec.decode(channel, payload) == (ORDERS, msg)
         n = 20_000

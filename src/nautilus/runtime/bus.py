@@ -8,7 +8,7 @@ Redis as soon as it answers again; a dropped connection alone is retried at once
 stalls a publish at most ``bus_publish_timeout_s``.
 
 Redis is shared (its pub/sub ignores the database number), so a stack keeps to its own channels and trusts
-nothing it receives (:class:`Codec`):
+nothing it receives (:class:`BusCodec`):
 
 - namespace: topic ``T`` travels on channel ``<prefix>:T``; the prefix (``bus_prefix``) defaults to a hash of
   the resolved home path (:func:`bus_prefix`), so two stacks on one Redis never see each other. Subscriptions
@@ -271,7 +271,7 @@ class _RejectLog:
 REJECTED = _RejectLog()
 
 
-class Codec:
+class BusCodec:
     """One stack's Redis wire format.
 
     Topic ``T`` travels on channel ``<prefix>:T`` (an empty prefix: on ``T``, a bus without a namespace, for tools
@@ -290,7 +290,7 @@ class Codec:
         self._keyed = hmac.new(secret, digestmod=hashlib.sha256) if secret is not None else None
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> Codec:
+    def for_settings(cls, settings: Settings) -> BusCodec:
         return cls(bus_prefix(settings), stack_secret(settings), settings.bus_max_message_bytes)
 
     def channel(self, topic: str) -> str:
@@ -359,7 +359,7 @@ class _RedisSubscription:
     only (Redis compares patterns literally): refused the narrow one, it subscribes to ``<prefix>:*`` and keeps
     the topics that match ``pattern`` here."""
 
-    def __init__(self, client: Any, pattern: str, codec: Codec) -> None:
+    def __init__(self, client: Any, pattern: str, codec: BusCodec) -> None:
         import redis
 
         self.codec = codec
@@ -428,12 +428,12 @@ def _redis_client(url: str, timeout_s: float, username: str | None, password: st
 
 class RedisBus:
     """Pub/sub over Redis channels (one channel per topic, patterns via PSUBSCRIBE) in the wire format of
-    :class:`Codec`. ``RedisBus(url)`` has no namespace and signs nothing (tools, tests); a stack's processes use
+    :class:`BusCodec`. ``RedisBus(url)`` has no namespace and signs nothing (tools, tests); a stack's processes use
     :meth:`for_settings`: its prefix, its secret, its credentials."""
 
-    def __init__(self, url: str, codec: Codec | None = None, *, timeout_s: float = 5.0, username: str | None = None,
+    def __init__(self, url: str, codec: BusCodec | None = None, *, timeout_s: float = 5.0, username: str | None = None,
                  password: str | None = None) -> None:
-        self.codec = codec or Codec()
+        self.codec = codec or BusCodec()
         self.url = url
         self.client = _redis_client(url, timeout_s, username, password)
         try:
@@ -443,8 +443,8 @@ class RedisBus:
             raise
 
     @classmethod
-    def for_settings(cls, settings: Settings, codec: Codec | None = None) -> RedisBus:
-        return cls(str(settings.redis_url), codec or Codec.for_settings(settings),
+    def for_settings(cls, settings: Settings, codec: BusCodec | None = None) -> RedisBus:
+        return cls(str(settings.redis_url), codec or BusCodec.for_settings(settings),
                    timeout_s=settings.bus_publish_timeout_s, username=settings.redis_username,
                    password=redis_password(settings))
 
@@ -583,12 +583,12 @@ class ResilientRedisBus:
 
     A publish on a dropped connection (a Redis restart, ``CLIENT KILL``) is retried at once on a new one, so
     that alone never moves publishes in-process; a Redis that does not answer stalls a publish at most
-    ``bus_publish_timeout_s`` (then the local bus takes it). Channels are the stack's (:class:`Codec`)."""
+    ``bus_publish_timeout_s`` (then the local bus takes it). Channels are the stack's (:class:`BusCodec`)."""
 
     def __init__(self, settings: Settings, retry_s: float = 1.0, local: Bus | None = None) -> None:
         self.settings = settings
         self.url = settings.redis_url
-        self.codec = Codec.for_settings(settings)
+        self.codec = BusCodec.for_settings(settings)
         self.retry_s = retry_s
         self.local: Bus = local or (ForwardingBus(settings) if settings.ws_forward else InMemoryBus())
         self.redis: RedisBus | None = None

@@ -33,7 +33,7 @@ from nautilus.engines.websocket.messages import (
     StartReplay,
 )
 from nautilus.engines.websocket.replay import Replayer
-from nautilus.runtime.bus import Bus, Codec, InMemoryBus, RedisBus, ResilientRedisBus, redact_url
+from nautilus.runtime.bus import Bus, BusCodec, InMemoryBus, RedisBus, ResilientRedisBus, redact_url
 from nautilus.runtime.engine import handler
 
 log = logging.getLogger("nautilus.websocket")
@@ -87,12 +87,12 @@ class WebSocketEngine(StorageEngine):
         every second until Redis is back (meanwhile publishers fall back to forwarding to the hub, see
         ``nautilus.runtime.bus``). A bad message never stops it: the subscription drops and counts those, and
         an ingestion error skips the one message."""
-        codec: Codec | None = None
+        codec: BusCodec | None = None
         failures = 0
         while not self._stop.is_set():
             bus = sub = None
             try:
-                codec = codec or Codec.for_settings(self.settings)  # the stack's prefix and secret
+                codec = codec or BusCodec.for_settings(self.settings)  # the stack's prefix and secret
                 bus = RedisBus.for_settings(self.settings, codec)
                 sub = bus.subscribe("*")
                 failures = 0
