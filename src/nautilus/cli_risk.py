@@ -35,7 +35,9 @@ def load_portfolio(path: Path) -> dict[str, Any]:
 
 PortfolioOpt = Annotated[Path, typer.Option(help='JSON file: {symbol: amount} or {"positions": {...}, '
                                                  '"option_positions": [{"underlying", "type", "strike", "expiry", '
-                                                 '"quantity", "implied_vol"}, ...]}')]
+                                                 '"quantity", "implied_vol"}, ...]}; expiry: years to expiry '
+                                                 '(0.25) or the expiry date (YYYY-MM-DD, counted from the last '
+                                                 'bar)')]
 UnitsOpt = Annotated[str, typer.Option(help="value (currency exposures) or quantity (units at the last close)")]
 
 
@@ -71,8 +73,14 @@ def var(
     for sym, exp in zip(reply.symbols, reply.exposures, strict=True):
         comp = reply.components[sym]
         table.add_row(sym, _fmt(exp), _fmt(comp.get("component_var")), _fmt(comp["component_cvar"]))
+    for leg in reply.option_components:
+        table.add_row(f"  option leg {leg['leg']} ({leg['underlying']} {leg['type']} {leg['strike']:g})", "",
+                      _fmt(leg.get("component_var")), _fmt(leg.get("component_cvar")))
     table.add_row("[bold]portfolio", _fmt(sum(reply.exposures)), f"[bold]{_fmt(reply.var)}", f"[bold]{_fmt(reply.cvar)}")
     console.print(table)
+    if reply.allocation:
+        console.print(f"allocation: VaR {reply.allocation.get('var')}, CVaR {reply.allocation.get('cvar')}; "
+                      f"residual VaR {reply.var_residual:.3g}, CVaR {reply.cvar_residual:.3g}")
 
 
 @app.command()
@@ -100,9 +108,15 @@ def stress(
             title += f", {res['mahalanobis']:.2f} standard deviations"
         table = Table(title=title)
         table.add_column("position")
-        table.add_column("shock" if "shock" in res else "P&L", justify="right")
-        for sym, value in (res.get("shock") or res.get("contributions", {})).items():
-            table.add_row(sym, _fmt(value))
+        if "shock" in res:
+            table.add_column("shock", justify="right")
+        table.add_column("P&L", justify="right")
+        shocks = res.get("shock") or {}
+        rows = res.get("rows") or [{"position": k, "pnl": v} for k, v in res.get("contributions", {}).items()]
+        for row in rows:  # every position and every option leg: they add up to the total
+            cells = [_fmt(shocks.get(row["position"]))] if "shock" in res else []
+            table.add_row(row["position"], *cells, _fmt(row["pnl"]))
+        table.add_row("[bold]total", *([""] if "shock" in res else []), f"[bold]{_fmt(res['pnl'])}")
         console.print(table)
 
 

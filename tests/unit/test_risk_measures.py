@@ -259,7 +259,13 @@ def test_scenario_components():
     assert sum(out["component_cvar"]) == pytest.approx(out["cvar"], rel=1e-12)
     assert out["cvar_residual"] == pytest.approx(0.0, abs=1e-6)
     assert out["tail_size"] == 10
-    # kernel component VaR: approximately additive, close to the parametric Euler split on normal data
+    # default: the component at the VaR scenario, exactly additive
+    assert out["allocation"] == {"var": "scenario_at_quantile", "cvar": "tail_mean"}
+    assert math.fsum(out["component_var"]) == pytest.approx(out["var"], rel=1e-12)
+    assert abs(out["var_residual"]) <= 1e-9 * out["var"]
+    # kernel component VaR (opt-in): approximately additive, close to the parametric Euler split on normal data
+    out = dec.scenario_decomposition(p, 0.99, var_allocation="kernel")
+    assert out["allocation"]["var"] == "kernel"
     assert abs(out["var_residual"]) < 0.1 * out["var"]
     assert out["var_residual"] == pytest.approx(out["var"] - sum(out["component_var"]))
     par = dec.parametric_decomposition(W3, np.cov(r.T), 0.99)

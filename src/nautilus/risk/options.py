@@ -46,6 +46,7 @@ __all__ = [
     "bsm_vega",
     "delta_gamma_pnl",
     "implied_vol",
+    "parse_expiry",
     "revalue",
 ]
 
@@ -261,6 +262,64 @@ def implied_vol(price, S, K, T, r, q=0.0, option_type="call", *, lo: float = 1e-
                           _price_scalar(s, k, t, rr, qq, v, ph) - p, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps,
                           maxiter=200)
     return _out(out)
+
+
+# ----------------------------------------------------------------------------------------- expiry
+EXPIRY_HELP = "years to expiry (e.g. 0.25) or the expiry date (YYYY-MM-DD)"
+
+
+def parse_expiry(value: Any, as_of: Any = None, *, days_per_year: float = 365.0, field: str = "expiry") -> float:
+    """Years to expiry from ``value``: a number of years (``0.25``, also as a string), or an expiry date
+    (``"2025-12-19"``, a ``datetime.date``/``datetime``), counted in calendar days from ``as_of`` (a date,
+    datetime, ISO string or epoch nanoseconds; default today, UTC) over ``days_per_year``.
+
+    An expiry on the valuation date is 0 years (intrinsic value); a date before it, a negative or non-finite
+    number, or anything else raises ``InvalidInput`` naming both accepted forms.
+    """
+    import datetime as dt
+
+    def bad(why: str) -> InvalidInput:
+        return InvalidInput(f"expiry {value!r} {why}: give {EXPIRY_HELP}", field=field)
+
+    def to_date(x: Any) -> dt.date:
+        if isinstance(x, dt.datetime):
+            return x.date()
+        if isinstance(x, dt.date):
+            return x
+        if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+            return dt.datetime.fromtimestamp(int(x) / 1e9, tz=dt.UTC).date()
+        return dt.date.fromisoformat(str(x).strip()[:10])
+
+    years: float
+    if isinstance(value, bool) or value is None:
+        raise bad("is not valid")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        years = float(value)
+    elif isinstance(value, (str, dt.date)):
+        text = value.strip() if isinstance(value, str) else None
+        try:
+            years = float(text) if text is not None else math.nan
+            is_number = text is not None
+        except ValueError:
+            is_number = False
+        if not is_number:
+            try:
+                day = to_date(value)
+            except ValueError:
+                raise bad("is not a date") from None
+            try:
+                base = dt.datetime.now(dt.UTC).date() if as_of is None else to_date(as_of)
+            except (ValueError, OverflowError, OSError):
+                raise InvalidInput(f"valuation date {as_of!r} is not a date", field=field) from None
+            days = (day - base).days
+            if days < 0:
+                raise bad(f"is {-days} days before the valuation date {base.isoformat()}")
+            return days / float(days_per_year)
+    else:
+        raise bad("is not valid")
+    if not math.isfinite(years) or years < 0:
+        raise bad("is not a number of years >= 0")
+    return years
 
 
 # ----------------------------------------------------------------------------------------- positions

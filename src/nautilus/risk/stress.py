@@ -8,12 +8,15 @@ Conventions
   must be defined on the same N assets (``options.spot`` has length N); their P&L is full revaluation
   (:func:`~nautilus.risk.options.revalue`) with the asset moves applied as returns to ``options.spot``.
 * Losses / thresholds are POSITIVE amounts; P&L is signed (a loss is negative P&L).
+* Itemisation: a scenario's P&L is the exact (``math.fsum``) sum of its rows, one per linear position
+  (``contributions``) and one per option position (``option_position_pnl``); ``option_contributions``
+  aggregates the option rows per underlying.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import brentq
@@ -65,7 +68,7 @@ def _options(options: OptionPositions | None, n: int) -> OptionPositions | None:
 class HistoricalScenario:
     start: int  # first day of the window (inclusive)
     end: int  # last day of the window (inclusive); length = end - start + 1
-    pnl: float  # cumulative portfolio P&L over the window
+    pnl: float  # cumulative portfolio P&L over the window (the exact sum of ``contributions``)
     contributions: np.ndarray  # [N] per-asset P&L over the window (sums to pnl)
     asset_returns: np.ndarray  # [N] summed returns over the window
 
@@ -96,7 +99,7 @@ def worst_windows(returns, exposures, window: int, k: int = 1) -> list[Historica
         free[max(0, i - L + 1): i + L] = False
         ret = r[i:i + L].sum(axis=0)
         contrib = ret * w
-        out.append(HistoricalScenario(int(i), int(i + L - 1), float(pnl[i:i + L].sum()), contrib, ret))
+        out.append(HistoricalScenario(int(i), int(i + L - 1), math.fsum(contrib.tolist()), contrib, ret))
         if len(out) == k:
             break
     return out
@@ -105,12 +108,13 @@ def worst_windows(returns, exposures, window: int, k: int = 1) -> list[Historica
 # ----------------------------------------------------------------------------------------- user shocks
 @dataclass(frozen=True)
 class ShockResult:
-    pnl: float  # linear_pnl + option_pnl
+    pnl: float  # exact sum of every row: contributions and option_position_pnl (= linear_pnl + option_pnl)
     linear_pnl: float
     option_pnl: float
     asset_moves: np.ndarray  # [N] total decimal moves applied (instrument + loadings @ factor moves)
     contributions: np.ndarray  # [N] linear P&L per asset (exposures * moves)
     option_contributions: np.ndarray  # [N] option P&L per underlying
+    option_position_pnl: np.ndarray = field(default_factory=lambda: np.zeros(0))  # [P] P&L per option position
 
 
 def apply_shock(exposures, asset_moves=None, *, factor_moves=None, loadings=None,
@@ -145,6 +149,7 @@ def apply_shock(exposures, asset_moves=None, *, factor_moves=None, loadings=None
     opts = _options(options, n)
     contrib = w * moves
     opt_contrib = np.zeros(n)
+    by_pos = np.zeros(0)
     if opts is not None and opts.n_positions:
         vs = None
         if vol_shift is not None:
@@ -153,9 +158,10 @@ def apply_shock(exposures, asset_moves=None, *, factor_moves=None, loadings=None
         by_pos = revalue(opts, moves[None, :], vs, horizon_days, scenario_type="return",
                          days_per_year=days_per_year, by_position=True)[0]
         np.add.at(opt_contrib, opts.underlying, by_pos)
-    lin = float(contrib.sum())
-    opt = float(opt_contrib.sum())
-    return ShockResult(lin + opt, lin, opt, moves, contrib, opt_contrib)
+    lin = math.fsum(contrib.tolist())
+    opt = math.fsum(by_pos.tolist())
+    total = math.fsum(contrib.tolist() + by_pos.tolist())
+    return ShockResult(total, lin, opt, moves, contrib, opt_contrib, by_pos)
 
 
 # ----------------------------------------------------------------------------------------- reverse stress

@@ -55,7 +55,6 @@ DECISIONS = Counter("nautilus_risk_decisions_total", "Pre-trade decisions", ["ac
 UTILISATION = Gauge("nautilus_risk_limit_utilisation", "Measured value / limit of an account's limits (1 = at the limit)",
                     ["account", "limit"])
 MAX_LOOKBACK = 100_000
-SCENARIO_METHODS = ("historical", "historical_ew", "fhs")
 MC_OPTIONS = {"paths", "model", "nu", "backend", "dtype", "variance_reduction", "seed", "chunk", "aggregation"}
 MC_DEFAULT_PATHS = 100_000  # montecarlo.simulate's default
 MC_CHUNK_CELLS = 32_000_000  # paths x horizon x assets simulated at once (memory; the result does not change)
@@ -243,7 +242,7 @@ class RiskEngine(StorageEngine):
             if und not in symbols:  # an option-only underlying: no linear exposure
                 symbols.append(und)
                 amounts.append(0.0)
-            for name in ("strike", "expiry", "quantity", "implied_vol", "multiplier", "r", "q"):
+            for name in ("strike", "quantity", "implied_vol", "multiplier", "r", "q"):
                 if not math.isfinite(getattr(leg, name)):
                     raise InvalidInput(f"{name} must be a finite number", field=f"option_positions[{i}].{name}")
         amounts_a = np.array(amounts)
@@ -256,15 +255,18 @@ class RiskEngine(StorageEngine):
         exposures = amounts_a * last if req.units == "quantity" else amounts_a
         book = None
         if req.option_positions:
-            from nautilus.risk.options import OptionPositions
+            from nautilus.risk.options import OptionPositions, parse_expiry
 
             legs = req.option_positions
             index = {s: i for i, s in enumerate(symbols)}
+            # a date is counted from the valuation date: the day of the last bar (spot = its close)
+            expiries = [parse_expiry(leg.expiry, int(ts[-1]), field=f"option_positions[{i}].expiry")
+                        for i, leg in enumerate(legs)]
             try:
                 book = OptionPositions.create(
                     underlying=[index[normalize_symbol(leg.underlying)] for leg in legs],
                     option_type=[leg.type for leg in legs], strike=[leg.strike for leg in legs],
-                    expiry=[leg.expiry for leg in legs], quantity=[leg.quantity for leg in legs],
+                    expiry=expiries, quantity=[leg.quantity for leg in legs],
                     implied_vol=[leg.implied_vol for leg in legs], multiplier=[leg.multiplier for leg in legs],
                     r=[leg.r for leg in legs], q=[leg.q for leg in legs], spot=last)
             except InvalidInput as exc:
@@ -273,17 +275,24 @@ class RiskEngine(StorageEngine):
 
     @handler
     def var(self, req: VarRequest) -> VarReply:
-        from nautilus.risk import measures
+        """VaR/CVaR with per-position components that sum to them (allocation named in the reply).
+
+        Components: Euler for the parametric methods, the component at the VaR scenario (VaR) and the tail
+        mean (CVaR) for the scenario methods (historical, EW, FHS, Monte Carlo); ``var_residual`` and
+        ``cvar_residual`` are the reported figure minus the sum of the components (rounding only). Option
+        legs are itemised in ``option_components`` and included in their underlying's row."""
+        from nautilus.risk import decomposition
 
         if req.method == "mc":
             self._admit_monte_carlo(req)
         h = self._history(req)
         returns, w = h.returns, h.exposures
         notes: dict[str, Any] = {}
+        legs: list[dict[str, Any]] = []
         if req.method == "mc":
-            result, components = self._monte_carlo(req, returns, w, h.book)
+            result, components, legs = self._monte_carlo(req, returns, w, h.book)
         elif h.book is not None and req.method in ("historical", "historical_ew"):
-            result, components = self._historical_with_options(req, h)
+            result, components, legs = self._historical_with_options(req, h)
             notes["options"] = "fully revalued under each historical 1-day scenario"
         else:
             if h.book is not None:
@@ -292,16 +301,25 @@ class RiskEngine(StorageEngine):
                                        "method", field="method")
                 w = w + h.book.dollar_delta()
                 notes["options"] = "delta-equivalent exposures (use mc or historical for full revaluation)"
-            result = measures.var_cvar(returns, w, req.confidence, req.horizon, req.method, **req.options)
-            components = self._components(req, returns, w, result)
-        details = {k: v for k, v in result.items() if k not in ("var", "cvar", "covariance", "mean")}
+            result = decomposition.decompose(returns, w, req.confidence, req.horizon, req.method, **req.options)
+            components = _components(result)
+        var, cvar = float(result["var"]), float(result["cvar"])
+        cv = [c.get("component_var", 0.0) for c in components]
+        ccv = [c.get("component_cvar", 0.0) for c in components]
+        details = {k: v for k, v in result.items()
+                   if k not in ("var", "cvar", "covariance", "mean", "allocation", "var_residual", "cvar_residual",
+                                "component_var", "component_cvar", "marginal_var", "marginal_cvar")}
         details.update(notes)
+        if "var_scenarios" in details and req.method in ("historical", "historical_ew"):
+            details["var_scenario_ts"] = [int(h.ts[i]) for i in details["var_scenarios"]]
         return VarReply(method=req.method, confidence=req.confidence, horizon=req.horizon,
-                        var=float(result["var"]), cvar=float(result["cvar"]), symbols=h.symbols,
+                        var=var, cvar=cvar, symbols=h.symbols,
                         exposures=h.exposures.tolist(),
                         components={s: components[i] for i, s in enumerate(h.symbols)},
                         observations=int(returns.shape[0]), first_ts=int(h.ts[0]), last_ts=int(h.ts[-1]),
-                        details=plain(details))
+                        details=plain(details), allocation=dict(result["allocation"]),
+                        var_residual=var - math.fsum(cv), cvar_residual=cvar - math.fsum(ccv),
+                        option_components=legs)
 
     def _admit_monte_carlo(self, req: VarRequest) -> None:
         """Refuse a simulation over the caps before any history is read or any path simulated."""
@@ -316,8 +334,8 @@ class RiskEngine(StorageEngine):
         admit(paths * max(1, assets) * req.horizon, settings.max_mc_cells, "options.paths", "max_mc_cells",
               "paths x assets x horizon")
 
-    def _monte_carlo(self, req: VarRequest, returns: np.ndarray, w: np.ndarray,
-                     book: OptionPositions | None) -> tuple[dict[str, Any], list[dict[str, float]]]:
+    def _monte_carlo(self, req: VarRequest, returns: np.ndarray, w: np.ndarray, book: OptionPositions | None
+                     ) -> tuple[dict[str, Any], list[dict[str, float]], list[dict[str, float]]]:
         from nautilus.risk import measures, montecarlo
 
         opts = dict(req.options)
@@ -335,13 +353,22 @@ class RiskEngine(StorageEngine):
         res = montecarlo.simulate(cov, w, confidence=req.confidence, horizon=req.horizon, options=book, **opts)
         details = {"var_stderr": res.var_stderr, "cvar_stderr": res.cvar_stderr, "paths": res.paths,
                    "backend": res.backend, "device": res.device, "clipped": res.clipped,
-                   "elapsed_s": res.elapsed, "component_var": "not estimated by Monte Carlo"}
-        components = [{"component_cvar": float(v)} for v in res.component_cvar]
-        return {"var": res.var, "cvar": res.cvar, **details}, components
+                   "elapsed_s": res.elapsed}
+        # the VaR is the loss of one simulated path (the tail's last): its per-asset losses are the components
+        tail = res.tail_asset_pnl
+        comp_var = -tail[-1] if tail is not None else np.zeros(len(w))
+        components = [{"component_var": float(v), "component_cvar": float(cv)}
+                      for v, cv in zip(comp_var, res.component_cvar, strict=True)]
+        allocation = {"var": "scenario_at_quantile", "cvar": "tail_mean"}
+        # each option's simulated P&L is inside its underlying's row (legs are itemised by historical VaR)
+        return {"var": res.var, "cvar": res.cvar, "allocation": allocation, **details}, components, []
 
-    def _historical_with_options(self, req: VarRequest, h: Holdings) -> tuple[dict[str, Any], list[dict]]:
-        """Historical VaR of a book with options: every 1-day scenario revalues the options in full."""
-        from nautilus.risk import measures
+    def _historical_with_options(self, req: VarRequest, h: Holdings
+                                 ) -> tuple[dict[str, Any], list[dict[str, float]], list[dict[str, Any]]]:
+        """Historical VaR of a book with options: every 1-day scenario revalues the options in full; the
+        components itemise every linear position and every option leg (a leg also adds to its underlying's
+        row, whose ``linear_component_*`` keep the linear part)."""
+        from nautilus.risk import decomposition, measures
         from nautilus.risk.options import revalue
 
         if req.horizon != 1:
@@ -353,26 +380,29 @@ class RiskEngine(StorageEngine):
             raise InvalidInput(f"unknown option {key!r} for {req.method}", field=f"options.{key}")
         assert h.book is not None
         moves = np.maximum(h.returns, -0.999999)
-        per_asset = h.returns * h.exposures
         by_pos = revalue(h.book, moves, None, 1.0, scenario_type="return", days_per_year=252, by_position=True)
-        for j in range(h.book.n_positions):
-            per_asset[:, h.book.underlying[j]] += by_pos[:, j]
+        columns = np.concatenate([h.returns * h.exposures, by_pos], axis=1)  # [T, N + legs]
+        pnl = columns.sum(axis=1)
         lam = float(req.options.get("lam", 0.99)) if req.method == "historical_ew" else None
-        var, cvar = measures.historical_var_cvar(per_asset.sum(axis=1), req.confidence, lam=lam)
-        return {"var": var, "cvar": cvar}, _scenario_components(per_asset, req.confidence, var, cvar)
-
-    def _components(self, req: VarRequest, returns: np.ndarray, w: np.ndarray,
-                    result: dict[str, Any]) -> list[dict[str, float]]:
-        if req.method in SCENARIO_METHODS:
-            return _scenario_components(returns * w, req.confidence, result["var"], result["cvar"])
-        from nautilus.risk import decomposition, measures
-
-        cov = measures.covariance(returns, req.options.get("cov_method", "sample"), req.options.get("lam", 0.94))
-        dec = decomposition.parametric_decomposition(w, cov, req.confidence, req.horizon)
-        # Euler shares of the portfolio variance apply to every method built on sigma (normal, t, CF).
-        shares = np.asarray(dec["component_var"], dtype=float) / dec["var"] if dec["var"] else np.zeros(len(w))
-        return [{"component_var": float(s) * result["var"], "component_cvar": float(s) * result["cvar"],
-                 "marginal_var": float(m)} for s, m in zip(shares, dec["marginal_var"], strict=True)]
+        var, cvar = measures.historical_var_cvar(pnl, req.confidence, lam=lam)
+        weights = None if lam is None else measures.ew_weights(pnl.shape[0], lam)
+        dec = decomposition.scenario_allocation(columns, var, cvar, req.confidence, weights=weights, pnl=pnl)
+        n = h.exposures.shape[0]
+        cv, ccv = dec["component_var"], dec["component_cvar"]
+        components = [{"component_var": float(cv[i]), "component_cvar": float(ccv[i]),
+                       "linear_component_var": float(cv[i]), "linear_component_cvar": float(ccv[i])}
+                      for i in range(n)]
+        legs: list[dict[str, Any]] = []
+        for j, leg in enumerate(req.option_positions):
+            u = int(h.book.underlying[j])
+            components[u]["component_var"] += float(cv[n + j])
+            components[u]["component_cvar"] += float(ccv[n + j])
+            legs.append({"leg": j, "underlying": h.symbols[u], "type": leg.type, "strike": leg.strike,
+                         "quantity": leg.quantity, "component_var": float(cv[n + j]),
+                         "component_cvar": float(ccv[n + j])})
+        result = {"var": var, "cvar": cvar, "allocation": {"var": "scenario_at_quantile", "cvar": "tail_mean"},
+                  "var_scenarios": dec["var_scenarios"], "tail_size": dec["tail_size"]}
+        return result, components, legs
 
     @handler
     def stress(self, req: StressRequest) -> StressReply:
@@ -389,12 +419,13 @@ class RiskEngine(StorageEngine):
             for sc in stress.worst_windows(returns, w_rank, req.window, req.count):
                 window = {"start_ts": int(ts[sc.start]), "end_ts": int(ts[sc.end])}
                 if book is None:
-                    results.append({**window, "pnl": sc.pnl,
-                                    "contributions": dict(zip(symbols, sc.contributions.tolist(), strict=True))})
+                    contributions = dict(zip(symbols, sc.contributions.tolist(), strict=True))
+                    results.append({**window, "pnl": sc.pnl, "contributions": contributions,
+                                    "rows": _rows(contributions, [], None)})
                     continue
                 moves = np.prod(1.0 + returns[sc.start:sc.end + 1], axis=0) - 1.0
                 res = stress.apply_shock(w, moves, options=book, horizon_days=req.window * 365 / 252)
-                results.append({**window, **_shock(symbols, res)})
+                results.append({**window, **_shock(symbols, res, req.option_positions)})
         elif req.scenario == "shock":
             unknown = sorted(set(map(normalize_symbol, req.shocks)) - set(symbols))
             if unknown:
@@ -402,7 +433,7 @@ class RiskEngine(StorageEngine):
             moves = {normalize_symbol(k): v for k, v in req.shocks.items()}
             res = stress.apply_shock(w, np.array([moves.get(s, 0.0) for s in symbols]), options=book,
                                      vol_shift=self._vol_shift(req, symbols, book), horizon_days=req.horizon_days)
-            results.append(_shock(symbols, res))
+            results.append(_shock(symbols, res, req.option_positions))
         else:
             if req.loss is None:
                 raise InvalidInput("a reverse stress needs the loss to reach", field="loss")
@@ -411,8 +442,11 @@ class RiskEngine(StorageEngine):
                 res = stress.reverse_stress_linear(w, cov, req.loss)
             else:
                 res = stress.reverse_stress(w, cov, req.loss, book, horizon_days=req.horizon_days)
-            results.append({"pnl": res.pnl, "mahalanobis": res.mahalanobis, "sigma_pnl": res.sigma_pnl,
-                            "shock": dict(zip(symbols, res.shock.tolist(), strict=True))})
+            # the P&L of the shock found, itemised per position and option leg (rows sum to pnl exactly)
+            items = _shock(symbols, stress.apply_shock(w, res.shock, options=book, horizon_days=req.horizon_days),
+                           req.option_positions)
+            results.append({**items, "target_loss": float(req.loss), "mahalanobis": res.mahalanobis,
+                            "sigma_pnl": res.sigma_pnl, "shock": dict(zip(symbols, res.shock.tolist(), strict=True))})
         return StressReply(scenario=req.scenario, symbols=symbols, exposures=w.tolist(), results=results)
 
     @staticmethod
@@ -458,17 +492,10 @@ class RiskEngine(StorageEngine):
                                 zone=str(res.zone), ts=ts, pnl=pnl, var=res.var)
 
 
-def _scenario_components(per_asset: np.ndarray, confidence: float, var: float,
-                         cvar: float) -> list[dict[str, float]]:
-    """Component VaR/CVaR from the tail scenarios of per-asset P&L [T, N], rescaled so they sum to the
-    reported ``var``/``cvar`` (which horizon scaling or filtering may have moved)."""
-    from nautilus.risk import decomposition
-
-    dec = decomposition.scenario_decomposition(per_asset, confidence)
-    scale = var / dec["var"] if dec["var"] else 0.0
-    cscale = cvar / dec["cvar"] if dec["cvar"] else 0.0
-    return [{"component_var": float(v) * scale, "component_cvar": float(cv) * cscale}
-            for v, cv in zip(dec["component_var"], dec["component_cvar"], strict=True)]
+def _components(result: dict[str, Any]) -> list[dict[str, float]]:
+    """Per-position rows of a :func:`nautilus.risk.decomposition.decompose` result."""
+    keys = [k for k in ("component_var", "component_cvar", "marginal_var", "marginal_cvar") if k in result]
+    return [{k: float(result[k][i]) for k in keys} for i in range(len(result["component_var"]))]
 
 
 @dataclasses.dataclass
@@ -480,12 +507,25 @@ class Holdings:
     book: OptionPositions | None
 
 
-def _shock(symbols: list[str], res: stress.ShockResult) -> dict[str, Any]:
-    out: dict[str, Any] = {"pnl": res.pnl, "contributions": dict(zip(symbols, res.contributions.tolist(), strict=True))}
-    if res.option_pnl or np.any(res.option_contributions):
+def _shock(symbols: list[str], res: stress.ShockResult, legs: list[Any]) -> dict[str, Any]:
+    """A scenario's reply: ``pnl`` (the exact sum of ``rows``), one row per position and per option leg,
+    the linear ``contributions`` per symbol and, with options, their P&L per leg and per underlying."""
+    contributions = dict(zip(symbols, res.contributions.tolist(), strict=True))
+    out: dict[str, Any] = {"pnl": res.pnl, "contributions": contributions,
+                           "rows": _rows(contributions, legs, res.option_position_pnl)}
+    if legs:
         out.update(linear_pnl=res.linear_pnl, option_pnl=res.option_pnl,
                    option_contributions=dict(zip(symbols, res.option_contributions.tolist(), strict=True)))
     return out
+
+
+def _rows(contributions: dict[str, float], legs: list[Any], leg_pnl: np.ndarray | None) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [{"position": s, "kind": "linear", "pnl": v} for s, v in contributions.items()]
+    for j, leg in enumerate(legs):
+        label = f"{normalize_symbol(leg.underlying)} {leg.type} {leg.strike:g} {leg.expiry} x{leg.quantity:g}"
+        rows.append({"position": label, "kind": "option", "leg": j, "underlying": normalize_symbol(leg.underlying),
+                     "pnl": float(leg_pnl[j]) if leg_pnl is not None else 0.0})
+    return rows
 
 
 def _account(name: str) -> str:

@@ -21,7 +21,7 @@ class OptionLeg(msgspec.Struct, kw_only=True):
     underlying: str
     type: Literal["call", "put"]
     strike: float
-    expiry: float  # years to expiry
+    expiry: float | str  # years to expiry (0.25), or the expiry date (YYYY-MM-DD, 365-day years from today)
     quantity: float  # signed contracts, negative = short
     implied_vol: float  # annualised decimal, 0.25 = 25%
     multiplier: float = 100.0
@@ -61,6 +61,11 @@ class VarReply(msgspec.Struct, kw_only=True):
     first_ts: int
     last_ts: int
     details: dict[str, Any]
+    # how the components were allocated: {"var": "euler" | "scenario_at_quantile", "cvar": "euler" | "tail_mean"}
+    allocation: dict[str, str] = {}
+    var_residual: float = 0.0  # var - sum of the component VaRs (floating-point rounding only)
+    cvar_residual: float = 0.0  # cvar - sum of the component CVaRs
+    option_components: list[dict[str, Any]] = []  # one row per option leg (also inside its underlying's row)
 
 
 class StressRequest(PortfolioRequest, kw_only=True):
