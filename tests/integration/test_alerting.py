@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -19,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 import yaml
+from tests.support.tools import free_port, require_tool
 
 from nautilus.bench.cases.gateway_load import stop_stack, wait_for_stack
 from nautilus.production import render, render_alertmanager
@@ -27,19 +26,6 @@ from nautilus.runtime import supervisor
 pytestmark = pytest.mark.integration
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed (test.sh installs it from Debian)")
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Webhook:
@@ -87,12 +73,12 @@ def test_alertmanager_receiver_is_rendered_from_the_environment() -> None:
 
 
 def test_a_down_engine_reaches_the_webhook(settings, tmp_path) -> None:
-    prometheus, alertmanager = _tool("prometheus"), _tool("prometheus-alertmanager")
-    amtool = _tool("amtool")
-    prom_port, am_port = _free_port(), _free_port()
+    prometheus, alertmanager = require_tool("prometheus"), require_tool("prometheus-alertmanager")
+    amtool = require_tool("amtool")
+    prom_port, am_port = free_port(), free_port()
     hook = Webhook()
     settings.metrics_token = "scrape-token"
-    files = render(settings, tmp_path / "prod", _free_port(), prom_port, am_port,
+    files = render(settings, tmp_path / "prod", free_port(), prom_port, am_port,
                    env={"NAUTILUS_ALERT_WEBHOOK_URL": hook.url})
     assert f"'127.0.0.1:{am_port}'" in files["prometheus"].read_text()
     check = subprocess.run([amtool, "check-config", str(files["alertmanager"])], capture_output=True, text=True)

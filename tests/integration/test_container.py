@@ -16,16 +16,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from tests.support.services import service_missing
+from tests.support.tools import free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -33,20 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _get(url: str, **kwargs) -> httpx.Response | None:
@@ -81,7 +66,7 @@ def test_compose_stack_comes_up_healthy_behind_nginx(tmp_path) -> None:
                         ("grafana_admin_password", uuid.uuid4().hex)):
         (secrets / name).write_text(value + "\n")
         (secrets / name).chmod(0o644)  # the containers' own users read their mounts
-    port = _free_port()
+    port = free_port()
     project = f"nautilus-test-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAUTILUS_")}
     env.update(NAUTILUS_SECRETS_DIR=str(secrets), NAUTILUS_HTTP_PORT=str(port), NAUTILUS_IMAGE_TAG=project)
@@ -108,7 +93,7 @@ def test_compose_stack_comes_up_healthy_behind_nginx(tmp_path) -> None:
         # The gateway recreated (a new address): NGINX resolves it again within its 10 s cache.
         recreate = run("up", "-d", "--force-recreate", "--no-deps", "--wait", "--wait-timeout", "300", "gateway")
         assert recreate.returncode == 0, recreate.stderr[-4000:]
-        _wait(lambda: (r := _get(f"{front}/health")) is not None and r.status_code == 200, 60,
+        wait_for(lambda: (r := _get(f"{front}/health")) is not None and r.status_code == 200, 60,
               "the recreated gateway through NGINX")
     finally:
         down = run("down", "-v", "--remove-orphans", "--rmi", "local", timeout=600)
@@ -156,7 +141,7 @@ def _snapshot(directory: Path) -> dict[str, str]:
 
 
 def _serve(web: Path, tmp: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAUTILUS_")}
     env.update(NAUTILUS_WEB_DIST=str(web / "dist"), NAUTILUS_WEB_PORT=str(port), NAUTILUS_BIND_HOST="127.0.0.1",
                NAUTILUS_HOME=str(tmp / f"home-{port}"))
@@ -164,7 +149,7 @@ def _serve(web: Path, tmp: Path) -> tuple[subprocess.Popen, str]:
                             stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(lambda: proc.poll() is not None or _get(f"{url}/config.json") is not None, 60, "the dashboard server")
+        wait_for(lambda: proc.poll() is not None or _get(f"{url}/config.json") is not None, 60, "the dashboard server")
     except AssertionError:
         proc.kill()
         raise
@@ -262,7 +247,7 @@ def test_compose_nginx_routes_each_path_to_its_upstream(tmp_path) -> None:
         server.name = name  # type: ignore[attr-defined]
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers[name] = server
-    port = _free_port()
+    port = free_port()
     conf = (DEPLOY / "nginx.conf").read_text()
     for name, compose_target in (("gateway", "gateway:8001"), ("web", "web:3000"), ("grafana", "grafana:3002")):
         line = f"set ${name}_upstream {compose_target};"
@@ -278,7 +263,7 @@ def test_compose_nginx_routes_each_path_to_its_upstream(tmp_path) -> None:
                             stderr=subprocess.PIPE)
     front = f"http://127.0.0.1:{port}"
     try:
-        _wait(lambda: proc.poll() is not None or _get(f"{front}/nginx-health") is not None, 30, "NGINX")
+        wait_for(lambda: proc.poll() is not None or _get(f"{front}/nginx-health") is not None, 30, "NGINX")
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
         cases = {"/api/v1/risk/var?x=1&y=%2F": "gateway", "/health": "gateway", "/metrics": "gateway",
                  "/openapi.json": "gateway", "/ws?ticket=t": "gateway", "/": "web", "/portfolio/orders": "web",

@@ -4,16 +4,13 @@ upgrade), Prometheus scraping the gateway and an engine, and the PostgreSQL data
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import subprocess
-import time
 import uuid
 
 import httpx
 import pytest
 from sqlalchemy import text
+from tests.support.tools import free_port, require_tool, wait_for
 
 from nautilus.bench.cases.gateway_load import stop_stack, wait_for_stack
 from nautilus.production import ensure_database, render
@@ -23,34 +20,12 @@ from nautilus.storage.db import make_engine
 pytestmark = pytest.mark.integration
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed (test.sh installs it from Debian)")
-        pytest.skip(f"{name} is not installed")
-    return path
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_nginx_and_prometheus_in_front_of_a_real_stack(settings, tmp_path) -> None:
-    nginx, prometheus = _tool("nginx"), _tool("prometheus")
-    nginx_port, prom_port = _free_port(), _free_port()
+    nginx, prometheus = require_tool("nginx"), require_tool("prometheus")
+    nginx_port, prom_port = free_port(), free_port()
     settings.metrics_token = "scrape-token"  # render writes it for Prometheus (the stack runs open mode here)
     files = render(settings, tmp_path / "prod", nginx_port, prom_port)
     assert (tmp_path / "prod" / "metrics_token").stat().st_mode & 0o077 == 0
@@ -73,7 +48,7 @@ def test_nginx_and_prometheus_in_front_of_a_real_stack(settings, tmp_path) -> No
             except httpx.HTTPError:
                 return False
 
-        _wait(served, 30, "NGINX")
+        wait_for(served, 30, "NGINX")
         assert httpx.get(f"{front}/api/v1/marketdata/instruments", timeout=10).status_code == 200
         big = httpx.get(f"{front}/openapi.json", headers={"Accept-Encoding": "gzip"}, timeout=10)
         assert big.status_code == 200 and big.headers.get("content-encoding") == "gzip"
@@ -94,7 +69,7 @@ def test_nginx_and_prometheus_in_front_of_a_real_stack(settings, tmp_path) -> No
             health = {t["labels"]["job"]: t["health"] for t in targets["data"]["activeTargets"]}
             return health.get("gateway") == "up" and health.get("engine-marketdata") == "up"
 
-        _wait(scraped, 60, "Prometheus to scrape the gateway and the marketdata engine")
+        wait_for(scraped, 60, "Prometheus to scrape the gateway and the marketdata engine")
     finally:
         for proc in procs:
             proc.terminate()

@@ -4,13 +4,11 @@ arithmetic behind DataStale's input metric."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
+from tests.support.tools import require_tool
 
 from nautilus.engines.marketdata.freshness import DAY_NS, calendar_of, open_ages, open_ns
 
@@ -19,20 +17,12 @@ H = 3600 * 10**9
 MONDAY = 1_796_601_600 * 10**9  # 2026-12-07 00:00 UTC, a Monday
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is not installed (test.sh installs it from Debian)")
-        pytest.skip(f"{name} is not installed")
-    return path
-
 
 def _promtool_test(tmp_path: Path, tests: list[dict]) -> None:
     spec = {"rule_files": [str(DEPLOY / "alerts.yml")], "evaluation_interval": "1m", "tests": tests}
     path = tmp_path / "rules_test.yml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    out = subprocess.run([_tool("promtool"), "test", "rules", str(path)], capture_output=True, text=True)
+    out = subprocess.run([require_tool("promtool"), "test", "rules", str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
@@ -147,7 +137,7 @@ def test_scrape_targets_never_overwrite_the_metric_engine_label() -> None:
 
 
 def test_alertmanager_config_is_valid() -> None:
-    out = subprocess.run([_tool("amtool"), "check-config", str(DEPLOY / "alertmanager.yml")],
+    out = subprocess.run([require_tool("amtool"), "check-config", str(DEPLOY / "alertmanager.yml")],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import make_url
+from tests.support.tools import require_tool
 
 from nautilus.config import DEFAULT_ENGINE_PORTS, Settings
 from nautilus.container import PASSWORD_FILE, apply_secret_files, database_url, read_secret
@@ -38,20 +39,6 @@ OURS = set(ENGINES) | {"gateway", "web"}  # services built from deploy/Dockerfil
 EXACT_TAG = re.compile(r"^v?\d+\.\d+\.\d+([-.][A-Za-z0-9.-]+)?$")  # 1.27.3-alpine, v2.55.1, 2.17.2-pg16
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
-
-def _tool(*names: str) -> str:
-    """The first of ``names`` found beside this interpreter (the virtual environment) or on PATH."""
-    for name in names:
-        beside = Path(sys.executable).with_name(name)
-        if beside.is_file() and os.access(beside, os.X_OK):
-            return str(beside)
-        found = shutil.which(name)
-        if found:
-            return found
-    message = f"{' / '.join(names)} is not installed"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def _compose_binary() -> str:
@@ -69,7 +56,7 @@ def _compose_binary() -> str:
         packaged = Path(spec.origin).with_name("docker-compose")
         if packaged.is_file() and os.access(packaged, os.X_OK):
             return str(packaged)
-    return _tool("docker-compose")
+    return require_tool("docker-compose")
 
 
 def _compose_command() -> list[str]:
@@ -226,7 +213,7 @@ def test_alertmanager_runs_with_its_config_and_publishes_nothing() -> None:
 def test_alertmanager_gets_the_webhook_url_from_the_environment_verbatim(tmp_path) -> None:
     """The compose service's start script, run here by sh with amtool in place of Alertmanager: a URL with sed's
     special characters lands in the config unchanged, and the config is valid."""
-    amtool = _tool("amtool")
+    amtool = require_tool("amtool")
     script = compose_config()["services"]["alertmanager"]["command"][0].replace("$$", "$")
     script = script.replace("/etc/alertmanager/alertmanager.yml", str(DEPLOY / "alertmanager.yml"))
     script = script.replace("/tmp/alertmanager.yml", str(tmp_path / "am.yml"))
@@ -261,7 +248,7 @@ def dockerfile_stages() -> list[tuple[str, str, str]]:
 
 
 def test_hadolint_passes() -> None:
-    hadolint = _tool("hadolint")
+    hadolint = require_tool("hadolint")
     out = subprocess.run([hadolint, "--no-color", "--failure-threshold", "info", str(DEPLOY / "Dockerfile")],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -438,7 +425,7 @@ def test_nginx_config_resolves_upstreams_at_request_time_and_passes_nginx_t(tmp_
     for line in ("listen 80;", "include       /etc/nginx/mime.types;", "worker_processes auto;",
                  "set $gateway_upstream gateway:8001;", "set $web_upstream web:3000;"):
         assert line in text, line
-    nginx = _tool("nginx")
+    nginx = require_tool("nginx")
     # nginx -t as any user: its pid, log and temporary files under tmp_path. The upstream names do not
     # resolve here, and need not: variables are resolved per request.
     conf = text.replace("worker_processes auto;", f"worker_processes auto;\npid {tmp_path}/nginx.pid;\n"
