@@ -43,20 +43,32 @@ def test_engine_down_names_the_engine_from_its_target(tmp_path) -> None:
 
 
 def test_engine_fallback_keeps_the_metric_engine_and_renders_the_transport(tmp_path) -> None:
-    series = [  # the portfolio process calls risk over tcp; the gateway reaches risk over its unix socket
-        {"series": 'nautilus_engine_transport_active{job="engine-portfolio", component="portfolio", engine="risk", '
-                   'transport="tcp"}', "values": "1x10"},
-        {"series": 'nautilus_engine_transport_active{job="engine-portfolio", component="portfolio", engine="risk", '
-                   'transport="unix"}', "values": "0x10"},
-        {"series": 'nautilus_engine_transport_active{job="gateway", component="gateway", engine="risk", '
-                   'transport="unix"}', "values": "1x10"}]
-    expected = {"exp_labels": {"severity": "warning", "component": "portfolio", "engine": "risk", "transport": "tcp"},
+    series = [  # the portfolio process's calls to risk fail on unix and move on (0.5/s); the gateway's do not
+        {"series": 'nautilus_engine_fallbacks_total{job="engine-portfolio", component="portfolio", engine="risk", '
+                   'from_transport="unix"}', "values": "0+30x10"},
+        {"series": 'nautilus_engine_fallbacks_total{job="gateway", component="gateway", engine="risk", '
+                   'from_transport="unix"}', "values": "7x10"}]
+    expected = {"exp_labels": {"severity": "warning", "component": "portfolio", "engine": "risk",
+                               "from_transport": "unix"},
                 "exp_annotations": {
                     "summary": "engine risk is served over a fallback transport",
-                    "description": "The last calls of portfolio to risk used tcp instead of the unix socket for "
-                                   "over a minute."}}
+                    "description": "Calls of portfolio to risk moved past a failing unix transport for over a minute "
+                                   "(500m/s)."}}
     _promtool_test(tmp_path, [{"interval": "1m", "input_series": series, "alert_rule_test": [
-        _alert("0m", "EngineFallbackActive", []), _alert("2m", "EngineFallbackActive", [expected])]}])
+        _alert("1m", "EngineFallbackActive", []), _alert("8m", "EngineFallbackActive", [expected])]}])
+
+
+def test_engines_in_other_containers_are_reached_over_tcp_without_a_fallback(settings) -> None:
+    settings.engine_hosts = {"risk": "risk"}  # compose: the risk engine is the service "risk"
+    from nautilus.runtime.client import EngineClient
+
+    remote, local = EngineClient("risk", settings, probe=False), EngineClient("ml", settings, probe=False)
+    try:
+        assert list(remote.transports) == ["tcp", "inproc"]
+        assert list(local.transports)[:2] == ["unix", "tcp"]
+    finally:
+        remote.close()
+        local.close()
 
 
 def _histogram(route: str, fast: int, slow: int) -> list[dict]:

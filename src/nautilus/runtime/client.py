@@ -637,6 +637,10 @@ class EngineClient:
         self.stateful = bool(getattr(self.engine_cls, "stateful", False))
         inproc = self.settings.in_process_fallback and (inproc_writer or not self.stateful)
         names = transports or (TRANSPORTS if inproc else TRANSPORTS[:2])
+        if transports is None and engine in self.settings.engine_hosts:
+            # served from another host or container: its unix socket is not ours to reach, and TCP is the normal
+            # path there, not a fallback (so the fallback metrics and alert stay true in containers)
+            names = tuple(n for n in names if n != "unix")
         self.transports: dict[str, SocketTransport | InProcessTransport] = {}
         for name in names:
             if name == "inproc":
