@@ -1,8 +1,9 @@
 """The fused column kernel behind ``nautilus.analytics.summary`` against a per-column reference.
 
 The oracle computes each statistic of one column at a time, straight from its definition (empyrical's
-conventions, documented in :mod:`nautilus.analytics.stats`): the column from its first observation on, the
-NaNs dropped, exactly rounded sums (``math.fsum``) and scipy for skew and kurtosis. Hypothesis draws matrices
+conventions, documented in :mod:`nautilus.analytics.stats`): every row counted as a period (empyrical's
+``len``), the NaNs dropped, exactly rounded sums (``math.fsum``) and scipy for skew and kurtosis (bias-corrected
+by default, the moment estimators as ``*_biased``). Hypothesis draws matrices
 whose columns start late, have holes, are constant, empty, or hold 0, 1 or 2 observations, with a benchmark
 that has holes of its own.
 """
@@ -48,8 +49,7 @@ def _ratio(a: float, b: float) -> float:
 
 def oracle(col: np.ndarray, bench: np.ndarray | None, rf: float, req: float, ppy: float) -> dict[str, float]:
     """Every statistic the kernel feeds, for one column (``bench`` the benchmark's matching column)."""
-    valid = ~np.isnan(col)
-    first = int(np.argmax(valid)) if valid.any() else len(col)
+    first = 0  # every row is a period, leading NaNs included (empyrical's len)
     c = col[first:]
     obs = len(c)
     x = c[~np.isnan(c)]
@@ -64,16 +64,21 @@ def oracle(col: np.ndarray, bench: np.ndarray | None, rf: float, req: float, ppy
         constant = cnt > 0 and (x == x[0]).all()
         skew = ss.skew(x) if cnt > 0 and not constant else np.nan
         kurt = ss.kurtosis(x) if cnt > 0 and not constant else np.nan
+        skew_c = ss.skew(x, bias=False) if cnt > 2 and not constant else np.nan
+        kurt_c = ss.kurtosis(x, bias=False) if cnt > 3 and not constant else np.nan
     out = {
-        "observations": float(obs),
-        "total_return": growth - 1.0,
-        "annual_return": growth ** (ppy / obs) - 1.0 if obs >= 1 else np.nan,
+        "observations": float(cnt),
+        "periods": float(obs),
+        "total_return": growth - 1.0 if cnt else np.nan,
+        "annual_return": growth ** (ppy / obs) - 1.0 if obs >= 1 and cnt else np.nan,
         "annual_volatility": _std1(x, False) * math.sqrt(ppy) if obs >= 2 else np.nan,
         "sharpe": _ratio(_mean(x - rf), _std1(x - rf)) * math.sqrt(ppy) if obs >= 2 else np.nan,
         "sortino": _ratio(_mean(x - req) * ppy, down) if obs >= 2 else np.nan,
         "omega": gains / losses if losses > 0 and obs >= 2 else np.nan,
-        "skew": skew,
-        "excess_kurtosis": kurt,
+        "skew": skew_c,
+        "excess_kurtosis": kurt_c,
+        "skew_biased": skew,
+        "excess_kurtosis_biased": kurt,
     }
     if bench is None:
         return out
@@ -150,7 +155,7 @@ def test_kernel_rows_hand_worked() -> None:
                   [np.nan, 0.01, np.nan], [-0.01, 0.01, np.nan], [0.05, 0.01, np.nan]])
     b = np.array([0.01, 0.0, 0.03, 0.01, np.nan, 0.01])
     cs = S.column_stats(r, b)
-    assert cs[S.CS_OBS].tolist() == [4, 6, 0] and cs[S.CS_CNT].tolist() == [3, 6, 0]
+    assert cs[S.CS_OBS].tolist() == [6, 6, 6] and cs[S.CS_CNT].tolist() == [3, 6, 0]
     _close(cs[S.CS_MEAN][0], 0.06 / 3, "mean")
     _close(cs[S.CS_STD][0], math.sqrt((0.0**2 + 0.03**2 + 0.03**2) / 2), "std")
     _close(cs[S.CS_GROWTH][0], 1.02 * 0.99 * 1.05, "growth")

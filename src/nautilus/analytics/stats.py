@@ -4,18 +4,27 @@ Contract
 --------
 - ``returns`` is a float array ``[n]`` (one series) or ``[n, k]`` (k series, one per column) of simple
   per-period returns; NaN means "no observation". A 1-D input gives scalars, a 2-D input ``[k]`` arrays.
-- Leading NaNs are allowed per column: a column's series starts at its first observation, so every
-  statistic of column ``j`` equals empyrical's applied to ``returns[first_j:, j]``. Interior NaNs are treated
-  exactly as empyrical treats them (ignored by means and deviations, a zero return for compounding, and
-  counted in ``len`` by :func:`annual_return`).
+- NaNs (leading or interior) are treated exactly as empyrical treats them: ignored by means, deviations and
+  quantiles, a zero return for compounding, and counted as periods by :func:`annual_return` (empyrical's
+  ``len(returns)``: every row, so ``[nan, .01, .10, -.04, .02, .03, .02, .01, -.10]`` compounds over 9
+  periods). Column ``j`` of a matrix equals empyrical applied to ``returns[:, j]``. A column with no
+  observation at all has NaN statistics (empyrical answers 0 for a few of them).
+- Empty and degenerate inputs give NaN, never an exception (an empty series, no observation, a total loss
+  for :func:`stability`, an infinite return for :func:`tail_ratio`; see ``docs/conventions.md``).
 - ``periods_per_year`` is empyrical's ``annualization`` (252 daily, 52 weekly, 12 monthly; see
   :func:`periods_per_year_for` for intraday bars). ``risk_free`` is a constant per-period return.
 - Undefined results are NaN (too few points, zero dispersion of 0/0); a ratio over a zero deviation is
   ±inf exactly as in empyrical (callers serialising to JSON map non-finite numbers to null).
-- Deviations from empyrical, all documented per function: :func:`value_at_risk` and :func:`tail_ratio` ignore
-  NaNs (empyrical's ``value_at_risk`` returns NaN when any is present); :func:`information_ratio` is
-  empyrical's ``excess_sharpe`` (mean active return over its standard deviation, per period, not annualised);
-  :func:`skew` and :func:`excess_kurtosis` follow ``scipy.stats`` (biased moments, Fisher kurtosis).
+- Deliberate differences from empyrical, all documented per function (and each offering empyrical's rule):
+
+  * :func:`value_at_risk` and :func:`conditional_value_at_risk` default to the platform's historical VaR,
+    the *lower empirical quantile* (``quantile_method="inverted_cdf"``: the ``k = ceil(m * cutoff)``-th worst
+    of ``m`` observed returns, CVaR the mean of those ``k``), the Risk engine's definition;
+    ``quantile_method="linear"`` is empyrical's (numpy's default percentile; CVaR over the
+    ``int((m - 1) * cutoff) + 1`` worst). Both ignore NaNs (empyrical's ``value_at_risk`` is NaN when any).
+  * :func:`skew` and :func:`excess_kurtosis` are the bias-corrected sample estimators (``scipy.stats``
+    ``skew(bias=False)``, ``kurtosis(bias=False)``, as quantstats/pandas); ``bias=True`` gives the moment
+    (biased) ones. :func:`information_ratio` is empyrical's ``excess_sharpe`` (per period, not annualised).
 
 The moment-type statistics (means, deviations, central moments, Omega's sums, alpha, beta, information
 ratio, growth) all come from one fused column kernel, :func:`column_stats_nb` (two passes down each column),
@@ -87,7 +96,8 @@ def column_stats_nb(returns: Array, benchmark: Array, risk_free: float, required
     the rows paired with the benchmark for alpha). ``benchmark`` is ``[n, 1]``, ``[n, k]`` or ``[n, 0]``
     (none); ``beta_in`` is ``[k]`` (alpha's beta) or empty (alpha uses the computed beta). Rows of the output:
 
-    - ``CS_OBS``: rows from the first observation to the end (empyrical's ``len``); ``CS_CNT``: observations.
+    - ``CS_OBS``: rows, every one (empyrical's ``len``: the periods CAGR compounds over); ``CS_CNT``:
+      observations (non-NaN rows).
     - ``CS_GROWTH``: ``prod(1 + r)`` over the observations (1 without any).
     - ``CS_MEAN``, ``CS_STD``: mean and sample standard deviation (ddof=1; NaN below 1 / 2 observations; 0
       when all observations are equal, where the mean is that value exactly).
@@ -168,7 +178,7 @@ def column_stats_nb(returns: Array, benchmark: Array, risk_free: float, required
             losses += t_losses
             s_b += t_b
             s_a += t_a
-        out[CS_OBS, j] = n - first
+        out[CS_OBS, j] = n
         out[CS_CNT, j] = cnt
         out[CS_GROWTH, j] = growth
         out[CS_GAINS, j] = gains
@@ -282,22 +292,32 @@ def moment_statistics(cs: Array, periods_per_year: float = DAILY) -> dict[str, A
     the benchmark ones NaN when the kernel ran without a benchmark)."""
     ppy = periods_per_year
     obs = cs[CS_OBS]
+    cnt = cs[CS_CNT]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         down = np.where(obs >= 1, np.sqrt(cs[CS_DOWN2]) * np.sqrt(ppy), np.nan)
         m2 = cs[CS_M2]
-        moments_ok = (cs[CS_CNT] > 0) & (m2 > 0)
+        moments_ok = (cnt > 0) & (m2 > 0)
+        g1 = np.where(moments_ok, np.divide(cs[CS_M3], m2**1.5), np.nan)
+        g2 = np.where(moments_ok, np.divide(cs[CS_M4], m2 * m2) - 3.0, np.nan)
+        # bias-corrected (sample) estimators, scipy's bias=False: G1 needs 3 observations, G2 4
+        big1 = np.where(cnt > 2, g1 * np.sqrt(cnt * (cnt - 1.0)) / (cnt - 2.0), np.nan)
+        big2 = np.where(cnt > 3, ((cnt + 1.0) * g2 + 6.0) * (cnt - 1.0) / ((cnt - 2.0) * (cnt - 3.0)), np.nan)
         return {
-            "observations": obs,
-            "total_return": cs[CS_GROWTH] - 1.0,
-            "annual_return": np.where(obs >= 1, cs[CS_GROWTH] ** (ppy / np.maximum(obs, 1)) - 1.0, np.nan),
+            "observations": cnt,
+            "periods": obs,
+            "total_return": np.where(cnt > 0, cs[CS_GROWTH] - 1.0, np.nan),
+            "annual_return": np.where((obs >= 1) & (cnt > 0), cs[CS_GROWTH] ** (ppy / np.maximum(obs, 1)) - 1.0,
+                                      np.nan),
             "annual_volatility": np.where(obs >= 2, cs[CS_STD] * np.sqrt(ppy), np.nan),
             "sharpe": np.where(obs >= 2, np.divide(cs[CS_MEAN_RF], cs[CS_STD_RF]) * np.sqrt(ppy), np.nan),
             "downside_risk": down,
             "sortino": np.where(obs >= 2, np.divide(cs[CS_MEAN_REQ] * ppy, down), np.nan),
             "omega": np.where((cs[CS_LOSSES] > 0) & (obs >= 2), np.divide(cs[CS_GAINS], cs[CS_LOSSES]),
                               np.nan),
-            "skew": np.where(moments_ok, np.divide(cs[CS_M3], m2**1.5), np.nan),
-            "excess_kurtosis": np.where(moments_ok, np.divide(cs[CS_M4], m2 * m2) - 3.0, np.nan),
+            "skew": big1,
+            "excess_kurtosis": big2,
+            "skew_biased": g1,
+            "excess_kurtosis_biased": g2,
             "beta": cs[CS_BETA],
             "alpha": np.where(obs >= 2, (cs[CS_ALPHA_MEAN] + 1.0) ** ppy - 1.0, np.nan),
             "information_ratio": np.where(obs >= 2, np.divide(cs[CS_MEAN_ACTIVE], cs[CS_STD_ACTIVE]), np.nan),
@@ -322,7 +342,18 @@ def warm(n: int = 300) -> None:
 
 # -- returns ----------------------------------------------------------------------------------------------------
 def simple_returns(prices: Any) -> Array:
-    """``p[t] / p[t-1] - 1``, one row shorter than ``prices`` (empyrical ``simple_returns``)."""
+    """``(p[t] - p[t-1]) / p[t-1]``, one row shorter than ``prices`` (empyrical ``simple_returns``). Integer
+    prices have their differences taken exactly (in integers) before the division, so prices above 2**53
+    keep a change a float64 subtraction would round away."""
+    raw = np.asarray(prices)
+    if raw.dtype.kind in "iu" or (raw.dtype.kind == "O" and raw.size > 0 and all(
+            isinstance(v, int | np.integer) and not isinstance(v, bool) for v in raw.reshape(-1))):
+        if raw.dtype.kind == "i" and (raw.size == 0 or raw.min() >= 0):
+            d = np.diff(raw, axis=0).astype(np.float64)  # two non-negative int64s differ by < 2**63: exact
+        else:
+            d = np.diff(raw.astype(object), axis=0).astype(np.float64)  # Python integers: exact at any size
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return d / raw[:-1].astype(np.float64)
     p = np.asarray(prices, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.diff(p, axis=0) / p[:-1]
@@ -346,7 +377,8 @@ def cum_returns_final(returns: Any, starting_value: float = 0.0) -> Any:
     r, one = as_2d(returns)
     if r.shape[0] == 0:
         return np.nan if one else np.full(r.shape[1], np.nan)
-    growth = column_stats(r)[CS_GROWTH]
+    cs = column_stats(r)
+    growth = np.where(cs[CS_CNT] > 0, cs[CS_GROWTH], np.nan)  # no observation: NaN (empyrical: 0)
     return _out(growth - 1.0 if starting_value == 0 else growth * starting_value, one)
 
 
@@ -470,8 +502,16 @@ def _sorted_valid(r: Array) -> tuple[Array, Array]:
     return s, (~np.isnan(r)).sum(axis=0)
 
 
+QUANTILE_METHODS = ("inverted_cdf", "linear")
+QUANTILE_METHOD = "inverted_cdf"  # the platform's historical VaR: the k-th worst observation (Risk engine's)
+_EPS = 1e-9  # the guard of ceil(m * cutoff): 20 * 0.05 is 1, not 2 through floating-point noise
+
+
 def _percentile_sorted(s: Array, cnt: Array, q: float) -> Array:
-    """numpy's default (linear) percentile ``q`` of each row's first ``cnt`` values."""
+    """numpy's default (``linear``) percentile ``q`` of each row's first ``cnt`` values, with numpy's own
+    interpolation formula (so an infinite neighbour gives what ``np.percentile`` gives); NaN without values."""
+    if s.shape[1] == 0:
+        return np.full(s.shape[0], np.nan)
     pos = (cnt - 1) * (q / 100.0)
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, np.maximum(cnt - 1, 0))
@@ -479,27 +519,63 @@ def _percentile_sorted(s: Array, cnt: Array, q: float) -> Array:
     rows = np.arange(s.shape[0])
     a, b = s[rows, lo], s[rows, hi]
     frac = pos - np.floor(pos)
-    out = a + (b - a) * frac
-    out = np.where(frac == 0, a, out)
+    with np.errstate(invalid="ignore"):
+        diff = b - a
+        out = np.where(frac >= 0.5, b - diff * (1.0 - frac), a + diff * frac)  # numpy's _lerp
+        out = np.where(frac == 0, a, out)
     return np.where(cnt > 0, out, np.nan)
 
 
-def value_at_risk(returns: Any, cutoff: float = 0.05) -> Any:
-    """Historical VaR: the ``cutoff`` percentile of the observed returns (a return, negative for a loss)."""
+def tail_count(cnt: Array, cutoff: float) -> Array:
+    """Observations in the tail of the lower empirical quantile: ``k = max(1, ceil(m * cutoff - 1e-9))``
+    (``nautilus.risk.measures.tail_size``)."""
+    return np.maximum(1, np.ceil(np.asarray(cnt, dtype=np.float64) * cutoff - _EPS)).astype(np.int64)
+
+
+def _check_method(quantile_method: str) -> str:
+    if quantile_method not in QUANTILE_METHODS:
+        raise ValueError(f"quantile_method must be one of {', '.join(QUANTILE_METHODS)}, got {quantile_method!r}")
+    return quantile_method
+
+
+def _var_sorted(s: Array, cnt: Array, cutoff: float, quantile_method: str = QUANTILE_METHOD) -> Array:
+    if _check_method(quantile_method) == "linear":
+        return _percentile_sorted(s, cnt, 100 * cutoff)
+    if s.shape[1] == 0:
+        return np.full(s.shape[0], np.nan)
+    k = np.minimum(tail_count(cnt, cutoff), np.maximum(cnt, 1))
+    return np.where(cnt > 0, s[np.arange(s.shape[0]), k - 1], np.nan)
+
+
+def value_at_risk(returns: Any, cutoff: float = 0.05, quantile_method: str = QUANTILE_METHOD) -> Any:
+    """Historical VaR at tail ``cutoff`` as a return (negative for a loss), NaNs ignored, NaN without any.
+
+    ``quantile_method="inverted_cdf"`` (default, the platform's definition and the Risk engine's): the lower
+    empirical quantile, the ``k = ceil(m * cutoff)``-th worst of the ``m`` observed returns (numpy
+    ``percentile(method="inverted_cdf")``). ``"linear"``: empyrical's ``value_at_risk`` (numpy's default
+    linear interpolation between the two neighbouring order statistics)."""
     r, one = as_2d(returns)
     s, cnt = _sorted_valid(r)
-    return _out(_percentile_sorted(s, cnt, 100 * cutoff), one)
+    return _out(_var_sorted(s, cnt, cutoff, quantile_method), one)
 
 
-def conditional_value_at_risk(returns: Any, cutoff: float = 0.05) -> Any:
-    """Mean of the worst ``int((m - 1) * cutoff) + 1`` observed returns (empyrical's CVaR)."""
+def conditional_value_at_risk(returns: Any, cutoff: float = 0.05, quantile_method: str = QUANTILE_METHOD) -> Any:
+    """Expected shortfall as a return: the mean of the worst ``k`` observed returns, ``k = ceil(m * cutoff)``
+    with ``"inverted_cdf"`` (the Risk engine's CVaR) or ``int((m - 1) * cutoff) + 1`` with ``"linear"``
+    (empyrical's ``conditional_value_at_risk``). NaN without observations."""
     r, one = as_2d(returns)
     s, cnt = _sorted_valid(r)
-    return _out(_cvar_sorted(s, cnt, cutoff), one)
+    return _out(_cvar_sorted(s, cnt, cutoff, quantile_method), one)
 
 
-def _cvar_sorted(s: Array, cnt: Array, cutoff: float) -> Array:
-    m = ((cnt - 1) * cutoff).astype(np.int64) + 1
+def _cvar_sorted(s: Array, cnt: Array, cutoff: float, quantile_method: str = QUANTILE_METHOD) -> Array:
+    if s.shape[1] == 0:
+        return np.full(s.shape[0], np.nan)
+    if _check_method(quantile_method) == "linear":
+        m = ((cnt - 1) * cutoff).astype(np.int64) + 1
+    else:
+        m = tail_count(cnt, cutoff)
+    m = np.minimum(m, np.maximum(cnt, 1))
     head = s[:, :max(int(m.max(initial=1)), 1)]  # only the worst m values of a row are summed
     csum = np.cumsum(np.where(np.isnan(head), 0.0, head), axis=1)
     rows = np.arange(s.shape[0])
@@ -507,28 +583,36 @@ def _cvar_sorted(s: Array, cnt: Array, cutoff: float) -> Array:
 
 
 def tail_ratio(returns: Any) -> Any:
-    """|95th percentile| / |5th percentile| of the observed returns (empyrical)."""
+    """|95th percentile| / |5th percentile| of the observed returns (empyrical: numpy's linear percentiles;
+    NaN without observations, when both are 0, or when an infinite return makes a percentile undefined)."""
     r, one = as_2d(returns)
     s, cnt = _sorted_valid(r)
     return _out(_div(np.abs(_percentile_sorted(s, cnt, 95)), np.abs(_percentile_sorted(s, cnt, 5))), one)
 
 
-def skew(returns: Any) -> Any:
-    """Sample skewness ``m3 / m2 ** 1.5`` (biased, ``scipy.stats.skew``), NaNs ignored."""
-    return _stat("skew", returns)
+def skew(returns: Any, bias: bool = False) -> Any:
+    """Skewness of the observed returns (NaNs ignored). Default: the bias-corrected sample skewness
+    ``G1 = g1 * sqrt(m (m - 1)) / (m - 2)`` (``scipy.stats.skew(bias=False)``, pandas, quantstats), NaN below
+    3 observations; ``bias=True``: the moment estimator ``g1 = m3 / m2 ** 1.5`` (``scipy.stats.skew``).
+    NaN for a constant series."""
+    return _stat("skew_biased" if bias else "skew", returns)
 
 
-def excess_kurtosis(returns: Any) -> Any:
-    """Excess kurtosis ``m4 / m2 ** 2 - 3`` (biased, Fisher, ``scipy.stats.kurtosis``), NaNs ignored."""
-    return _stat("excess_kurtosis", returns)
+def excess_kurtosis(returns: Any, bias: bool = False) -> Any:
+    """Excess (Fisher) kurtosis of the observed returns (NaNs ignored). Default: the bias-corrected sample
+    estimator ``G2 = ((m + 1) g2 + 6) (m - 1) / ((m - 2) (m - 3))`` (``scipy.stats.kurtosis(bias=False)``,
+    pandas, quantstats), NaN below 4 observations; ``bias=True``: ``g2 = m4 / m2 ** 2 - 3``
+    (``scipy.stats.kurtosis``). NaN for a constant series."""
+    return _stat("excess_kurtosis_biased" if bias else "excess_kurtosis", returns)
 
 
 def stability(returns: Any) -> Any:
     """R² of a linear fit of cumulative log returns on time over the observed returns (empyrical
-    ``stability_of_timeseries``: NaNs dropped, the rest renumbered 0..m-1; 0 for a constant series as scipy's
-    ``linregress``)."""
+    ``stability_of_timeseries``: NaNs dropped, the rest renumbered 0..m-1). NaN below 2 observations, for a
+    constant cumulative path (all returns 0: scipy's ``linregress`` has no correlation) and when a return of
+    -100 % (or an infinite one) makes the log path infinite, as empyrical."""
     r, one = as_2d(returns)
-    return _out(stability_nb(r), one)
+    return _out(stability_nb(np.asfortranarray(r)), one)
 
 
 @njit(cache=True, parallel=True)
@@ -561,12 +645,13 @@ def stability_nb(returns: Array) -> Array:
             sxy += dx * dy
             sxx += dx * dx
             syy += dy * dy
+        if not np.isfinite(syy) or not np.isfinite(sxy):
+            continue  # a total loss (log 0) or an infinite return: no fit (NaN, as empyrical)
         if syy == 0.0:
-            out[j] = 0.0
-        else:
-            rr = sxy / np.sqrt(sxx * syy)
-            rr = min(1.0, max(-1.0, rr))
-            out[j] = rr * rr
+            continue  # a constant path: the correlation is undefined (NaN, as scipy and empyrical)
+        rr = sxy / np.sqrt(sxx * syy)
+        rr = min(1.0, max(-1.0, rr))
+        out[j] = rr * rr
     return out
 
 

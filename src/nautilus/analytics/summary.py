@@ -9,25 +9,28 @@ import numpy as np
 
 from nautilus.analytics import stats as s
 
-SUMMARY_NAMES = ("observations", "total_return", "annual_return", "annual_volatility", "sharpe", "sortino",
+SUMMARY_NAMES = ("observations", "periods", "total_return", "annual_return", "annual_volatility", "sharpe", "sortino",
                  "calmar", "omega", "max_drawdown", "max_drawdown_duration", "current_drawdown_duration",
-                 "stability", "tail_ratio", "skew", "excess_kurtosis", "value_at_risk", "conditional_value_at_risk")
+                 "stability", "tail_ratio", "skew", "excess_kurtosis", "skew_biased", "excess_kurtosis_biased",
+                 "value_at_risk", "conditional_value_at_risk")
 BENCHMARK_NAMES = ("alpha", "beta", "information_ratio")
 
 
 def summary(returns: Any, benchmark: Any = None, *, risk_free: float = 0.0, required_return: float = 0.0,
-            periods_per_year: float = s.DAILY, cutoff: float = 0.05) -> dict[str, Any]:
+            periods_per_year: float = s.DAILY, cutoff: float = 0.05,
+            quantile_method: str = s.QUANTILE_METHOD) -> dict[str, Any]:
     """Statistic name → ``[k]`` array (a float for a 1-D input). With ``benchmark`` (``[n]`` or ``[n, k]``)
     also ``alpha``, ``beta`` and ``information_ratio`` (empyrical's ``excess_sharpe``). ``risk_free`` applies
-    to Sharpe, Omega and alpha; ``required_return`` is Sortino's per-period target and Omega's annual one."""
+    to Sharpe, Omega and alpha; ``required_return`` is Sortino's per-period target and Omega's annual one.
+    ``observations`` counts the non-NaN returns, ``periods`` the rows CAGR compounds over (empyrical's
+    ``len``); ``quantile_method`` picks VaR/CVaR's definition (see :func:`nautilus.analytics.stats.value_at_risk`).
+    Empty input gives NaN statistics (no exception)."""
     r, one = s.as_2d(returns)
     r = np.asfortranarray(r)  # the column kernels walk down columns
     ppy = periods_per_year
     cs = s.column_stats(r, benchmark, risk_free=risk_free, required_return=required_return,
                         threshold=s._omega_threshold(required_return, ppy))
     st = s.moment_statistics(cs, ppy)
-    if r.shape[0] == 0:
-        st["total_return"] = np.full(r.shape[1], np.nan)
     mdd = s.max_drawdown_nb(r)
     ann = st["annual_return"]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -38,6 +41,7 @@ def summary(returns: Any, benchmark: Any = None, *, risk_free: float = 0.0, requ
     p95, p5 = s._percentile_sorted(srt, cnt, 95.0), s._percentile_sorted(srt, cnt, 5.0)
     out: dict[str, Any] = {
         "observations": st["observations"],
+        "periods": st["periods"],
         "total_return": st["total_return"],
         "annual_return": ann,
         "annual_volatility": st["annual_volatility"],
@@ -52,8 +56,10 @@ def summary(returns: Any, benchmark: Any = None, *, risk_free: float = 0.0, requ
         "tail_ratio": s._div(np.abs(p95), np.abs(p5)),
         "skew": st["skew"],
         "excess_kurtosis": st["excess_kurtosis"],
-        "value_at_risk": s._percentile_sorted(srt, cnt, 100 * cutoff),
-        "conditional_value_at_risk": s._cvar_sorted(srt, cnt, cutoff),
+        "skew_biased": st["skew_biased"],
+        "excess_kurtosis_biased": st["excess_kurtosis_biased"],
+        "value_at_risk": s._var_sorted(srt, cnt, cutoff, quantile_method),
+        "conditional_value_at_risk": s._cvar_sorted(srt, cnt, cutoff, quantile_method),
     }
     if benchmark is not None:
         out["alpha"], out["beta"] = st["alpha"], st["beta"]
