@@ -356,9 +356,20 @@ def sweep(
     settings = get_settings()
     req = BarsRequest(symbol=symbol, timeframe=timeframe, start_ns=run_guarded(parse_time_arg, start, "start"),
                       end_ns=run_guarded(parse_time_arg, end, "end"))
-    bars = run_guarded(engine_client("marketdata", settings).call, "bars", req)
+    marketdata = engine_client("marketdata", settings)
+    bars = run_guarded(marketdata.call, "bars", req)
     cfg = run_guarded(config_for, parse_assignments(config, "config"), timeframe)
     space_bounds = {k: [min(v), max(v)] for k, v in s.items()} if s else None
+    # the signals warm up on the bars before the range (never traded): values do not depend on --start
+    need = sw.sets_warmup(strategy, run_guarded(sw.param_sets, strategy, g or None, space_bounds, samples, seed))
+    skip = 0
+    if len(bars) and need != 0:
+        from nautilus.core.bars import concat_bars
+
+        before = run_guarded(marketdata.call, "bars", BarsRequest(symbol=symbol, timeframe=timeframe,
+                                                                  end_ns=int(bars.ts[0]), limit=need))
+        skip = len(before)
+        bars = concat_bars([before, bars], bars.symbol, bars.timeframe)
     with Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("sweep", total=None)
@@ -370,7 +381,7 @@ def sweep(
                              seed=seed, metric=metric, top=top, chunk=chunk, executor=executor,
                              scheduler=scheduler or settings.dask_scheduler,
                              walk_forward={"folds": walk_forward, "train_fraction": 0.7} if walk_forward else None,
-                             progress=on_progress)
+                             progress=on_progress, warmup=skip)
     table = Table(title=f"{strategy} on {bars.symbol} {timeframe}: {result.evaluated} sets in "
                         f"{result.elapsed_s:.2f} s ({result.backend}), top {len(result.rows)} by {metric}")
     shown = result.params + [c for c in ("total_return", "sharpe", "max_drawdown", "n_trades") if c != metric] + [metric]

@@ -82,9 +82,13 @@ def test_walk_forward_picks_the_in_sample_best(bars, cfg) -> None:
         cut = lo + int((hi - lo) * 0.6)
         assert fold["in_sample"] == [int(bars.ts[lo]), int(bars.ts[cut - 1])]
         assert fold["out_of_sample"] == [int(bars.ts[cut]), int(bars.ts[hi - 1])]
-        in_sample = backtest.run_param_grid(bars.slice(lo, cut), "sma_cross", sweep.param_sets("sma_cross", GRID), cfg)
+        # each window warms up on the slowest SMA's bars before it (max slow of the grid), never trading on them
+        need = max(GRID["slow"])
+        first = max(0, lo - need)
+        in_sample = backtest.run_param_grid(bars.slice(first, cut), "sma_cross", sweep.param_sets("sma_cross", GRID),
+                                            cfg, warmup=lo - first)
         assert fold["in_sample_metric"] == pytest.approx(in_sample["total_return"].max())
-        oos = backtest.run_backtest(bars.slice(cut, hi), "sma_cross", fold["params"], cfg).stats
+        oos = backtest.run_backtest(bars.slice(cut - need, hi), "sma_cross", fold["params"], cfg, warmup=need).stats
         assert fold["out_of_sample_metric"] == pytest.approx(oos["total_return"])
 
 

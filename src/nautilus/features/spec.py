@@ -73,6 +73,14 @@ class FeatureSpec:
     # series starts (so a tail recompute is exact). Indicators are False: TA-Lib's running sums and
     # EMA seeds make their values depend on where the series starts.
     stable: bool = True
+    # Features: bars before t a consumer loads so the value at t equals the full-history one (within
+    # nautilus.strategy.indicators.warmups.RTOL); None = the whole history. Defaults to ``lookback`` (windows
+    # are exact); an indicator declares its own (recursive filters converge, running totals need everything).
+    warmup: int | None = -1
+
+    def __post_init__(self) -> None:
+        if self.warmup == -1:
+            object.__setattr__(self, "warmup", self.lookback)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, **dict(self.params)}
@@ -98,6 +106,13 @@ class FeatureSet:
     @property
     def lookback(self) -> int:
         return max((f.lookback for f in self.features), default=0)
+
+    @property
+    def warmup(self) -> int | None:
+        """Bars to load before the first requested row (``None``: the whole history); see ``FeatureSpec.warmup``."""
+        from nautilus.strategy.indicators.warmups import combine
+
+        return combine([f.warmup for f in self.features])
 
     @property
     def horizon(self) -> int:
@@ -330,7 +345,7 @@ def _parse_feature(item: Any, where: str, earlier: dict[str, FeatureSpec]) -> Fe
     periods = _int(item, "periods", where, 1, 1, MAX_WINDOW)
     base = earlier[of]
     return FeatureSpec(kind, _name(item, where, f"{of}_lag{periods}"), {"of": of, "periods": periods},
-                       base.lookback + periods, base.stable)
+                       base.lookback + periods, base.stable, None if base.warmup is None else base.warmup + periods)
 
 
 def _parse_indicator(item: Mapping[str, Any], where: str) -> FeatureSpec:
@@ -362,7 +377,8 @@ def _parse_indicator(item: Mapping[str, Any], where: str) -> FeatureSpec:
     default = column.replace(".", "_") + ("_over_close" if normalize == "close" else "")
     params = {"spec": {"name": spec.name, **indicators.spec_dict(spec)["params"]},
               "output": output if len(columns) > 1 else None, "normalize": normalize}
-    return FeatureSpec("indicator", _name(item, where, default), params, indicators.lookback(spec), stable=False)
+    return FeatureSpec("indicator", _name(item, where, default), params, indicators.lookback(spec), stable=False,
+                       warmup=indicators.warmup(spec))
 
 
 def _parse_target(item: Any, where: str) -> FeatureSpec:

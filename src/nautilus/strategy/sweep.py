@@ -105,8 +105,16 @@ def param_sets(strategy: str, grid: dict[str, Sequence[Any]] | None = None,
 
 
 # Execution -------------------------------------------------------------------------------------
-def _run_chunk(bars: Bars, strategy: str, sets: list[dict[str, Any]], config: Any) -> pd.DataFrame:
-    return backtest.run_param_grid(bars, strategy, sets, config)
+def _run_chunk(bars: Bars, strategy: str, sets: list[dict[str, Any]], config: Any, warmup: int = 0) -> pd.DataFrame:
+    return backtest.run_param_grid(bars, strategy, sets, config, warmup=warmup)
+
+
+def sets_warmup(strategy: str, sets: list[dict[str, Any]]) -> int | None:
+    """Warm-up bars the signals of every set need (the largest; ``None``: the whole history)."""
+    from nautilus.strategy.backtest.strategies import strategy_warmup
+    from nautilus.strategy.indicators.warmups import combine
+
+    return combine([strategy_warmup(strategy, p) for p in sets])
 
 
 def dask_client(scheduler: str | None) -> Any:
@@ -140,8 +148,9 @@ def close_clients() -> None:
 
 def evaluate(bars: Bars, strategy: str, sets: list[dict[str, Any]], config: Any, *, chunk: int = 256,
              scheduler: str | None = None, executor: str = "auto",
-             progress: Progress | None = None) -> tuple[pd.DataFrame, str]:
-    """Statistics of every parameter set (one row each, in order) and the backend that ran them."""
+             progress: Progress | None = None, warmup: int = 0) -> tuple[pd.DataFrame, str]:
+    """Statistics of every parameter set (one row each, in order) and the backend that ran them; the first
+    ``warmup`` bars only warm the indicators up (never traded, not in the statistics)."""
     if not 1 <= chunk <= 100_000:
         raise InvalidInput("chunk must be between 1 and 100000", field="chunk")
     chunks = [sets[i:i + chunk] for i in range(0, len(sets), chunk)]
@@ -151,7 +160,7 @@ def evaluate(bars: Bars, strategy: str, sets: list[dict[str, Any]], config: Any,
     parts: list[pd.DataFrame | None] = [None] * len(chunks)
     if not use_dask:
         for i, part in enumerate(chunks):
-            parts[i] = _run_chunk(bars, strategy, part, config)
+            parts[i] = _run_chunk(bars, strategy, part, config, warmup)
             done += len(part)
             if progress:
                 progress(done, len(sets))
@@ -161,7 +170,7 @@ def evaluate(bars: Bars, strategy: str, sets: list[dict[str, Any]], config: Any,
 
         client = dask_client(scheduler)
         shared = client.scatter(bars, broadcast=True)
-        futures = {client.submit(_run_chunk, shared, strategy, part, config, pure=False): i
+        futures = {client.submit(_run_chunk, shared, strategy, part, config, warmup, pure=False): i
                    for i, part in enumerate(chunks)}
         for future in as_completed(futures):
             i = futures[future]
@@ -192,15 +201,26 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def run_walk_forward(bars: Bars, strategy: str, sets: list[dict[str, Any]], config: Any, *, folds: int,
-                 train_fraction: float, metric: str, **kw: Any) -> list[dict[str, Any]]:
-    """Anchored-free rolling walk-forward: optimise on each fold's in-sample part, test out of sample."""
+                     train_fraction: float, metric: str, warmup: int = 0, **kw: Any) -> list[dict[str, Any]]:
+    """Anchored-free rolling walk-forward: optimise on each fold's in-sample part, test out of sample.
+
+    Folds split the bars after the first ``warmup`` (those only warm indicators up). Each window, in-sample
+    and out-of-sample alike, warms its indicators on the bars before it (as many as the sets declare, see
+    :func:`sets_warmup`; all earlier bars when one declares none) without trading on them, so a test window
+    shorter than a slow indicator still gets real signals from its first bar and real statistics."""
     if not 1 <= folds <= 50:
         raise InvalidInput("walk_forward.folds must be between 1 and 50", field="walk_forward.folds")
     if not 0.1 <= train_fraction <= 0.95:
         raise InvalidInput("walk_forward.train_fraction must be in [0.1, 0.95]",
                            field="walk_forward.train_fraction")
     n = len(bars)
-    edges = np.linspace(0, n, folds + 1).astype(int)
+    edges = (warmup + np.linspace(0, n - warmup, folds + 1)).astype(int)
+    need = sets_warmup(strategy, sets)
+
+    def window(lo: int, hi: int) -> tuple[Bars, int]:
+        first = 0 if need is None else max(0, lo - need)
+        return bars.slice(first, hi), lo - first
+
     out = []
     for f in range(folds):
         lo, hi = int(edges[f]), int(edges[f + 1])
@@ -208,10 +228,12 @@ def run_walk_forward(bars: Bars, strategy: str, sets: list[dict[str, Any]], conf
         if cut - lo < 20 or hi - cut < 5:
             raise InvalidInput(f"fold {f + 1} is too short ({hi - lo} bars); use fewer folds",
                                field="walk_forward.folds")
-        in_sample = _rank(evaluate(bars.slice(lo, cut), strategy, sets, config, **kw)[0], metric)
+        train_bars, train_skip = window(lo, cut)
+        in_sample = _rank(evaluate(train_bars, strategy, sets, config, warmup=train_skip, **kw)[0], metric)
         best = {k: in_sample.iloc[0][k] for k in sets[0]}
         best = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in best.items()}
-        oos = backtest.run_param_grid(bars.slice(cut, hi), strategy, [best], config)
+        test_bars, test_skip = window(cut, hi)
+        oos = backtest.run_param_grid(test_bars, strategy, [best], config, warmup=test_skip)
         out.append({
             "fold": f + 1, "in_sample": [int(bars.ts[lo]), int(bars.ts[cut - 1])],
             "out_of_sample": [int(bars.ts[cut]), int(bars.ts[hi - 1])], "params": best,
@@ -228,18 +250,19 @@ def _float(value: Any) -> float | None:
 def run_sweep(bars: Bars, strategy: str, config: Any, *, grid: dict | None = None, space: dict | None = None,
               samples: int = 100, seed: int = 0, metric: str = "sharpe", top: int = 20, chunk: int = 256,
               scheduler: str | None = None, executor: str = "auto", walk_forward: dict | None = None,
-              progress: Progress | None = None) -> SweepResult:
+              progress: Progress | None = None, warmup: int = 0) -> SweepResult:
+    """Sweep the sets over ``bars``; the first ``warmup`` bars only warm indicators up (never traded)."""
     started = time.perf_counter()
     if not 1 <= top <= 10_000:
         raise InvalidInput("top must be between 1 and 10000", field="top")
     sets = param_sets(strategy, grid, space, samples, seed)
     kw = dict(chunk=chunk, scheduler=scheduler, executor=executor)
-    table, backend = evaluate(bars, strategy, sets, config, progress=progress, **kw)
+    table, backend = evaluate(bars, strategy, sets, config, progress=progress, warmup=warmup, **kw)
     ranked = _rank(table, metric)
     rows = _records(ranked.head(top))
     wf = None
     if walk_forward is not None:
-        wf = run_walk_forward(bars, strategy, sets, config, metric=metric, **walk_forward, **kw)
+        wf = run_walk_forward(bars, strategy, sets, config, metric=metric, warmup=warmup, **walk_forward, **kw)
     return SweepResult(evaluated=len(sets), params=list(sets[0]), rows=rows, best=rows[0] if rows else None,
                        table=ranked, walk_forward=wf, elapsed_s=time.perf_counter() - started, backend=backend)
 

@@ -58,6 +58,7 @@ class Entry:
     bars: Bars
     X: np.ndarray
     y: np.ndarray
+    skip: int = 0  # leading rows of warm-up bars before the requested range (computed, never returned)
 
     @property
     def nbytes(self) -> int:

@@ -38,6 +38,7 @@ from nautilus.engines.features.messages import (
     SaveFeatureSetRequest,
 )
 from nautilus.engines.features.store import FeatureSetStore
+from nautilus.engines.features.warm import read_warm
 from nautilus.engines.marketdata.query import bars_extent, normalize_symbol, read_bars
 from nautilus.runtime.engine import handler
 
@@ -52,7 +53,7 @@ WORKERS = 2  # threads computing symbols of one request
 def _info(fs: FeatureSet, builtin: bool) -> FeatureSetInfo:
     return FeatureSetInfo(name=fs.name, description=fs.description, builtin=builtin, digest=fs.digest(),
                           lookback=fs.lookback, horizon=fs.horizon, feature_names=fs.feature_names,
-                          target_names=fs.target_names, definition=fs.to_dict())
+                          target_names=fs.target_names, definition=fs.to_dict(), warmup=fs.warmup)
 
 
 class FeaturesEngine(StorageEngine):
@@ -116,7 +117,7 @@ class FeaturesEngine(StorageEngine):
             raise InvalidInput(f"at most {MAX_SYMBOLS} symbols per request", field="symbols")
         symbols = sorted({normalize_symbol(s) for s in req.symbols})
         self._admit(fs, symbols, req)
-        others = {s: self._read(s, req) for s in fs.cross_symbols}
+        others = {s: self._read_warm(s, req, fs.warmup)[0] for s in fs.cross_symbols}
         digest = fs.digest()
 
         def one(symbol: str) -> tuple[Entry, str]:
@@ -128,7 +129,8 @@ class FeaturesEngine(StorageEngine):
                 results = list(pool.map(one, symbols))
         else:
             results = [one(symbols[0])]
-        blocks = [(entry.bars, entry.X, entry.y) for entry, _ in results]
+        blocks = [(entry.bars.slice(entry.skip, len(entry.bars)), entry.X[entry.skip:], entry.y[entry.skip:])
+                  for entry, _ in results]
         modes = {symbol: mode for symbol, (_, mode) in zip(symbols, results, strict=True)}
         counts = [len(bars) for bars, _, _ in blocks]
         return ComputeReply(
@@ -159,6 +161,14 @@ class FeaturesEngine(StorageEngine):
             raise NotFound(f"no {req.timeframe} bars for {symbol!r} in the requested range", field="symbols")
         return bars
 
+    def _read_warm(self, symbol: str, req: ComputeRequest, warmup: int | None) -> tuple[Bars, int]:
+        """The requested bars preceded by the set's warm-up (see :mod:`.warm`)."""
+        bars, skip = read_warm(self.catalog, symbol, req.timeframe, req.start_ns, req.end_ns, req.limit, warmup,
+                               max_bars=self.settings.max_bars_per_request)
+        if len(bars) == skip:
+            raise NotFound(f"no {req.timeframe} bars for {symbol!r} in the requested range", field="symbols")
+        return bars, skip
+
     def _entry(self, fs: FeatureSet, key: CacheKey, req: ComputeRequest,
                others: dict[str, Bars]) -> tuple[Entry, str]:
         symbol = key[1]
@@ -173,9 +183,9 @@ class FeaturesEngine(StorageEngine):
                 return grown, "incremental"
         from nautilus.features import compute_rows
 
-        bars = self._read(symbol, req)
+        bars, skip = self._read_warm(symbol, req, fs.warmup)
         X, y = compute_rows(fs, bars, {**others, symbol: bars})
-        entry = Entry(versions=versions, bars=bars, X=X, y=y)
+        entry = Entry(versions=versions, bars=bars, X=X, y=y, skip=skip)
         self.cache.put(key, entry)
         return entry, "miss"
 
@@ -202,4 +212,4 @@ class FeaturesEngine(StorageEngine):
         from_row = max(0, len(old) - fs.horizon)
         X_tail, y_tail = compute_rows(fs, bars, {old.symbol: bars}, from_row=from_row)
         return Entry(versions=versions, bars=bars, X=np.concatenate([entry.X[:from_row], X_tail]),
-                     y=np.concatenate([entry.y[:from_row], y_tail]))
+                     y=np.concatenate([entry.y[:from_row], y_tail]), skip=entry.skip)

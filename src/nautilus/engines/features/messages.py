@@ -29,6 +29,7 @@ class FeatureSetInfo(msgspec.Struct, kw_only=True):
     feature_names: list[str]
     target_names: list[str]
     definition: dict[str, Any]
+    warmup: int | None = None  # bars loaded before a requested range (None: the whole history)
 
 
 class FeatureSetList(msgspec.Struct, kw_only=True):
@@ -37,7 +38,8 @@ class FeatureSetList(msgspec.Struct, kw_only=True):
 
 class ComputeRequest(msgspec.Struct, kw_only=True):
     """A saved or built-in set by ``name``, or an inline ``definition``; bars of ``symbols`` in
-    [start_ns, end_ns) (the last ``limit`` of them). Features are computed from those bars only."""
+    [start_ns, end_ns) (the last ``limit`` of them). Features are computed over those bars preceded by the set's
+    warm-up (``FeatureSetInfo.warmup`` bars, or the whole history), so a row's values do not depend on the range."""
 
     name: str | None = None
     definition: Any = None

@@ -24,7 +24,8 @@ from nautilus.core.plain import plain
 from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.features.store import FeatureSetStore
-from nautilus.engines.marketdata.query import bars_extent, normalize_symbol, read_bars
+from nautilus.engines.features.warm import read_warm
+from nautilus.engines.marketdata.query import bars_extent, normalize_symbol
 from nautilus.engines.ml.jobs import MAX_KEPT, Job, JobManager
 from nautilus.engines.ml.messages import (
     JobId,
@@ -191,16 +192,24 @@ class MLEngine(StorageEngine):
             admit(rows(True) * columns, cap, "symbols", "max_matrix_cells", what)
 
     def _frame(self, fs: Any, symbols: list[str], timeframe: str, start_ns: int | None, end_ns: int | None) -> Any:
+        """The feature frame of ``symbols`` over [start_ns, end_ns): features warm up on the set's warm-up bars
+        before the range (rows dropped after), so a row's inputs do not depend on the range."""
         from nautilus.features import compute_universe
 
+        first: dict[str, int] = {}
+
         def load(symbol: str) -> Any:
-            bars = read_bars(self.catalog, symbol, timeframe, start_ns, end_ns,
-                             max_bars=self.settings.max_bars_per_request)
-            if len(bars) == 0:
+            bars, skip = read_warm(self.catalog, symbol, timeframe, start_ns, end_ns, None, fs.warmup,
+                                   max_bars=self.settings.max_bars_per_request)
+            if len(bars) == skip:
                 raise NotFound(f"no {timeframe} bars for {symbol!r} in the requested range", field="symbols")
+            if symbol in symbols:
+                first[symbol] = int(bars.ts[skip])
             return bars
 
-        return compute_universe(fs, symbols, load, workers=2)
+        frame = compute_universe(fs, symbols, load, workers=2)
+        starts = np.array([first[str(s)] for s in frame.symbols], dtype=np.int64)
+        return frame.take(np.flatnonzero(frame.ts >= starts)) if len(frame) else frame
 
     def _run(self, job: Job, req: TrainRequest, plan: dict[str, Any]) -> dict[str, Any]:
         from nautilus.ml import registry

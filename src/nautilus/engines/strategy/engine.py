@@ -23,6 +23,7 @@ from nautilus.core.talib_loader import preload_talib
 from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
+from nautilus.engines.features.warm import read_warm
 from nautilus.engines.marketdata.query import normalize_symbol, read_bars
 from nautilus.engines.strategy import artifacts
 from nautilus.engines.strategy.messages import (
@@ -76,6 +77,15 @@ class StrategyEngine(StorageEngine):
             raise NotFound(f"no {sel.timeframe} bars for {sel.symbol!r} in the requested range", field="start")
         return bars
 
+    def _warm_bars(self, sel: BarsSelector, warmup: int | None) -> tuple[Bars, int]:
+        """The selected bars preceded by ``warmup`` earlier ones (``None``: all of them) and how many those are:
+        indicators and signals warm up on them, replies and trades cover the selection only."""
+        bars, skip = read_warm(self.catalog, sel.symbol, sel.timeframe, sel.start_ns, sel.end_ns, sel.limit,
+                               warmup, max_bars=self.settings.max_bars_per_request)
+        if len(bars) == skip:
+            raise NotFound(f"no {sel.timeframe} bars for {sel.symbol!r} in the requested range", field="start")
+        return bars, skip
+
     # Catalogues ---------------------------------------------------------------------------------
     @handler
     def list_indicators(self) -> CatalogReply:
@@ -103,12 +113,15 @@ class StrategyEngine(StorageEngine):
         if not req.indicators:
             raise InvalidInput("give at least one indicator", field="indicators")
         from nautilus.strategy import indicators
+        from nautilus.strategy.indicators.warmups import combine
 
         specs = [indicators.parse_spec(spec) for spec in req.indicators]
-        bars = self._bars(req)
-        columns = indicators.compute_many(specs, bars)
-        return IndicatorsReply(symbol=bars.symbol, timeframe=bars.timeframe, ts=bars.ts, columns=columns,
-                               specs=[indicators.spec_dict(spec) for spec in specs])
+        bar_ns = timeframe_ns(req.timeframe)
+        warmup = combine([indicators.warmup(spec, bar_ns) for spec in specs])
+        warm, skip = self._warm_bars(req, warmup)
+        columns = {k: v[skip:] for k, v in indicators.compute_many(specs, warm).items()}
+        return IndicatorsReply(symbol=warm.symbol, timeframe=warm.timeframe, ts=warm.ts[skip:], columns=columns,
+                               specs=[indicators.spec_dict(spec) for spec in specs], warmup=skip)
 
     @handler
     def patterns(self, req: PatternsRequest) -> PatternsReply:
@@ -210,10 +223,13 @@ class StrategyEngine(StorageEngine):
     def backtest(self, req: BacktestRequest) -> BacktestReply:
         from nautilus.strategy import backtest
         from nautilus.strategy.backtest.config import config_for
+        from nautilus.strategy.backtest.strategies import strategy_warmup
 
-        bars = self._bars(req)
-        config = config_for(req.config, bars.timeframe)
         params = backtest.validate_params(req.strategy, req.params)
+        # given predictions are aligned to the selected bars: no warm-up then (model_signal needs none)
+        warm, skip = self._warm_bars(req, 0 if req.predictions is not None else strategy_warmup(req.strategy, params))
+        bars = warm.slice(skip, len(warm))
+        config = config_for(req.config, bars.timeframe)
         predictions = None
         if req.predictions is not None and req.model is not None:
             raise InvalidInput("give predictions or a model, not both", field="model")
@@ -225,8 +241,8 @@ class StrategyEngine(StorageEngine):
             if predictions.shape != (len(bars),):
                 raise InvalidInput(f"predictions must have one value per bar ({len(bars)})", field="predictions")
         elif req.model is not None:
-            predictions = self._model_predictions(req.model, req.model_version, bars)
-        result = backtest.run_backtest(bars, req.strategy, params, config, predictions=predictions)
+            predictions = self._model_predictions(req.model, req.model_version, warm)
+        result = backtest.run_backtest(warm, req.strategy, params, config, predictions=predictions, warmup=skip)
         trades = _with_times(result.trades_list(), bars.ts)
         stats = _clean(result.stats)
         config_dict = msgspec.to_builtins(config)
@@ -278,13 +294,16 @@ class StrategyEngine(StorageEngine):
         field = "grid" if req.grid is not None else "samples"
         sets = math.prod(len(v) for v in req.grid.values()) if req.grid is not None else req.samples
         admit(sets, settings.max_sweep_size, field, "max_sweep_size", "parameter sets")
-        bars = self._bars(req)
-        admit(sets * len(bars), settings.max_matrix_cells, field, "max_matrix_cells", "parameter sets x bars")
+        warmup = sweep.sets_warmup(req.strategy, sweep.param_sets(req.strategy, req.grid, req.space, req.samples,
+                                                                  req.seed))
+        warm, skip = self._warm_bars(req, warmup)
+        bars = warm.slice(skip, len(warm))
+        admit(sets * len(warm), settings.max_matrix_cells, field, "max_matrix_cells", "parameter sets x bars")
         chunk = max(1, min(req.chunk, SWEEP_CHUNK_CELLS // len(bars))) if req.chunk >= 1 else req.chunk
         config = config_for(req.config, bars.timeframe)
         with self._sweep_lock:  # one sweep at a time: it already uses every core
             result = sweep.run_sweep(
-                bars, req.strategy, config, grid=req.grid, space=req.space, samples=req.samples,
+                warm, req.strategy, config, warmup=skip, grid=req.grid, space=req.space, samples=req.samples,
                 seed=req.seed, metric=req.metric, top=req.top, chunk=chunk, scheduler=settings.dask_scheduler,
                 walk_forward=None if req.walk_forward is None else msgspec.structs.asdict(req.walk_forward),
             )

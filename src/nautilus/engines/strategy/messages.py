@@ -33,6 +33,7 @@ class IndicatorsReply(msgspec.Struct, kw_only=True):
     ts: np.ndarray
     columns: dict[str, np.ndarray]
     specs: list[dict[str, Any]]
+    warmup: int = 0  # bars read before the range to warm the indicators up (computed on, not returned)
 
 
 class CatalogReply(msgspec.Struct, kw_only=True):

@@ -166,12 +166,14 @@ def _column_settings(cfg: BacktestConfig, k: int, overrides: dict[str, Any] | No
 
 
 def _simulate(o, h, l, c, le, lx, se, sx, cfg: BacktestConfig, overrides=None, keep_equity=True,
-              record_trades=True, sig_col=None):
+              record_trades=True, sig_col=None, warm_close=None):
     k = next(a for a in (le, lx, se, sx) if a is not None).shape[1] if sig_col is None else len(sig_col)
     cols = _column_settings(cfg, k, overrides)
     vol = None
-    if cfg.size_type == "vol_target":
-        vol = _k.rolling_vol_nb(c, cfg.vol_lookback, float(cfg.periods_per_year))
+    if cfg.size_type == "vol_target":  # measured over the warm-up too, then cut to the traded bars
+        source = c if warm_close is None else warm_close
+        vol = np.ascontiguousarray(_k.rolling_vol_nb(source, cfg.vol_lookback, float(cfg.periods_per_year))
+                                   [source.shape[0] - c.shape[0]:])
     return _k.simulate_signals(
         o, h, l, c, le, lx, se, sx, init_cash=cfg.init_cash, fee_rate=cfg.fee_rate, fixed_fee=cfg.fixed_fee,
         slippage=cfg.slippage, size_type=_SIZE_CODES[cfg.size_type], size=cols["size"],
@@ -244,6 +246,27 @@ def run_targets(open, close, targets, config: BacktestConfig | dict | None = Non
     return SimResult(trades=trades, equity=eq, stats=_stats_dict(stats), config=cfg.to_dict())
 
 
+def _check_warmup(warmup: int, n: int) -> int:
+    if isinstance(warmup, bool) or not isinstance(warmup, (int, np.integer)) or warmup < 0:
+        raise InvalidInput("warmup must be a whole number of bars >= 0", field="warmup")
+    if n - int(warmup) < 2:
+        raise InvalidInput(f"a backtest needs at least 2 bars after the {int(warmup)} warm-up bars", field="bars")
+    return int(warmup)
+
+
+def _cut(skip: int, prices: tuple[np.ndarray, ...], sig: SignalSet) -> tuple[tuple[np.ndarray, ...], SignalSet]:
+    """Prices and signals from bar ``skip`` on: the warm-up bars fed the indicators, they are never traded."""
+    if not skip:
+        return prices, sig
+
+    def rows(a):
+        return None if a is None else np.asfortranarray(a[skip:])
+
+    return (tuple(np.ascontiguousarray(x[skip:]) for x in prices),
+            SignalSet(rows(sig.entries), rows(sig.exits), rows(sig.short_entries), rows(sig.short_exits),
+                      sig.max_hold))
+
+
 def _strategy_inputs(bars, strategy: str | Strategy, predictions):
     strat = resolve_strategy(strategy) if isinstance(strategy, str) else strategy
     o, h, l, c = _prices(bars.open, bars.high, bars.low, bars.close)
@@ -289,28 +312,35 @@ def _strategy_overrides(sig: SignalSet, overrides: dict[str, list] | None,
 
 
 def run_backtest(bars, strategy: str | Strategy, params: dict[str, Any] | None = None,
-                 config: BacktestConfig | dict | None = None, predictions=None) -> BacktestResult:
-    """Run one strategy (a built-in's name, ``"package.module:attr"`` or a :class:`Strategy`) on ``bars``."""
+                 config: BacktestConfig | dict | None = None, predictions=None, warmup: int = 0) -> BacktestResult:
+    """Run one strategy (a built-in's name, ``"package.module:attr"`` or a :class:`Strategy`) on ``bars``.
+
+    The first ``warmup`` bars only warm the indicators up (signals are computed over all bars): nothing is
+    traded or measured on them; the result (equity, trades, statistics, ``ts``) covers the bars after them."""
     cfg = _config(config)
     strat, (o, h, l, c), predictions = _strategy_inputs(bars, strategy, predictions)
+    skip = _check_warmup(warmup, c.shape[0])
     p = validate_params(strat, params, allow_config=True)
     overrides = _split_overrides(cfg, [p])
-    sig = strat.build(o, h, l, c, [p], predictions)
+    warm_close = c
+    (o, h, l, c), sig = _cut(skip, (o, h, l, c), strat.build(o, h, l, c, [p], predictions))
     le, lx, se, sx = signal_sides(cfg, sig)
-    trades, eq, stats = _simulate(o, h, l, c, le, lx, se, sx, cfg, _strategy_overrides(sig, overrides))
-    return BacktestResult(strategy=strat.name, params=p, config=cfg.to_dict(), ts=np.asarray(bars.ts),
+    trades, eq, stats = _simulate(o, h, l, c, le, lx, se, sx, cfg, _strategy_overrides(sig, overrides),
+                                  warm_close=warm_close)
+    return BacktestResult(strategy=strat.name, params=p, config=cfg.to_dict(), ts=np.asarray(bars.ts)[skip:],
                           equity=np.ascontiguousarray(eq[:, 0]), trades=trades,
                           stats={name: float(stats[0, i]) for i, name in enumerate(STAT_NAMES)})
 
 
 def run_param_grid(bars, strategy: str, param_list: list[dict[str, Any]],
                    config: BacktestConfig | dict | None = None, keep_equity: bool = False, predictions=None,
-                   chunk_size: int | None = None):
+                   chunk_size: int | None = None, warmup: int = 0):
     """Statistics for every parameter dict, one row each (in ``param_list`` order).
 
     Columns are grouped by parameter values (so indicator lines are shared) and simulated in chunks of
     ``chunk_size`` columns (default: sized to ~128 MB of working memory) in stats-only mode. Returns
-    a pandas DataFrame, or ``(DataFrame, equity [n, k])`` with ``keep_equity=True``.
+    a pandas DataFrame, or ``(DataFrame, equity [n, k])`` with ``keep_equity=True``. The first ``warmup``
+    bars only warm the indicators up (see :func:`run_backtest`); ``n`` counts the bars after them.
     """
     import pandas as pd
 
@@ -320,8 +350,10 @@ def run_param_grid(bars, strategy: str, param_list: list[dict[str, Any]],
         raise InvalidInput("param_list must be a non-empty list of parameter dicts", field="param_list")
     validated = [validate_params(strat, p, allow_config=True) for p in param_list]
     overrides = _split_overrides(cfg, validated)
+    skip = _check_warmup(warmup, c.shape[0])
+    warm = (o, h, l, c)
     k = len(validated)
-    n = c.shape[0]
+    n = c.shape[0] - skip
     names = [p.name for p in strat.params]
     order = sorted(range(k), key=lambda i: tuple(validated[i][nm] for nm in names))
     per_col = 12 * n + (8 * n if keep_equity else 0)
@@ -338,11 +370,11 @@ def run_param_grid(bars, strategy: str, param_list: list[dict[str, Any]],
         firsts = {}
         for pos, i in enumerate(idx):
             firsts.setdefault(int(sig_col[pos]), validated[i])
-        sig = strat.build(o, h, l, c, [firsts[u] for u in range(len(distinct))], predictions)
+        prices, sig = _cut(skip, warm, strat.build(*warm, [firsts[u] for u in range(len(distinct))], predictions))
         le, lx, se, sx = signal_sides(cfg, sig)
         sub = None if overrides is None else {key: [vals[i] for i in idx] for key, vals in overrides.items()}
-        _, eq, stats = _simulate(o, h, l, c, le, lx, se, sx, cfg, _strategy_overrides(sig, sub, sig_col),
-                                 keep_equity=keep_equity, record_trades=False, sig_col=sig_col)
+        _, eq, stats = _simulate(*prices, le, lx, se, sx, cfg, _strategy_overrides(sig, sub, sig_col),
+                                 keep_equity=keep_equity, record_trades=False, sig_col=sig_col, warm_close=c)
         stats_all[idx] = stats
         if keep_equity:
             equity_all[:, idx] = eq

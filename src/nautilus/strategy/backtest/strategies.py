@@ -424,6 +424,42 @@ def _load_file(module: str, path: Path) -> ModuleType:
         return mod
 
 
+def _candle_lookback(pattern: str) -> int:
+    from talib import abstract
+
+    return int(abstract.Function("CDL" + pattern).lookback)
+
+
+def strategy_warmup(strategy: str | Strategy, params: dict[str, Any]) -> int | None:
+    """Bars before the first traded bar that the signals of ``params`` (validated) read, so a signal there
+    equals the full-history one: crossings need the lines at ``t - 1`` too; EMA and RSI lines their
+    convergence (:mod:`nautilus.strategy.indicators.warmups`). ``None``: the whole history (a user strategy
+    that declares nothing; it may define ``warmup(params) -> int | None``)."""
+    from nautilus.strategy.indicators.warmups import MAX_WARMUP, convergence_bars
+
+    strat = get_strategy(strategy) if isinstance(strategy, str) else strategy
+    name = strat.name if strat is STRATEGIES.get(strat.name) else None
+    if name == "sma_cross":
+        return int(params["slow"])
+    if name == "ema_cross":
+        bars = int(params["slow"]) + convergence_bars(params["slow"], 2)
+        return None if bars > MAX_WARMUP else bars
+    if name == "rsi_reversion":
+        bars = int(params["period"]) + 1 + convergence_bars(params["period"], 2)
+        return None if bars > MAX_WARMUP else bars
+    if name == "donchian_breakout":
+        return max(int(params["period"]), int(params["exit_period"]))
+    if name == "candle_pattern":
+        return _candle_lookback(params["pattern"])
+    if name == "model_signal":
+        return 0  # predictions come aligned to the bars, computed from their own warm-up
+    declared = getattr(strat, "warmup", None)
+    if callable(declared):
+        value = declared(params)
+        return None if value is None else max(0, int(value))
+    return None
+
+
 def list_strategies() -> list[dict[str, Any]]:
     return [s.to_dict() for s in STRATEGIES.values()]
 

@@ -52,6 +52,7 @@ __all__ = [
     "output_columns",
     "parse_spec",
     "spec_dict",
+    "warmup",
 ]
 
 SpecLike = IndicatorSpec | Mapping[str, Any] | str
@@ -77,6 +78,16 @@ def lookback(spec: SpecLike) -> int:
     if ind.talib_name is None:
         return extra.lookback(s.name, s.params)
     return _talib_lookback(ind.talib_name, tuple((k, v) for k, v in s.params.items() if k != "input"))
+
+
+def warmup(spec: SpecLike, bar_ns: int | None = None) -> int | None:
+    """Bars to load before the first requested bar so every value equals the full-history one (within
+    :data:`.warmups.RTOL` of the output's scale); ``None``: the whole stored history (running totals, ratchets).
+    ``bar_ns`` (the bar length) bounds session-reset indicators (VWAP). See :mod:`.warmups`."""
+    from nautilus.strategy.indicators import warmups as _warmup
+
+    s = parse_spec(spec)
+    return _warmup.warmup_bars(s.name, s.indicator.unstable, s.params, lookback(s), bar_ns)
 
 
 @functools.lru_cache(maxsize=4096)
