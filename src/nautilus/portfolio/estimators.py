@@ -5,6 +5,12 @@ Conventions
 - Estimates are annualised by ``periods_per_year`` (252 for daily bars): mean x ppy, covariance x ppy.
 - ``mean_returns`` is the arithmetic mean; ``sample_cov`` uses ``ddof=1``; ``ledoit_wolf_cov`` is
   sklearn's ``LedoitWolf`` (shrinkage towards a scaled identity, Ledoit & Wolf 2004) on the same returns.
+- Missing values follow an explicit ``nan_policy`` (never silently): ``"refuse"`` (default) raises
+  ``InvalidInput`` naming the first column with a NaN and how many it has; ``"drop"`` drops every row with a
+  NaN (listwise: numpy on the complete rows); ``"pairwise"`` uses, for each mean, the column's observations
+  and, for each covariance entry, the rows where both columns are observed (``pandas.DataFrame.cov``, which
+  may not be positive semi-definite; Ledoit-Wolf and scenario methods need complete rows and refuse it).
+  Infinite values are always refused.
 Bad input raises ``InvalidInput`` naming the field.
 """
 
@@ -18,20 +24,62 @@ from sklearn.covariance import LedoitWolf
 from nautilus.core.errors import InvalidInput
 
 COV_ESTIMATORS = ("sample", "ledoit_wolf")
+NAN_POLICIES = ("refuse", "pairwise", "drop")
 
 
-def as_returns(returns: object, assets: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
-    """Validate a returns matrix and its asset names; return ``(float array, names)``."""
+def check_nan_policy(nan_policy: str) -> str:
+    if nan_policy not in NAN_POLICIES:
+        raise InvalidInput(f"nan_policy must be one of {', '.join(NAN_POLICIES)}, got {nan_policy!r}",
+                           field="nan_policy")
+    return nan_policy
+
+
+def as_returns(returns: object, assets: Sequence[str] | None = None,
+               nan_policy: str = "refuse") -> tuple[np.ndarray, list[str]]:
+    """Validate a returns matrix and its asset names; return ``(float array, names)``. NaNs follow
+    ``nan_policy`` (module docstring): refused naming the column, rows dropped, or kept for pairwise use."""
+    check_nan_policy(nan_policy)
     try:
         r = np.asarray(returns, dtype=float)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"returns must be a numeric matrix: {exc}", field="returns") from exc
     if r.ndim != 2 or r.shape[0] < 2 or r.shape[1] < 1:
         raise InvalidInput("returns must be a [n_obs >= 2, n_assets >= 1] matrix", field="returns")
-    if not np.all(np.isfinite(r)):
-        raise InvalidInput("returns contain NaN or infinite values", field="returns")
     names = _names(assets, r.shape[1])
+    if np.isinf(r).any():
+        col = int(np.isinf(r).any(axis=0).argmax())
+        raise InvalidInput(f"returns of {names[col]!r} (column {col}) contain infinite values", field="returns")
+    r = apply_nan_policy(r, nan_policy, names)
     return r, names
+
+
+def apply_nan_policy(r: np.ndarray, nan_policy: str, names: Sequence[str] | None = None,
+                     min_rows: int = 2) -> np.ndarray:
+    """``r`` under ``nan_policy``: ``refuse`` raises naming the first column with a NaN, ``drop`` keeps the
+    complete rows (at least ``min_rows``), ``pairwise`` returns ``r`` as is (each column needs ``min_rows``
+    observations)."""
+    check_nan_policy(nan_policy)
+    missing = np.isnan(r)
+    if not missing.any():
+        return r
+    label = names if names is not None else [f"asset_{i}" for i in range(r.shape[1])]
+    per_col = missing.sum(axis=0)
+    if nan_policy == "refuse":
+        col = int(np.argmax(per_col > 0))
+        raise InvalidInput(f"returns of {label[col]!r} (column {col}) have {int(per_col[col])} missing value(s) "
+                           "(NaN); give nan_policy 'drop' (complete rows) or 'pairwise'", field="returns")
+    if nan_policy == "drop":
+        kept = r[~missing.any(axis=1)]
+        if kept.shape[0] < min_rows:
+            raise InvalidInput(f"returns have {kept.shape[0]} complete row(s) after dropping NaNs; need {min_rows}",
+                               field="returns")
+        return kept
+    short = np.flatnonzero(r.shape[0] - per_col < min_rows)
+    if short.size:
+        col = int(short[0])
+        raise InvalidInput(f"returns of {label[col]!r} (column {col}) have fewer than {min_rows} observations",
+                           field="returns")
+    return r
 
 
 def _names(assets: Sequence[str] | None, n: int) -> list[str]:
@@ -45,30 +93,54 @@ def _names(assets: Sequence[str] | None, n: int) -> list[str]:
     return names
 
 
-def mean_returns(returns: np.ndarray, periods_per_year: float = 252.0) -> np.ndarray:
-    """Annualised arithmetic mean of simple returns."""
+def mean_returns(returns: np.ndarray, periods_per_year: float = 252.0, nan_policy: str = "refuse") -> np.ndarray:
+    """Annualised arithmetic mean of simple returns (pairwise: each column's observations)."""
     _check_ppy(periods_per_year)
-    return np.asarray(returns, dtype=float).mean(axis=0) * periods_per_year
+    r = apply_nan_policy(np.atleast_2d(np.asarray(returns, dtype=float)), nan_policy, min_rows=1)
+    return np.nanmean(r, axis=0) * periods_per_year if nan_policy == "pairwise" else r.mean(axis=0) * periods_per_year
 
 
-def sample_cov(returns: np.ndarray, periods_per_year: float = 252.0) -> np.ndarray:
-    """Annualised sample covariance (ddof=1)."""
+def sample_cov(returns: np.ndarray, periods_per_year: float = 252.0, nan_policy: str = "refuse") -> np.ndarray:
+    """Annualised sample covariance (ddof=1); NaNs by ``nan_policy`` (pairwise equals ``DataFrame.cov()``)."""
     _check_ppy(periods_per_year)
-    return np.atleast_2d(np.cov(np.asarray(returns, dtype=float), rowvar=False, ddof=1)) * periods_per_year
+    r = apply_nan_policy(np.atleast_2d(np.asarray(returns, dtype=float)), nan_policy)
+    if nan_policy == "pairwise" and np.isnan(r).any():
+        return _pairwise_cov(r) * periods_per_year
+    return np.atleast_2d(np.cov(r, rowvar=False, ddof=1)) * periods_per_year
 
 
-def ledoit_wolf_cov(returns: np.ndarray, periods_per_year: float = 252.0) -> np.ndarray:
-    """Annualised Ledoit-Wolf shrunk covariance (sklearn ``LedoitWolf``, centred data)."""
+def _pairwise_cov(r: np.ndarray) -> np.ndarray:
+    """ddof=1 covariance of each pair over the rows where both are observed (NaN below 2 such rows)."""
+    k = r.shape[1]
+    out = np.full((k, k), np.nan)
+    ok = ~np.isnan(r)
+    for i in range(k):
+        for j in range(i, k):
+            both = ok[:, i] & ok[:, j]
+            m = int(both.sum())
+            if m >= 2:
+                x, y = r[both, i], r[both, j]
+                out[i, j] = out[j, i] = float(np.dot(x - x.mean(), y - y.mean()) / (m - 1))
+    return out
+
+
+def ledoit_wolf_cov(returns: np.ndarray, periods_per_year: float = 252.0, nan_policy: str = "refuse") -> np.ndarray:
+    """Annualised Ledoit-Wolf shrunk covariance (sklearn ``LedoitWolf``, centred data); needs complete rows
+    (``nan_policy`` refuse or drop)."""
     _check_ppy(periods_per_year)
-    return LedoitWolf().fit(np.asarray(returns, dtype=float)).covariance_ * periods_per_year
+    if check_nan_policy(nan_policy) == "pairwise":
+        raise InvalidInput("ledoit_wolf needs complete rows: nan_policy 'refuse' or 'drop'", field="nan_policy")
+    r = apply_nan_policy(np.atleast_2d(np.asarray(returns, dtype=float)), nan_policy)
+    return LedoitWolf().fit(r).covariance_ * periods_per_year
 
 
-def estimate_cov(returns: np.ndarray, method: str = "sample", periods_per_year: float = 252.0) -> np.ndarray:
+def estimate_cov(returns: np.ndarray, method: str = "sample", periods_per_year: float = 252.0,
+                 nan_policy: str = "refuse") -> np.ndarray:
     """Dispatch on ``method`` in ``COV_ESTIMATORS``."""
     if method == "sample":
-        return sample_cov(returns, periods_per_year)
+        return sample_cov(returns, periods_per_year, nan_policy)
     if method == "ledoit_wolf":
-        return ledoit_wolf_cov(returns, periods_per_year)
+        return ledoit_wolf_cov(returns, periods_per_year, nan_policy)
     raise InvalidInput(f"cov_estimator must be one of {COV_ESTIMATORS}, got {method!r}", field="cov_estimator")
 
 

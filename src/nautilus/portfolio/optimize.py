@@ -368,6 +368,7 @@ def optimize(
     assets: Sequence[str] | None = None,
     periods_per_year: float = 252.0,
     cov_estimator: str = "sample",
+    nan_policy: str = "refuse",
     bounds: BoundsSpec = None,
     w_current: Sequence[float] | Mapping[str, float] | None = None,
     max_turnover: float | None = None,
@@ -381,7 +382,9 @@ def optimize(
     ('max_sharpe' | 'mean_variance' | 'min_variance') (black_litterman), ``beta``, ``target_return``
     (min_cvar, which needs a returns matrix). Unknown params raise ``InvalidInput`` naming them.
     ``efficient_frontier`` puts the points in ``extra["frontier"]`` and returns the highest-Sharpe point's
-    weights as the result."""
+    weights as the result. ``nan_policy`` ('refuse' | 'drop' | 'pairwise', see
+    :mod:`nautilus.portfolio.estimators`) says what a NaN in ``returns`` does; scenario methods (min_cvar) need
+    complete rows."""
     if method not in METHODS:
         raise InvalidInput(f"method must be one of {METHODS}, got {method!r}", field="method")
     unknown = sorted(set(params) - set(_PARAMS[method]))
@@ -394,9 +397,12 @@ def optimize(
         mu, cov = returns
         returns = None
     if returns is not None:
-        scen, names = as_returns(returns, assets)
-        m = mean_returns(scen, periods_per_year) if mu is None else mu
-        s = estimate_cov(scen, cov_estimator, periods_per_year) if cov is None else cov
+        if nan_policy == "pairwise" and method == "min_cvar":
+            raise InvalidInput("min_cvar needs complete scenario rows: nan_policy 'refuse' or 'drop'",
+                               field="nan_policy")
+        scen, names = as_returns(returns, assets, nan_policy)
+        m = mean_returns(scen, periods_per_year, nan_policy) if mu is None else mu
+        s = estimate_cov(scen, cov_estimator, periods_per_year, nan_policy) if cov is None else cov
         m_arr, s_arr, names = check_mu_cov(m, s, names)
     elif mu is not None and cov is not None:
         m_arr, s_arr, names = check_mu_cov(mu, cov, assets)
@@ -456,7 +462,7 @@ def optimize(
         if k in used and used[k] is not None and not isinstance(used[k], Mapping | str):
             used[k] = np.asarray(used[k]).tolist()
     used.update(risk_free_rate=risk_free_rate, periods_per_year=periods_per_year, cov_estimator=cov_estimator,
-                max_turnover=max_turnover)
+                max_turnover=max_turnover, nan_policy=nan_policy)
     ret, vol, sh = portfolio_stats(w, mu_eval, cov_eval, risk_free_rate)
     return OptimizationResult(
         method=method, weights=_named(w, names), expected_return=ret, volatility=vol, sharpe=sh,

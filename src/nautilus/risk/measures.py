@@ -19,6 +19,17 @@ Sort losses from worst to best ``L(1) >= L(2) >= ... >= L(T)``:
 * ``VaR = L(k)``, the k-th worst loss;
 * ``CVaR = mean(L(1), ..., L(k))``, the mean of the k losses at or beyond the VaR observation.
 
+This is the platform's one historical VaR definition, the *lower empirical quantile*: ``-VaR`` is numpy's
+``percentile(pnl, 100 a, method="inverted_cdf")`` (Hyndman & Fan type 1), and
+:func:`nautilus.analytics.value_at_risk` / ``conditional_value_at_risk`` give the same numbers (as returns,
+negative for a loss) by default. Replies name it as ``"quantile_method": "inverted_cdf"``; analytics offers
+empyrical's linear interpolation as ``quantile_method="linear"``.
+
+Moments: :func:`sample_moments` reports the bias-corrected sample skewness and excess kurtosis (``skew``,
+``excess_kurtosis``; scipy's ``bias=False``, the platform default) and the moment estimators
+(``skew_biased``, ``excess_kurtosis_biased``; ``m3 / m2^1.5`` and ``m4 / m2^2 - 3``). The Cornish-Fisher
+expansion uses the moment estimators (its reply carries both).
+
 Weighted version (exponentially weighted historical simulation and any explicit ``weights``): the
 weights are normalised to sum to one, losses are sorted worst first (ties broken by position in the
 sample, stable sort), ``k`` is the first index whose cumulative weight reaches ``a`` (same 1e-9
@@ -62,6 +73,7 @@ __all__ = [
     "historical_cvar",
     "historical_var",
     "historical_var_cvar",
+    "sample_moments",
     "normal_var_cvar",
     "student_t_var_cvar",
     "tail_size",
@@ -70,6 +82,7 @@ __all__ = [
 ]
 
 METHODS = ("historical", "historical_ew", "fhs", "normal", "t", "cornish_fisher")
+QUANTILE_METHOD = "inverted_cdf"  # the historical VaR's quantile: the k-th worst loss (see the module doc)
 _EPS = 1e-9
 
 
@@ -406,6 +419,20 @@ def _sample_skew_kurt(x: np.ndarray) -> tuple[float, float]:
     return float(np.mean(d**3) / m2**1.5), float(np.mean(d**4) / m2**2 - 3.0)
 
 
+def sample_moments(x: Any) -> dict[str, float]:
+    """Skewness and excess kurtosis of a sample, both conventions: ``skew`` / ``excess_kurtosis`` bias-corrected
+    (``scipy.stats.skew(bias=False)``, ``kurtosis(bias=False)``; NaN below 3 / 4 observations) and
+    ``skew_biased`` / ``excess_kurtosis_biased`` (the moment estimators Cornish-Fisher uses). A constant sample
+    has 0 for the biased ones (the expansion reduces to the normal) and NaN for the corrected ones."""
+    v = np.asarray(x, dtype=float).reshape(-1)
+    n = v.size
+    constant = n == 0 or bool((v == v[0]).all())  # exactly: rounding in the mean must not invent a skew
+    g1, g2 = (0.0, 0.0) if constant and n else _sample_skew_kurt(v) if n else (math.nan, math.nan)
+    big1 = g1 * math.sqrt(n * (n - 1)) / (n - 2) if n > 2 and not constant else math.nan
+    big2 = ((n + 1) * g2 + 6.0) * (n - 1) / ((n - 2) * (n - 3)) if n > 3 and not constant else math.nan
+    return {"skew": big1, "excess_kurtosis": big2, "skew_biased": g1, "excess_kurtosis_biased": g2}
+
+
 # --------------------------------------------------------------------------------------------------
 # filtered historical simulation
 # --------------------------------------------------------------------------------------------------
@@ -581,6 +608,7 @@ def var_function(
             weights = _check_weights(options["weights"], r.shape[0])
         details["horizon_scaling"] = "sqrt"
         details["n_scenarios"] = r.shape[0]
+        details["quantile_method"] = QUANTILE_METHOD
 
         def f_hist(w: np.ndarray) -> tuple[float, float]:
             v, cv = historical_var_cvar(r @ w, c, weights)
@@ -598,6 +626,7 @@ def var_function(
             fits=fits,
             n_scenarios=scen.shape[0],
             horizon_scaling="sqrt" if n_sims is None else "simulated",
+            quantile_method=QUANTILE_METHOD,
             fallbacks=[i for i, fi in enumerate(fits) if fi["model"] != "garch"],
         )
         details["scenarios"] = scen
@@ -686,7 +715,7 @@ def var_cvar(
         out["sigma"] = math.sqrt(max(float(w @ np.asarray(out["covariance"]) @ w), 0.0))
     if method == "cornish_fisher":
         p = r @ w
-        sk, ku = _sample_skew_kurt(p)
-        out.update(sigma=float(np.std(p, ddof=1)), skew=sk, excess_kurtosis=ku)
+        out.update(sigma=float(np.std(p, ddof=1)), moments="cornish_fisher uses the *_biased (moment) estimators",
+                   **sample_moments(p))
     out.update(var=v, cvar=cv)
     return out
