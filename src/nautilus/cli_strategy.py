@@ -246,15 +246,19 @@ def backtest(
     end: Annotated[str | None, typer.Option(help="ISO 8601 end (exclusive)")] = None,
     save: Annotated[bool, typer.Option(help="Save the run")] = True,
     plot: Annotated[Path | None, typer.Option(help="Write the equity and drawdown chart (PNG)")] = None,
+    model: Annotated[str | None, typer.Option(help="model_signal: a registered model whose predictions over "
+                                                   "these bars are the signal")] = None,
+    model_version: Annotated[int | None, typer.Option(help="model_signal: the model's version (default: "
+                                                           "production, else the latest)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
-    """Backtest a built-in strategy on one symbol; prints the statistics."""
+    """Backtest a built-in strategy on one symbol; prints the statistics (model_signal: give --model)."""
     from nautilus.engines.strategy.messages import BacktestRequest
 
     req = BacktestRequest(symbol=symbol, timeframe=timeframe, start_ns=run_guarded(parse_time_arg, start, "start"),
                           end_ns=run_guarded(parse_time_arg, end, "end"), strategy=strategy,
                           params=parse_assignments(param, "param"), config=parse_assignments(config, "config"),
-                          save=save, include_equity=plot is not None)
+                          save=save, include_equity=plot is not None, model=model, model_version=model_version)
     reply = run_guarded(engine_client("strategy", get_settings()).call, "backtest", req)
     if as_json:
         print(json.dumps({"id": reply.id, "stats": reply.stats, "params": reply.params, "config": reply.config,

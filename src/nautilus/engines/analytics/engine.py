@@ -86,7 +86,8 @@ class AnalyticsEngine(StorageEngine):
         ppy = self._periods_per_year(req, src)
         bench, bench_name = self._benchmark(req, src)
         title = req.title or (f"Backtest {src.backtest_id}" if src.backtest_id is not None else "Tear sheet")
-        page = tear_sheet(src.returns[:, 0], src.ts, benchmark=None if bench is None else bench[:, 0],
+        # the benchmark is one 1-D series of returns (inline or from the catalog), not a column of a matrix
+        page = tear_sheet(src.returns[:, 0], src.ts, benchmark=None if bench is None else np.ravel(bench),
                           trades=src.trades, title=title, name=src.names[0],
                           benchmark_name=bench_name or "benchmark", periods_per_year=ppy,
                           risk_free=req.risk_free, meta=src.meta)
