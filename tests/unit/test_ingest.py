@@ -26,7 +26,8 @@ def ns(text: str) -> int:
 
 def parse(text: str, **kwargs):
     kwargs.setdefault("fmt", "csv")
-    return parse_bars(text.encode(), symbol="TEST", timeframe="1d", **kwargs)
+    kwargs.setdefault("timeframe", "1d")
+    return parse_bars(text.encode(), symbol="TEST", **kwargs)
 
 
 def rejected(text: str, **kwargs) -> InvalidInput:
@@ -199,19 +200,21 @@ def test_ambiguous_unknown_and_absent_columns_rejected():
 def test_naive_local_times_localised_across_a_dst_change():
     # New York moved from EST (UTC-5) to EDT (UTC-4) on 2024-03-10.
     text = HEADER + "".join(f"2024-03-{d} 09:30,1,1,1,1,1\n" for d in ("08", "11", "12"))
-    bars = parse(text, tz="America/New_York")
+    bars = parse(text, tz="America/New_York", timeframe="1m")  # intraday bars: their UTC open instant
     assert bars.ts.tolist() == [ns("2024-03-08T14:30Z"), ns("2024-03-11T13:30Z"), ns("2024-03-12T13:30Z")]
+    daily = parse(text, tz="America/New_York")  # daily bars: the session date, whatever the zone
+    assert daily.ts.tolist() == [ns("2024-03-08"), ns("2024-03-11"), ns("2024-03-12")]
 
 
 def test_nonexistent_local_time_rejected():
-    error = rejected(HEADER + GOOD + "2024-03-10 02:30,1,1,1,1,1\n", tz="America/New_York")
+    error = rejected(HEADER + GOOD + "2024-03-10 02:30,1,1,1,1,1\n", tz="America/New_York", timeframe="1h")
     assert error.message == (
         "row 2: local time 2024-03-10 02:30:00 does not exist in America/New_York (skipped by a DST change)"
     )
 
 
 def test_ambiguous_local_time_rejected():
-    error = rejected(HEADER + "2024-10-27 01:30,1,1,1,1,1\n", tz="Europe/London")
+    error = rejected(HEADER + "2024-10-27 01:30,1,1,1,1,1\n", tz="Europe/London", timeframe="1m")
     assert error.message == (
         "row 1: local time 2024-10-27 01:30:00 is ambiguous in Europe/London (repeated by a DST change)"
     )
@@ -220,8 +223,10 @@ def test_ambiguous_local_time_rejected():
 def test_aware_times_with_different_offsets_converted_to_utc():
     text = HEADER + "2024-03-08T09:30:00-05:00,1,1,1,1,1\n2024-03-11T09:30:00-04:00,1,1,1,1,1\n"
     text += "2024-03-12T13:30:00Z,1,1,1,1,1\n"
-    bars = parse(text, tz="Asia/Tokyo")  # tz applies to naive times only
+    bars = parse(text, tz="Asia/Tokyo", timeframe="1m")  # tz applies to naive times only
     assert bars.ts.tolist() == [ns("2024-03-08T14:30Z"), ns("2024-03-11T13:30Z"), ns("2024-03-12T13:30Z")]
+    daily = parse(text, tz="America/New_York")  # mixed offsets, brought to UTC: their dates in tz
+    assert daily.ts.tolist() == [ns("2024-03-08"), ns("2024-03-11"), ns("2024-03-12")]
 
 
 def test_mixed_naive_and_aware_times_rejected():
@@ -237,8 +242,10 @@ def test_epoch_units_explicit_and_guessed(unit):
         text = HEADER + "1709510400,1,1,1,1,1\n1709640000.5,1,1,1,1,1\n"
     else:
         text = HEADER + "".join(f"{t // factor},1,1,1,1,1\n" for t in expected)
-    assert parse(text, timestamp_unit=unit).ts.tolist() == expected
-    assert parse(text).ts.tolist() == expected
+    assert parse(text, timestamp_unit=unit, timeframe="1s").ts.tolist() == expected
+    assert parse(text, timeframe="1s").ts.tolist() == expected
+    assert parse(text).ts.tolist() == [ns("2024-03-04"), ns("2024-03-05")]  # daily: the UTC date
+    assert parse(text, tz="Asia/Tokyo").ts.tolist() == [ns("2024-03-04"), ns("2024-03-05")]  # 09:00, 21:00 there
 
 
 def test_epoch_text_that_is_not_a_number_rejected():
@@ -248,7 +255,8 @@ def test_epoch_text_that_is_not_a_number_rejected():
 
 def test_yyyymmdd_integers_and_explicit_formats():
     assert parse(HEADER + "20240304,1,1,1,1,1\n").ts.tolist() == [ns("2024-03-04T00:00Z")]
-    bars = parse(HEADER + "04/03/2024 16:00,1,1,1,1,1\n", datetime_format="%d/%m/%Y %H:%M", tz="Europe/Paris")
+    bars = parse(HEADER + "04/03/2024 16:00,1,1,1,1,1\n", datetime_format="%d/%m/%Y %H:%M", tz="Europe/Paris",
+                 timeframe="1h")
     assert bars.ts.tolist() == [ns("2024-03-04T15:00Z")]
 
 
@@ -313,10 +321,12 @@ def test_parquet_with_aware_timestamps():
 def test_parquet_with_naive_timestamps_and_epoch_ms():
     prices = {"open": [1.0], "high": [1.0], "low": [1.0], "close": [1.0], "volume": [1.0]}
     naive = pa.table({"date": pa.array([ns("2024-07-01T09:30") // 1000], pa.timestamp("us")), **prices})
-    bars = parse_bars(to_parquet(naive), fmt="parquet", symbol="P", timeframe="1d", tz="America/New_York")
+    bars = parse_bars(to_parquet(naive), fmt="parquet", symbol="P", timeframe="1m", tz="America/New_York")
     assert bars.ts.tolist() == [ns("2024-07-01T13:30Z")]
+    daily = parse_bars(to_parquet(naive), fmt="parquet", symbol="P", timeframe="1d", tz="America/New_York")
+    assert daily.ts.tolist() == [ns("2024-07-01")]
     epoch = pa.table({"time": pa.array([1719840600000], pa.int64()), **prices})
-    assert parse_bars(to_parquet(epoch), fmt="parquet", symbol="P", timeframe="1d").ts.tolist() == [
+    assert parse_bars(to_parquet(epoch), fmt="parquet", symbol="P", timeframe="1m").ts.tolist() == [
         ns("2024-07-01T13:30Z")
     ]
 

@@ -82,11 +82,13 @@ def test_matches_pandas_with_float_volumes(timeframe):
 
 def test_origin_shifts_the_buckets():
     bars = random_minute_bars(seed=3, n_minutes=5 * 1440)
-    origin = START + 13 * 3_600_000_000_000 + 30 * MINUTE  # buckets open at hh:30 (and 13:30 for days)
-    for timeframe in ("1h", "1d"):
+    origin = START + 13 * 3_600_000_000_000 + 30 * MINUTE  # buckets open at hh:30 (and 13:30 for 4h)
+    for timeframe in ("1h", "4h"):
         result = resample(bars, timeframe, origin_ns=origin)
         assert_matches(result, pandas_reference(bars, timeframe, origin_ns=origin))
         assert np.all((result.ts - origin) % timeframe_ns(timeframe) == 0)
+    daily = resample(bars, "1d", origin_ns=origin)  # daily bars are session dates: the origin does not move them
+    assert np.array_equal(daily.ts, resample(bars, "1d").ts) and np.all(daily.ts % timeframe_ns("1d") == 0)
 
 
 def test_gap_days_produce_no_bars():
@@ -183,6 +185,8 @@ def bar_series(draw) -> Bars:
 )
 def test_equals_python_oracle(bars, timeframe, origin):
     result = resample(bars, timeframe, origin_ns=origin)
+    if timeframe == "1d":
+        origin = 0  # daily bars are session dates (UTC days without a calendar): the origin does not move them
     expected = oracle(bars, timeframe_ns(timeframe), origin)
     assert result.ts.tolist() == list(expected)
     got = zip(*(getattr(result, name).tolist() for name in COLUMNS), strict=True)

@@ -12,6 +12,12 @@ and the broken rule:
 - high >= max(open, close) and low <= min(open, close) (hence high >= low).
 
 Unsorted rows are accepted and sorted; the whole file is rejected on the first problem.
+
+Time stamps follow the bar time model (:mod:`nautilus.core.timeframe`): intraday bars at their UTC open
+instant; daily and longer bars at 00:00 UTC of their session date, which is the date the file gives them:
+the written date of a naive time (``tz`` does not move it), the date in its own UTC offset of an aware one
+(in ``tz`` when pandas had to bring mixed offsets to UTC), the date in ``tz`` of an epoch number. So one file
+ingested with and without ``tz`` gives the same daily series.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import pyarrow.parquet as pq
 from nautilus.core.bars import COLUMNS, Bars
 from nautilus.core.bounds import TS_MAX_NS, TS_MIN_NS, TS_RANGE_TEXT
 from nautilus.core.errors import InvalidInput
-from nautilus.core.timeframe import timeframe_ns
+from nautilus.core.timeframe import is_session_timeframe, timeframe_ns
 
 CANONICAL = ("ts", *COLUMNS)
 PRICES = ("open", "high", "low", "close")
@@ -77,7 +83,8 @@ def parse_bars(
     _check_options(fmt, symbol, tz, timestamp_unit)
     frame = _read_frame(data, fmt)
     names = resolve_columns(list(frame.columns), columns)
-    ts, ts_valid, ts_problem = _bounded(*_parse_timestamps(frame[names["ts"]], tz, timestamp_unit, datetime_format))
+    ts, ts_valid, ts_problem = _bounded(*_parse_timestamps(frame[names["ts"]], tz, timestamp_unit, datetime_format,
+                                                           is_session_timeframe(timeframe)))
     converted = {name: _to_float(frame[names[name]], name) for name in COLUMNS}
     values = {name: array for name, (array, _) in converted.items()}
     problems = [
@@ -175,17 +182,19 @@ def _read_frame(data: bytes, fmt: str) -> pd.DataFrame:
 
 
 def _parse_timestamps(
-    raw: pd.Series, tz: str, unit: str | None, datetime_format: str | None
+    raw: pd.Series, tz: str, unit: str | None, datetime_format: str | None, session_dates: bool = False
 ) -> tuple[np.ndarray, np.ndarray, _Problem | None]:
-    """UTC ns per row, the mask of rows that gave one, and the first row that did not."""
+    """UTC ns per row, the mask of rows that gave one, and the first row that did not; with ``session_dates``
+    00:00 UTC of each row's session date (see the module docstring)."""
     if pd.api.types.is_datetime64_any_dtype(raw):
         parsed = raw
     elif unit is not None or (_is_number(raw) and datetime_format is None and not _is_yyyymmdd(raw)):
-        return _epoch_to_ns(raw, unit)
+        ns, valid, problem = _epoch_to_ns(raw, unit)
+        return (_epoch_session_dates(ns, valid, tz), valid, problem) if session_dates else (ns, valid, problem)
     else:
         parsed = _parse_text(raw, datetime_format)
     in_range = _in_ns_range(parsed)
-    utc = _to_utc(parsed.where(in_range), tz)
+    utc = (_session_dates if session_dates else _to_utc)(parsed.where(in_range), tz)
     valid = _in_ns_range(utc)
     ns = np.where(valid, utc.array.asi8, 0) * EPOCH_UNITS[utc.dt.unit]
     if valid.all():
@@ -312,6 +321,25 @@ def _to_utc(parsed: pd.Series, tz: str) -> pd.Series:
     if parsed.dt.tz is None:
         parsed = parsed.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
     return parsed.dt.tz_convert("UTC")
+
+
+def _session_dates(parsed: pd.Series, tz: str) -> pd.Series:
+    """00:00 UTC of each time's wall-clock date: naive as written, aware in its own offset (in ``tz`` when the
+    offsets were mixed and pandas brought them to UTC)."""
+    if parsed.dt.tz is not None:
+        if str(parsed.dt.tz) == "UTC" and tz != "UTC":
+            parsed = parsed.dt.tz_convert(tz)
+        parsed = parsed.dt.tz_localize(None)
+    return parsed.dt.floor("D").dt.tz_localize("UTC")
+
+
+def _epoch_session_dates(ns: np.ndarray, valid: np.ndarray, tz: str) -> np.ndarray:
+    """00:00 UTC of the date in ``tz`` of each epoch instant (invalid rows stay as they are)."""
+    if tz == "UTC":
+        return np.where(valid, ns // 86_400_000_000_000 * 86_400_000_000_000, ns)
+    local = pd.Series(pd.to_datetime(np.where(valid, ns, 0), unit="ns", utc=True)).dt.tz_convert(tz)
+    days = local.dt.tz_localize(None).dt.floor("D").array.as_unit("ns").asi8
+    return np.where(valid, days, ns)
 
 
 def _dst_reason(local_time: pd.Timestamp, tz: str) -> str:

@@ -7,7 +7,15 @@ low the min, close the last close and volume the sum (added in time order). Buck
 are omitted, never fabricated. The target must be a whole multiple of the source timeframe.
 A calendar target (``1mo``, ``1q``, ``1y``) buckets by calendar period instead (see
 :func:`nautilus.core.timeframe.calendar_floor`); its source must be a calendar timeframe whose months divide
-the target's, or a fixed one that divides a day (so no source bar straddles two periods).
+the target's, or a fixed one that divides a day (so no source bar straddles two periods). A weekly target
+(``<n>w``) buckets by trading week: the week (anchor ``week_anchor``, Monday by default) of each bar's
+session date, stamped 00:00 UTC of the anchor day (:func:`nautilus.core.timeframe.week_floor`).
+
+Sessions: with an exchange ``calendar`` (``XNYS``, ...; see :mod:`nautilus.core.calendars`), intraday bars
+build daily and longer bars by the session whose ``[open, close)`` holds their open instant: a ``1d`` bar is
+one session (an early close ends it early) and bars outside every session (extended hours, holidays) are
+left out. Without a calendar, or under ``24/7`` and ``24/5``, a session is the UTC day. ``origin_ns`` shifts
+intraday targets only: daily and longer bars are stamped by session date.
 
 ``resample_nb`` is the single-pass kernel (``@njit(cache=True)``, NumPy arrays only); it returns a
 status instead of raising: the number of buckets written, or ``-(i + 1)`` when ``ts[i]`` is not greater
@@ -20,8 +28,17 @@ import numpy as np
 from numba import njit
 
 from nautilus.core.bars import Bars
+from nautilus.core.calendars import ALWAYS, WEEKDAYS, check_calendar, session_of
 from nautilus.core.errors import InvalidInput
-from nautilus.core.timeframe import calendar_floor, calendar_months, timeframe_ns
+from nautilus.core.timeframe import (
+    DEFAULT_WEEK_ANCHOR,
+    calendar_floor,
+    calendar_months,
+    is_session_timeframe,
+    period_floor,
+    timeframe_ns,
+    week_count,
+)
 
 DAY_NS = 86_400_000_000_000
 
@@ -41,28 +58,50 @@ def resample_problem(source: str, target: str) -> str | None:
     return None
 
 
-def bucket_start(ts: int, timeframe: str) -> int:
+def bucket_start(ts: int, timeframe: str, week_anchor: str = DEFAULT_WEEK_ANCHOR) -> int:
     """Open time of the ``timeframe`` bar (origin 0) holding ``ts``."""
-    months = calendar_months(timeframe)
-    if months is None:
-        return ts - ts % timeframe_ns(timeframe)
-    return int(calendar_floor(np.array([ts], dtype=np.int64), months)[0])
+    return int(period_floor(np.array([ts], dtype=np.int64), timeframe, week_anchor)[0])
 
 
-def resample(bars: Bars, timeframe: str, *, origin_ns: int = 0) -> Bars:
+def session_days(ts: np.ndarray, source: str, calendar: str | None) -> np.ndarray:
+    """The session date (ns) of each bar opening at ``ts``; -1 for intraday bars outside every session."""
+    ts = np.asarray(ts, dtype=np.int64)
+    if is_session_timeframe(source):
+        return ts
+    if calendar is None or check_calendar(calendar) in (ALWAYS, WEEKDAYS):
+        return ts // DAY_NS * DAY_NS
+    return session_of(calendar, ts)
+
+
+def resample(bars: Bars, timeframe: str, *, origin_ns: int = 0, calendar: str | None = None,
+             week_anchor: str = DEFAULT_WEEK_ANCHOR) -> Bars:
     """Bars of ``timeframe`` built from ``bars``; raises InvalidInput naming ``timeframe`` or ``bars``."""
     problem = resample_problem(bars.timeframe, timeframe)
     if problem is not None:
         raise InvalidInput(problem, field="timeframe")
     if len(bars) == 0:
         return Bars.empty(bars.symbol, timeframe)
+    months, weeks = calendar_months(timeframe), week_count(timeframe)
+    if is_session_timeframe(timeframe) and not is_session_timeframe(bars.timeframe):
+        days = session_days(bars.ts, bars.timeframe, calendar)
+        inside = days != -1  # a session date is a multiple of a day: -1 marks bars outside every session
+        if not inside.all():
+            bars = _take(bars, inside)
+            days = days[inside]
+            if len(bars) == 0:
+                return Bars.empty(bars.symbol, timeframe)
+    else:
+        days = np.asarray(bars.ts, dtype=np.int64)
     ts = np.ascontiguousarray(bars.ts, dtype=np.int64)
-    months = calendar_months(timeframe)
-    if months is None:
+    if months is not None:
+        buckets = calendar_floor(days, months)
+    elif weeks is not None:
+        buckets = period_floor(days, timeframe, week_anchor)
+    elif is_session_timeframe(timeframe):  # <n>d: blocks of n days counted from the epoch
+        buckets = days // timeframe_ns(timeframe) * timeframe_ns(timeframe)
+    else:
         target_ns = timeframe_ns(timeframe)
         buckets = (ts - origin_ns) // target_ns * target_ns + origin_ns
-    else:
-        buckets = calendar_floor(ts, months)
     capacity = len(bars)
     out_ts = np.empty(capacity, dtype=np.int64)
     out = np.empty((5, capacity), dtype=np.float64)
@@ -87,6 +126,11 @@ def resample(bars: Bars, timeframe: str, *, origin_ns: int = 0) -> Bars:
         close=out[3, :count].copy(),
         volume=out[4, :count].copy(),
     )
+
+
+def _take(bars: Bars, mask: np.ndarray) -> Bars:
+    return Bars(symbol=bars.symbol, timeframe=bars.timeframe, ts=np.ascontiguousarray(bars.ts[mask]),
+                **{c: np.ascontiguousarray(getattr(bars, c)[mask]) for c in ("open", "high", "low", "close", "volume")})
 
 
 @njit(cache=True)
