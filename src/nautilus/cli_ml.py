@@ -34,8 +34,9 @@ def _symbols(text: str) -> list[str]:
 
 
 def _metric_text(metrics: dict[str, Any] | None) -> str:
-    pooled = (metrics or {}).get("pooled") or {}
-    return ", ".join(f"{k} {v:.4f}" for k, v in pooled.items() if isinstance(v, float)) or "-"
+    """The headline: out-of-sample (walk-forward test) metrics only."""
+    head = (metrics or {}).get("headline") or {}
+    return ", ".join(f"{k} {v:.4f}" for k, v in head.items() if isinstance(v, float)) or "-"
 
 
 @model_app.command("tasks")
@@ -94,16 +95,22 @@ def train(
 
 def _print_metrics(m: dict[str, Any]) -> None:
     metrics = m.get("metrics") or {}
-    table = Table(title="out-of-sample (pooled over folds)")
+    table = Table(title="headline: out-of-sample (walk-forward test rows, pooled over folds)")
     table.add_column("metric")
-    table.add_column("model", justify="right")
-    table.add_column("baseline", justify="right")
-    pooled = metrics.get("pooled") or {}
+    table.add_column("model (out-of-sample)", justify="right")
+    table.add_column("baseline (out-of-sample)", justify="right")
+    table.add_column("model (in-sample, for comparison)", justify="right")
+    head = metrics.get("headline") or {}
     base = (metrics.get("baseline") or {}).get("pooled") or {}
-    for key, value in pooled.items():
+    inside = metrics.get("in_sample") or {}
+    inside = {**(inside.get("pooled") or {}), **({"hit_rate": inside["hit_rate"]} if "hit_rate" in inside else {})}
+
+    def text(v: Any) -> str:
+        return f"{v:.4f}" if isinstance(v, (int, float)) else "-"
+
+    for key, value in head.items():
         if isinstance(value, (int, float)):
-            b = base.get(key)
-            table.add_row(key, f"{value:.4f}", f"{b:.4f}" if isinstance(b, (int, float)) else "-")
+            table.add_row(key, text(value), text(base.get(key)), text(inside.get(key)))
     console.print(table)
 
 
@@ -113,7 +120,7 @@ def list_models(name: Annotated[str | None, typer.Option(help="Only this model")
     from nautilus.engines.ml.messages import ModelsRequest
 
     table = Table(title="models")
-    for col in ("name", "version", "stage", "kind", "target", "rows", "out-of-sample", "created"):
+    for col in ("name", "version", "stage", "kind", "target", "rows", "out-of-sample headline", "created"):
         table.add_column(col)
     for m in _call("models", ModelsRequest(name=name)).items:
         table.add_row(m["name"], str(m["version"]), m["stage"], m["kind"], m["target"], f"{m['n_rows']:,}",

@@ -232,15 +232,15 @@ class MLEngine(StorageEngine):
         self.jobs.report(job, 0.92, "writing artifacts")
         folder = self.models_dir / plan["name"] / job.id
         written = registry.write_artifacts(result, folder, onnx=req.onnx)
-        metrics = {"mean": result.summary.get("mean"), "pooled": result.summary.get("pooled"),
-                   "baseline": result.baseline, "best_iteration": result.best_iteration,
-                   "artifacts": sorted(written)}
+        metrics = {**_sample_metrics(result, frame, folder), "best_iteration": result.best_iteration,
+                   "artifacts": sorted(written) + [OOS_FILE]}
         try:
             row = self.database.add_model(
                 name=plan["name"], task=plan["task"].name if plan["task"] else None, kind=result.spec.kind,
                 objective=result.spec.objective, target=result.target, feature_set=fs.to_dict(),
                 feature_names=list(result.feature_names), params=msgspec.to_builtins(result.spec),
-                metrics=plain(metrics), folds=plain(result.fold_metrics), symbols=plan["symbols"],
+                metrics=plain(metrics), folds=plain([{**f, "sample": "out_of_sample"} for f in result.fold_metrics]),
+                symbols=plan["symbols"],
                 timeframe=req.timeframe, first_ts=int(result.data_start), last_ts=int(result.data_end),
                 n_rows=int(result.n_rows), artifact=str(folder))
         except BaseException:
@@ -370,14 +370,44 @@ class MLEngine(StorageEngine):
             ends = np.flatnonzero(np.r_[frame.symbols[1:] != frame.symbols[:-1], True])
             rows = ends
         keep, pred = registry.predict_frame(row, served.predictor, frame, rows)
+        from nautilus.ml.samples import sample_of
+
         reply = PredictReply(name=row["name"], version=row["version"], predictions=pred,
                              symbols=[str(s) for s in frame.symbols[keep]], ts=frame.ts[keep],
-                             feature_names=list(row["feature_names"]))
+                             feature_names=list(row["feature_names"]),
+                             sample=sample_of(frame.symbols[keep], frame.ts[keep], row["symbols"], int(row["first_ts"]),
+                                              int(row["last_ts"])))
         if not req.series:  # latest-bar predictions are signals: stream them to subscribers
             self.bus.publish(f"ml.predictions.{row['name']}", {
                 "version": row["version"], "symbols": reply.symbols, "ts": reply.ts.tolist(),
                 "predictions": np.asarray(pred).tolist()})
         return reply
+
+
+OOS_FILE = "oos_predictions.npz"  # the walk-forward test predictions the headline metrics come from
+
+
+def _sample_metrics(result: Any, frame: Any, folder: Any) -> dict[str, Any]:
+    """The registry's metrics, each group labelled with its sample (see :mod:`nautilus.ml.samples`); writes
+    the out-of-sample predictions (symbol, ts, truth, prediction) beside the model for anyone to re-check."""
+    from nautilus.ml import samples
+    from nautilus.ml.training.metrics import score
+    from nautilus.ml.training.prediction import predict_rows
+    from nautilus.ml.training.trainer import usable_rows
+
+    y = frame.y[:, frame.target_index(result.target)]
+    rows = np.asarray(result.oos_rows, dtype=np.int64)
+    pred = np.asarray(result.oos_pred, dtype=np.float64)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / OOS_FILE, symbols=frame.symbols[rows].astype(str), ts=frame.ts[rows], y=y[rows], pred=pred)
+    x = frame.X[:, [frame.feature_names.index(n) for n in result.feature_names]]
+    fitted = usable_rows(frame, result.target, result.spec)
+    in_pred = np.asarray(predict_rows(result.model, np.ascontiguousarray(x), fitted), dtype=np.float64)
+    in_sample = {"pooled": score(result.spec.objective, y[fitted], in_pred)}
+    if result.spec.objective == "binary":
+        in_sample["hit_rate"] = samples.hit_rate(y[fitted], in_pred)
+    return samples.labelled_metrics(result.spec.objective, result.summary, result.baseline, in_sample,
+                                    y[rows], pred)
 
 
 def _rows(rows: Any, served: Served) -> np.ndarray:

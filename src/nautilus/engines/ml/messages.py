@@ -97,6 +97,9 @@ class PredictReply(msgspec.Struct, kw_only=True):
     symbols: list[str] | None = None
     ts: np.ndarray | None = None
     feature_names: list[str] | None = None
+    # per prediction from the catalog: "in_sample" inside the training data (its symbols, first_ts..last_ts),
+    # else "out_of_sample" (see nautilus.ml.samples)
+    sample: list[str] | None = None
 
 
 class TaskList(msgspec.Struct, kw_only=True):
