@@ -9,12 +9,20 @@ import type { ColumnarBars } from "../lib/bars";
 import { PAGE_ENGINES } from "../lib/health";
 import { useLive } from "../lib/live";
 import { useInstruments } from "../lib/queries";
+import { hitRateOf, SAMPLE_LABEL, splitBySample } from "../lib/samples";
 import { fmtNum, fmtPct, fmtTs, predVsRealised } from "../lib/shape";
 
 interface Task { name: string; description: string; objective: string; model: { kind: string } }
 interface Metrics { [k: string]: number | string | undefined }
-interface Fold { fold: number; test_start: number; test_end: number; n_test?: number; metrics: Metrics }
-interface ModelRow { name: string; version: number; timeframe?: string; stage: string; task: string; kind: string; objective: string; symbols: string[]; created_at: string; metrics: { mean?: Metrics; baseline?: { mean?: Metrics } } }
+interface Fold { fold: number; test_start: number; test_end: number; n_test?: number; sample?: string; metrics: Metrics }
+// Every metric group names its sample; the headline is out-of-sample (walk-forward test rows) only.
+interface ModelMetrics {
+  headline?: Metrics;
+  out_of_sample?: { sample: string; mean?: Metrics; pooled?: Metrics };
+  in_sample?: { sample: string; pooled?: Metrics; hit_rate?: number };
+  baseline?: { sample?: string; mean?: Metrics; pooled?: Metrics };
+}
+interface ModelRow { name: string; version: number; timeframe?: string; stage: string; task: string; kind: string; objective: string; symbols: string[]; created_at: string; metrics: ModelMetrics }
 interface ModelDetail extends ModelRow { folds: Fold[]; feature_names: string[]; feature_importance?: Record<string, number> | number[]; importance?: Record<string, number> | number[] }
 interface Job { id: string; status: string; progress: number; message: string; name: string; model?: ModelRow | null; error?: { message?: string } | null }
 interface Research {
@@ -39,9 +47,9 @@ export default function ML() {
               { key: "name", label: "Name", render: (m) => <button type="button" onClick={() => setSelected(m.name)} aria-pressed={m.name === name}>{m.name}</button> },
               { key: "version", label: "v", num: true }, { key: "stage", label: "Stage", render: (m) => <span className="pill">{m.stage}</span> },
               { key: "kind", label: "Kind" }, { key: "task", label: "Task" },
-              { key: "acc", label: "Accuracy", num: true, render: (m) => fmtNum(m.metrics?.mean?.accuracy, 3) },
-              { key: "auc", label: "AUC / RMSE", num: true, render: (m) => fmtNum(m.metrics?.mean?.auc ?? m.metrics?.mean?.rmse, 3) },
-              { key: "base", label: "Baseline", num: true, render: (m) => fmtNum(m.metrics?.baseline?.mean?.accuracy ?? m.metrics?.baseline?.mean?.rmse, 3) },
+              { key: "acc", label: "Accuracy (out-of-sample)", num: true, render: (m) => fmtNum(m.metrics?.headline?.accuracy, 3) },
+              { key: "auc", label: "AUC / RMSE (out-of-sample)", num: true, render: (m) => fmtNum(m.metrics?.headline?.auc ?? m.metrics?.headline?.rmse, 3) },
+              { key: "base", label: "Baseline (out-of-sample)", num: true, render: (m) => fmtNum(m.metrics?.baseline?.pooled?.accuracy ?? m.metrics?.baseline?.pooled?.rmse, 3) },
             ]} />}
           </QueryView>
         </Card>
@@ -113,10 +121,10 @@ function ModelView({ name }: { name: string }) {
     queryKey: ["predict", name, model.data?.version, sym], enabled: !!sym && model.data?.objective === "binary",
     queryFn: async () => {
       const [p, bars] = await Promise.all([
-        post<{ predictions: number[]; ts: number[] }>(`${V1}/ml/predict`, { name, symbols: [sym], series: true }),
+        post<{ predictions: number[]; ts: number[]; sample?: string[] }>(`${V1}/ml/predict`, { name, symbols: [sym], series: true }),
         get<ColumnarBars>(`${V1}/marketdata/bars`, { symbol: sym!, timeframe: model.data!.timeframe ?? "1d" }),
       ]);
-      return predVsRealised(p.ts, p.predictions, bars.t, bars.close);
+      return { ...predVsRealised(p.ts, p.predictions, bars.t, bars.close), sample: p.sample };
     },
   });
   const m = model.data;
@@ -138,7 +146,8 @@ function ModelView({ name }: { name: string }) {
     xAxis: { type: "category", data: pred.data.rows.map((r) => fmtTs(r.t)) }, yAxis: { type: "value", min: 0, max: 1 },
     legend: { top: 0, textStyle: { color: "#c9d1d9" } }, dataZoom: [{ type: "inside" }],
     series: [
-      { type: "line", name: "P(up)", data: pred.data.rows.map((r) => r.p), showSymbol: false },
+      { type: "line", name: `P(up) ${SAMPLE_LABEL.in_sample}`, data: splitBySample(pred.data.rows, pred.data.sample, "in_sample"), showSymbol: false },
+      { type: "line", name: `P(up) ${SAMPLE_LABEL.out_of_sample}`, data: splitBySample(pred.data.rows, pred.data.sample, "out_of_sample"), showSymbol: false },
       { type: "scatter", name: "realised (1 = up)", data: pred.data.rows.map((r) => r.realised), symbolSize: 3, color: "#8b949e" },
     ],
   }, [pred.data]);
@@ -147,9 +156,10 @@ function ModelView({ name }: { name: string }) {
   if (!m) return null;
   return (
     <div className="grid">
-      <Card title={`${m.name} v${m.version} — fold metrics`}>
+      <Card title={`${m.name} v${m.version} — out-of-sample fold metrics (walk-forward test windows)`}>
+        <Headline m={m} />
         <p className="muted small">{m.kind} · {m.objective} · symbols {m.symbols.join(", ")} · {m.feature_names.length} features</p>
-        {foldOpt ? <EChart option={foldOpt} height={240} label="Fold metrics" /> : <Empty>No folds.</Empty>}
+        {foldOpt ? <EChart option={foldOpt} height={240} label="Out-of-sample fold metrics" /> : <Empty>No folds.</Empty>}
         <DataTable rows={m.folds} rowKey={(f) => f.fold} columns={[
           { key: "fold", label: "Fold", num: true }, { key: "test", label: "Test window", render: (f) => `${fmtTs(f.test_start)} → ${fmtTs(f.test_end)}` },
           ...Object.keys(m.folds[0]?.metrics ?? {}).map((k) => ({ key: k, label: k, num: true, render: (f: Fold) => fmtNum(f.metrics[k], 3) })),
@@ -161,10 +171,29 @@ function ModelView({ name }: { name: string }) {
       </Card>
       <Card title={`Predictions vs realised (${sym ?? "—"})`}>
         {m.objective !== "binary" ? <Empty>Shown for direction (binary) models.</Empty> : pred.isLoading ? <Loading /> : pred.isError ? <ErrorBox error={pred.error} /> :
-          pred.data && <><p className="small">Hit rate (P ≥ 0.5 vs next bar up): <strong>{fmtPct(pred.data.hitRate, 1)}</strong> over {pred.data.rows.length} predictions (in-sample and out-of-sample together)</p>
+          pred.data && <><p className="small" data-testid="pred-hit-rates">Hit rate (P ≥ 0.5 vs next bar up) of the current model's predictions,
+            by sample: {SAMPLE_LABEL.in_sample} {fmtPct(hitRateOf(pred.data.rows, pred.data.sample, "in_sample").rate, 1)} ({hitRateOf(pred.data.rows, pred.data.sample, "in_sample").n});
+            {" "}out-of-sample (bars after training) {fmtPct(hitRateOf(pred.data.rows, pred.data.sample, "out_of_sample").rate, 1)} ({hitRateOf(pred.data.rows, pred.data.sample, "out_of_sample").n}).
+            The headline above is the walk-forward out-of-sample hit rate.</p>
             {predOpt && <EChart option={predOpt} height={260} label="Predictions vs realised" />}</>}
       </Card>
     </div>
+  );
+}
+
+/** The model's headline: out-of-sample (walk-forward test rows) only; the in-sample figure is shown apart. */
+export function Headline({ m }: { m: ModelRow }) {
+  const h = m.metrics?.headline;
+  if (!h) return <p className="muted small">No out-of-sample metrics recorded for this version.</p>;
+  const main = h.hit_rate ?? h.accuracy;
+  return (
+    <p className="small" data-testid="model-headline">
+      {h.hit_rate != null || h.accuracy != null
+        ? <>Hit rate, {SAMPLE_LABEL.out_of_sample}: <strong>{fmtPct(main, 1)}</strong></>
+        : <>RMSE, {SAMPLE_LABEL.out_of_sample}: <strong>{fmtNum(h.rmse, 4)}</strong></>}
+      {" "}over {fmtNum(h.n, 0)} test rows
+      {m.metrics?.in_sample?.hit_rate != null && <span className="muted"> · {SAMPLE_LABEL.in_sample}: {fmtPct(m.metrics.in_sample.hit_rate, 1)} (not a measure of skill)</span>}
+    </p>
   );
 }
 
