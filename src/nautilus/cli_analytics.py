@@ -94,7 +94,12 @@ def _fmt(name: str, value: float | None) -> str:
 def stats(
     file: Annotated[Path, typer.Argument(help="CSV: a date column and one or more return (or equity) columns")],
     equity: Annotated[bool, typer.Option("--equity", help="The columns are equity curves, not returns")] = False,
-    periods_per_year: Annotated[float | None, typer.Option(help="Periods per year (default 252)")] = None,
+    timeframe: Annotated[str | None, typer.Option(help="Bar timeframe of the rows (default 1d)")] = None,
+    calendar: Annotated[str | None, typer.Option(help="Trading calendar: XNYS (default), 24/7, 24/5, ...")] = None,
+    periods_per_year: Annotated[float | None, typer.Option(
+        help="Periods per year (default: from the calendar and timeframe)")] = None,
+    quantile_method: Annotated[str, typer.Option(
+        help="VaR/CVaR: inverted_cdf (k-th worst, default) or linear (empyrical)")] = "inverted_cdf",
     risk_free: Annotated[float, typer.Option(help="Risk-free return per period")] = 0.0,
     benchmark: Annotated[str | None, typer.Option(help="Benchmark symbol from the catalog")] = None,
 ) -> None:
@@ -105,9 +110,12 @@ def stats(
     body = [SeriesBody(name=name, equity=values) if equity else SeriesBody(name=name, returns=values)
             for name, values in columns.items()]
     req = StatsRequest(ts=ts, series=body, periods_per_year=periods_per_year, risk_free=risk_free,
+                       timeframe=timeframe, calendar=calendar, quantile_method=quantile_method,
                        benchmark=BenchmarkBody(symbol=benchmark) if benchmark else None)
     reply = _call("stats", req)
-    table = Table(title=f"{file.name}: {reply.n} periods, {reply.periods_per_year:g} per year")
+    source = reply.periods_per_year_source if reply.periods_per_year_source == "given" else (
+        f"{reply.calendar} {reply.timeframe}")
+    table = Table(title=f"{file.name}: {reply.n} periods, {reply.periods_per_year:g} per year ({source})")
     table.add_column("statistic")
     for item in reply.series:
         table.add_column(item.name, justify="right")

@@ -39,20 +39,24 @@ def _none_to_nan(values):
 
 def test_backtest_stats_equal_the_module_on_the_artifact_equity(api, backtest) -> None:
     run_id = backtest["id"]
-    equity = np.asarray(backtest["equity"], dtype=float)
+    # the backtest's own returns: the first bar's against its starting cash, as its statistics
+    equity = np.asarray([backtest["config"]["init_cash"], *backtest["equity"]], dtype=float)
     returns = equity[1:] / equity[:-1] - 1
     r = api.get(f"/api/v1/analytics/backtests/{run_id}/stats")
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["source"] == "backtest" and body["backtest_id"] == run_id and body["n"] == len(returns)
     stats = body["series"][0]["stats"]
-    expected = A.summary(returns)
+    ppy = body["periods_per_year"]  # the backtest's own: its statistics and these use one value
+    assert ppy == backtest["config"]["periods_per_year"] and body["periods_per_year_source"] == "backtest"
+    assert body["calendar"] == backtest["config"]["calendar"] == "XNYS"
+    expected = A.summary(returns, periods_per_year=ppy)
     for key, value in expected.items():
         if np.isfinite(value):
             assert stats[key] == pytest.approx(value, rel=1e-12, abs=1e-15), key
         else:
             assert stats[key] is None, key
-    assert stats["sharpe"] == pytest.approx(ep.sharpe_ratio(returns), rel=1e-9)
+    assert stats["sharpe"] == pytest.approx(ep.sharpe_ratio(returns, annualization=ppy), rel=1e-9)
     assert stats["max_drawdown"] == pytest.approx(ep.max_drawdown(returns), rel=1e-9)
     assert body["trades"]["n_trades"] == len([t for t in backtest["trades"] if t["exit_reason"] != "open"])
     assert body["series"][0]["drawdowns"][0]["depth"] == pytest.approx(stats["max_drawdown"], rel=1e-9)
@@ -73,7 +77,8 @@ def test_backtest_stats_with_a_catalog_benchmark(api, backtest) -> None:
     assert body["benchmark"] == "SPY"
     stats = body["series"][0]["stats"]
     assert stats["beta"] == pytest.approx(ep.beta(returns, bench), rel=1e-9)
-    assert stats["alpha"] == pytest.approx(ep.alpha(returns, bench), rel=1e-9)
+    assert stats["alpha"] == pytest.approx(ep.alpha(returns, bench, annualization=body["periods_per_year"]),
+                                           rel=1e-9)
     assert stats["information_ratio"] == pytest.approx(ep.excess_sharpe(returns, bench), rel=1e-9)
     missing = api.post("/api/v1/analytics/stats", json={"backtest_id": backtest["id"],
                                                         "benchmark": {"symbol": "NOPE"}})
@@ -186,12 +191,16 @@ def test_cli_report_and_stats(api, backtest, stack_env, monkeypatch, tmp_path) -
         stats = runner.invoke(app, ["analytics", "stats", "r.csv"])
         assert stats.exit_code == 0, stats.output
         assert "alpha" in stats.output and "beta" in stats.output and "sharpe" in stats.output
-        assert f"{ep.sharpe_ratio(r1):.4f}" in stats.output
+        from nautilus.core.calendars import periods_per_year
+
+        daily = periods_per_year("XNYS", "1d")  # no timeframe given: daily bars on the default calendar
+        assert f"{daily:g} per year" in stats.output
+        assert f"{ep.sharpe_ratio(r1, annualization=daily):.4f}" in stats.output
         equity = 100 * np.cumprod(1 + r1)
         (tmp_path / "e.csv").write_text("date,eq\n" + "\n".join(
             f"2024-{1 + i // 28:02d}-{1 + i % 28:02d},{v}" for i, v in enumerate(equity)) + "\n")
         eq = runner.invoke(app, ["analytics", "stats", "e.csv", "--equity"])
-        assert eq.exit_code == 0 and f"{ep.sharpe_ratio(r1[1:]):.4f}" in eq.output
+        assert eq.exit_code == 0 and f"{ep.sharpe_ratio(r1[1:], annualization=daily):.4f}" in eq.output
         bad = runner.invoke(app, ["analytics", "stats", "missing.csv"])
         assert bad.exit_code == 2 and "no such file" in bad.output
         (tmp_path / "short.csv").write_text("date,x\n2024-01-01,0.1\n")
@@ -222,10 +231,13 @@ def test_paper_account_stats_follow_its_equity_and_round_trips(api) -> None:
     r = api.post("/api/v1/analytics/stats", json={"account": "stats"})
     assert r.status_code == 200, r.text
     got = r.json()
-    assert got["source"] == "account" and got["periods_per_year"] == 252
+    from nautilus.core.calendars import periods_per_year
+
+    ppy = periods_per_year("XNYS", "1d")  # daily spacing on the default calendar
+    assert got["source"] == "account" and got["periods_per_year"] == ppy and got["calendar"] == "XNYS"
     stats = got["series"][0]["stats"]
     values = np.array([p["equity"] for p in equity])
-    want = summary((values[1:] / values[:-1] - 1)[:, None], periods_per_year=252)
+    want = summary((values[1:] / values[:-1] - 1)[:, None], periods_per_year=ppy)
     assert stats["sharpe"] == pytest.approx(float(want["sharpe"][0]), rel=1e-9)
     assert stats["max_drawdown"] == pytest.approx(float(want["max_drawdown"][0]), rel=1e-9)
     assert got["trades"]["n_trades"] == 4

@@ -48,8 +48,10 @@ _NS_PER_DAY = 86_400 * 10**9
 
 
 def periods_per_year_for(timeframe_ns: int, trading_days: int = 252, session_hours: float = 6.5) -> float:
-    """Periods per year of bars ``timeframe_ns`` long: 252 for daily, 52 weekly, 12 monthly; an intraday bar
-    counts ``trading_days * session_hours`` hours per year (US equities: 6.5 h sessions)."""
+    """Legacy fixed-count rule, no longer used by any engine: the platform annualises with the instrument's
+    calendar (:func:`nautilus.strategy.backtest.config.resolve_periods_per_year`, over
+    :func:`nautilus.core.calendars.periods_per_year`). Kept for callers that want 252 / 52 / 12 and
+    ``trading_days * session_hours`` hours a year for intraday bars."""
     if timeframe_ns <= 0:
         raise ValueError("timeframe_ns must be positive")
     if timeframe_ns >= 28 * _NS_PER_DAY:

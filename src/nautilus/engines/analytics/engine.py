@@ -16,7 +16,6 @@ import numpy as np
 
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.plain import plain
-from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.analytics.messages import (
     BacktestRef,
     ReportReply,
@@ -32,6 +31,20 @@ from nautilus.storage.paper import PaperStore
 from nautilus.trading.book import round_trips
 
 MAX_SERIES = 2_000
+QUANTILE_METHODS = ("inverted_cdf", "linear")
+
+
+def conventions(quantile_method: str) -> dict[str, str]:
+    """The definitions a statistics reply used (docs/conventions.md)."""
+    return {
+        "annualisation": "periods_per_year from the calendar and timeframe unless given; CAGR counts every row",
+        "quantile_method": quantile_method,
+        "value_at_risk": ("k-th worst observed return, k = ceil(m * cutoff)" if quantile_method == "inverted_cdf"
+                          else "numpy linear percentile (empyrical)"),
+        "skew": "bias-corrected sample skewness (scipy bias=False); skew_biased: m3 / m2^1.5",
+        "excess_kurtosis": "bias-corrected sample excess kurtosis (scipy bias=False); excess_kurtosis_biased",
+        "missing_values": "null returns ignored by moments and quantiles, 0 for compounding, counted as periods",
+    }
 MAX_DRAWDOWNS = 50
 
 
@@ -46,6 +59,7 @@ class Source:
     timeframe: str | None = None
     backtest_id: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # a backtest's config (its periods_per_year)
 
 
 class AnalyticsEngine(StorageEngine):
@@ -56,10 +70,11 @@ class AnalyticsEngine(StorageEngine):
         src = self._source(req)  # the statistics modules (numba, pandas) load once a source is found
         from nautilus.analytics import annual_returns, drawdown_table, summary, trade_stats
 
-        ppy = self._periods_per_year(req, src)
+        how = self._annualisation(req, src)
+        ppy = how["periods_per_year"]
         bench, bench_name = self._benchmark(req, src)
         table = summary(src.returns, bench, risk_free=req.risk_free, required_return=req.required_return,
-                        periods_per_year=ppy, cutoff=req.cutoff)
+                        periods_per_year=ppy, cutoff=req.cutoff, quantile_method=req.quantile_method)
         years = annual_returns(src.returns, src.ts)  # [years, k]
         labels = [str(y) for y in years["years"]]
         items = []
@@ -71,7 +86,9 @@ class AnalyticsEngine(StorageEngine):
                 annual_returns=plain(dict(zip(labels, years["returns"][:, j], strict=True))),
             ))
         return StatsReply(source=src.kind, n=int(src.ts.shape[0]), first_ts=int(src.ts[0]), last_ts=int(src.ts[-1]),
-                          periods_per_year=float(ppy), series=items, benchmark=bench_name,
+                          periods_per_year=float(ppy), calendar=how["calendar"], timeframe=how["timeframe"],
+                          periods_per_year_source=how["source"], conventions=conventions(req.quantile_method),
+                          series=items, benchmark=bench_name,
                           backtest_id=src.backtest_id,
                           trades=None if src.trades is None else plain(trade_stats(src.trades)))
 
@@ -83,7 +100,7 @@ class AnalyticsEngine(StorageEngine):
         if len(src.names) != 1:
             raise InvalidInput("a report covers one series; give one (returns or equity, or one in series)",
                                field="series")
-        ppy = self._periods_per_year(req, src)
+        ppy = self._annualisation(req, src)["periods_per_year"]
         bench, bench_name = self._benchmark(req, src)
         title = req.title or (f"Backtest {src.backtest_id}" if src.backtest_id is not None else "Tear sheet")
         # the benchmark is one 1-D series of returns (inline or from the catalog), not a column of a matrix
@@ -124,6 +141,9 @@ class AnalyticsEngine(StorageEngine):
             raise InvalidInput(f"drawdowns must be between 0 and {MAX_DRAWDOWNS}", field="drawdowns")
         if req.periods_per_year is not None and not (0 < req.periods_per_year <= 1e8):
             raise InvalidInput("periods_per_year must be positive", field="periods_per_year")
+        if req.quantile_method not in QUANTILE_METHODS:
+            raise InvalidInput(f"quantile_method must be one of {', '.join(QUANTILE_METHODS)}",
+                               field="quantile_method")
         if not np.isfinite(req.risk_free) or not np.isfinite(req.required_return):
             raise InvalidInput("risk_free and required_return must be finite", field="risk_free")
 
@@ -180,12 +200,22 @@ class AnalyticsEngine(StorageEngine):
 
         if equity.shape[0] < prep.MIN_RETURNS + 1:
             raise InvalidInput(f"backtest {run_id} has too few points for statistics", field="backtest_id")
-        returns = prep.returns_from_equity(equity, "equity")
+        config = row.get("config") or {}
+        ts = np.asarray(ts, np.int64)
+        init = config.get("init_cash")
+        if init is not None and float(init) > 0:
+            # the backtest's own returns: the first bar's against the starting cash (its statistics count it),
+            # so return row i is bar i; the starting cash stands one bar before the first
+            returns = prep.returns_from_equity(np.concatenate(([float(init)], equity)), "equity")
+            rows_ts, price_ts = ts, np.concatenate(([ts[0] - (ts[1] - ts[0])], ts))
+        else:
+            returns = prep.returns_from_equity(equity, "equity")
+            rows_ts, price_ts = ts[1:], ts
         meta = {"backtest": run_id, "strategy": row["strategy"], "symbol": row["symbol"],
                 "timeframe": row["timeframe"], "params": row["params"]}
-        return Source(kind="backtest", names=[f"{row['strategy']} {row['symbol']}"], ts=np.asarray(ts[1:], np.int64),
-                      returns=returns[:, None], price_ts=np.asarray(ts, np.int64), trades=trades,
-                      timeframe=row["timeframe"], backtest_id=run_id, meta=meta)
+        return Source(kind="backtest", names=[f"{row['strategy']} {row['symbol']}"], ts=rows_ts,
+                      returns=returns[:, None], price_ts=price_ts, trades=trades,
+                      timeframe=row["timeframe"], backtest_id=run_id, meta=meta, config=config)
 
     def _account_source(self, account: str) -> Source:
         """A paper account's equity history (one point per bar that moved it) and its round trips."""
@@ -215,14 +245,18 @@ class AnalyticsEngine(StorageEngine):
 
     # Options ------------------------------------------------------------------------------------
     @staticmethod
-    def _periods_per_year(req: StatsRequest, src: Source) -> float:
-        if req.periods_per_year is not None:
-            return float(req.periods_per_year)
-        if src.timeframe:
-            from nautilus.analytics import periods_per_year_for
+    def _annualisation(req: StatsRequest, src: Source) -> dict[str, Any]:
+        """The periods per year the statistics use, and where they came from: the caller's value; a saved
+        backtest's own (what its statistics used); else the calendar (given, or the instrument's) and the
+        timeframe, by the platform's one rule (:func:`nautilus.strategy.backtest.config.resolve_periods_per_year`)."""
+        from nautilus.strategy.backtest.config import resolve_periods_per_year
 
-            return periods_per_year_for(timeframe_ns(src.timeframe))
-        return 252.0
+        own = src.config
+        if req.periods_per_year is None and req.calendar is None and own.get("periods_per_year"):
+            return {"periods_per_year": float(own["periods_per_year"]), "calendar": own.get("calendar"),
+                    "timeframe": src.timeframe, "source": "backtest"}
+        return resolve_periods_per_year(src.timeframe, calendar=req.calendar, symbol=src.meta.get("symbol"),
+                                        periods_per_year=req.periods_per_year)
 
     def _benchmark(self, req: StatsRequest, src: Source) -> tuple[np.ndarray | None, str | None]:
         body = req.benchmark

@@ -45,8 +45,10 @@ class StatsRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     backtest_id: int | None = None
     account: str | None = None  # reserved for paper-trading accounts
     benchmark: BenchmarkBody | None = None
-    timeframe: str | None = None  # sets periods_per_year for inline series (a backtest uses its own)
-    periods_per_year: float | None = None  # overrides the timeframe's (252 daily default)
+    timeframe: str | None = None  # with the calendar, sets periods_per_year for inline series ("1d" when none)
+    calendar: str | None = None  # "XNYS", "24/7", "24/5", ... (default: the instrument's, else XNYS)
+    periods_per_year: float | None = None  # wins over the calendar's (the reply says "given")
+    quantile_method: str = "inverted_cdf"  # VaR/CVaR: inverted_cdf (k-th worst, the platform's) | linear (empyrical)
     risk_free: float = 0.0  # per period
     required_return: float = 0.0  # Sortino: per period; Omega: annual (empyrical)
     cutoff: float = 0.05  # VaR / CVaR tail
@@ -72,6 +74,10 @@ class StatsReply(msgspec.Struct, kw_only=True):
     last_ts: int | None
     periods_per_year: float
     series: list[SeriesStats]
+    calendar: str | None = None  # the calendar periods_per_year came from (None when given)
+    timeframe: str | None = None
+    periods_per_year_source: str = "calendar"  # calendar | given | backtest (the backtest's own)
+    conventions: dict[str, str] = {}  # the definitions the statistics used (docs/conventions.md)
     benchmark: str | None = None
     backtest_id: int | None = None
     trades: dict[str, float | None] | None = None  # trade statistics (backtest source)

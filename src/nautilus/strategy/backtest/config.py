@@ -27,7 +27,11 @@ Fields
                        (``None`` = off). Strategies such as ``candle_pattern`` set it per column.
 ``execution``          ``"next_open"`` (default): a signal at bar ``t`` fills at the open of ``t+1``;
                        ``"next_close"``: at the close of ``t+1``.
-``periods_per_year``   bars per year for annualisation (252 default; set it from the timeframe).
+``periods_per_year``   bars per year for annualisation. :func:`config_for` derives it from the instrument's
+                       trading calendar and the timeframe (:func:`nautilus.core.calendars.periods_per_year`,
+                       the platform's one source) unless the caller gives it; 252 for a bare config.
+``calendar``           the calendar it was derived from (``None`` when given or bare).
+``periods_per_year_source``  ``"calendar"`` (derived) or ``"given"`` (the caller's value won).
 ``accumulate``         ``False`` (default): one position at a time per column; entry signals while in
                        a position are ignored. ``True``: each further entry adds a new slice sized
                        like a first entry (with the equity at that fill).
@@ -47,6 +51,7 @@ from nautilus.core.errors import InvalidInput
 SIZE_TYPES = ("percent_equity", "fixed", "value", "vol_target")
 DIRECTIONS = ("long", "short", "both")
 EXECUTIONS = ("next_open", "next_close")
+PPY_SOURCES = ("given", "calendar")
 
 
 def _number(name: str, value: Any, *, low: float | None = None, low_open: bool = False,
@@ -96,6 +101,8 @@ class BacktestConfig(msgspec.Struct, kw_only=True):
     max_hold: int | None = None
     execution: str = "next_open"
     periods_per_year: float = 252.0
+    calendar: str | None = None
+    periods_per_year_source: str = "given"
     accumulate: bool = False
     rebalance_threshold: float = 0.0
 
@@ -117,6 +124,12 @@ class BacktestConfig(msgspec.Struct, kw_only=True):
             self.max_hold = _integer("max_hold", self.max_hold, low=1)
         self.execution = _choice("execution", self.execution, EXECUTIONS)
         self.periods_per_year = _number("periods_per_year", self.periods_per_year, low=0.0, low_open=True)
+        self.periods_per_year_source = _choice("periods_per_year_source", self.periods_per_year_source,
+                                               PPY_SOURCES)
+        if self.calendar is not None:
+            from nautilus.core.calendars import check_calendar
+
+            self.calendar = check_calendar(self.calendar)
         if not isinstance(self.accumulate, bool):
             raise InvalidInput(f"accumulate must be true or false, got {self.accumulate!r}", field="accumulate")
         self.rebalance_threshold = _number("rebalance_threshold", self.rebalance_threshold, low=0.0)
@@ -145,18 +158,47 @@ class BacktestConfig(msgspec.Struct, kw_only=True):
         return self.slippage_bps / 1e4
 
 
-def periods_per_year(timeframe: str) -> float:
-    """Bars per year for annualising: 252 trading days; weekly 52; intraday 252 x 24h of bars."""
-    from nautilus.core.timeframe import timeframe_ns
+def resolve_periods_per_year(timeframe: str | None = None, *, calendar: str | None = None,
+                             symbol: str | None = None, asset_class: str | None = None,
+                             periods_per_year: float | None = None) -> dict[str, Any]:
+    """How a statistic is annualised, everywhere on the platform (backtests, analytics, portfolio, CLI):
+    ``{"periods_per_year", "calendar", "timeframe", "source"}``.
 
-    seconds = timeframe_ns(timeframe) / 1e9
-    if seconds >= 7 * 86_400:
-        return 52.0 * 7 * 86_400 / seconds
-    return 252.0 * 86_400 / seconds
+    A caller's ``periods_per_year`` wins (``source="given"``); otherwise it is
+    :func:`nautilus.core.calendars.periods_per_year` of the calendar (``calendar``, else the instrument's
+    :func:`~nautilus.core.calendars.calendar_for`, else the default equity calendar) and the timeframe
+    (``"1d"`` when none is known), ``source="calendar"``. Bad values raise InvalidInput naming the field."""
+    from nautilus.core import calendars
+
+    if periods_per_year is not None:
+        ppy = _number("periods_per_year", periods_per_year, low=0.0, low_open=True)
+        cal = calendars.check_calendar(calendar) if calendar else None
+        return {"periods_per_year": ppy, "calendar": cal, "timeframe": timeframe, "source": "given"}
+    if calendar:
+        cal = calendars.check_calendar(calendar)
+    elif symbol:
+        cal = calendars.calendar_for(symbol, asset_class)
+    else:
+        cal = calendars.DEFAULT_EQUITY_CALENDAR
+    tf = timeframe or "1d"
+    return {"periods_per_year": float(calendars.periods_per_year(cal, tf)), "calendar": cal, "timeframe": tf,
+            "source": "calendar"}
 
 
-def config_for(data: dict[str, Any] | None, timeframe: str) -> BacktestConfig:
-    """A config from user settings; ``periods_per_year`` follows the bars' timeframe unless given."""
+def periods_per_year(timeframe: str, symbol: str | None = None, calendar: str | None = None) -> float:
+    """Bars per year of ``timeframe`` on the instrument's calendar (see :func:`resolve_periods_per_year`)."""
+    return resolve_periods_per_year(timeframe, calendar=calendar, symbol=symbol)["periods_per_year"]
+
+
+def config_for(data: dict[str, Any] | None, timeframe: str, symbol: str | None = None,
+               calendar: str | None = None) -> BacktestConfig:
+    """A config from user settings; ``periods_per_year`` follows the instrument's calendar and the bars'
+    timeframe unless given (the config then says ``periods_per_year_source="given"``)."""
     data = dict(data or {})
-    data.setdefault("periods_per_year", periods_per_year(timeframe))
+    data.pop("periods_per_year_source", None)  # the platform says where the value came from
+    given = data.pop("periods_per_year", None)
+    cal = data.pop("calendar", None) or calendar
+    how = resolve_periods_per_year(timeframe, calendar=cal, symbol=symbol, periods_per_year=given)
+    data.update(periods_per_year=how["periods_per_year"], calendar=how["calendar"],
+                periods_per_year_source=how["source"])
     return BacktestConfig.from_dict(data)
