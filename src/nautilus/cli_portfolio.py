@@ -1,5 +1,5 @@
 """Paper-trading commands of the ``nautilus`` CLI: ``nautilus paper accounts|create|order|cancel|orders|positions|
-fills|deploy|reconcile``."""
+fills|deploy|reconcile|limits``."""
 
 from __future__ import annotations
 
@@ -184,6 +184,8 @@ def deploy(
     except msgspec.ValidationError as exc:
         fail(str(exc))
     dep = _call("deploy", req).deployment
+    for warning in dep.get("warnings") or []:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} bars"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -203,3 +205,50 @@ def deploy(
         expected = [t for t in dep["backtest"]["trades"] if t["exit_reason"] != "open"]
         console.print(f"backtest on the same bars: {len(expected)} closed trades, "
                       f"P&L {_money(sum(t['pnl'] for t in expected))}")
+
+
+@paper_app.command("limits")
+def limits(
+    account: ACCOUNT = "default",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Limit name=value (repeat), e.g. min_cash=-50000 "
+                                                                 "(a margin line), max_order_equity_pct=25; "
+                                                                 "name=none drops one")] = None,
+    reset: Annotated[bool, typer.Option(help="Drop the account's own limits: the defaults apply again")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Show the account's pre-trade limits (its own, else the defaults every new account gets), or change them."""
+    import msgspec
+
+    from nautilus.engines.risk.messages import AccountRequest, LimitsBody, SetLimitsRequest
+
+    client = engine_client("risk", get_settings())
+    ref = AccountRequest(account=account)
+    if reset:
+        body = run_guarded(client.call, "reset_limits", ref)
+    else:
+        body = run_guarded(client.call, "get_limits", ref)
+    if set_:
+        merged = {k: v for k, v in msgspec.to_builtins(body).items() if k != "source"}
+        for name, value in parse_assignments(set_, "set").items():
+            if value is None or (isinstance(value, str) and value.lower() == "none"):
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        try:
+            new = msgspec.convert(merged, LimitsBody)
+        except msgspec.ValidationError as exc:
+            fail(f"invalid limits: {exc}")
+        body = run_guarded(client.call, "set_limits", SetLimitsRequest(account=account, limits=new))
+    shown = msgspec.to_builtins(body)
+    if as_json:
+        print(msgspec.json.encode(shown).decode())
+        return
+    source = shown.pop("source", None)
+    table = Table(title=f"limits of {account} ({'defaults: none of its own' if source == 'default' else 'its own'})")
+    table.add_column("limit")
+    table.add_column("value", justify="right")
+    for name, value in shown.items():
+        table.add_row(name, str(value))
+    if not shown:
+        table.add_row("(none)", "nothing is checked")
+    console.print(table)

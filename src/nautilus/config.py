@@ -195,6 +195,11 @@ class Settings(BaseSettings):
     max_sweep_size: int = Field(default=10_000, ge=1, description="Parameter combinations per sweep")
     max_matrix_cells: int = Field(default=200_000_000, ge=1, description="rows x columns of a matrix one request "
                                   "may build: features, factor panels, ML inputs, sweep sets x bars, VaR history")
+    # Pre-trade limits of every paper account that has none of its own (nautilus.risk.limits.DEFAULT_LIMITS).
+    default_limits: dict[str, float | None] = Field(
+        default_factory=lambda: {"max_order_equity_pct": 100.0, "max_concentration_pct": 100.0, "min_cash": 0.0},
+        description="Limits of an account without its own: order notional and position as % of equity, cash "
+                    "left after a buy (0 = no margin); {} checks nothing")
     engine_memory_mb: int = Field(default=4096, ge=0, description="Resident-memory ceiling per engine process: "
                                   "passed, the engine stops at once and is restarted (0: none)")
     # Code and hosts a request may not name.

@@ -34,6 +34,13 @@ Conventions
   (raises :class:`VarUnavailable`, or returns a non-finite number) rejects the order: fail closed.
   ``var_confidence``, ``var_method``, ``var_lookback`` and ``var_timeframe`` say how a caller that owns
   the history (the Risk engine) computes the VaR it feeds in (here they are only validated).
+* ``max_order_equity_pct``: the order notional in PERCENT of equity, ``100 * |quantity| * price / equity``
+  (equity <= 0 makes every order breach); reducing orders are exempt, so an exit is never blocked.
+* ``min_cash``: the cash (base currency, ``state.cash``) left after a BUY's notional (before fees) must be
+  ``>= min_cash``: 0 = no borrowing (no margin), a negative number = a margin line of that size. Sells and
+  states without ``cash`` are not checked.
+* Defaults: :data:`DEFAULT_LIMITS` is the limit set of every paper account that has none of its own
+  (the Risk engine takes it from the ``default_limits`` setting).
 * Bad configuration -> ``InvalidInput`` naming the field (``LimitSet`` validates on construction).
 
 Hot path: plain Python floats/dicts (no numpy); O(1) per check apart from the rate limiter's bisect.
@@ -51,6 +58,7 @@ from typing import Any
 from nautilus.core.errors import InvalidInput
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "Decision",
     "LimitSet",
     "Order",
@@ -65,6 +73,11 @@ __all__ = [
 
 
 VAR_METHODS = ("historical", "historical_ew", "normal", "t", "cornish_fisher")
+
+#: Limits of an account without its own: one order at most the equity (the backtester and deployments size
+#: entries at up to 100% of equity), one position at most the equity, and no negative cash (no margin).
+DEFAULT_LIMITS: dict[str, float] = {"max_order_equity_pct": 100.0, "max_concentration_pct": 100.0,
+                                    "min_cash": 0.0}
 
 
 class VarUnavailable(Exception):  # noqa: N818 - a state, not a programming error
@@ -119,6 +132,7 @@ class PortfolioState:
     marginal_var: Any = None  # Mapping | Sequence: dVaR / d(exposure_i)
     var_fn: Callable[[Order, PortfolioState], float] | None = None  # VaR after the order
     rate: RateLimiter = field(default_factory=RateLimiter)
+    cash: float | None = None  # cash in the base currency (for ``min_cash``); None = not known, not checked
 
     @classmethod
     def from_positions(cls, positions: Mapping[Hashable, float], prices: Mapping[Hashable, float],
@@ -193,6 +207,8 @@ class LimitSet:
     drawdown_halt: float | None = None
     max_orders_per_window: int | None = None
     rate_window_seconds: float | None = None
+    max_order_equity_pct: float | None = None  # order notional, percent of equity
+    min_cash: float | None = None  # cash left after a buy (0 = no margin; negative = a margin line)
     # How the VaR of ``var_budget`` is computed by the Risk engine from stored bars (one-day horizon).
     var_confidence: float = 0.99
     var_method: str = "historical"
@@ -201,7 +217,7 @@ class LimitSet:
 
     def __post_init__(self) -> None:
         for name in ("max_order_notional", "max_gross_exposure", "max_net_exposure", "max_concentration_pct",
-                     "var_budget", "rate_window_seconds"):
+                     "var_budget", "rate_window_seconds", "max_order_equity_pct"):
             v = getattr(self, name)
             if v is not None:
                 _num(name, v)
@@ -221,6 +237,9 @@ class LimitSet:
                         raise InvalidInput(f"{exc.message} (instrument {k!r})", field=name) from None
             else:
                 _num(name, v, allow_zero=True)
+        mc = self.min_cash
+        if mc is not None and (isinstance(mc, bool) or not isinstance(mc, numbers.Real) or not math.isfinite(mc)):
+            raise InvalidInput("min_cash must be a finite number", field="min_cash")
         m = self.max_orders_per_window
         if m is not None:
             if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1:
@@ -309,6 +328,27 @@ def check_order(order: Order, state: PortfolioState, limits: LimitSet, now: floa
         if notional > lim:
             _reason(reasons, "max_order_notional", notional, lim,
                     f"order notional {notional:.2f} exceeds {lim:.2f}")
+
+    lim = limits.max_order_equity_pct
+    if lim is not None:
+        checked.append("max_order_equity_pct")
+        eq = state.equity
+        pct = 100.0 * abs(q) * price / eq if eq > 0 else math.inf
+        if pct > lim and not reducing:
+            _reason(reasons, "max_order_equity_pct", pct, lim,
+                    f"order notional {abs(q) * price:.2f} is {pct:.2f}% of equity {eq:.2f}, above "
+                    f"max_order_equity_pct {lim:.2f}%")
+
+    # ---- cash
+    lim = limits.min_cash
+    if lim is not None and state.cash is not None:
+        checked.append("min_cash")
+        if q > 0:
+            after = state.cash - q * price
+            if after < lim:
+                margin = "no margin" if lim == 0 else f"margin line {-lim:.2f}"
+                _reason(reasons, "min_cash", after, lim,
+                        f"cash after the order would be {after:.2f}, below min_cash {lim:.2f} ({margin})")
 
     # ---- positions
     if limits.max_position_units is not None:

@@ -4,7 +4,8 @@ State lives in the SQL database (:mod:`nautilus.storage.paper`); the engine keep
 memory (:mod:`nautilus.trading.book`), changes it under one lock, commits each change in one transaction
 before acknowledging it, and rebuilds the book from the database on start or after a failed commit.
 Every accepted order is checked by the Risk engine first (its book state is pushed from here after
-fills); an account without configured limits is accepted and says so in the order's ``risk``. Events go
+fills, with its cash); an account without limits of its own is checked against the defaults (setting
+``default_limits``: order and position at most the equity, no negative cash without margin). Events go
 on the bus: ``portfolio.orders.<account>``, ``portfolio.fills.<account>``, ``portfolio.positions.<account>``,
 ``portfolio.equity.<account>`` and ``risk.alerts`` (rejections).
 """
@@ -345,7 +346,8 @@ class PortfolioEngine(StorageEngine):
                 self._stale_risk.add(account.id)
                 return {"accepted": False, "checked": [],
                         "reasons": [{"limit": "risk_engine", "message": f"risk engine unavailable: {exc.message}"}]}
-            return {"accepted": reply.accepted, "reasons": reply.reasons, "checked": reply.checked}
+            return {"accepted": reply.accepted, "reasons": reply.reasons, "checked": reply.checked,
+                    "limits": reply.limits_source}
         raise AssertionError("unreachable")
 
     def _risk_book(self, account: Account, force: bool = False) -> Any:
@@ -361,7 +363,7 @@ class PortfolioEngine(StorageEngine):
             daily = 0.0 if account.day_start_equity is None else point.equity - account.day_start_equity
             self._stale_risk.discard(account.id)
             return BookState(account=account.name, positions=positions, prices=prices, equity=point.equity,
-                             daily_pnl=daily, peak_equity=account.peak_equity)
+                             daily_pnl=daily, peak_equity=account.peak_equity, cash=point.cash)
 
     def _avg_price(self, account_id: int, symbol: str) -> float:
         for (acct, _, sym), pos in self.book.positions.items():

@@ -50,6 +50,7 @@ class Deployment:
     error: str | None = None
     backtest: dict[str, Any] | None = None
     risk: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     stop: threading.Event = field(default_factory=threading.Event)
@@ -60,7 +61,8 @@ class Deployment:
         return {"id": self.id, "strategy": req.strategy, "label": self.label, "symbol": req.symbol,
                 "timeframe": req.timeframe, "account": req.account, "params": req.params, "status": self.status,
                 "stage": self.stage, "bars": self.bars, "processed": self.processed, "orders": self.orders,
-                "error": self.error, "backtest": self.backtest, "risk": self.risk, "started_at": self.started_at,
+                "error": self.error, "warnings": self.warnings, "backtest": self.backtest, "risk": self.risk,
+                "started_at": self.started_at,
                 "finished_at": self.finished_at}
 
 
@@ -94,6 +96,7 @@ class Runner:
                                field="symbol")
         dep_id = uuid.uuid4().hex[:12]
         dep = Deployment(dep_id, req, f"{strategy.name}#{dep_id}", len(bars))
+        self._warn_if_holding(dep)
         dep.thread = threading.Thread(target=self._run, args=(dep, strategy, params, bars), daemon=True,
                                       name=f"deploy-{dep_id}")
         with self._lock:
@@ -103,6 +106,27 @@ class Runner:
         if req.wait:
             dep.thread.join()
         return dep
+
+    def _warn_if_holding(self, dep: Deployment) -> None:
+        """A deployment sizes its entries on the account's whole equity: positions already held mean it trades
+        beside them (its buys then meet the ``min_cash`` limit). Warn in the reply, the audit log and the bus."""
+        engine = self.engine
+        account = engine.account_of(dep.request.account)
+        with engine._lock:
+            held = {s: q for s, q in engine.book.net_positions(account.id).items() if q}
+            cash = engine.book.valuation(account).cash
+        if not held:
+            return
+        listed = ", ".join(f"{s} {q:g}" for s, q in sorted(held.items())[:10])
+        message = (f"account {account.name!r} already holds positions ({listed}; cash {cash:.2f}): the deployment "
+                   f"sizes entries on the whole equity and trades beside them; orders that would take cash below "
+                   f"the account's min_cash limit are rejected")
+        dep.warnings.append(message)
+        engine.database.audit("portfolio", "deploy_warning", account.name,
+                              {"deployment": dep.id, "strategy": dep.request.strategy, "positions": held,
+                               "cash": cash, "message": message})
+        engine.bus.publish("risk.alerts", {"kind": "deployment_on_held_positions", "deployment": dep.id,
+                                           "account": account.name, "message": message})
 
     def get(self, dep_id: str) -> Deployment:
         dep = self.deployments.get(dep_id)

@@ -94,10 +94,12 @@ class RiskEngine(StorageEngine):
     def set_limits(self, req: SetLimitsRequest) -> LimitsBody:
         """Replace an account's limit set (validated first; stored atomically)."""
         account = _account(req.account)
-        checked = _limit_set(msgspec.to_builtins(req.limits))
+        body = msgspec.to_builtins(req.limits)
+        body.pop("source", None)
+        checked = _limit_set(body)
         with self._lock:
             stored = self._load_limits()
-            stored[account] = msgspec.to_builtins(req.limits)
+            stored[account] = body
             path = self._limits_file
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
@@ -105,14 +107,40 @@ class RiskEngine(StorageEngine):
             os.replace(tmp, path)
             self.limits[account] = checked
         self.database.audit("risk", "set_limits", account, stored[account])
-        return req.limits
+        return msgspec.convert({**body, "source": "account"}, LimitsBody)
+
+    @handler(idempotent=True)
+    def reset_limits(self, req: AccountRequest) -> LimitsBody:
+        """Drop an account's own limits: the defaults (setting ``default_limits``) apply again."""
+        account = _account(req.account)
+        with self._lock:
+            stored = self._load_limits()
+            removed = stored.pop(account, None)
+            path = self._limits_file
+            if removed is not None:
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(msgspec.json.encode(stored))
+                os.replace(tmp, path)
+            self.limits.pop(account, None)
+        self.database.audit("risk", "reset_limits", account, {"removed": removed})
+        return self.get_limits(AccountRequest(account=account))
 
     @handler
     def get_limits(self, req: AccountRequest) -> LimitsBody:
+        """The account's own limits, else the defaults every account without its own gets (``source``)."""
         body = self._load_limits().get(_account(req.account))
         if body is None:
-            raise NotFound(f"no limits for account {req.account!r}", field="account")
-        return msgspec.convert(body, LimitsBody)
+            return msgspec.convert({**self._default_body(), "source": "default"}, LimitsBody)
+        return msgspec.convert({**body, "source": "account"}, LimitsBody)
+
+    def _default_body(self) -> dict[str, Any]:
+        return {k: v for k, v in (self.settings.default_limits or {}).items() if v is not None}
+
+    def _default_limits(self) -> limits.LimitSet:
+        try:
+            return _limit_set(self._default_body())
+        except InvalidInput as exc:
+            raise InvalidInput(f"setting default_limits: {exc.message}", field="default_limits") from None
 
     @handler(idempotent=True)
     def set_book(self, req: BookState) -> AccountRequest:
@@ -124,7 +152,7 @@ class RiskEngine(StorageEngine):
     def _set_book(self, account: str, req: BookState) -> None:
         state = limits.PortfolioState.from_positions(
             req.positions, req.prices, req.equity, daily_pnl=req.daily_pnl, peak_equity=req.peak_equity,
-            var=req.var, marginal_var=req.marginal_var)
+            var=req.var, marginal_var=req.marginal_var, cash=req.cash)
         with self._lock:
             old = self.books.get(account)
             if old is not None:
@@ -135,8 +163,9 @@ class RiskEngine(StorageEngine):
     def check_order(self, req: OrderCheck) -> DecisionReply:
         account = _account(req.account)
         limit_set = self.limits.get(account)
-        if limit_set is None:
-            raise NotFound(f"no limits for account {account!r}", field="account")
+        source = "account"
+        if limit_set is None:  # every account has limits: its own, else the defaults
+            limit_set, source = self._default_limits(), "default"
         if req.book is not None:
             self._set_book(account, req.book)
         state = self.books.get(account)
@@ -161,7 +190,7 @@ class RiskEngine(StorageEngine):
                          {"quantity": req.quantity, "price": req.price, "accepted": decision.accepted,
                           "reasons": decision.reasons})
         return DecisionReply(accepted=decision.accepted, reasons=plain(decision.reasons),
-                             checked=decision.checked, account=account)
+                             checked=decision.checked, account=account, limits_source=source)
 
     def _var_from_history(self, state: limits.PortfolioState, order: limits.Order,
                           limit_set: limits.LimitSet) -> limits.PortfolioState:
@@ -536,4 +565,8 @@ def _account(name: str) -> str:
 
 
 def _limit_set(body: dict[str, Any]) -> limits.LimitSet:
-    return limits.LimitSet(**{k: v for k, v in body.items() if v is not None})
+    fields = {f.name for f in dataclasses.fields(limits.LimitSet)}
+    unknown = sorted(set(body) - fields - {"source"})
+    if unknown:
+        raise InvalidInput(f"unknown limit {unknown[0]!r}", field=unknown[0])
+    return limits.LimitSet(**{k: v for k, v in body.items() if v is not None and k != "source"})

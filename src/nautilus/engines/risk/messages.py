@@ -127,6 +127,10 @@ class LimitsBody(msgspec.Struct, kw_only=True, omit_defaults=True):
     var_method: str | None = None  # historical (default), historical_ew, normal, t, cornish_fisher
     var_lookback: int | None = None  # bars of history (default 250)
     var_timeframe: str | None = None  # default 1d
+    max_order_equity_pct: float | None = None  # order notional, percent of equity (reducing orders exempt)
+    min_cash: float | None = None  # cash left after a buy: 0 = no margin, negative = a margin line
+    # read only: "account" (its own limits) or "default" (the default_limits setting: none set for it)
+    source: str | None = None
 
 
 class SetLimitsRequest(msgspec.Struct, kw_only=True):
@@ -149,6 +153,7 @@ class BookState(msgspec.Struct, kw_only=True):
     peak_equity: float | None = None
     var: float | None = None
     marginal_var: dict[str, float] | None = None  # dVaR / d(exposure) per instrument
+    cash: float | None = None  # cash in the base currency (min_cash); None = not checked
 
 
 class OrderCheck(msgspec.Struct, kw_only=True):
@@ -165,6 +170,7 @@ class DecisionReply(msgspec.Struct, kw_only=True):
     reasons: list[dict[str, Any]]
     checked: list[str]
     account: str
+    limits_source: str = "account"  # or "default": the account has no limits of its own
 
 
 class DecisionList(msgspec.Struct, kw_only=True):

@@ -91,17 +91,28 @@ class AccountParams(msgspec.Struct, frozen=True):
     account: Annotated[str, Meta(max_length=64)] = "default"
 
 
-@router.get("/limits", summary="An account's pre-trade limits", **query_doc(AccountParams))
+@router.get("/limits", summary="An account's pre-trade limits (its own, else the defaults: `source`)",
+            **query_doc(AccountParams))
 async def get_limits(request: Request) -> Response:
     query = decode_query(request, AccountParams)
     return json_response(await call_engine(_client(request), "get_limits", AccountRequest(account=query.account)))
+
+
+@router.delete("/limits", summary="Drop an account's own limits: the defaults apply again", **query_doc(AccountParams))
+async def reset_limits(request: Request) -> Response:
+    query = decode_query(request, AccountParams)
+    return json_response(await call_engine(_client(request), "reset_limits", AccountRequest(account=query.account)))
 
 
 @router.put("/limits", summary="Set an account's pre-trade limits",
             **body_doc("`account` (default: default) and `limits`: max_order_notional, max_position_units, "
                     "max_position_notional (a number or {symbol: limit}), max_gross_exposure, max_net_exposure, "
                     "max_concentration_pct, var_budget, daily_loss_halt, drawdown_halt (fraction), "
-                    "max_orders_per_window with rate_window_seconds. var_budget caps the one-day VaR of the "
+                    "max_orders_per_window with rate_window_seconds, max_order_equity_pct (order notional, % of "
+                    "equity), min_cash (cash left after a buy: 0 = no margin, negative = a margin line). An "
+                    "account without limits of its own gets the defaults (setting default_limits: "
+                    "max_order_equity_pct 100, max_concentration_pct 100, min_cash 0); limits {} check nothing. "
+                    "var_budget caps the one-day VaR of the "
                     "positions after each order, computed from the stored bars: var_confidence (0.99), "
                     "var_method (historical, historical_ew, normal, t, cornish_fisher), var_lookback (250 "
                     "bars), var_timeframe (1d); a book pushed with var and marginal_var is used instead.",
