@@ -23,8 +23,10 @@ router = EngineRouter("analytics")
 SOURCE_DOC = ("One source: `ts` (epoch ns or ISO times) with `returns` or `equity` (one series) or `series` "
               "([{name, returns | equity}], sharing `ts`); or `backtest_id` (a saved backtest); or `account` "
               "(reserved). Optional `benchmark` ({returns} one per return row, or {symbol, timeframe} from the "
-              "catalog), `timeframe` or `periods_per_year` (default 252), `risk_free` (per period), "
-              "`required_return`, `cutoff` (VaR tail, 0.05), `drawdowns` (top N, 5). Null statistics are "
+              "catalog), `timeframe` and `calendar` (XNYS default; 24/7, 24/5, ...) or an explicit `periods_per_year`, "
+              "`risk_free` (per period), `required_return`, `cutoff` (VaR tail, 0.05), `quantile_method` "
+              "(inverted_cdf: k-th worst, default; linear: empyrical), `drawdowns` (top N, 5). The reply names "
+              "periods_per_year, its calendar and source, and the conventions used. Null statistics are "
               "undefined (e.g. no losses for a ratio).")
 
 
