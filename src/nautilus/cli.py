@@ -416,7 +416,8 @@ def ingest(
     file: Annotated[Path, typer.Argument(help="CSV or Parquet file of bars")],
     symbol: Annotated[str, typer.Option(help="Instrument symbol")],
     timeframe: Annotated[str, typer.Option(help="Bar length, e.g. 1m, 1h, 1d")] = "1d",
-    tz: Annotated[str, typer.Option(help="Time zone of naive timestamps")] = "UTC",
+    tz: Annotated[str, typer.Option(help="Time zone of naive timestamps (daily and longer bars keep the file's "
+                                         "dates: they are stamped 00:00 UTC of their session date)")] = "UTC",
     columns: Annotated[str | None, typer.Option(help='Column mapping as JSON, e.g. {"ts":"Date"}')] = None,
     timestamp_unit: Annotated[str | None, typer.Option(help="Epoch unit: s, ms, us or ns")] = None,
     datetime_format: Annotated[str | None, typer.Option(help="strftime format of timestamps")] = None,
@@ -438,7 +439,8 @@ def ingest(
                         filename=file.name, source=fmt)
     summary = run_guarded(engine_client("marketdata", settings).call, "ingest", req)
     console.print(f"imported {summary.rows_written:,} bars into {summary.symbol}/{summary.timeframe} "
-                  f"({format_ts(summary.first_ts)} → {format_ts(summary.last_ts)}, {summary.total_rows:,} stored)")
+                  f"({format_ts(summary.first_ts)} → {format_ts(summary.last_ts)}, {summary.total_rows:,} stored; "
+                  f"stamps: {summary.time_convention or '-'}, calendar {summary.calendar or '-'})")
 
 
 @app.command()
@@ -519,16 +521,19 @@ def generate(
     seed: Annotated[int, typer.Option()] = 1,
     sigma: Annotated[float, typer.Option(help="Annualised volatility")] = 0.2,
     mu: Annotated[float, typer.Option(help="Annualised drift")] = 0.05,
+    calendar: Annotated[str | None, typer.Option(help="Trading calendar (XNYS, XLON, 24/7, 24/5, ...; default: "
+                                                      "the instrument's)")] = None,
 ) -> None:
-    """Generate a synthetic series into the catalog."""
+    """Generate a synthetic series into the catalog, on the instrument's trading calendar."""
     from nautilus.engines.marketdata.messages import GenerateRequest
 
     if model not in ("gbm", "garch"):
         fail("model must be gbm or garch")
     req = GenerateRequest(symbol=symbol, timeframe=timeframe, model=model, n=n,  # type: ignore[arg-type]
-                          start_ns=run_guarded(parse_time_arg, start, "start") or 0, seed=seed, sigma=sigma, mu=mu)
+                          start_ns=run_guarded(parse_time_arg, start, "start") or 0, seed=seed, sigma=sigma, mu=mu,
+                          sessions=calendar)
     s = run_guarded(engine_client("marketdata", get_settings()).call, "generate", req)
-    console.print(f"generated {s.rows_written:,} {s.timeframe} bars for {s.symbol}")
+    console.print(f"generated {s.rows_written:,} {s.timeframe} bars for {s.symbol} (calendar {s.calendar or '-'})")
 
 
 # API keys -----------------------------------------------------------------------------------------

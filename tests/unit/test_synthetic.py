@@ -6,6 +6,7 @@ deterministic; the bounds say how far a correct generator could plausibly land).
 
 from __future__ import annotations
 
+import exchange_calendars as xc
 import numpy as np
 import pandas as pd
 import pytest
@@ -299,8 +300,10 @@ def test_sample_universe_shape_and_profiles():
     universe = sample_universe(SYMBOLS)
     assert set(universe) == {(s, "1d") for s in SYMBOLS} | {("AAPL", "1m"), ("MSFT", "1m")}
     assert len(universe[("BTCUSD", "1d")]) == 1095  # 24x7 over three years
-    for symbol in ("AAPL", "MSFT", "SPY", "EURUSD"):
-        assert 770 <= len(universe[(symbol, "1d")]) <= 790 and is_weekday(universe[(symbol, "1d")].ts).all()
+    xnys = xc.get_calendar("XNYS").sessions_in_range("2023-01-02", "2025-12-31")  # the 1095 days before 2026
+    for symbol in ("AAPL", "MSFT", "SPY"):  # equities: the XNYS sessions, no weekend or holiday bars
+        assert universe[(symbol, "1d")].ts.tolist() == xnys.as_unit("ns").asi8.tolist()
+    assert 770 <= len(universe[("EURUSD", "1d")]) <= 790 and is_weekday(universe[("EURUSD", "1d")].ts).all()
     vol = {s: np.std(np.diff(np.log(universe[(s, "1d")].close))) for s in SYMBOLS}
     assert (
         vol["BTCUSD"] > max(vol["AAPL"], vol["MSFT"], vol["SPY"]) > min(vol["AAPL"], vol["MSFT"], vol["SPY"])
@@ -314,8 +317,8 @@ def test_sample_universe_shape_and_profiles():
 
 def test_sample_universe_minutes_agree_with_the_daily_bars():
     universe = sample_universe(SYMBOLS, intraday=["SPY", "BTCUSD"])
-    for symbol in ("SPY", "BTCUSD"):
+    for symbol, calendar, count in (("SPY", "XNYS", 4 * 390 + 210), ("BTCUSD", "24/7", 5 * 1440)):
         minutes, daily = universe[(symbol, "1m")], universe[(symbol, "1d")]
-        assert len(minutes) == 5 * 1440
-        assert_same(resample(minutes, "1d"), daily.slice(len(daily) - 5, len(daily)))
+        assert len(minutes) == count  # SPY: four regular sessions and the early close of 2025-12-24
+        assert_same(resample(minutes, "1d", calendar=calendar), daily.slice(len(daily) - 5, len(daily)))
         assert minutes.open[0] == daily.close[-6]

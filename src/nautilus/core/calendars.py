@@ -312,3 +312,31 @@ def _ns(value: int | str) -> int:
     if isinstance(value, int | np.integer):
         return int(value)
     return int(np.datetime64(str(value), "ns").astype(np.int64))
+
+
+# --- the bar time model -----------------------------------------------------------------------------
+
+
+def session_stamps(ts: np.ndarray, timeframe: str, calendar: str) -> np.ndarray:
+    """The bar time model's stamps for daily and longer bars stamped ``ts``: a stamp at 00:00 UTC stays;
+    any other is read as an instant of the session's day and becomes 00:00 UTC of its date in the
+    calendar's zone (``America/New_York`` for XNYS: 04:00/05:00 UTC, local midnight, and 13:30 UTC, the
+    open, both give that day); then weekly and calendar timeframes go to their period's stamp. Intraday
+    timeframes are returned as they are."""
+    from nautilus.core.timeframe import is_session_timeframe, period_floor
+
+    ts = np.asarray(ts, dtype=np.int64)
+    if not is_session_timeframe(timeframe):
+        return ts
+    off = ts % DAY_NS != 0
+    days = ts.copy()
+    if off.any():
+        zone = calendar_zone(calendar)
+        if zone == "UTC":
+            days[off] = ts[off] // DAY_NS * DAY_NS
+        else:
+            import pandas as pd
+
+            local = pd.DatetimeIndex(pd.to_datetime(ts[off], unit="ns", utc=True)).tz_convert(zone)
+            days[off] = local.tz_localize(None).floor("D").as_unit("ns").asi8
+    return period_floor(days, timeframe)

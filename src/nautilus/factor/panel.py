@@ -1,7 +1,9 @@
 """Panel: bars of many symbols aligned on one date axis, as wide ``(dates x symbols)`` matrices.
 
-The date axis is the sorted union of every symbol's bar timestamps; a symbol without a bar at a
-date has NaN in every column there. :func:`load_panel` is the only function of the factor package
+Daily and longer bars are stamped by session date (the bar time model, ``docs/conventions.md``), so the
+same session of two symbols has one stamp whatever zone each was imported in. The date axis of
+:func:`load_panel` is the intersection of the symbols' sessions (the dates every symbol has a bar on);
+:meth:`Panel.from_bars` takes ``align="union"`` for the sorted union, with NaN where a symbol has no bar. :func:`load_panel` is the only function of the factor package
 that reads storage.
 """
 
@@ -64,23 +66,30 @@ class Panel:
                      timeframe=self.timeframe)
 
     @classmethod
-    def from_bars(cls, bars: dict[str, Bars]) -> Panel:
-        """Align several symbols' bars on the union of their timestamps (NaN where a symbol has no bar)."""
+    def from_bars(cls, bars: dict[str, Bars], align: str = "union") -> Panel:
+        """Align several symbols' bars on the ``union`` of their timestamps (NaN where a symbol has no bar) or
+        their ``intersection`` (the sessions they all have)."""
         if not bars:
             raise InvalidInput("give at least one symbol", field="symbols")
         symbols = tuple(bars)
         timeframes = {b.timeframe for b in bars.values()}
         if len(timeframes) > 1:
             raise InvalidInput(f"bars have different timeframes: {', '.join(sorted(timeframes))}", field="timeframe")
+        if align not in ("union", "intersection"):
+            raise InvalidInput(f"align {align!r} is not valid: use union or intersection", field="align")
         ts = np.unique(np.concatenate([np.asarray(b.ts, dtype=np.int64) for b in bars.values()]))
+        if align == "intersection":
+            for b in bars.values():
+                ts = ts[np.isin(ts, np.asarray(b.ts, dtype=np.int64))]
         if ts.shape[0] * len(symbols) > MAX_CELLS:
             raise InvalidInput(f"the panel would hold {ts.shape[0] * len(symbols):,} cells (max {MAX_CELLS:,}); "
                                "narrow the range or the symbols", field="symbols")
         mats = {c: np.full((ts.shape[0], len(symbols)), np.nan) for c in COLUMNS}
         for j, b in enumerate(bars.values()):
-            rows = np.searchsorted(ts, b.ts)
+            mine = np.isin(b.ts, ts)
+            rows = np.searchsorted(ts, b.ts[mine])
             for c in COLUMNS:
-                mats[c][rows, j] = getattr(b, c)
+                mats[c][rows, j] = getattr(b, c)[mine]
         return cls(ts=ts, symbols=symbols, timeframe=timeframes.pop(), **mats)
 
 
@@ -94,9 +103,10 @@ def simple_returns(close: np.ndarray) -> np.ndarray:
 
 
 def load_panel(catalog, symbols: Iterable[str], timeframe: str = "1d", start_ns: int | None = None,
-               end_ns: int | None = None, *, max_bars: int | None = None) -> Panel:
-    """Read each symbol's bars in [start_ns, end_ns) from the catalog and align them (``max_bars``: the
-    cap on each symbol's read, see :func:`~nautilus.engines.marketdata.query.read_bars`).
+               end_ns: int | None = None, *, max_bars: int | None = None, align: str = "intersection") -> Panel:
+    """Read each symbol's bars in [start_ns, end_ns) from the catalog and align them on the intersection of
+    their sessions (``align="union"``: every date, NaN where a symbol has none; ``max_bars``: the cap on each
+    symbol's read, see :func:`~nautilus.engines.marketdata.query.read_bars`).
 
     Unknown symbols raise NotFound naming ``symbols``; duplicate symbols are read once.
     """
@@ -123,4 +133,4 @@ def load_panel(catalog, symbols: Iterable[str], timeframe: str = "1d", start_ns:
         if len(bars) == 0:
             raise NotFound(f"no {timeframe} bars for {name!r} in the requested range", field="symbols")
         loaded[name] = bars
-    return Panel.from_bars(loaded)
+    return Panel.from_bars(loaded, align=align)

@@ -51,7 +51,7 @@ from nautilus.core.bars import ARROW_SCHEMA, COLUMNS, Bars, concat_bars
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.timeframe import timeframe_ns, validate_timeframe
 
-WriteMode = Literal["merge", "replace"]
+WriteMode = Literal["merge", "replace", "series"]
 
 ROW_GROUP_SIZE: Final = 65_536
 DAY_NS: Final = 86_400_000_000_000
@@ -212,13 +212,16 @@ class BarCatalog:
         """Store ``bars``; returns the extent of the whole series afterwards.
 
         ``merge`` unions with the stored rows (the new row wins on an equal ``ts``); ``replace``
-        drops the stored rows inside ``[bars.ts[0], bars.ts[-1]]`` first. Either every affected
-        partition file changes or, on any error, none does. A daily or longer series still in
+        drops the stored rows inside ``[bars.ts[0], bars.ts[-1]]`` first; ``series`` (daily and longer
+        series only) replaces the whole series. Either every affected partition file changes or, on any error,
+        none does. A daily or longer series still in
         year files is migrated to its series file by the same commit.
         """
-        if mode not in ("merge", "replace"):
-            raise InvalidInput(f"mode {mode!r} is not one of merge, replace", field="mode")
+        if mode not in ("merge", "replace", "series"):
+            raise InvalidInput(f"mode {mode!r} is not one of merge, replace, series", field="mode")
         _validate_bars(bars)
+        if mode == "series" and not whole_series(bars.timeframe):
+            raise InvalidInput("mode 'series' replaces a daily or longer series only", field="mode")
         series_dir = self._series_dir(bars.symbol, bars.timeframe)
         with self._lock(bars.symbol, bars.timeframe):
             tables = self._updated_partitions(series_dir, bars, mode)
@@ -542,6 +545,8 @@ def _outside(stored: pa.Table, new: pa.Table, first: int, last: int, mode: Write
     """Mask of the stored rows a write keeps: merge drops equal ts, replace drops [first, last]."""
     if mode == "merge":
         return pc.invert(pc.is_in(stored["ts"], value_set=new["ts"].combine_chunks()))
+    if mode == "series":
+        return pa.array(np.zeros(len(stored), dtype=bool))
     ts = stored["ts"].cast(pa.int64())
     return pc.or_(pc.less(ts, first), pc.greater(ts, last))
 

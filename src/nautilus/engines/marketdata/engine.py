@@ -22,8 +22,9 @@ from nautilus.adapters import SOURCES, make_source
 from nautilus.config import Settings
 from nautilus.core.bars import Bars
 from nautilus.core.bounds import check_name, check_timestamp
+from nautilus.core.calendars import calendar_for
 from nautilus.core.errors import InvalidInput, NautilusError, NotFound
-from nautilus.core.timeframe import timeframe_ns
+from nautilus.core.timeframe import is_session_timeframe, time_convention, timeframe_ns
 from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata.fetch import FetchJobs, StreamManager, next_daily_run
@@ -86,6 +87,7 @@ class MarketDataEngine(StorageEngine):
         if repaired:
             log.warning("catalog_series set again from the catalog for %d series written when a process stopped",
                         repaired)
+        self._migrate_bar_time()
         store = FetchStore(self.database)
         interrupted = store.interrupt_orphans()
         if interrupted:
@@ -94,6 +96,24 @@ class MarketDataEngine(StorageEngine):
                                  self.database.upsert_instrument, self._publish)
         if self.settings.update_time:
             threading.Thread(target=self._daily_updates, daemon=True, name="marketdata-updates").start()
+
+    def _migrate_bar_time(self) -> None:
+        """Once per catalog: daily and longer series stamped off the bar time model are restamped
+        (:mod:`nautilus.storage.bar_time`)."""
+        from nautilus.engines.marketdata.resample import resample
+        from nautilus.storage.bar_time import migrate_catalog
+
+        rows = {r["symbol"]: r for r in self.database.list_instruments()}
+
+        def calendar_of(symbol: str) -> str:
+            row = rows.get(symbol, {})
+            return calendar_for(symbol, row.get("asset_class"), row.get("exchange"))
+
+        moved = migrate_catalog(self.catalog, self.catalog.root, calendar_of,
+                                write=lambda bars: self._store(bars, "series"),
+                                resample=lambda bars, tf: resample(bars, tf, calendar=calendar_of(bars.symbol)))
+        if moved:
+            log.warning("bar time model: %d series restamped to session dates", len(moved))
 
     def close(self) -> None:
         self._scheduler_stop.set()
@@ -150,6 +170,14 @@ class MarketDataEngine(StorageEngine):
 
     def _store(self, bars: Bars, mode: str, run_id: int | None = None) -> SeriesSummary:
         check_name(bars.symbol, "symbol")
+        if is_session_timeframe(bars.timeframe):  # every write (files, sources, streams) keeps the time model
+            from nautilus.storage.bar_time import normalize_bars, off_model
+
+            if off_model(bars):
+                bars, dropped = normalize_bars(bars, calendar_for(bars.symbol))
+                if dropped:
+                    raise InvalidInput(f"{dropped} {bars.timeframe} bar(s) of {bars.symbol} fall on the session date "
+                                       "of another bar", field="ts")
         if len(bars):  # every write (files, fetches, streams, synthetic series) stays inside the time bounds
             check_timestamp(int(np.min(bars.ts)), "ts")
             check_timestamp(int(np.max(bars.ts)), "ts")
@@ -172,7 +200,8 @@ class MarketDataEngine(StorageEngine):
             faults.point("marketdata.series.recorded")  # crash tests: committed, not yet acknowledged
         result = SeriesSummary(symbol=bars.symbol, timeframe=bars.timeframe, rows_written=len(bars),
                                first_ts=summary.first_ts, last_ts=summary.last_ts, total_rows=summary.rows,
-                               run_id=run_id)
+                               run_id=run_id, time_convention=time_convention(bars.timeframe),
+                               calendar=calendar_for(bars.symbol))
         self.bus.publish(f"marketdata.bars.{bars.symbol}.{bars.timeframe}", msgspec.structs.asdict(result))
         return result
 
@@ -223,10 +252,18 @@ class MarketDataEngine(StorageEngine):
             raise InvalidInput("seed must be a non-negative integer below 2**63", field="seed")
         from nautilus.engines.marketdata import synthetic  # numba kernels: loaded on first use
 
-        common = dict(s0=req.s0, mu=req.mu, sigma=req.sigma, seed=req.seed, sessions=req.sessions)
+        sessions = req.sessions or self._calendar_of(symbol)
+        common = dict(s0=req.s0, mu=req.mu, sigma=req.sigma, seed=req.seed, sessions=sessions)
         make = synthetic.gbm_bars if req.model == "gbm" else synthetic.garch_bars
         bars = make(symbol, req.timeframe, req.start_ns, req.n, **common)
         return self._store(bars, "replace")
+
+    def _calendar_of(self, symbol: str) -> str:
+        """The instrument's trading calendar (its asset class and exchange in the instruments table)."""
+        for row in self.database.list_instruments():
+            if row["symbol"] == symbol:
+                return calendar_for(symbol, row.get("asset_class"), row.get("exchange"))
+        return calendar_for(symbol)
 
     @handler(idempotent=False)
     def resample(self, req: ResampleRequest) -> SeriesSummary:
@@ -237,7 +274,7 @@ class MarketDataEngine(StorageEngine):
         admit(rows, self.settings.max_bars_per_request, "source_timeframe", "max_bars_per_request",
               f"stored {req.source_timeframe} bars of {symbol}")
         source = self.catalog.read(symbol, req.source_timeframe)
-        return self._store(resample_bars(source, req.timeframe), "replace")
+        return self._store(resample_bars(source, req.timeframe, calendar=self._calendar_of(symbol)), "replace")
 
     @handler(idempotent=False)
     def load_sample(self, req: SampleRequest) -> SampleReply:
@@ -319,8 +356,12 @@ class MarketDataEngine(StorageEngine):
     @handler
     def bars_json(self, req: BarsRequest) -> bytes:
         """:meth:`bars` as the API's JSON document, encoded here: the gateway passes it through (decoding the
-        arrays and encoding JSON there was a fifth of the gateway's CPU per bars request)."""
-        return self.bars(req).to_json()
+        arrays and encoding JSON there was a fifth of the gateway's CPU per bars request). It names the bars'
+        time convention (``session_date`` or ``utc_open``) and the instrument's calendar."""
+        bars = self.bars(req)
+        head = msgspec.json.encode({"time_convention": time_convention(bars.timeframe),
+                                    "calendar": calendar_for(bars.symbol)})
+        return head[:-1] + b"," + bars.to_json()[1:]
 
     @handler
     def instruments(self) -> InstrumentList:

@@ -31,6 +31,8 @@ class SeriesSummary(msgspec.Struct, kw_only=True):
     last_ts: int
     total_rows: int
     run_id: int | None = None
+    time_convention: str | None = None  # session_date (daily and longer bars) or utc_open (intraday)
+    calendar: str | None = None  # the instrument's trading calendar (nautilus.core.calendars)
 
 
 class BarsRequest(msgspec.Struct, kw_only=True):
@@ -71,7 +73,9 @@ class GenerateRequest(msgspec.Struct, kw_only=True):
     s0: float = 100.0
     mu: float = 0.05
     sigma: float = 0.2
-    sessions: Literal["24x7", "weekdays"] = "24x7"
+    # "24x7", "weekdays" (the rules of old) or a calendar name (XNYS, XLON, 24/7, 24/5, ...); None: the
+    # instrument's calendar (nautilus.core.calendars.calendar_for)
+    sessions: str | None = None
 
 
 class ResampleRequest(msgspec.Struct, kw_only=True):

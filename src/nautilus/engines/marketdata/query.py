@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nautilus.core.bars import Bars
+from nautilus.core.calendars import calendar_for
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.admission import admit
@@ -65,7 +66,8 @@ def read_bars(catalog: BarCatalog, symbol: str, timeframe: str, start_ns: int | 
 
         def read(start: int | None) -> Bars:
             start = None if start is None else resample.bucket_start(start, timeframe)
-            return resample.resample(catalog.read(symbol, source_tf, start, end_ns), timeframe)
+            return resample.resample(catalog.read(symbol, source_tf, start, end_ns), timeframe,
+                                     calendar=calendar_for(symbol))
     if max_bars is None:
         bars = read(start_ns)
     else:

@@ -8,7 +8,12 @@ bridge from log open to log close with the bar's variance (drawn exactly from th
 distributions), so every bar passes ingest validation: prices > 0, high >= max(open, close),
 low <= min(open, close), volume >= 0. Volumes are rounded lognormal draws with mean ``volume_mean``.
 Timestamps are consecutive multiples of the timeframe from ``start_ns``; ``sessions="weekdays"``
-drops bars opening on a Saturday or Sunday (UTC).
+drops bars opening on a Saturday or Sunday (UTC). ``sessions`` may also name a trading calendar
+(:mod:`nautilus.core.calendars`: ``XNYS``, ``XLON``, ..., ``24/7``, ``24/5``): under an exchange calendar
+daily bars are its sessions from ``start_ns``'s date on (no weekend or holiday bars) and intraday bars are
+the UTC buckets of the timeframe (counted from the epoch) that overlap a session, so an early close
+shortens its day. Weekly bars are trading weeks stamped at their Monday (under an exchange calendar, weeks
+with no session are skipped).
 
 ``garch_nb`` is the variance recursion kernel (``@njit(cache=True)``, NumPy arrays only).
 """
@@ -17,17 +22,26 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import Literal
 
 import numpy as np
 from numba import njit
 
 from nautilus.core.bars import Bars
+from nautilus.core.calendars import (
+    ALWAYS,
+    DEFAULT_EQUITY_CALENDAR,
+    WEEKDAYS,
+    calendar_for,
+    check_calendar,
+    instrument_kind,
+    session_bar_opens,
+)
+from nautilus.core.calendars import sessions as calendar_sessions
 from nautilus.core.errors import InvalidInput
-from nautilus.core.timeframe import calendar_months, timeframe_ns
+from nautilus.core.timeframe import calendar_months, timeframe_ns, week_count, week_floor
 from nautilus.engines.marketdata.resample import resample
 
-Sessions = Literal["24x7", "weekdays"]
+Sessions = str  # "24x7", "weekdays" or a calendar name (nautilus.core.calendars)
 DAY_NS = 86_400_000_000_000
 YEAR_NS = 365.25 * DAY_NS
 SAMPLE_END_NS = 1_767_225_600_000_000_000  # 2026-01-01 00:00 UTC: the demo data ends here
@@ -159,10 +173,17 @@ def bar_times(timeframe: str, start_ns: int, n: int, sessions: Sessions = "24x7"
                            "(generate daily bars and resample them)", field="timeframe")
     if not isinstance(n, int | np.integer) or n < 0:
         raise InvalidInput(f"n must be a non-negative integer, got {n!r}", field="n")
+    if sessions not in ("24x7", "weekdays"):
+        try:
+            calendar = check_calendar(sessions)
+        except InvalidInput:
+            raise InvalidInput(f"sessions {sessions!r} is not valid: use '24x7', 'weekdays' or a calendar name "
+                               "(XNYS, 24/7, 24/5, ...)", field="sessions") from None
+        return _calendar_times(timeframe, start_ns, n, calendar)
     if sessions == "24x7":
+        if week_count(timeframe) is not None:  # trading weeks: stamped at their Monday
+            return _calendar_times(timeframe, start_ns, n, ALWAYS)
         return start_ns + np.arange(n, dtype=np.int64) * step
-    if sessions != "weekdays":
-        raise InvalidInput(f"sessions {sessions!r} is not valid: use '24x7' or 'weekdays'", field="sessions")
     if step > DAY_NS:
         raise InvalidInput(
             f"sessions 'weekdays' needs a timeframe of at most 1d, got {timeframe!r}", field="sessions"
@@ -174,6 +195,38 @@ def bar_times(timeframe: str, start_ns: int, n: int, sessions: Sessions = "24x7"
         if len(times) >= n:
             return times[:n]
         candidates *= 2
+
+
+def _calendar_times(timeframe: str, start_ns: int, n: int, calendar: str) -> np.ndarray:
+    """The first ``n`` bar stamps at or after ``start_ns`` (daily and longer: from its date) under ``calendar``."""
+    step = timeframe_ns(timeframe)
+    weeks = week_count(timeframe)
+    if weeks is not None:
+        first = int(week_floor(np.array([start_ns]), weeks)[0])
+        first += step if first < start_ns // DAY_NS * DAY_NS else 0
+        if calendar == ALWAYS:
+            return first + np.arange(n, dtype=np.int64) * step
+    elif step > DAY_NS:
+        raise InvalidInput(f"sessions {calendar!r} needs a timeframe of at most 1d or whole weeks, got {timeframe!r}",
+                           field="sessions")
+    if calendar in (ALWAYS, WEEKDAYS) and weeks is None:
+        return bar_times(timeframe, start_ns, n, "24x7" if calendar == ALWAYS else "weekdays")
+    day0 = start_ns // DAY_NS * DAY_NS
+    span = (n * step // DAY_NS + 1) * 2 + 14  # calendar days that surely hold n bars (doubled when not)
+    while True:
+        end = day0 + span * DAY_NS
+        if weeks is not None:
+            days = calendar_sessions(calendar, day0, end)
+            times = np.unique(week_floor(days, weeks))
+            times = times[times >= first]
+        elif step == DAY_NS:
+            times = calendar_sessions(calendar, day0, end)
+        else:
+            times = session_bar_opens(calendar, step, day0, end)
+            times = times[times >= start_ns]
+        if len(times) >= n or end > 7_258_118_400 * 10**9:
+            return times[:n]
+        span *= 2
 
 
 def is_weekday(ts: np.ndarray) -> np.ndarray:
@@ -193,8 +246,9 @@ def sample_universe(
     bars for the last 5 session days of each ``intraday`` symbol (default: the first two).
 
     Crypto pairs (BTC..., ETH...) trade 24x7 with GARCH volatility and jumps; currency pairs (EURUSD)
-    trade weekdays with low volatility; everything else is an equity on weekdays, correlated through
-    one market factor. The 1d bars of the intraday days are the 1m bars resampled, so both agree.
+    trade weekdays (``24/5``) with low volatility; everything else is an equity on the XNYS calendar
+    (sessions, holidays and early closes), correlated through one market factor. The 1d bars of the
+    intraday days are the 1m bars resampled by the calendar's sessions, so both agree.
     """
     if not isinstance(n_days, int) or n_days < 10:  # 10 days hold the 6 weekdays the 1m bars need
         raise InvalidInput(f"n_days must be an integer >= 10, got {n_days!r}", field="n_days")
@@ -210,7 +264,8 @@ def sample_universe(
     for symbol in intraday:
         minutes = _sample_minutes(daily[symbol], _seed(seed, symbol, "1m"))
         out[(symbol, "1m")] = minutes
-        out[(symbol, "1d")] = _concat(daily[symbol].slice(0, len(daily[symbol]) - 5), resample(minutes, "1d"))
+        daily_minutes = resample(minutes, "1d", calendar=calendar_for(symbol))
+        out[(symbol, "1d")] = _concat(daily[symbol].slice(0, len(daily[symbol]) - 5), daily_minutes)
     return out
 
 
@@ -315,12 +370,7 @@ def _check_nonnegative(**values: float) -> None:
 
 
 def _kind(symbol: str) -> str:
-    s = symbol.upper()
-    if s.startswith(_CRYPTO):
-        return "crypto"
-    if len(s) == 6 and s[:3] in _CURRENCIES and s[3:] in _CURRENCIES:
-        return "fx"
-    return "equity"
+    return instrument_kind(symbol)
 
 
 def _seed(seed: int, *tags: str) -> int:
@@ -332,6 +382,7 @@ def _seed(seed: int, *tags: str) -> int:
 def _sample_daily(symbols: list[str], start_ns: int, n_days: int, seed: int) -> dict[str, Bars]:
     days = start_ns + np.arange(n_days, dtype=np.int64) * DAY_NS
     n_weekdays = int(is_weekday(days).sum())
+    n_sessions = len(calendar_sessions(DEFAULT_EQUITY_CALENDAR, start_ns, start_ns + n_days * DAY_NS))
     equities = [s for s in symbols if _kind(s) == "equity"]
     rng = np.random.default_rng(_seed(seed, "equity-params", *equities))
     out: dict[str, Bars] = {}
@@ -344,14 +395,14 @@ def _sample_daily(symbols: list[str], start_ns: int, n_days: int, seed: int) -> 
             equities,
             "1d",
             start_ns,
-            n_weekdays,
+            n_sessions,
             corr=corr,
             mus=rng.uniform(0.04, 0.12, k),
             sigmas=rng.uniform(0.18, 0.35, k),
             s0=rng.uniform(40, 400, k).round(2).tolist(),
             seed=_seed(seed, "equities", *equities),
             volume_mean=5e6,
-            sessions="weekdays",
+            sessions=DEFAULT_EQUITY_CALENDAR,
         )
         out.update(zip(equities, bars, strict=True))
     for symbol in symbols:
@@ -395,15 +446,18 @@ def _crypto_s0(symbol: str) -> float:
 
 
 def _sample_minutes(daily: Bars, seed: int) -> Bars:
-    """1m bars over the last 5 daily bars' days from the close before them, with the daily variance."""
+    """1m bars over the last 5 daily bars' sessions (of the symbol's calendar) from the close before them, with
+    the daily variance."""
     log_ret = np.diff(np.log(daily.close))
     sigma = float(np.std(log_ret) * np.sqrt(YEAR_NS / DAY_NS))
-    sessions: Sessions = "24x7" if _kind(daily.symbol) == "crypto" else "weekdays"
+    calendar = calendar_for(daily.symbol)
+    sessions: Sessions = {ALWAYS: "24x7", WEEKDAYS: "weekdays"}.get(calendar, calendar)
+    n = len(session_bar_opens(calendar, 60 * 10**9, int(daily.ts[-5]), int(daily.ts[-1]) + DAY_NS))
     return gbm_bars(
         daily.symbol,
         "1m",
         int(daily.ts[-5]),
-        5 * 1440,
+        n,
         seed=seed,
         s0=float(daily.close[-6]),
         mu=0.0,
