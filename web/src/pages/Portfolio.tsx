@@ -83,6 +83,7 @@ export default function Portfolio() {
         </div>}
       </Card>
       <OrderForm account={account} />
+      <LimitsCard account={account} />
       <Card title="Orders">
         <QueryView q={orders} isEmpty={(d) => !d.length} empty="No orders yet.">
           {(d) => <OrdersTable orders={d} />}
@@ -133,6 +134,61 @@ function OrdersTable({ orders }: { orders: Order[] }) {
           <button type="button" onClick={() => cancel.mutate(o.id)} disabled={cancel.isPending} aria-label={`Cancel order ${o.id}`} data-testid={`cancel-${o.id}`}>Cancel</button> : null },
       ]} />
     </>
+  );
+}
+
+type Limits = Record<string, unknown> & { source?: string };
+const DEFAULT_LIMIT_FIELDS: [string, string][] = [
+  ["max_order_equity_pct", "Max order, % of equity"],
+  ["max_concentration_pct", "Max position, % of equity"],
+  ["min_cash", "Min cash after a buy (0 = no margin)"],
+];
+
+/** The account's pre-trade limits (its own, else the defaults every new account gets), editable. */
+function LimitsCard({ account }: { account: string }) {
+  const qc = useQueryClient();
+  const limits = useQuery({ queryKey: ["limits", account], queryFn: () => get<Limits>(`${V1}/risk/limits`, { account }) });
+  const [edit, setEdit] = useState<Record<string, string>>({});
+  const [err, setErr] = useState<string | null>(null);
+  const save = useMutation({
+    mutationFn: (body: Record<string, unknown>) => api<Limits>(`${V1}/risk/limits`, { method: "PUT", body }),
+    onSuccess: (r) => { qc.setQueryData(["limits", account], r); setEdit({}); },
+  });
+  const reset = useMutation({
+    mutationFn: () => api<Limits>(`${V1}/risk/limits`, { method: "DELETE", query: { account } }),
+    onSuccess: (r) => { qc.setQueryData(["limits", account], r); setEdit({}); },
+  });
+  const onSave = (e: React.FormEvent) => {
+    e.preventDefault();
+    const { source: _source, ...current } = limits.data ?? {};
+    const next: Record<string, unknown> = { ...current };
+    for (const [key] of DEFAULT_LIMIT_FIELDS) {
+      const text = edit[key];
+      if (text === undefined) continue;
+      if (text.trim() === "") { delete next[key]; continue; }
+      const v = Number(text);
+      if (!Number.isFinite(v)) return setErr(`${key} must be a number (empty: not checked)`);
+      next[key] = v;
+    }
+    setErr(null);
+    save.mutate({ account, limits: next });
+  };
+  const source = limits.data?.source;
+  return (
+    <Card title="Pre-trade limits" actions={<span className="muted small" data-testid="limits-source">{source === "default" ? "defaults (none of its own)" : source === "account" ? "the account's own" : ""}</span>}>
+      {limits.isError ? <ErrorBox error={limits.error} /> : <form className="row" onSubmit={onSave} aria-label="Limits">
+        {DEFAULT_LIMIT_FIELDS.map(([key, label]) => {
+          const v = limits.data?.[key];
+          return <label key={key}>{label}<input size={8} aria-label={key} value={edit[key] ?? (v === undefined || v === null ? "" : String(v))}
+            onChange={(e) => setEdit({ ...edit, [key]: e.target.value })} /></label>;
+        })}
+        <button className="primary" type="submit" disabled={save.isPending} data-testid="save-limits">Save</button>
+        <button type="button" disabled={reset.isPending || source === "default"} onClick={() => reset.mutate()} data-testid="reset-limits">Use defaults</button>
+      </form>}
+      {limits.data && <div className="muted small">Other limits: {Object.entries(limits.data).filter(([k]) => k !== "source" && !DEFAULT_LIMIT_FIELDS.some(([f]) => f === k)).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ") || "none"}</div>}
+      {err && <div className="field-error" role="alert">{err}</div>}
+      {save.isError && <ErrorBox error={save.error} title="Limits refused" />}
+    </Card>
   );
 }
 
