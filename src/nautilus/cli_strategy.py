@@ -362,7 +362,7 @@ def sweep(
                       end_ns=run_guarded(parse_time_arg, end, "end"))
     marketdata = engine_client("marketdata", settings)
     bars = run_guarded(marketdata.call, "bars", req)
-    cfg = run_guarded(config_for, parse_assignments(config, "config"), timeframe)
+    cfg = run_guarded(config_for, parse_assignments(config, "config"), timeframe, symbol)
     space_bounds = {k: [min(v), max(v)] for k, v in s.items()} if s else None
     # the signals warm up on the bars before the range (never traded): values do not depend on --start
     need = sw.sets_warmup(strategy, run_guarded(sw.param_sets, strategy, g or None, space_bounds, samples, seed))

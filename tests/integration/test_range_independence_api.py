@@ -58,6 +58,8 @@ def test_limit_ten_shows_numbers_equal_to_full_history(stack) -> None:
     full = indicators(client)
     last = indicators(client, limit=10)
     assert last["t"] == full["t"][-10:]
+    # obv and supertrend are running totals: the whole stored history before the last ten bars is read
+    assert full["warmup"] == 0 and last["warmup"] == len(bars) - 10
     for key in full["columns"]:
         got = values(last, key)
         assert np.isfinite(got).all(), key

@@ -117,3 +117,14 @@ def test_degenerate_series_give_null_statistics_not_500(api) -> None:
             assert stats["skew"] is None and stats["excess_kurtosis"] is None  # constant or too few
         if returns[1] != 0.01:
             assert stats["stability"] is None  # all zeros, or a total loss (log 0)
+
+
+def test_a_panel_is_annualised_on_the_calendar_with_the_fewest_sessions() -> None:
+    """Aligned returns keep the dates every symbol has: a crypto coin beside an equity trades XNYS days."""
+    from nautilus.core.calendars import periods_per_year
+    from nautilus.strategy.backtest.config import panel_calendar
+
+    assert panel_calendar(["BTCUSDT"]) == "24/7"
+    assert panel_calendar(["BTCUSDT", "EURUSD"]) == "24/5"
+    assert panel_calendar(["BTCUSDT", "EURUSD", "AAPL"]) == "XNYS"
+    assert periods_per_year(panel_calendar(["BTCUSDT", "AAPL"]), "1d") == periods_per_year("XNYS", "1d")

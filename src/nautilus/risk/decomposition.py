@@ -384,9 +384,8 @@ def decompose(
         out["mean"] = out["mean"].tolist()
         out["sigma"] = math.sqrt(max(float(w @ np.asarray(out["covariance"]) @ w), 0.0))
     if method == "cornish_fisher":
-        p = r @ w
-        sk, ku = m._sample_skew_kurt(p)
-        out.update(sigma=float(np.std(p, ddof=1)), skew=sk, excess_kurtosis=ku)
+        p = r @ w  # both conventions, named: the expansion itself uses the biased (moment) estimators
+        out.update(sigma=float(np.std(p, ddof=1)), **m.sample_moments(p))
     va, ca = ALLOCATION[method]
     out.update(comps, var=var, cvar=cvar, allocation={"var": va, "cvar": ca},
                var_residual=_residual(var, cv), cvar_residual=_residual(cvar, ccv))

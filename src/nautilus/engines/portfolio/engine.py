@@ -493,7 +493,7 @@ class PortfolioEngine(StorageEngine):
         from nautilus.engines.marketdata.query import read_bars
         from nautilus.portfolio import current_weights, optimize, rebalance_orders
         from nautilus.risk.data import aligned_returns
-        from nautilus.strategy.backtest.config import periods_per_year
+        from nautilus.strategy.backtest.config import panel_calendar, resolve_periods_per_year
 
         account = self.account_of(req.account)
         with self._lock:
@@ -510,7 +510,9 @@ class PortfolioEngine(StorageEngine):
             equity = self.book.valuation(account).equity
         if "max_turnover" in params and "w_current" not in params:
             params["w_current"] = current_weights({s: positions.get(s, 0.0) for s in symbols}, prices, equity=equity)
-        result = optimize(req.method, returns, assets=symbols, periods_per_year=periods_per_year(req.timeframe),
+        annual = resolve_periods_per_year(req.timeframe, calendar=panel_calendar(symbols),
+                                          periods_per_year=params.pop("periods_per_year", None))
+        result = optimize(req.method, returns, assets=symbols, periods_per_year=annual["periods_per_year"],
                           **params)
         orders = []
         if req.rebalance:  # positions outside ``symbols`` stay; the weights apply to the equity left beside them
@@ -524,7 +526,7 @@ class PortfolioEngine(StorageEngine):
                                                        strategy="rebalance"))
                 orders.append(reply.order)
         return OptimizeReply(result=plain(result.to_dict()), symbols=symbols, observations=int(returns.shape[0]),
-                             orders=orders)
+                             orders=orders, annualisation=annual)
 
     # Deployments ------------------------------------------------------------------------------------
     @handler(idempotent=False)

@@ -190,6 +190,7 @@ class OptimizeReply(msgspec.Struct, kw_only=True):
     symbols: list[str]
     observations: int  # return rows the estimates used
     orders: list[dict[str, Any]] = []  # the rebalancing orders submitted (with rebalance)
+    annualisation: dict[str, Any] = {}  # periods_per_year, calendar, timeframe and source the estimates used
 
 
 class FollowRequest(msgspec.Struct, kw_only=True):

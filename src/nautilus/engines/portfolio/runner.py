@@ -181,7 +181,7 @@ class Runner:
         equity = self.engine.book.valuation(account).equity
         return config_for({"init_cash": equity, "fees_bps": cfg.fee_bps, "fixed_fee": cfg.fixed_fee,
                            "slippage_bps": cfg.slippage_bps, "size": dep.request.size,
-                           "direction": dep.request.direction}, dep.request.timeframe)
+                           "direction": dep.request.direction}, dep.request.timeframe, symbol=dep.request.symbol)
 
     def _validate(self, dep: Deployment, strategy: Any, params: dict[str, Any], bars: Bars) -> bool:
         """Backtest on the same bars, then the largest entry against the account's pre-trade limits."""

@@ -229,7 +229,7 @@ class StrategyEngine(StorageEngine):
         # given predictions are aligned to the selected bars: no warm-up then (model_signal needs none)
         warm, skip = self._warm_bars(req, 0 if req.predictions is not None else strategy_warmup(req.strategy, params))
         bars = warm.slice(skip, len(warm))
-        config = config_for(req.config, bars.timeframe)
+        config = config_for(req.config, bars.timeframe, symbol=bars.symbol)
         predictions = None
         if req.predictions is not None and req.model is not None:
             raise InvalidInput("give predictions or a model, not both", field="model")
@@ -300,7 +300,7 @@ class StrategyEngine(StorageEngine):
         bars = warm.slice(skip, len(warm))
         admit(sets * len(warm), settings.max_matrix_cells, field, "max_matrix_cells", "parameter sets x bars")
         chunk = max(1, min(req.chunk, SWEEP_CHUNK_CELLS // len(bars))) if req.chunk >= 1 else req.chunk
-        config = config_for(req.config, bars.timeframe)
+        config = config_for(req.config, bars.timeframe, symbol=bars.symbol)
         with self._sweep_lock:  # one sweep at a time: it already uses every core
             result = sweep.run_sweep(
                 warm, req.strategy, config, warmup=skip, grid=req.grid, space=req.space, samples=req.samples,

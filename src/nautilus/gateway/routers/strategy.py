@@ -63,7 +63,7 @@ async def post_indicators(request: Request) -> Response:
     req = await decode_body(request, IndicatorsRequest)
     reply = await call_engine(_client(request), "indicators", req)
     return json_response({"symbol": reply.symbol, "timeframe": reply.timeframe, "t": _ms(reply.ts),
-                          "columns": reply.columns, "specs": reply.specs})
+                          "columns": reply.columns, "specs": reply.specs, "warmup": reply.warmup})
 
 
 @router.get("/patterns", summary="Candlestick (61, TA-Lib) and chart pattern names")

@@ -185,6 +185,15 @@ def resolve_periods_per_year(timeframe: str | None = None, *, calendar: str | No
             "source": "calendar"}
 
 
+def panel_calendar(symbols: list[str]) -> str:
+    """The calendar of several instruments' aligned returns: their dates are the intersection of their sessions,
+    so the calendar with the fewest sessions a year (an exchange before ``24/5`` before ``24/7``)."""
+    from nautilus.core import calendars
+
+    found = {calendars.calendar_for(s) for s in symbols} or {calendars.DEFAULT_EQUITY_CALENDAR}
+    return min(sorted(found), key=lambda cal: calendars.periods_per_year(cal, "1d"))
+
+
 def periods_per_year(timeframe: str, symbol: str | None = None, calendar: str | None = None) -> float:
     """Bars per year of ``timeframe`` on the instrument's calendar (see :func:`resolve_periods_per_year`)."""
     return resolve_periods_per_year(timeframe, calendar=calendar, symbol=symbol)["periods_per_year"]
