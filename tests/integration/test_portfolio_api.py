@@ -192,7 +192,9 @@ def test_optimize_and_rebalance_into_orders(api) -> None:
     for sym, w in want.weights.items():
         assert got["result"]["weights"][sym] == pytest.approx(w, abs=1e-6)
     assert got["observations"] == 399 and len(got["orders"]) == 3
-    from nautilus.core.calendars import periods_per_year  # equities on XNYS: one rule with backtests and analytics
+    from nautilus.core.calendars import (
+        periods_per_year,  # equities on XNYS: one rule with backtests and analytics
+    )
     assert got["annualisation"] == {"periods_per_year": periods_per_year("XNYS", "1d"), "calendar": "XNYS",
                                     "timeframe": "1d", "source": "calendar"}
     units = {o["symbol"]: o["quantity"] for o in got["orders"]}
