@@ -193,3 +193,28 @@ def test_api_keys_guard_api_routes_but_not_health(settings, engine_process):
         assert api.get("/metrics", headers={"X-API-Key": "s3cret"}).status_code == 200
         assert api.get("/openapi.json").status_code == 401  # the API's description needs a key too
         assert api.get("/openapi.json", headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
+def test_generate_follows_the_instruments_calendar_unless_one_is_named(api):
+    """Equities get XNYS sessions (no weekends, no 2024-12-25), crypto every day; a named calendar wins; an
+    unknown one is a 422 naming `calendar`."""
+    import exchange_calendars as xcals
+    import pandas as pd
+
+    def days(symbol: str) -> list[str]:
+        bars = api.get("/api/v1/marketdata/bars", params={"symbol": symbol, "limit": 100}).json()
+        return [pd.Timestamp(t, unit="ms").strftime("%Y-%m-%d") for t in bars["t"]]
+
+    r = api.post("/api/v1/marketdata/generate", json={"symbol": "CALEQ", "n": 20, "start": "2024-12-16"})
+    assert r.status_code == 201 and r.json()["calendar"] == "XNYS"
+    want = xcals.get_calendar("XNYS").sessions_in_range("2024-12-16", "2025-01-31")[:20]
+    assert days("CALEQ") == [d.strftime("%Y-%m-%d") for d in want]
+    r = api.post("/api/v1/marketdata/generate", json={"symbol": "BTCUSDT", "n": 20, "start": "2024-12-16"})
+    assert r.status_code == 201 and r.json()["calendar"] == "24/7"
+    assert days("BTCUSDT") == [d.strftime("%Y-%m-%d") for d in pd.date_range("2024-12-16", periods=20)]
+    r = api.post("/api/v1/marketdata/generate", json={"symbol": "CALFX", "n": 5, "start": "2024-12-20",
+                                                      "calendar": "24/5"})
+    assert r.status_code == 201 and days("CALFX") == ["2024-12-20", "2024-12-23", "2024-12-24", "2024-12-25",
+                                                      "2024-12-26"]
+    r = api.post("/api/v1/marketdata/generate", json={"symbol": "CALX", "n": 5, "calendar": "nope"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "calendar"

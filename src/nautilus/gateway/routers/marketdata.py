@@ -113,14 +113,19 @@ class GenerateBody(BaseModel):
     s0: float = Field(100.0, gt=0)
     mu: float = 0.05
     sigma: float = Field(0.2, gt=0, le=5)
-    sessions: Literal["24x7", "weekdays"] = "24x7"
+    calendar: str | None = Field(None, max_length=32, description="Trading calendar the bars follow: an exchange "
+                                 "code (XNYS, XLON, ...), 24/7 or 24/5; default: the instrument's own")
 
 
 @router.post("/generate", status_code=201, summary="Generate a synthetic series into the catalog")
 async def post_generate(request: Request, body: GenerateBody) -> Response:
+    if body.calendar is not None:
+        from nautilus.core.calendars import check_calendar
+
+        check_calendar(body.calendar)  # 422 naming `calendar`, this body's field
     req = GenerateRequest(symbol=body.symbol, timeframe=body.timeframe, model=body.model, n=body.n,
                           start_ns=parse_time(body.start, "start") or 0, seed=body.seed, s0=body.s0,
-                          mu=body.mu, sigma=body.sigma, sessions=body.sessions)
+                          mu=body.mu, sigma=body.sigma, sessions=body.calendar)
     return _json(await call_engine(_client(request), "generate", req), status=201)
 
 
