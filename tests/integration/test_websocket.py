@@ -280,7 +280,7 @@ def test_hub_in_a_real_process_delivers_across_processes_without_redis(ws_settin
 def test_cli_replay_start_list_stop(api, stack_env, monkeypatch) -> None:
     from typer.testing import CliRunner
 
-    import nautilus.cli_stream  # noqa: F401  (registers the commands)
+    import nautilus.cli.stream  # noqa: F401  (registers the commands)
     from nautilus import config
     from nautilus.cli import app
 

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nautilus.cli import app, console, engine_client, fail, run_guarded
+from nautilus.cli.common import console, engine_client, fail, run_guarded
+from nautilus.cli.root import app
 from nautilus.config import get_settings
 
 analytics_app = typer.Typer(help="Performance statistics and tear sheets.", no_args_is_help=True)

@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from nautilus.cli import app, console, fail, run_guarded
+from nautilus.cli.common import console, fail, run_guarded
+from nautilus.cli.root import app
 from nautilus.config import get_settings
 
 db_app = typer.Typer(help="The SQL database's identity.", no_args_is_help=True)

@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nautilus.cli import app, console, engine_client, fail, parse_time_arg, run_guarded
+from nautilus.cli.common import build_request, console, engine_client, fail, parse_time_arg, run_guarded
+from nautilus.cli.root import app
 from nautilus.config import get_settings
 
 factor_app = typer.Typer(help="Cross-sectional factor research.", no_args_is_help=True)
@@ -79,7 +80,6 @@ def factor_research(
     as_json: Annotated[bool, typer.Option("--json", help="Print the tear sheet as JSON")] = False,
 ) -> None:
     """IC by horizon, IC decay, quantile returns and turnover of a factor over a set of symbols."""
-    from nautilus.cli_risk import _request
     from nautilus.engines.factor.messages import ResearchRequest
 
     names = [s.strip() for s in symbols.split(",") if s.strip()]
@@ -87,7 +87,7 @@ def factor_research(
         fail("--symbols needs at least one symbol")
     if (factor is None) == (expr is None):
         fail("give a factor name or --expr (one of them)")
-    req = run_guarded(_request, ResearchRequest, symbols=names, factor=factor, expr=expr, timeframe=timeframe,
+    req = run_guarded(build_request, ResearchRequest, symbols=names, factor=factor, expr=expr, timeframe=timeframe,
                       start_ns=parse_time_arg(start, "start"), end_ns=parse_time_arg(end, "end"),
                       horizons=parse_ints(horizons, "horizons"), quantiles=quantiles, method=method,
                       steps=[parse_step(s) for s in step or []])

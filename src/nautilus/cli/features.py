@@ -9,7 +9,8 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from nautilus.cli import app, console, engine_client, fail, format_ts, parse_time_arg, run_guarded
+from nautilus.cli.common import console, engine_client, fail, format_ts, parse_time_arg, run_guarded
+from nautilus.cli.root import app
 from nautilus.config import get_settings
 
 features_app = typer.Typer(help="Point-in-time feature sets.", no_args_is_help=True)

@@ -10,8 +10,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nautilus.cli import app, console, engine_client, fail, format_ts, run_guarded
-from nautilus.cli_strategy import parse_assignments
+from nautilus.cli.common import console, engine_client, fail, format_ts, parse_assignments, run_guarded
+from nautilus.cli.root import app
 from nautilus.config import get_settings
 
 model_app = typer.Typer(help="Train, register, promote and query ML models.", no_args_is_help=True)

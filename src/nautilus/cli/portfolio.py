@@ -10,8 +10,16 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nautilus.cli import app, console, engine_client, fail, format_ts, parse_time_arg, run_guarded
-from nautilus.cli_strategy import parse_assignments
+from nautilus.cli.common import (
+    console,
+    engine_client,
+    fail,
+    format_ts,
+    parse_assignments,
+    parse_time_arg,
+    run_guarded,
+)
+from nautilus.cli.root import app
 from nautilus.config import get_settings
 
 paper_app = typer.Typer(help="Paper trading: accounts, orders, positions, strategy deployments.", no_args_is_help=True)

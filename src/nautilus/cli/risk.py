@@ -9,8 +9,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nautilus.cli import app, console, engine_client, fail, format_ts, run_guarded
-from nautilus.cli_strategy import _fmt, parse_assignments
+from nautilus.cli.common import (
+    build_request,
+    console,
+    engine_client,
+    fail,
+    fmt_value,
+    format_ts,
+    parse_assignments,
+    run_guarded,
+)
+from nautilus.cli.root import app
 from nautilus.config import get_settings
 
 
@@ -57,7 +66,7 @@ def var(
     """Value at risk and expected shortfall of a portfolio, with per-position components."""
     from nautilus.engines.risk.messages import VarRequest
 
-    req = run_guarded(_request, VarRequest, **load_portfolio(portfolio), method=method,
+    req = run_guarded(build_request, VarRequest, **load_portfolio(portfolio), method=method,
                       confidence=confidence, horizon=horizon, lookback=lookback, units=units, timeframe=timeframe,
                       options=parse_assignments(option, "option") | ({"paths": paths} if paths else {}))
     reply = run_guarded(engine_client("risk", get_settings()).call, "var", req)
@@ -72,11 +81,11 @@ def var(
         table.add_column(col, justify="right")
     for sym, exp in zip(reply.symbols, reply.exposures, strict=True):
         comp = reply.components[sym]
-        table.add_row(sym, _fmt(exp), _fmt(comp.get("component_var")), _fmt(comp["component_cvar"]))
+        table.add_row(sym, fmt_value(exp), fmt_value(comp.get("component_var")), fmt_value(comp["component_cvar"]))
     for leg in reply.option_components:
         table.add_row(f"  option leg {leg['leg']} ({leg['underlying']} {leg['type']} {leg['strike']:g})", "",
-                      _fmt(leg.get("component_var")), _fmt(leg.get("component_cvar")))
-    table.add_row("[bold]portfolio", _fmt(sum(reply.exposures)), f"[bold]{_fmt(reply.var)}", f"[bold]{_fmt(reply.cvar)}")
+                      fmt_value(leg.get("component_var")), fmt_value(leg.get("component_cvar")))
+    table.add_row("[bold]portfolio", fmt_value(sum(reply.exposures)), f"[bold]{fmt_value(reply.var)}", f"[bold]{fmt_value(reply.cvar)}")
     console.print(table)
     if reply.allocation:
         console.print(f"allocation: VaR {reply.allocation.get('var')}, CVaR {reply.allocation.get('cvar')}; "
@@ -97,11 +106,11 @@ def stress(
     """Stress a portfolio: worst historical windows, a user shock, or the smallest shock reaching a loss."""
     from nautilus.engines.risk.messages import StressRequest
 
-    req = run_guarded(_request, StressRequest, **load_portfolio(portfolio), scenario=scenario, window=window,
+    req = run_guarded(build_request, StressRequest, **load_portfolio(portfolio), scenario=scenario, window=window,
                       count=count, shocks=parse_assignments(shock, "shock"), loss=loss, lookback=lookback, units=units)
     reply = run_guarded(engine_client("risk", get_settings()).call, "stress", req)
     for k, res in enumerate(reply.results, 1):
-        title = f"{reply.scenario} #{k}: P&L {_fmt(res['pnl'])}"
+        title = f"{reply.scenario} #{k}: P&L {fmt_value(res['pnl'])}"
         if "start_ts" in res:
             title += f" ({format_ts(res['start_ts'])} .. {format_ts(res['end_ts'])})"
         if "mahalanobis" in res:
@@ -114,18 +123,7 @@ def stress(
         shocks = res.get("shock") or {}
         rows = res.get("rows") or [{"position": k, "pnl": v} for k, v in res.get("contributions", {}).items()]
         for row in rows:  # every position and every option leg: they add up to the total
-            cells = [_fmt(shocks.get(row["position"]))] if "shock" in res else []
-            table.add_row(row["position"], *cells, _fmt(row["pnl"]))
-        table.add_row("[bold]total", *([""] if "shock" in res else []), f"[bold]{_fmt(res['pnl'])}")
+            cells = [fmt_value(shocks.get(row["position"]))] if "shock" in res else []
+            table.add_row(row["position"], *cells, fmt_value(row["pnl"]))
+        table.add_row("[bold]total", *([""] if "shock" in res else []), f"[bold]{fmt_value(res['pnl'])}")
         console.print(table)
-
-
-def _request(kind: type, **fields: Any) -> Any:
-    import msgspec
-
-    from nautilus.core.errors import InvalidInput
-
-    try:
-        return msgspec.convert(fields, kind)
-    except msgspec.ValidationError as exc:
-        raise InvalidInput(str(exc)) from None

@@ -15,7 +15,8 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nautilus.cli import app, console, engine_client, fail, format_ts, parse_time_arg, run_guarded
+from nautilus.cli.common import console, engine_client, fail, format_ts, parse_time_arg, run_guarded
+from nautilus.cli.root import app
 from nautilus.config import get_settings
 
 stream_app = typer.Typer(help="Live bars from a source (IB 5-second bars, ccxt polling) into the catalog and "

@@ -13,7 +13,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nautilus.cli import app, console, engine_client, fail, format_ts, parse_time_arg, run_guarded
+from nautilus.cli.common import (
+    console,
+    engine_client,
+    fail,
+    fmt_value,
+    format_ts,
+    parse_assignments,
+    parse_time_arg,
+    parse_value,
+    run_guarded,
+)
+from nautilus.cli.root import app
 from nautilus.config import get_settings
 
 backtests_app = typer.Typer(help="Saved backtests.", no_args_is_help=True)
@@ -22,28 +33,6 @@ app.add_typer(backtests_app, name="backtests")
 OP_RE = re.compile(r"\s*(<=|>=|<|>|crosses_above|crosses_below)\s*")
 
 
-def parse_value(text: str) -> Any:
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text.strip()
-
-
-def parse_assignments(items: list[str] | None, what: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            fail(f"--{what} expects name=value, got {item!r}")
-        out[name.strip()] = parse_value(value)
-    return out
 
 
 def parse_grid(items: list[str] | None) -> dict[str, list[Any]]:
@@ -86,13 +75,6 @@ def _names(text: str | None) -> list[str] | None:
         return []
     return [t.strip() for t in text.split(",") if t.strip()]
 
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1e6 else f"{value:,.0f}"
-    return str(value)
 
 
 @app.command()
@@ -151,7 +133,7 @@ def indicators(
         for col in frame.columns:
             table.add_column(col, justify="right")
         for ts, row in frame.iloc[-30:].iterrows():
-            table.add_row(ts.strftime("%Y-%m-%d %H:%M"), *[_fmt(None if np.isnan(v) else float(v)) for v in row])
+            table.add_row(ts.strftime("%Y-%m-%d %H:%M"), *[fmt_value(None if np.isnan(v) else float(v)) for v in row])
         console.print(table)
 
 
@@ -184,8 +166,8 @@ def patterns(
         for col in ("kind", "start", "end", "confidence", "breakout", "target", "confirmed"):
             ct.add_column(col)
         for p in reply.chart:
-            ct.add_row(p["kind"], format_ts(p["start_ts"]), format_ts(p["end_ts"]), _fmt(p.get("confidence")),
-                       _fmt(p.get("breakout_price")), _fmt(p.get("target_price")), str(p.get("confirmed")))
+            ct.add_row(p["kind"], format_ts(p["start_ts"]), format_ts(p["end_ts"]), fmt_value(p.get("confidence")),
+                       fmt_value(p.get("breakout_price")), fmt_value(p.get("target_price")), str(p.get("confirmed")))
         console.print(ct)
 
 
@@ -222,7 +204,7 @@ def scan(
             continue
         pats = ", ".join(f"{k}{v:+d}" for k, v in row.patterns.items())
         conds_txt = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in row.conditions.items())
-        table.add_row(row.symbol, format_ts(row.ts), _fmt(row.close), pats, ", ".join(row.chart), conds_txt)
+        table.add_row(row.symbol, format_ts(row.ts), fmt_value(row.close), pats, ", ".join(row.chart), conds_txt)
     console.print(table)
 
 
@@ -231,7 +213,7 @@ def _stats_table(title: str, stats: dict[str, Any]) -> Table:
     table.add_column("statistic")
     table.add_column("value", justify="right")
     for key, value in stats.items():
-        table.add_row(key, _fmt(value))
+        table.add_row(key, fmt_value(value))
     return table
 
 
@@ -293,7 +275,7 @@ def backtests_list(
         st = it["stats"]
         table.add_row(str(it["id"]), it["created_at"].strftime("%Y-%m-%d %H:%M"), it["strategy"],
                       f"{it['symbol']} {it['timeframe']}", ", ".join(f"{k}={v}" for k, v in it["params"].items()),
-                      _fmt(st.get("total_return")), _fmt(st.get("sharpe")), _fmt(st.get("max_drawdown")),
+                      fmt_value(st.get("total_return")), fmt_value(st.get("sharpe")), fmt_value(st.get("max_drawdown")),
                       str(it["n_trades"]))
     console.print(table)
 
@@ -312,7 +294,7 @@ def backtests_show(run_id: Annotated[int, typer.Argument(help="Backtest id")],
         for k in keys:
             table.add_column(k)
         for t in reply.trades[-trades:]:
-            table.add_row(*[_fmt(t[k]) for k in keys])
+            table.add_row(*[fmt_value(t[k]) for k in keys])
         console.print(table)
 
 
@@ -392,7 +374,7 @@ def sweep(
     for col in shown:
         table.add_column(col, justify="right")
     for row in result.rows:
-        table.add_row(*[_fmt(row.get(c)) for c in shown])
+        table.add_row(*[fmt_value(row.get(c)) for c in shown])
     console.print(table)
     if result.walk_forward:
         wt = Table(title="Walk-forward: in-sample optimum vs out-of-sample")
@@ -402,7 +384,7 @@ def sweep(
             wt.add_row(str(f["fold"]), f"{format_ts(f['in_sample'][0])} .. {format_ts(f['in_sample'][1])}",
                        f"{format_ts(f['out_of_sample'][0])} .. {format_ts(f['out_of_sample'][1])}",
                        ", ".join(f"{k}={v}" for k, v in f["params"].items()),
-                       _fmt(f["in_sample_metric"]), _fmt(f["out_of_sample_metric"]))
+                       fmt_value(f["in_sample_metric"]), fmt_value(f["out_of_sample_metric"]))
         console.print(wt)
     if results is not None:
         result.table.to_csv(results, index=False)

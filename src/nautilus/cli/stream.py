@@ -16,7 +16,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from nautilus.cli import app, console, engine_client, fail, format_ts, parse_time_arg, run_guarded
+from nautilus.cli.common import console, engine_client, fail, format_ts, parse_time_arg, run_guarded
+from nautilus.cli.root import app
 from nautilus.config import get_settings
 
 replay_app = typer.Typer(help="Replay catalog bars on channel bars.<symbol> (for /ws and paper trading).",

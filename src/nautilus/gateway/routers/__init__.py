@@ -20,7 +20,7 @@ from nautilus.core.bounds import (
     check_name,
 )
 from nautilus.core.errors import InvalidInput
-from nautilus.core.timeframe import iso_ns
+from nautilus.core.timeparse import parse_time
 from nautilus.runtime.client import EngineClient
 
 T = TypeVar("T")
@@ -59,11 +59,6 @@ async def call_engine(client: EngineClient, method: str, request: Any = None) ->
     """Call an engine from a route: over its socket on the event loop (no thread hop), or in-process in the
     thread pool when the engine is down."""
     return await client.acall(method, request)
-
-
-def parse_time(value: str | None, field: str) -> int | None:
-    """ISO 8601 date or datetime (naive means UTC) → int ns since the epoch; empty → None."""
-    return None if value is None or value == "" else iso_ns(value, field)
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
