@@ -19,16 +19,17 @@ import signal
 from pathlib import Path
 
 from nautilus.config import Settings, get_settings
+from nautilus.runtime.supervisor import dashboard_built, dashboard_dir
 
 
 def dist_dir() -> Path:
-    """The build to serve: ``NAUTILUS_WEB_DIST``, else ``web/dist`` of the source tree."""
-    override = os.environ.get("NAUTILUS_WEB_DIST")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "web" / "dist"
+    """The build to serve: ``NAUTILUS_WEB_DIST``, else ``web/dist`` of the source tree (defined by the
+    supervisor, which decides whether to start this server without importing it)."""
+    return dashboard_dir()
 
 
 def has_build() -> bool:
-    return (dist_dir() / "index.html").is_file()
+    return dashboard_built()
 
 
 def mark_in_use(root: Path) -> Path | None:

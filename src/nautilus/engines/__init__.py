@@ -3,18 +3,25 @@
 Each entry names the engine's class as ``module:Class``; its TCP port comes from
 :data:`nautilus.config.DEFAULT_ENGINE_PORTS` (overridable in settings) and its Unix socket is
 ``<runtime_dir>/<name>.sock``.
+
+The runtime never imports this package: importing it installs this registry (the module itself:
+:func:`engine_class`, :func:`engine_names`) and the bus's forwarding sink (:class:`HubSink`, publishing to
+the WebSocket hub) into :mod:`nautilus.runtime.registry`, which imports it by name on first use otherwise.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nautilus.core.errors import NotFound
+from nautilus.runtime import registry as _runtime_registry
 
 if TYPE_CHECKING:  # the registry itself stays cheap: the supervisor reads names without loading engines
     from nautilus.config import Settings
+    from nautilus.runtime.client import EngineClient
     from nautilus.runtime.engine import Engine
 
 
@@ -69,3 +76,28 @@ def engine_class(name: str) -> type[Engine]:
 
 def create_engine(name: str, settings: Settings) -> Engine:
     return engine_class(name)(settings)
+
+
+class HubSink:
+    """The bus's forwarding sink: batches published to the WebSocket engine (``publish``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: EngineClient | None = None
+
+    def send(self, batch: list[tuple[str, dict[str, Any]]], timeout: float) -> None:
+        from nautilus.engines.websocket.messages import BusMessage, PublishBatch
+        from nautilus.runtime.client import EngineClient, no_stack_running
+
+        if self._client is None:
+            self._client = EngineClient("websocket", self.settings, probe=False,
+                                        inproc_writer=no_stack_running(self.settings))
+        self._client.call("publish", PublishBatch([BusMessage(t, d) for t, d in batch]), timeout=timeout)
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
+_runtime_registry.install(registry=sys.modules[__name__], forward_sink=HubSink)

@@ -27,8 +27,9 @@ nothing it receives (:class:`BusCodec`):
 Fan-out to the WebSocket hub (engine ``websocket``, see ``nautilus.engines.websocket``): with Redis
 the hub subscribes to every topic itself. Without Redis, :func:`make_bus` returns a
 :class:`ForwardingBus`: it delivers locally exactly like :class:`InMemoryBus` and also hands each
-publish to a per-process daemon thread (started on first publish) that sends batches to the hub's
-``publish`` handler through an ``EngineClient``. The publisher never blocks and never sees an error:
+publish to a per-process daemon thread (started on first publish) that sends batches to the forwarding
+sink injected through :mod:`nautilus.runtime.registry` (the engines install one that calls the hub's
+``publish`` handler through an ``EngineClient``; the runtime imports no engine). The publisher never blocks and never sees an error:
 a full queue (``ws_forward_queue``) or an unreachable hub counts drops (:data:`FORWARD_STATS`). When
 the hub process is down the client falls back to an in-process hub in the publishing process:
 degraded (only that process's /ws sees those messages), not broken. ``ws_forward=False`` turns
@@ -504,8 +505,7 @@ class _Forwarder:
             self._pending -= n
 
     def _run(self) -> None:
-        from nautilus.engines.websocket.messages import BusMessage, PublishBatch
-        from nautilus.runtime.client import EngineClient, no_stack_running
+        from nautilus.runtime.registry import forward_sink
 
         while True:
             try:
@@ -524,11 +524,9 @@ class _Forwarder:
                 except queue.Empty:
                     break
             try:
-                if self._client is None:
-                    self._client = EngineClient("websocket", self.settings, probe=False,
-                                                inproc_writer=no_stack_running(self.settings))
-                self._client.call("publish", PublishBatch([BusMessage(t, d) for t, d in batch]),
-                                  timeout=FORWARD_TIMEOUT_S)
+                if self._client is None:  # the injected sink (the engines install the WebSocket hub's)
+                    self._client = forward_sink(self.settings)
+                self._client.send(batch, FORWARD_TIMEOUT_S)
                 FORWARD_STATS["forwarded"] += len(batch)
             except Exception:  # never let the forwarder die; the hub may be restarting
                 FORWARD_STATS["dropped"] += len(batch)

@@ -38,9 +38,9 @@ from nautilus.core.errors import (
     database_outage,
     error_from_code,
 )
-from nautilus.engines import engine_class
 from nautilus.runtime import deadline as deadlines
 from nautilus.runtime import metrics
+from nautilus.runtime import registry as engine_registry
 from nautilus.runtime.engine import Engine, Method
 from nautilus.runtime.host import HEALTH, PING, HealthInfo
 from nautilus.runtime.protocol import (
@@ -529,9 +529,10 @@ class InProcessTransport:
     _shared: ClassVar[dict[tuple[str, int], list[Any]]] = {}  # (engine, id(settings)) -> [engine, users, settings]
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, engine_name: str, settings: Settings) -> None:
+    def __init__(self, engine_name: str, settings: Settings, engine_cls: type[Engine] | None = None) -> None:
         self.engine_name = engine_name
         self.settings = settings
+        self.engine_cls = engine_cls
         self._engine: Engine | None = None
         self._key = (engine_name, id(settings))
         self.active = 0
@@ -544,7 +545,8 @@ class InProcessTransport:
                     entry = self._shared.get(self._key)
                     if entry is None:
                         self.settings.ensure_dirs()
-                        engine = engine_class(self.engine_name)(self.settings)
+                        cls = self.engine_cls or engine_registry.engine_class(self.engine_name)
+                        engine = cls(self.settings)
                         engine.start()
                         # the entry holds the settings too, so their id cannot be reused while it lives
                         entry = self._shared[self._key] = [engine, 0, self.settings]
@@ -627,13 +629,15 @@ class EngineClient:
         transports: tuple[str, ...] | None = None,
         probe: bool = True,
         inproc_writer: bool = False,
+        registry: engine_registry.EngineRegistry | None = None,
     ) -> None:
         """``transports`` defaults to unix, tcp and (for stateless engines, when settings allow) in-process. A
         stateful engine (one writer) runs in-process only where ``inproc_writer`` says no engine process serves
-        it (the CLI without a running stack); otherwise callers wait for its restart (``writer_wait_s``)."""
+        it (the CLI without a running stack); otherwise callers wait for its restart (``writer_wait_s``).
+        ``registry`` resolves the engine's class; by default the one installed in :mod:`nautilus.runtime.registry`."""
         self.settings = settings or get_settings()
         self.engine = engine
-        self.engine_cls = engine_class(engine)
+        self.engine_cls: type[Engine] = (registry or engine_registry.registry()).engine_class(engine)
         self.stateful = bool(getattr(self.engine_cls, "stateful", False))
         inproc = self.settings.in_process_fallback and (inproc_writer or not self.stateful)
         names = transports or (TRANSPORTS if inproc else TRANSPORTS[:2])
@@ -644,7 +648,7 @@ class EngineClient:
         self.transports: dict[str, SocketTransport | InProcessTransport] = {}
         for name in names:
             if name == "inproc":
-                self.transports[name] = InProcessTransport(engine, self.settings)
+                self.transports[name] = InProcessTransport(engine, self.settings, self.engine_cls)
             else:
                 self.transports[name] = SocketTransport(name, engine, self.settings)
         s = self.settings

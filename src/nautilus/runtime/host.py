@@ -14,7 +14,7 @@ import signal
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -36,6 +36,9 @@ from nautilus.runtime.protocol import (
 )
 from nautilus.runtime.shm import BadHandle, ShmPool, local_probe, peer_visible
 from nautilus.runtime.stats import LatencyWindow
+
+if TYPE_CHECKING:
+    from nautilus.runtime.registry import EngineRegistry
 
 log = logging.getLogger("nautilus.host")
 
@@ -316,14 +319,16 @@ def _field_of(exc: msgspec.ValidationError) -> str | None:
     return None
 
 
-def run_engine(name: str, settings: Settings | None = None) -> None:
-    """Start the named engine and serve until signalled (used by the CLI and supervisor)."""
-    from nautilus.engines import create_engine
+def run_engine(name: str, settings: Settings | None = None, registry: EngineRegistry | None = None) -> None:
+    """Start the named engine and serve until signalled (used by the CLI and supervisor); ``registry``
+    resolves its class, by default the one installed in :mod:`nautilus.runtime.registry`."""
+    from nautilus.runtime import registry as engine_registry
 
     settings = settings or get_settings()
     settings.ensure_dirs()
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(message)s")
-    host = EngineHost(create_engine(name, settings), settings)
+    engine_cls = (registry or engine_registry.registry()).engine_class(name)
+    host = EngineHost(engine_cls(settings), settings)
     host.start()
     log.info("engine %s serving on %s", name, host.addresses)
     host.serve_forever()

@@ -95,6 +95,17 @@ def _remove_segments(pid: int) -> None:
     remove_segments_of(pid)
 
 
+def dashboard_dir() -> Path:
+    """The dashboard build to serve: ``NAUTILUS_WEB_DIST``, else ``web/dist`` of the source tree (here, so that
+    the supervisor decides whether to start ``python -m nautilus.web`` without importing it)."""
+    override = os.environ.get("NAUTILUS_WEB_DIST")
+    return Path(override) if override else Path(__file__).resolve().parents[3] / "web" / "dist"
+
+
+def dashboard_built() -> bool:
+    return (dashboard_dir() / "index.html").is_file()
+
+
 def read_state(settings: Settings) -> dict[str, Any] | None:
     try:
         return json.loads(state_path(settings).read_text())
@@ -103,14 +114,14 @@ def read_state(settings: Settings) -> dict[str, Any] | None:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, engines: list[str], gateway: bool = True) -> None:
+    def __init__(self, settings: Settings, engines: list[str], gateway: bool = True, web: bool | None = None) -> None:
+        """``engines`` come from the caller (the runtime knows no engine); ``web`` (with the gateway) defaults to
+        whether the dashboard has been built."""
         self.settings = settings
         self.services: dict[str, ServiceState] = {n: ServiceState(n, "engine") for n in engines}
         if gateway:
             self.services[GATEWAY] = ServiceState(GATEWAY, "gateway")
-            from nautilus.web import has_build
-
-            if has_build():  # the dashboard, when it has been built
+            if dashboard_built() if web is None else web:
                 self.services[WEB] = ServiceState(WEB, "web")
         self.procs: dict[str, subprocess.Popen] = {}
         self.started_at = time.time()
@@ -266,7 +277,7 @@ def stop(settings: Settings, timeout: float = 30.0) -> bool:
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
-    from nautilus.engines import engine_names
+    from nautilus.runtime.registry import engine_names  # the installed registry's (the engines' by default)
 
     parser = argparse.ArgumentParser(prog="nautilus-supervisor")
     parser.add_argument("--engines", default=",".join(engine_names()))
