@@ -100,10 +100,17 @@ class MarketDataEngine(StorageEngine):
     def _migrate_bar_time(self) -> None:
         """Once per catalog: daily and longer series stamped off the bar time model are restamped
         (:mod:`nautilus.storage.bar_time`)."""
-        from nautilus.engines.marketdata.resample import resample
+        bars_dir = Path(self.settings.catalog_dir) / "bars"
+        if not bars_dir.is_dir() or not any(entry.is_dir() for entry in os.scandir(bars_dir)):
+            return  # a new catalog holds nothing off the model (and the engine starts without pyarrow or numba)
         from nautilus.storage.bar_time import migrate_catalog
 
         rows = {r["symbol"]: r for r in self.database.list_instruments()}
+
+        def resample(bars: Bars, timeframe: str) -> Bars:  # numba: loaded only when a weekly series is rebuilt
+            from nautilus.engines.marketdata.resample import resample as resample_bars
+
+            return resample_bars(bars, timeframe, calendar=calendar_of(bars.symbol))
 
         def calendar_of(symbol: str) -> str:
             row = rows.get(symbol, {})
@@ -111,7 +118,7 @@ class MarketDataEngine(StorageEngine):
 
         moved = migrate_catalog(self.catalog, self.catalog.root, calendar_of,
                                 write=lambda bars: self._store(bars, "series"),
-                                resample=lambda bars, tf: resample(bars, tf, calendar=calendar_of(bars.symbol)))
+                                resample=resample)
         if moved:
             log.warning("bar time model: %d series restamped to session dates", len(moved))
 
