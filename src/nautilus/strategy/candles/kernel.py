@@ -5,7 +5,7 @@ dispatches a pid to its kernel; :func:`run_series` runs a set of patterns over o
 over the patterns, and :func:`run_universe` over a CSR-concatenated universe, in parallel over the
 symbols. Both are resumable: pass the ``start`` bar (per symbol for the universe) and the states a
 previous call left, and only bars from ``start`` on are computed (the kernel contract is described
-in ``patterns_1``).
+in :mod:`.scalars`).
 
 Both walk a series in blocks of ``BLOCK`` bars and run every pattern over a block while its prices
 are in cache; the kernels' resumable state is what lets a pattern stop at a block end and go on at
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
-from nautilus.strategy.candles import patterns_1 as _p1
-from nautilus.strategy.candles import patterns_2 as _p2
+from nautilus.strategy.candles import catalog as _catalog
+from nautilus.strategy.candles import patterns_2 as _p2  # noqa: F401  (kept for callers of kernel._p2)
 
 _PKG = "nautilus.strategy.candles"
 
@@ -97,7 +97,7 @@ NAMES = (
 )
 
 
-_BY_NAME = {p[0]: p for p in _p1.PATTERNS + _p2.PATTERNS}
+_BY_NAME = {p[0]: p for p in _catalog.PATTERNS}
 assert set(_BY_NAME) == set(NAMES), "every TA-Lib pattern needs a kernel"
 
 LOOKBACKS = np.array([_BY_NAME[nm][2] for nm in NAMES], dtype=np.int64)
@@ -372,7 +372,9 @@ def _bind_cache(dispatchers):
     """Key the numba cache of ``dispatchers`` to every source file their machine code is built from.
 
     That is the defining module plus the candle modules it imports, transitively (``common``; for
-    ``patterns_2b`` also ``patterns_2a``; for this module all of them). See the module doc.
+    the family modules also ``scalars``/``arrays``/``templates``; for this module all of them). Kernels
+    built from :mod:`.templates` share that module's index files across families, so they take this
+    module's digest (all candle sources). See the module doc.
     """
     files = {f.stem: f for f in Path(__file__).parent.glob("*.py")}
     closure = {}
@@ -389,6 +391,9 @@ def _bind_cache(dispatchers):
     for d in dispatchers:
         cache_file = getattr(getattr(d, "_cache", None), "_cache_file", None)
         stem = d.py_func.__module__.rsplit(".", 1)[-1]
+        if Path(d.py_func.__code__.co_filename).stem == "templates":
+            # Variants of a template (from any family module) share one index file, hence one stamp.
+            stem = Path(__file__).stem
         if cache_file is None or not hasattr(cache_file, "_source_stamp") or stem not in closure:
             continue
         if stem not in digests:

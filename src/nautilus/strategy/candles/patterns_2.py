@@ -1,15 +1,13 @@
-"""The second half of TA-Lib's candlestick patterns (CDLIDENTICAL3CROWS .. CDLXSIDEGAP3METHODS).
+"""Compatibility view: the second half of TA-Lib's candlestick patterns (CDLIDENTICAL3CROWS ..).
 
-``PATTERNS`` lists ``(TA name, kernel, lookback, state size, default param)`` in TA-Lib's
-alphabetical order; the kernels live in :mod:`.patterns_2a` and :mod:`.patterns_2b` and follow the
-shared resumable contract described there.
+The kernels live in the family modules; :mod:`.catalog` lists them all.
 """
 
 from __future__ import annotations
 
-from nautilus.strategy.candles.patterns_2a import HAS_FMA, PATTERNS_A
-from nautilus.strategy.candles.patterns_2b import PATTERNS_B
+from nautilus.strategy.candles.catalog import PATTERNS as _ALL
+from nautilus.strategy.candles.scalars import HAS_FMA
 
-PATTERNS = PATTERNS_A + PATTERNS_B
+PATTERNS = _ALL[31:]
 
 __all__ = ["HAS_FMA", "PATTERNS"]

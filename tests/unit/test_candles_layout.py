@@ -1,0 +1,24 @@
+"""The candle package's layout: family modules of a readable size, every TA-Lib pattern in one of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nautilus.strategy.candles as candles
+from nautilus.strategy.candles import kernel
+from nautilus.strategy.candles.catalog import PATTERNS as ALL
+
+MAX_LINES = 800
+
+
+def test_every_candle_module_is_under_the_line_limit():
+    files = sorted(Path(candles.__file__).parent.glob("*.py"))
+    assert files
+    for f in files:
+        assert len(f.read_text().splitlines()) <= MAX_LINES, f.name
+
+
+def test_family_modules_hold_every_pattern_once():
+    names = [p[0] for p in ALL]
+    assert names == sorted(names)
+    assert set(names) == set(kernel.NAMES) and len(names) == len(kernel.NAMES) == 61
