@@ -1,0 +1,1 @@
+"""Strategy kernels: indicators, candle and chart patterns, the scanner, backtests and sweeps (no I/O)."""
