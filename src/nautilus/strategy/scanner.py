@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -185,6 +186,9 @@ def _scan_kernel(o, h, l, c, v, lengths, starts, pids, params, pstates, recent,
             streaming.stream(kinds[k], x, hs, ls, cs, periods[k], fscratch, sstates[s, k], start)
             last2[s, k, 0] = fscratch[n - 2] if new >= 2 else last2[s, k, 1]
             last2[s, k, 1] = fscratch[n - 1]
+
+
+candle_kernel.bind_cache_to_candles(_scan_kernel, extra=(Path(streaming.__file__),))
 
 
 # Scanner ---------------------------------------------------------------------------------------

@@ -405,3 +405,18 @@ def _bind_cache(dispatchers):
 
 
 _bind_cache([p[1] for p in _BY_NAME.values()] + [run_one, run_series, _run_symbol, run_universe])
+
+
+def bind_cache_to_candles(*dispatchers, extra: tuple[Path, ...] = ()) -> None:
+    """Key the numba cache of kernels outside this package that call into it (the scanner) to every candle
+    source (and the ``extra`` files they also call into): numba keys a cache entry to its own file only, so after
+    a candle module changes (or goes) such a kernel would load machine code built from the old one (or fail
+    importing the module it was built from)."""
+    files = sorted(Path(__file__).parent.glob("*.py")) + [Path(f) for f in extra]
+    sha = hashlib.sha256()
+    for f in files:
+        sha.update(f.stem.encode() + b"\0" + f.read_bytes())
+    for d in dispatchers:
+        cache_file = getattr(getattr(d, "_cache", None), "_cache_file", None)
+        if cache_file is not None and hasattr(cache_file, "_source_stamp"):
+            cache_file._source_stamp = (cache_file._source_stamp, sha.hexdigest())
