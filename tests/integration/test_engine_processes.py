@@ -7,39 +7,18 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import httpx
 import pytest
 from tests.support.echo_engine import EchoRequest
+from tests.support.tools import pingable, wait_for
 
 from nautilus.runtime import supervisor
-from nautilus.runtime.client import EngineClient, SocketTransport
+from nautilus.runtime.client import EngineClient
 
 pytestmark = pytest.mark.integration
 
 LAUNCH_ECHO = "import tests.support.echo_engine; from nautilus.runtime.host import run_engine; run_engine('echo')"
-
-
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def pingable(settings, name: str, kind: str = "unix") -> bool:
-    transport = SocketTransport(kind, name, settings)
-    try:
-        transport.ping(0.5)
-        return True
-    except Exception:
-        return False
-    finally:
-        transport.reset()
 
 
 @pytest.fixture

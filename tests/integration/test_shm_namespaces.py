@@ -18,8 +18,9 @@ import sys
 
 import numpy as np
 import pytest
-from tests.integration.test_engine_processes import LAUNCH_ECHO, pingable, wait_for
+from tests.integration.test_engine_processes import LAUNCH_ECHO
 from tests.support.echo_engine import ArrayReply, ArrayRequest
+from tests.support.tools import pingable, wait_for
 
 from nautilus.runtime.client import SocketTransport
 from nautilus.runtime.shm import process_prefix

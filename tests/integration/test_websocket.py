@@ -254,7 +254,7 @@ LAUNCH_HUB = "from nautilus.runtime.host import run_engine; run_engine('websocke
 
 
 def test_hub_in_a_real_process_delivers_across_processes_without_redis(ws_settings, stack_env) -> None:
-    from tests.integration.test_engine_processes import pingable, wait_for
+    from tests.support.tools import pingable, wait_for
 
     env = {k: v for k, v in stack_env.items() if k != "NAUTILUS_REDIS_URL"}
     hub = subprocess.Popen([sys.executable, "-c", LAUNCH_HUB], env=env, stdout=subprocess.DEVNULL,

@@ -38,7 +38,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.2) -> T:
+def wait_for(predicate: Callable[[], T], timeout: float = 30.0, what: str = "condition", interval: float = 0.05) -> T:
     """``predicate()``'s first truthy value within ``timeout`` seconds, else an AssertionError naming ``what``."""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -47,3 +47,17 @@ def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: fl
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def pingable(settings, name: str, kind: str = "unix") -> bool:
+    """True when engine ``name`` answers a ping on ``kind`` (unix or tcp) within half a second."""
+    from nautilus.runtime.client import SocketTransport
+
+    transport = SocketTransport(kind, name, settings)
+    try:
+        transport.ping(0.5)
+        return True
+    except Exception:
+        return False
+    finally:
+        transport.reset()
