@@ -145,7 +145,8 @@ test("a live update arrives over the WebSocket (no reload)", async ({ page, requ
   // Submitted by another client (the API directly): only the WebSocket can tell this page about it.
   const t0 = Date.now();
   const res = await request.post(`${apiBase}/api/v1/portfolio/orders`, {
-    data: { symbol: "MSFT", side: "sell", quantity: 7, type: "limit", limit_price: 100000, client_order_id: `e2e-${Date.now()}` },
+    // a buy limit far below the market: it rests (within the default limits: 7 x 1 of 100,000 equity)
+    data: { symbol: "MSFT", side: "buy", quantity: 7, type: "limit", limit_price: 1, client_order_id: `e2e-${Date.now()}` },
   });
   expect(res.status()).toBe(201);
   const id = (await res.json()).order.id;
