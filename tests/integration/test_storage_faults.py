@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ def db_file(settings) -> Path:
 
 
 def audit_rows(path: Path, action: str) -> list[tuple]:
-    with sqlite3.connect(path) as connection:
+    # closed at once: sqlite3's own ``with`` only commits, and a connection this thread opened read-only that
+    # lingers until garbage collection shares its read-only WAL index with the process's other connections
+    with closing(sqlite3.connect(path)) as connection:
         return connection.execute("SELECT actor, target, ts FROM audit_log WHERE action = ? ORDER BY id",
                                   (action,)).fetchall()
 
