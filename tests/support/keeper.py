@@ -53,4 +53,9 @@ class Keeper:
         self._stop.set()
         self._thread.join(5)
         self.proc.terminate()
-        self.proc.wait(10)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:  # as the supervisor does: a stop that hangs is ended with SIGKILL
+            print(f"keeper: the {self.engine} engine did not stop within 10 s of SIGTERM; killing it", file=sys.stderr)
+            self.proc.kill()
+            self.proc.wait(10)
