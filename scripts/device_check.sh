@@ -76,12 +76,12 @@ smi() {
 # The tests that reach the CUDA paths: Monte Carlo (torch backend), torch training, backend detection,
 # GPU metrics, torch serving. A file whose imports are missing here is reported by pytest, not hidden.
 TESTS=(
-    tests/unit/test_risk_montecarlo.py
-    tests/unit/test_risk_montecarlo_options.py
-    tests/unit/test_ml_training.py
-    tests/unit/test_gpu_metrics.py
-    tests/unit/test_runtime.py
-    tests/unit/test_ml_serving.py
+    tests/unit/risk/test_risk_montecarlo.py
+    tests/unit/risk/test_risk_montecarlo_options.py
+    tests/unit/ml/test_ml_training.py
+    tests/unit/runtime/test_gpu_metrics.py
+    tests/unit/runtime/test_runtime.py
+    tests/unit/ml/test_ml_serving.py
 )
 
 bench_case() {

@@ -3,7 +3,7 @@
 * ``docker compose up`` of deploy/docker-compose.yml: build, up, wait until healthy, requests through NGINX
   (the only published port), the gateway recreated (NGINX finds its new address), ``down -v``. It runs only
   where ``docker compose version`` works and a Docker daemon answers, and skips otherwise, with ``CI`` set too:
-  the static checks (tests/unit/test_deploy_static.py) cover the files everywhere.
+  the static checks (tests/unit/deploy/test_deploy_static.py) cover the files everywhere.
 * ``scripts/web.sh build`` twice (on a copy of web/): the first stack's dashboard server keeps serving the
   files it started with, unchanged, while the second build becomes web/dist; a build no server uses any more
   is removed by the next one.
@@ -48,7 +48,7 @@ def _docker_compose() -> list[str]:
     """``docker compose`` when the plugin and a daemon answer; skips (even with CI set) otherwise."""
     docker = shutil.which("docker")
     if docker is None:
-        pytest.skip("no docker CLI here: the container checks are static (tests/unit/test_deploy_static.py)")
+        pytest.skip("no docker CLI here: the container checks are static (tests/unit/deploy/test_deploy_static.py)")
     if subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("no docker compose plugin here: the container checks are static")
     if subprocess.run([docker, "info"], capture_output=True, timeout=30).returncode != 0:

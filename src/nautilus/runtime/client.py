@@ -22,8 +22,9 @@ import struct
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, overload
 
 import msgspec
 import numpy as np
@@ -64,6 +65,22 @@ log = logging.getLogger("nautilus.client")
 TRANSPORTS = ("unix", "tcp", "inproc")
 INPROC_IDLE_S = 10.0  # an in-process stand-in unused this long, with the engine back on a socket, is released
 _PING_BODY = msgspec.Raw(msgspec.msgpack.encode(b"ping"))
+
+Q = TypeVar("Q")
+R = TypeVar("R")
+# What a call names: the engine's method itself (``MarketDataEngine.bars_json``: typed, and "go to definition"
+# reaches the handler), or its name for the methods every engine has (``"echo"``) and generic tools.
+Handle = Callable[..., Any] | str
+
+
+def method_name(handle: Handle) -> str:
+    """The wire name of an engine method handle."""
+    if isinstance(handle, str):
+        return handle
+    name = getattr(handle, "__name__", None)
+    if not isinstance(name, str):
+        raise TypeError(f"not an engine method: {handle!r}")
+    return name
 
 
 class _NotDelivered(Exception):
@@ -698,8 +715,17 @@ class EngineClient:
                                    f"{self.settings.writer_wait_s:g}s); retry in a few seconds")
         return min(0.05, wait_until - now)
 
-    def call(self, method: str, request: Any = None, *, timeout: float | None = None) -> Any:
-        """Call ``method`` with ``request`` (a Struct, or None for no-argument handlers)."""
+    @overload
+    def call(self, method: Callable[[Any], R], request: None = None, *, timeout: float | None = None) -> R: ...
+    @overload
+    def call(self, method: Callable[[Any, Q], R], request: Q, *, timeout: float | None = None) -> R: ...
+    @overload
+    def call(self, method: str, request: Any = None, *, timeout: float | None = None) -> Any: ...
+
+    def call(self, method: Handle, request: Any = None, *, timeout: float | None = None) -> Any:
+        """Call ``method`` (the engine's method, e.g. ``RiskEngine.check_order``) with ``request`` (a Struct, or
+        None for no-argument handlers)."""
+        method = method_name(method)
         spec = self.engine_cls.method(method)
         deadline = self._deadline(timeout)
         wait_until: float | None = None
@@ -736,12 +762,20 @@ class EngineClient:
         except concurrent.futures.TimeoutError:
             raise _TimedOut(f"inproc call timed out after {left:.3g}s") from None
 
-    async def acall(self, method: str, request: Any = None, *, timeout: float | None = None) -> Any:
+    @overload
+    async def acall(self, method: Callable[[Any], R], request: None = None, *, timeout: float | None = None) -> R: ...
+    @overload
+    async def acall(self, method: Callable[[Any, Q], R], request: Q, *, timeout: float | None = None) -> R: ...
+    @overload
+    async def acall(self, method: str, request: Any = None, *, timeout: float | None = None) -> Any: ...
+
+    async def acall(self, method: Handle, request: Any = None, *, timeout: float | None = None) -> Any:
         """:meth:`call` from an event loop: socket transports answer on the loop itself (no thread hop), the
         in-process fallback runs in the thread pool (it does the engine's work) and is awaited until the
         deadline only."""
         from starlette.concurrency import run_in_threadpool
 
+        method = method_name(method)
         spec = self.engine_cls.method(method)
         deadline = self._deadline(timeout)
         wait_until: float | None = None

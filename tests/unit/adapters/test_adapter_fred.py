@@ -6,12 +6,11 @@ fixture dates at 00:00 UTC, written as ISO literals and converted by numpy.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import numpy as np
 import pytest
 import respx
+from tests.support import paths
 
 from nautilus.adapters import make_source
 from nautilus.adapters.base import SourceRequest
@@ -20,7 +19,7 @@ from nautilus.adapters.ratelimit import limiter_for, reset_limiters
 from nautilus.config import Settings
 from nautilus.core.errors import InvalidInput, NotFound, SourceAuthError, SourceError, SourceUnreachable
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "fred"
+FIXTURES = paths.FIXTURES / "fred"
 API = "https://api.stlouisfed.org"
 SERIES_URL = f"{API}/fred/series"
 OBS_URL = f"{API}/fred/series/observations"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 import respx
+from tests.support.paths import FIXTURES
 
 from nautilus.adapters.base import CorporateAction, Fetched, Source, SourceRequest, finish_bars
 from nautilus.adapters.ratelimit import reset_limiters
@@ -27,7 +27,7 @@ from nautilus.engines.marketdata.messages import (
 )
 from nautilus.storage.fetches import FetchStore
 
-CHART = Path(__file__).parent.parent / "fixtures" / "yahoo" / "chart_AAPL_1d.json"
+CHART = FIXTURES / "yahoo" / "chart_AAPL_1d.json"
 URL = "https://query2.finance.yahoo.com/v8/finance/chart/AAPL"
 DAY = 86_400_000_000_000
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sys
 import tracemalloc
-from pathlib import Path
 
 import msgspec
 import numpy as np
 import pytest
+from tests.support.paths import SUPPORT
 
 from nautilus.core.errors import InvalidInput
 from nautilus.engines.admission import admit
@@ -345,7 +345,7 @@ def test_strategies_load_only_from_the_admins_places(tmp_path, monkeypatch) -> N
     monkeypatch.syspath_prepend(str(outside))
     allowed = tmp_path / "strategies"
     allowed.mkdir()
-    source = Path(__file__).parents[1] / "support" / "user_strategy.py"  # the tests' user strategy, copied there
+    source = SUPPORT / "user_strategy.py"  # the tests' user strategy, copied there
     (allowed / "momo.py").write_text(source.read_text())
     for name in ("evil_strategy_mod:Strategy", "this:x", "os:system", "subprocess:run", "nautilus.config:Settings",
                  "tests.support.user_strategy:Momentum", "../site/evil_strategy_mod:Strategy", "momo:"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.unit.test_factor_library import make_panel
+from tests.unit.factor.test_factor_library import make_panel
 
 from nautilus.core.errors import InvalidInput
 from nautilus.factor import evaluate, library, parse_expression

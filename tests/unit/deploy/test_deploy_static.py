@@ -26,12 +26,12 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import make_url
+from tests.support.paths import ROOT
 from tests.support.tools import require_tool
 
 from nautilus.config import DEFAULT_ENGINE_PORTS, Settings
 from nautilus.container import PASSWORD_FILE, apply_secret_files, database_url, read_secret
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"
 ENGINES = sorted(DEFAULT_ENGINE_PORTS)

@@ -9,16 +9,15 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
+from tests.support.paths import DEPLOY
 
 from nautilus.config import DEFAULT_ENGINE_PORTS
 
 ENGINES = sorted(DEFAULT_ENGINE_PORTS)  # the built-in engines (tests may register more)
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
 def compose() -> dict:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 import respx
+from tests.support import paths
 
 from nautilus.adapters.adjust import back_adjust
 from nautilus.adapters.base import SourceRequest, now_ns
@@ -24,7 +24,7 @@ from nautilus.core.errors import (
     SourceUnreachable,
 )
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "yahoo"
+FIXTURES = paths.FIXTURES / "yahoo"
 BASE = "https://query2.finance.yahoo.com/v8/finance/chart"
 DAY = 86_400_000_000_000
 HOUR = 3_600_000_000_000

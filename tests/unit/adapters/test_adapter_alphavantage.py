@@ -7,12 +7,12 @@ Oracle: the fixtures' values; intraday UTC times are worked by hand from US/East
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 import respx
+from tests.support import paths
 
 from nautilus.adapters import make_source
 from nautilus.adapters.alphavantage import AlphaVantageSource
@@ -28,7 +28,7 @@ from nautilus.core.errors import (
     SourceUnreachable,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alphavantage"
+FIXTURES = paths.FIXTURES / "alphavantage"
 QUERY = "https://www.alphavantage.co/query"
 KEY = "TESTKEY123"
 

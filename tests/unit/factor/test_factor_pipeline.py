@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.unit.test_factor_library import make_panel
+from tests.unit.factor.test_factor_library import make_panel
 
 from nautilus.core.errors import InvalidInput
 from nautilus.factor import crosssection, evaluate, library

@@ -8,11 +8,11 @@ import subprocess
 from pathlib import Path
 
 import yaml
+from tests.support.paths import DEPLOY
 from tests.support.tools import require_tool
 
 from nautilus.engines.marketdata.freshness import DAY_NS, calendar_of, open_ages, open_ns
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 H = 3600 * 10**9
 MONDAY = 1_796_601_600 * 10**9  # 2026-12-07 00:00 UTC, a Monday
 

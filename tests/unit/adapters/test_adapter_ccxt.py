@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 import responses
 from responses import matchers
+from tests.support import paths
 
 from nautilus.adapters import make_source
 from nautilus.adapters.base import SourceRequest
@@ -31,7 +31,7 @@ from nautilus.core.errors import (
     SourceUnreachable,
 )
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ccxt"
+FIXTURES = paths.FIXTURES / "ccxt"
 BINANCE = "https://api.binance.com/api/v3"
 KRAKEN = "https://api.kraken.com/0/public"
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z in ms
