@@ -11,8 +11,8 @@ import sys
 import pytest
 from fastapi.testclient import TestClient
 
-from nautilus.engines.marketdata.synthetic import gbm_bars
 from nautilus.gateway.app import create_app
+from nautilus.marketdata.synthetic import gbm_bars
 from nautilus.storage.catalog import BarCatalog
 
 pytestmark = pytest.mark.integration

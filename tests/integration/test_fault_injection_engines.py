@@ -113,7 +113,7 @@ def md_env(request: pytest.FixtureRequest, settings: Any, stack_env: dict[str, s
 def _generated(symbol: str, n: int, seed: int) -> Any:
     """The bars ``generate`` must have stored (the engine's own defaults, computed here)."""
     from nautilus.core.calendars import calendar_for
-    from nautilus.engines.marketdata import synthetic
+    from nautilus.marketdata import synthetic
 
     req = GenerateRequest(symbol=symbol, n=n, seed=seed)
     return synthetic.gbm_bars(symbol, req.timeframe, req.start_ns, n, s0=req.s0, mu=req.mu, sigma=req.sigma,

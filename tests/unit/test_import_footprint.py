@@ -53,7 +53,7 @@ def _started_engine(name: str, then: str) -> str:
 
 def test_probe_sees_a_heavy_import(tmp_path: Path) -> None:
     # positive controls: a kernel module pulls in numba, the ML training code torch and lightgbm
-    assert "numba" in _heavy_loaded("import nautilus.engines.marketdata.synthetic", tmp_path)
+    assert "numba" in _heavy_loaded("import nautilus.marketdata.synthetic", tmp_path)
     loaded = _heavy_loaded("import nautilus.ml.training.trainer", tmp_path)
     assert {"torch", "lightgbm"} <= set(loaded)
 

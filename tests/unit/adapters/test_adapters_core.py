@@ -16,7 +16,7 @@ from nautilus.adapters.ratelimit import RateLimiter
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, SourceError, SourceRateLimited
 from nautilus.core.timeframe import calendar_floor, calendar_months, pandas_rule, timeframe_ns
-from nautilus.engines.marketdata.resample import resample
+from nautilus.marketdata.resample import resample
 
 DAY = 86_400_000_000_000
 ranges_st = st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), max_size=8)

@@ -19,7 +19,7 @@ from tests.support.paths import SUPPORT
 from nautilus.core.errors import InvalidInput
 from nautilus.engines.admission import admit
 from nautilus.engines.marketdata.query import bars_extent, read_bars
-from nautilus.engines.marketdata.synthetic import gbm_bars
+from nautilus.marketdata.synthetic import gbm_bars
 
 START = 1_262_304_000_000_000_000  # 2010-01-01
 SECOND = 10**9
@@ -180,7 +180,7 @@ def test_marketdata_generate_and_resample_are_capped(settings, monkeypatch) -> N
         assert len(eng.bars(BarsRequest(symbol="GEN", timeframe="1m"))) == 2_000
         settings.max_bars_per_request = 1_999
         monkeypatch.setattr(eng.catalog, "read", tripwire)
-        import nautilus.engines.marketdata.synthetic as synthetic
+        import nautilus.marketdata.synthetic as synthetic
 
         monkeypatch.setattr(synthetic, "gbm_bars", tripwire)
         refused(eng.generate, GenerateRequest(symbol="GEN", n=2_000), field="n", cap="max_bars_per_request")

@@ -9,8 +9,8 @@ import pytest
 from nautilus.core.errors import Conflict, InvalidInput, NotFound
 from nautilus.engines.features.engine import FeaturesEngine
 from nautilus.engines.features.messages import ComputeRequest, FeatureSetName, SaveFeatureSetRequest
-from nautilus.engines.marketdata.synthetic import gbm_bars
 from nautilus.features import builtin_feature_sets, compute, load_feature_set
+from nautilus.marketdata.synthetic import gbm_bars
 
 START = 1_262_304_000_000_000_000  # 2010-01-01
 

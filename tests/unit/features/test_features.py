@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput
-from nautilus.engines.marketdata.synthetic import garch_bars, gbm_bars
 from nautilus.features import (
     FeatureFrame,
     builtin_feature_sets,
@@ -25,6 +24,7 @@ from nautilus.features import (
     load_feature_set,
 )
 from nautilus.features.compute import calendar
+from nautilus.marketdata.synthetic import garch_bars, gbm_bars
 
 START = 1_262_304_000_000_000_000  # 2010-01-01
 DAY = 86_400_000_000_000

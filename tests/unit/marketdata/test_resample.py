@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from nautilus.core.bars import COLUMNS, Bars
 from nautilus.core.errors import InvalidInput
 from nautilus.core.timeframe import pandas_rule, timeframe_ns
-from nautilus.engines.marketdata.resample import resample
+from nautilus.marketdata.resample import resample
 
 MINUTE = 60_000_000_000
 START = 1_704_067_200_000_000_000  # 2024-01-01 00:00 UTC

@@ -14,8 +14,8 @@ import pytest
 from nautilus.core.bars import COLUMNS, Bars
 from nautilus.core.errors import InvalidInput
 from nautilus.engines.marketdata.ingest import parse_bars
-from nautilus.engines.marketdata.resample import resample
-from nautilus.engines.marketdata.synthetic import (
+from nautilus.marketdata.resample import resample
+from nautilus.marketdata.synthetic import (
     DAY_NS,
     YEAR_NS,
     bar_times,

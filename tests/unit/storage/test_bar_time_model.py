@@ -15,9 +15,9 @@ from nautilus.core.bars import COLUMNS, Bars
 from nautilus.core.timeframe import time_convention, week_floor
 from nautilus.engines.marketdata.engine import MarketDataEngine
 from nautilus.engines.marketdata.ingest import parse_bars
-from nautilus.engines.marketdata.resample import resample
-from nautilus.engines.marketdata.synthetic import bar_times, gbm_bars
 from nautilus.factor.panel import load_panel
+from nautilus.marketdata.resample import resample
+from nautilus.marketdata.synthetic import bar_times, gbm_bars
 from nautilus.storage.bar_time import MARKER, migrate_catalog, normalize_bars
 from nautilus.storage.catalog import BarCatalog
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nautilus.core.errors import InvalidInput
-from nautilus.engines.marketdata.synthetic import gbm_bars
+from nautilus.marketdata.synthetic import gbm_bars
 from nautilus.strategy.candles import (
     PATTERN_NAMES,
     PENETRATION_PATTERNS,

@@ -18,7 +18,7 @@ import talib.abstract
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nautilus.engines.marketdata.synthetic import gbm_bars
+from nautilus.marketdata.synthetic import gbm_bars
 from nautilus.strategy.candles.patterns_2 import HAS_FMA, PATTERNS
 
 EXPECTED = [

@@ -14,7 +14,7 @@ from talib import abstract
 
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput
-from nautilus.engines.marketdata.synthetic import DAY_NS, gbm_bars
+from nautilus.marketdata.synthetic import DAY_NS, gbm_bars
 from nautilus.strategy import indicators as ind
 from nautilus.strategy.indicators import registry, spec
 

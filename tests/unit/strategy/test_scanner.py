@@ -9,7 +9,7 @@ import talib
 
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput
-from nautilus.engines.marketdata.synthetic import gbm_bars
+from nautilus.marketdata.synthetic import gbm_bars
 from nautilus.strategy.scanner import ScannerCache, ScanSpec, UniverseScanner
 
 DAY = 86_400 * 10**9

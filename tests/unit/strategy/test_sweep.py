@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from nautilus.core.errors import InvalidInput
-from nautilus.engines.marketdata.synthetic import gbm_bars
+from nautilus.marketdata.synthetic import gbm_bars
 from nautilus.strategy import backtest, sweep
 from nautilus.strategy.backtest.config import config_for
 

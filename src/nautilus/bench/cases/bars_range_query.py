@@ -1,7 +1,7 @@
 """bars_range_query: one day of 1-minute bars from the middle of a 10-year catalog.
 
 The catalog holds 10 calendar years of synthetic 1m bars for one symbol (~5.26M rows, GBM with exact
-OHLC invariants from :func:`nautilus.engines.marketdata.synthetic.gbm_bars`), written with
+OHLC invariants from :func:`nautilus.marketdata.synthetic.gbm_bars`), written with
 ``BarCatalog.write``. Ours is ``BarCatalog.read`` (opens the one year file, reads the row groups whose
 ts statistics overlap the day); the baseline is what a quant writes without it: a
 ``pyarrow.dataset`` over the series directory, ``to_table`` with a ts filter. Memory of our read is
@@ -23,7 +23,7 @@ from nautilus.bench.procs import python_module, temp_home
 from nautilus.bench.rangeprobe import read_naive, read_ours
 from nautilus.bench.stats import median, sample, sig
 from nautilus.core.bars import Bars
-from nautilus.engines.marketdata.synthetic import DAY_NS, gbm_bars
+from nautilus.marketdata.synthetic import DAY_NS, gbm_bars
 from nautilus.storage.catalog import BarCatalog
 
 SYMBOL = "BENCH"

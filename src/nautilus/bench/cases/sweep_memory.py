@@ -18,7 +18,7 @@ from nautilus.bench.harness import BenchContext, Result, case, result
 SCRIPT = textwrap.dedent("""
 import json, time
 from nautilus.bench.procs import peak_rss_mb
-from nautilus.engines.marketdata.synthetic import gbm_bars
+from nautilus.marketdata.synthetic import gbm_bars
 from nautilus.strategy import sweep
 from nautilus.strategy.backtest.config import config_for
 symbols, bars_per, fast, slow = {symbols}, {bars}, {fast}, {slow}

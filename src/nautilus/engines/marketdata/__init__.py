@@ -1,1 +1,1 @@
-"""MarketData engine: bar ingest, synthetic generators and resampling."""
+"""MarketData engine: bar ingest, fetches and streams from sources; its kernels live in nautilus.marketdata."""

@@ -108,7 +108,7 @@ class MarketDataEngine(StorageEngine):
         rows = {r["symbol"]: r for r in self.database.list_instruments()}
 
         def resample(bars: Bars, timeframe: str) -> Bars:  # numba: loaded only when a weekly series is rebuilt
-            from nautilus.engines.marketdata.resample import resample as resample_bars
+            from nautilus.marketdata.resample import resample as resample_bars
 
             return resample_bars(bars, timeframe, calendar=calendar_of(bars.symbol))
 
@@ -257,7 +257,7 @@ class MarketDataEngine(StorageEngine):
         admit(req.n, min(MAX_LIMIT, self.settings.max_bars_per_request), "n", "max_bars_per_request", "n bars")
         if not 0 <= req.seed < 2**63:
             raise InvalidInput("seed must be a non-negative integer below 2**63", field="seed")
-        from nautilus.engines.marketdata import synthetic  # numba kernels: loaded on first use
+        from nautilus.marketdata import synthetic  # numba kernels: loaded on first use
 
         sessions = req.sessions or self._calendar_of(symbol)
         common = dict(s0=req.s0, mu=req.mu, sigma=req.sigma, seed=req.seed, sessions=sessions)
@@ -274,7 +274,7 @@ class MarketDataEngine(StorageEngine):
 
     @handler(idempotent=False)
     def resample(self, req: ResampleRequest) -> SeriesSummary:
-        from nautilus.engines.marketdata.resample import resample as resample_bars
+        from nautilus.marketdata.resample import resample as resample_bars
 
         symbol = normalize_symbol(req.symbol)
         rows = self.catalog.stats(symbol, req.source_timeframe).rows  # Parquet footers: nothing decoded yet
@@ -285,7 +285,7 @@ class MarketDataEngine(StorageEngine):
 
     @handler(idempotent=False)
     def load_sample(self, req: SampleRequest) -> SampleReply:
-        from nautilus.engines.marketdata import synthetic
+        from nautilus.marketdata import synthetic
 
         symbols = req.symbols or list(self.settings.sample_symbols)
         universe = synthetic.sample_universe(symbols, seed=req.seed)

@@ -55,7 +55,7 @@ def read_bars(catalog: BarCatalog, symbol: str, timeframe: str, start_ns: int | 
         def read(start: int | None) -> Bars:
             return catalog.read(symbol, timeframe, start, end_ns)
     else:
-        from nautilus.engines.marketdata import resample  # numba kernels: loaded by the first resampled read
+        from nautilus.marketdata import resample  # numba kernels: loaded by the first resampled read
 
         finer = sorted((timeframe_ns(tf), tf) for tf in stored
                        if timeframe_ns(tf) < target_ns and resample.resample_problem(tf, timeframe) is None)
@@ -124,7 +124,7 @@ def _bounded_read(catalog: BarCatalog, read: Callable[[int | None], Bars], symbo
     if limit is not None:  # the last `limit` bars: the widest window ending at the last bar under the cap
         window = hi - max_bars * step
         if source_tf != timeframe:  # whole buckets only: start at the first bucket inside the window
-            from nautilus.engines.marketdata.resample import bucket_start
+            from nautilus.marketdata.resample import bucket_start
 
             bucket = bucket_start(window, timeframe)
             if bucket < window:

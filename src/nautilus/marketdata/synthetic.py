@@ -39,7 +39,7 @@ from nautilus.core.calendars import (
 from nautilus.core.calendars import sessions as calendar_sessions
 from nautilus.core.errors import InvalidInput
 from nautilus.core.timeframe import calendar_months, timeframe_ns, week_count, week_floor
-from nautilus.engines.marketdata.resample import resample
+from nautilus.marketdata.resample import resample
 
 Sessions = str  # "24x7", "weekdays" or a calendar name (nautilus.core.calendars)
 DAY_NS = 86_400_000_000_000
