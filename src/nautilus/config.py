@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ComputeBackend = Literal["auto", "cpu", "cuda", "mps"]
@@ -43,7 +43,203 @@ DEFAULT_ENGINE_PORTS: dict[str, int] = {
 }
 
 
-class Settings(BaseSettings):
+# Settings by concern -------------------------------------------------------------------------------------
+# Each group is one concern's fields; Settings is all of them (flat: the environment names NAUTILUS_<FIELD>
+# and keyword arguments stay one namespace). A component may annotate the group it reads.
+
+class HomeSettings(BaseModel):
+    """Where a stack keeps its state, and which stack a process belongs to."""
+
+    home: Path = Field(default=Path.home() / ".nautilus", description="Root of data and runtime dirs")
+    profile: Literal["embedded", "production"] = Field(default="embedded", description="Which profile started "
+                                                       "the stack (start.sh: NAUTILUS_PROFILE); recorded with it")
+    stack_record: bool = Field(default=True, description="Take the identity settings (STACK_FIELDS) of a stack "
+                               "running at this home from its HOME/stack.json (false: this process's own)")
+    data_dir: Path | None = Field(default=None, description="Catalog and SQLite file (default HOME/data)")
+    runtime_dir: Path | None = Field(
+        default=None, description="Sockets, pid files, supervisor state (default HOME/run)"
+    )
+
+
+class StorageSettings(BaseModel):
+    """The SQL database and the bar catalog's memory."""
+
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL (default SQLite in data_dir)")
+    catalog_cache_mb: int = Field(default=256, ge=0, description="Decoded row groups kept in memory per process")
+
+
+class BusSettings(BaseModel):
+    """The bus: in-process by default, Redis pub/sub with a per-stack prefix and signed messages
+    (nautilus.runtime.bus)."""
+
+    redis_url: str | None = Field(default=None, description="Redis URL; unset means the in-memory bus")
+    redis_username: str | None = Field(default=None, description="Redis ACL user (or in the URL: redis://user:pass@host)")
+    redis_password_file: Path | None = Field(default=None, description="File holding the Redis password (first "
+                                             "line), so that it is neither in the URL nor in the environment")
+    bus_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Namespace of this "
+                                   "stack's Redis channels: topic T travels on channel '<prefix>:T'. Default: "
+                                   "'nautilus-' + 12 hex digits of SHA-256 of the resolved home path, so stacks with "
+                                   "different homes on one Redis never see each other; set the same value on every "
+                                   "process of a stack whose processes see different home paths")
+    bus_sign: bool = Field(default=True, description="Sign every Redis bus message with HMAC-SHA256 under the stack "
+                           "secret and drop received ones without a valid signature")
+    bus_secret: SecretStr | None = Field(default=None, description="The stack's bus secret (default: read from "
+                                         "bus_secret_file, created with mode 600 on first use)")
+    bus_secret_file: Path | None = Field(default=None, description="File of the bus secret (default HOME/bus.key)")
+    bus_max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="Larger Redis bus messages "
+                                       "are dropped on receipt (counted in nautilus_bus_rejected_total)")
+    bus_publish_timeout_s: float = Field(default=1.0, gt=0, description="Longest a Redis publish (or connect) may "
+                                         "take before the bus falls back to the in-process bus")
+    ws_forward: bool = Field(default=True, description="In-memory bus forwards publishes to the hub engine")
+    ws_forward_queue: int = Field(default=10_000, ge=1, description="Forwarder queue; overflow counts drops")
+
+
+class NetworkSettings(BaseModel):
+    """Addresses and ports of the gateway, the dashboard and every engine."""
+
+    host: str = "127.0.0.1"
+    bind_host: str | None = Field(default=None, description="Address servers listen on (default: host; 0.0.0.0 "
+                                                            "in containers)")
+    engine_hosts: dict[str, str] = Field(default_factory=dict, description="Host of an engine's TCP port when it "
+                                         "is not `host` (containers: {\"risk\": \"risk\", ...})")
+    gateway_port: int = 8001
+    web_port: int = Field(default=3000, description="The dashboard (web/dist) served by `nautilus up`")
+    port_offset: int = Field(default=0, description="Added to every TCP port (side-by-side stacks)")
+    engine_ports: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_ENGINE_PORTS))
+
+
+class GatewaySettings(BaseModel):
+    """What the HTTP edge accepts: body and query sizes, rate limits, origins and host names."""
+
+    max_body_mb: int = Field(default=256, ge=1, description="Largest request body the gateway accepts (uploads)")
+    max_query_bytes: int = Field(default=8192, ge=256, description="Longest query string the gateway accepts")
+    rate_limit_per_s: float = Field(default=500.0, description="Requests per second per API key (<= 0: no limit)")
+    rate_limit_burst: float = Field(default=1000.0, gt=0, description="Burst size of the per-key rate limit")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra origins allowed to call the gateway (the dashboard's is always)"
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names the gateway answers besides loopback ones (DNS rebinding)")
+
+
+class AuthSettings(BaseModel):
+    """Authentication: fails closed; `open` (no key needed) is an explicit choice, never inferred."""
+
+    auth_mode: Literal["keys", "open"] = Field(default="keys", description="keys: every /api call needs a key "
+                                               "(none exist: refused); open: local mode without keys")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Accepted X-API-Key values; empty disables auth"
+    )
+    metrics_token: str | None = Field(default=None, description="Bearer token Prometheus may scrape /metrics with "
+                                      "(besides an API key)")
+    ws_ticket_ttl_s: float = Field(default=30.0, gt=0, le=600, description="Lifetime of a one-use /ws ticket")
+
+
+class EngineCallSettings(BaseModel):
+    """How callers reach engines (nautilus.runtime.client): deadlines, circuit breakers, health probes, the
+    in-process fallback, waiting for a restarting writer, shared memory."""
+
+    call_timeout_s: float = Field(default=10.0, gt=0, description="Per-call timeout of engine clients")
+    connect_timeout_s: float = Field(default=0.5, gt=0)
+    breaker_failures: int = Field(default=3, ge=1, description="Consecutive failures that open a circuit")
+    breaker_cooldown_s: float = Field(default=2.0, gt=0)
+    health_interval_s: float = Field(default=1.0, gt=0, description="Health probe period of clients")
+    in_process_fallback: bool = True
+    writer_wait_s: float = Field(default=10.0, ge=0, description="How long a call waits for a restarting "
+                                 "stateful engine (one writer) before 503 with Retry-After")
+    retry_after_s: int = Field(default=2, ge=1, description="Retry-After of a 503 while an engine restarts")
+    shm_pool_mb: int = Field(default=64, ge=1, description="Shared-memory pool per process, MB")
+    shm_threshold_bytes: int = Field(
+        default=64 * 1024, ge=0, description="Arrays at least this big travel by shared-memory handle"
+    )
+
+
+class SupervisionSettings(BaseModel):
+    """Engine processes under the supervisor: restarts, memory ceilings, the writer lease of stateful engines
+    (one writer, fenced by the database)."""
+
+    restart_backoff_s: float = Field(default=0.5, gt=0, description="First restart delay; doubles")
+    restart_backoff_max_s: float = Field(default=30.0, gt=0)
+    engine_memory_mb: int = Field(default=4096, ge=0, description="Resident-memory ceiling per engine process: "
+                                  "passed, the engine stops at once and is restarted (0: none)")
+    writer_lease_ttl_s: float = Field(default=10.0, gt=0, description="A writer lease not renewed this long may "
+                                      "be taken over (a holder on this host whose process is gone: at once)")
+    host_stateful_engines: bool = Field(default=False, description="Single-process mode (tests, notebooks): the "
+                                        "gateway itself hosts the stateful engines as their one writer, on their unix "
+                                        "sockets; never with a supervisor")
+
+
+class ComputeSettings(BaseModel):
+    """Where heavy computation runs."""
+
+    compute_backend: ComputeBackend = "auto"
+    dask_scheduler: str | None = Field(default=None, description="Dask scheduler address for sweeps and Monte "
+                                       "Carlo (default: a local cluster); never taken from a request")
+
+
+class StreamSettings(BaseModel):
+    """Live updates over /ws (the WebSocket hub's rings and queues)."""
+
+    ws_ring_size: int = Field(default=10_000, ge=1, description="Hub-wide message ring (what /ws pollers read)")
+    ws_channel_ring_size: int = Field(default=1_000, ge=1, description="Per-channel ring (resume/replay depth)")
+    ws_queue_size: int = Field(default=1_000, ge=1, description="Per-connection send queue; overflow drops it")
+    ws_heartbeat_s: float = Field(default=15.0, gt=0, description="Heartbeat frame period on /ws")
+    ws_poll_timeout_s: float = Field(default=1.0, gt=0, le=30, description="Long-poll wait of the /ws poller")
+
+
+class SourceSettings(BaseModel):
+    """Market data sources (nautilus.adapters), the daily update and the sample data."""
+
+    alphavantage_api_key: str | None = Field(default=None, description="Alpha Vantage API key")
+    alphavantage_per_minute: float = Field(default=5.0, gt=0, description="Alpha Vantage requests per minute")
+    alphavantage_per_day: int = Field(default=25, ge=1, description="Alpha Vantage requests per UTC day (free tier)")
+    fred_api_key: str | None = Field(default=None, description="FRED API key (without one: the keyless CSV endpoint)")
+    ib_host: str = Field(default="127.0.0.1", description="TWS / IB Gateway host")
+    ib_port: int = Field(default=7497, description="TWS / IB Gateway API port (7497 paper TWS, 4002 paper Gateway)")
+    ib_client_id: int = Field(default=17, description="API client id Nautilus connects with")
+    ccxt_exchange: str = Field(default="binance", description="Default ccxt exchange id of the crypto source")
+    source_urls: dict[str, str] = Field(default_factory=dict, description="Base URL per web source replacing its "
+                                        "public one (a mirror, a proxy, a recorded-response server in tests)")
+    source_timeout_s: float = Field(default=20.0, gt=0, description="Per-request timeout of data sources")
+    source_retries: int = Field(default=4, ge=0, description="Retries of a failed source request (backoff+jitter)")
+    source_backoff_s: float = Field(default=1.0, ge=0, description="First retry delay; doubles, with full jitter")
+    source_backoff_max_s: float = Field(default=60.0, ge=0, description="Longest retry delay")
+    update_time: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                                    description="HH:MM UTC: the MarketData engine runs `update --all` daily")
+    sample_symbols: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["AAPL", "MSFT", "SPY", "BTCUSD", "EURUSD"]
+    )
+
+
+class AdmissionSettings(BaseModel):
+    """Caps on the work one request may ask for (422 naming the field and the cap)."""
+
+    max_mc_cells: int = Field(default=1_000_000_000, ge=1, description="Monte Carlo paths x assets x horizon steps")
+    max_mc_paths: int = Field(default=10_000_000, ge=1, description="Monte Carlo paths per request")
+    max_bars_per_request: int = Field(default=5_000_000, ge=1, description="Bars one request may read or return")
+    max_sweep_size: int = Field(default=10_000, ge=1, description="Parameter combinations per sweep")
+    max_matrix_cells: int = Field(default=200_000_000, ge=1, description="rows x columns of a matrix one request "
+                                  "may build: features, factor panels, ML inputs, sweep sets x bars, VaR history")
+
+
+class TradingSettings(BaseModel):
+    """Paper trading and the code a request may name: default pre-trade limits, user strategies."""
+
+    default_limits: dict[str, float | None] = Field(
+        default_factory=lambda: {"max_order_equity_pct": 100.0, "max_concentration_pct": 100.0, "min_cash": 0.0},
+        description="Limits of an account without its own: order notional and position as % of equity, cash "
+                    "left after a buy (0 = no margin); {} checks nothing")
+    strategies_dir: Path | None = Field(default=None, description="Where user strategies load from (default "
+                                        "HOME/strategies); requests name only modules found here")
+    strategy_packages: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Installed packages an admin allows user strategies to come from")
+
+GROUPS: tuple[type[BaseModel], ...] = (HomeSettings, StorageSettings, BusSettings, NetworkSettings, GatewaySettings, AuthSettings, EngineCallSettings, SupervisionSettings, ComputeSettings, StreamSettings, SourceSettings, AdmissionSettings, TradingSettings)
+
+
+class Settings(HomeSettings, StorageSettings, BusSettings, NetworkSettings, GatewaySettings, AuthSettings, EngineCallSettings, SupervisionSettings, ComputeSettings, StreamSettings, SourceSettings, AdmissionSettings, TradingSettings, BaseSettings):
+    """Every setting, grouped by concern in the classes it inherits (:data:`GROUPS`)."""
+
     model_config = SettingsConfigDict(
         env_prefix="NAUTILUS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
@@ -71,144 +267,6 @@ class Settings(BaseSettings):
                 if name in from_env and not _same(name, mine.get(name), theirs.get(name)):
                     conflicts[name] = (mine.get(name), theirs.get(name))
         self._origins, self._stack, self._conflicts = origins, record, conflicts
-
-    home: Path = Field(default=Path.home() / ".nautilus", description="Root of data and runtime dirs")
-    profile: Literal["embedded", "production"] = Field(default="embedded", description="Which profile started "
-                                                       "the stack (start.sh: NAUTILUS_PROFILE); recorded with it")
-    stack_record: bool = Field(default=True, description="Take the identity settings (STACK_FIELDS) of a stack "
-                               "running at this home from its HOME/stack.json (false: this process's own)")
-    data_dir: Path | None = Field(default=None, description="Catalog and SQLite file (default HOME/data)")
-    runtime_dir: Path | None = Field(
-        default=None, description="Sockets, pid files, supervisor state (default HOME/run)"
-    )
-    database_url: str | None = Field(default=None, description="SQLAlchemy URL (default SQLite in data_dir)")
-    redis_url: str | None = Field(default=None, description="Redis URL; unset means the in-memory bus")
-    # Redis bus isolation and authenticity (nautilus.runtime.bus) ------------------------------------------
-    redis_username: str | None = Field(default=None, description="Redis ACL user (or in the URL: redis://user:pass@host)")
-    redis_password_file: Path | None = Field(default=None, description="File holding the Redis password (first "
-                                             "line), so that it is neither in the URL nor in the environment")
-    bus_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Namespace of this "
-                                   "stack's Redis channels: topic T travels on channel '<prefix>:T'. Default: "
-                                   "'nautilus-' + 12 hex digits of SHA-256 of the resolved home path, so stacks with "
-                                   "different homes on one Redis never see each other; set the same value on every "
-                                   "process of a stack whose processes see different home paths")
-    bus_sign: bool = Field(default=True, description="Sign every Redis bus message with HMAC-SHA256 under the stack "
-                           "secret and drop received ones without a valid signature")
-    bus_secret: SecretStr | None = Field(default=None, description="The stack's bus secret (default: read from "
-                                         "bus_secret_file, created with mode 600 on first use)")
-    bus_secret_file: Path | None = Field(default=None, description="File of the bus secret (default HOME/bus.key)")
-    bus_max_message_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="Larger Redis bus messages "
-                                       "are dropped on receipt (counted in nautilus_bus_rejected_total)")
-    bus_publish_timeout_s: float = Field(default=1.0, gt=0, description="Longest a Redis publish (or connect) may "
-                                         "take before the bus falls back to the in-process bus")
-
-    host: str = "127.0.0.1"
-    bind_host: str | None = Field(default=None, description="Address servers listen on (default: host; 0.0.0.0 "
-                                                            "in containers)")
-    engine_hosts: dict[str, str] = Field(default_factory=dict, description="Host of an engine's TCP port when it "
-                                         "is not `host` (containers: {\"risk\": \"risk\", ...})")
-    gateway_port: int = 8001
-    web_port: int = Field(default=3000, description="The dashboard (web/dist) served by `nautilus up`")
-    max_body_mb: int = Field(default=256, ge=1, description="Largest request body the gateway accepts (uploads)")
-    max_query_bytes: int = Field(default=8192, ge=256, description="Longest query string the gateway accepts")
-    rate_limit_per_s: float = Field(default=500.0, description="Requests per second per API key (<= 0: no limit)")
-    rate_limit_burst: float = Field(default=1000.0, gt=0, description="Burst size of the per-key rate limit")
-    cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Extra origins allowed to call the gateway (the dashboard's is always)"
-    )
-    port_offset: int = Field(default=0, description="Added to every TCP port (side-by-side stacks)")
-    engine_ports: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_ENGINE_PORTS))
-
-    shm_pool_mb: int = Field(default=64, ge=1, description="Shared-memory pool per process, MB")
-    shm_threshold_bytes: int = Field(
-        default=64 * 1024, ge=0, description="Arrays at least this big travel by shared-memory handle"
-    )
-    compute_backend: ComputeBackend = "auto"
-    catalog_cache_mb: int = Field(default=256, ge=0, description="Decoded row groups kept in memory per process")
-
-    api_keys: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Accepted X-API-Key values; empty disables auth"
-    )
-
-    call_timeout_s: float = Field(default=10.0, gt=0, description="Per-call timeout of engine clients")
-    connect_timeout_s: float = Field(default=0.5, gt=0)
-    breaker_failures: int = Field(default=3, ge=1, description="Consecutive failures that open a circuit")
-    breaker_cooldown_s: float = Field(default=2.0, gt=0)
-    health_interval_s: float = Field(default=1.0, gt=0, description="Health probe period of clients")
-    in_process_fallback: bool = True
-
-    restart_backoff_s: float = Field(default=0.5, gt=0, description="First restart delay; doubles")
-    restart_backoff_max_s: float = Field(default=30.0, gt=0)
-
-    sample_symbols: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["AAPL", "MSFT", "SPY", "BTCUSD", "EURUSD"]
-    )
-
-    ws_ring_size: int = Field(default=10_000, ge=1, description="Hub-wide message ring (what /ws pollers read)")
-    ws_channel_ring_size: int = Field(default=1_000, ge=1, description="Per-channel ring (resume/replay depth)")
-    ws_queue_size: int = Field(default=1_000, ge=1, description="Per-connection send queue; overflow drops it")
-    ws_heartbeat_s: float = Field(default=15.0, gt=0, description="Heartbeat frame period on /ws")
-    ws_poll_timeout_s: float = Field(default=1.0, gt=0, le=30, description="Long-poll wait of the /ws poller")
-    ws_forward: bool = Field(default=True, description="In-memory bus forwards publishes to the hub engine")
-    ws_forward_queue: int = Field(default=10_000, ge=1, description="Forwarder queue; overflow counts drops")
-
-    # Market data sources (nautilus.adapters) ----------------------------------------------------
-    alphavantage_api_key: str | None = Field(default=None, description="Alpha Vantage API key")
-    alphavantage_per_minute: float = Field(default=5.0, gt=0, description="Alpha Vantage requests per minute")
-    alphavantage_per_day: int = Field(default=25, ge=1, description="Alpha Vantage requests per UTC day (free tier)")
-    fred_api_key: str | None = Field(default=None, description="FRED API key (without one: the keyless CSV endpoint)")
-    ib_host: str = Field(default="127.0.0.1", description="TWS / IB Gateway host")
-    ib_port: int = Field(default=7497, description="TWS / IB Gateway API port (7497 paper TWS, 4002 paper Gateway)")
-    ib_client_id: int = Field(default=17, description="API client id Nautilus connects with")
-    ccxt_exchange: str = Field(default="binance", description="Default ccxt exchange id of the crypto source")
-    source_urls: dict[str, str] = Field(default_factory=dict, description="Base URL per web source replacing its "
-                                        "public one (a mirror, a proxy, a recorded-response server in tests)")
-    source_timeout_s: float = Field(default=20.0, gt=0, description="Per-request timeout of data sources")
-    source_retries: int = Field(default=4, ge=0, description="Retries of a failed source request (backoff+jitter)")
-    source_backoff_s: float = Field(default=1.0, ge=0, description="First retry delay; doubles, with full jitter")
-    source_backoff_max_s: float = Field(default=60.0, ge=0, description="Longest retry delay")
-    update_time: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
-                                    description="HH:MM UTC: the MarketData engine runs `update --all` daily")
-
-    # Safety under faults and hostile input (issue 18) ---------------------------------------------
-    # Stateful engines: one writer, fenced by the database; callers wait this long for a restarted writer.
-    writer_wait_s: float = Field(default=10.0, ge=0, description="How long a call waits for a restarting "
-                                 "stateful engine (one writer) before 503 with Retry-After")
-    retry_after_s: int = Field(default=2, ge=1, description="Retry-After of a 503 while an engine restarts")
-    writer_lease_ttl_s: float = Field(default=10.0, gt=0, description="A writer lease not renewed this long may "
-                                      "be taken over (a holder on this host whose process is gone: at once)")
-    host_stateful_engines: bool = Field(default=False, description="Single-process mode (tests, notebooks): the "
-                                        "gateway itself hosts the stateful engines as their one writer, on their unix "
-                                        "sockets; never with a supervisor")
-    # Authentication: fails closed. `open` (no key needed) is an explicit choice, never inferred.
-    auth_mode: Literal["keys", "open"] = Field(default="keys", description="keys: every /api call needs a key "
-                                               "(none exist: refused); open: local mode without keys")
-    allowed_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Host names the gateway answers besides loopback ones (DNS rebinding)")
-    metrics_token: str | None = Field(default=None, description="Bearer token Prometheus may scrape /metrics with "
-                                      "(besides an API key)")
-    ws_ticket_ttl_s: float = Field(default=30.0, gt=0, le=600, description="Lifetime of a one-use /ws ticket")
-    # Admission control: caps on the work one request may ask for (422 naming the field and the cap).
-    max_mc_cells: int = Field(default=1_000_000_000, ge=1, description="Monte Carlo paths x assets x horizon steps")
-    max_mc_paths: int = Field(default=10_000_000, ge=1, description="Monte Carlo paths per request")
-    max_bars_per_request: int = Field(default=5_000_000, ge=1, description="Bars one request may read or return")
-    max_sweep_size: int = Field(default=10_000, ge=1, description="Parameter combinations per sweep")
-    max_matrix_cells: int = Field(default=200_000_000, ge=1, description="rows x columns of a matrix one request "
-                                  "may build: features, factor panels, ML inputs, sweep sets x bars, VaR history")
-    # Pre-trade limits of every paper account that has none of its own (nautilus.risk.limits.DEFAULT_LIMITS).
-    default_limits: dict[str, float | None] = Field(
-        default_factory=lambda: {"max_order_equity_pct": 100.0, "max_concentration_pct": 100.0, "min_cash": 0.0},
-        description="Limits of an account without its own: order notional and position as % of equity, cash "
-                    "left after a buy (0 = no margin); {} checks nothing")
-    engine_memory_mb: int = Field(default=4096, ge=0, description="Resident-memory ceiling per engine process: "
-                                  "passed, the engine stops at once and is restarted (0: none)")
-    # Code and hosts a request may not name.
-    strategies_dir: Path | None = Field(default=None, description="Where user strategies load from (default "
-                                        "HOME/strategies); requests name only modules found here")
-    strategy_packages: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Installed packages an admin allows user strategies to come from")
-    dask_scheduler: str | None = Field(default=None, description="Dask scheduler address for sweeps and Monte "
-                                       "Carlo (default: a local cluster); never taken from a request")
 
     @field_validator("api_keys", "sample_symbols", "cors_origins", "allowed_hosts", "strategy_packages",
                      mode="before")
@@ -312,6 +370,27 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """This process's settings (cached): the environment, with a stack running at its home applied on top."""
     return Settings()
+
+
+SECRET_FIELDS = ("bus_secret", "api_keys", "metrics_token", "alphavantage_api_key", "fred_api_key")
+
+
+def settings_by_group(settings: Settings) -> dict[str, dict[str, dict[str, object]]]:
+    """Every setting under its group: value (secrets shown as set or not, URLs without passwords), environment
+    name and description. For ``nautilus config --all``."""
+    values = settings.model_dump(mode="json")
+    out: dict[str, dict[str, dict[str, object]]] = {}
+    for group in GROUPS:
+        rows: dict[str, dict[str, object]] = {}
+        for name, info in group.model_fields.items():
+            value = values[name]
+            if name in SECRET_FIELDS:
+                value = "(set)" if value else None
+            elif name.endswith("_url"):
+                value = mask_url(value)
+            rows[name] = {"value": value, "env": f"NAUTILUS_{name.upper()}", "description": info.description or ""}
+        out[group.__name__.removesuffix("Settings").lower()] = rows
+    return out
 
 
 # The running stack's record (HOME/stack.json) ---------------------------------------------------------------
