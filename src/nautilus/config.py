@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -375,6 +376,11 @@ def get_settings() -> Settings:
 SECRET_FIELDS = ("bus_secret", "api_keys", "metrics_token", "alphavantage_api_key", "fred_api_key")
 
 
+def group_name(group: type[BaseModel]) -> str:
+    """``EngineCallSettings`` -> ``engine_call``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", group.__name__.removesuffix("Settings")).lower()
+
+
 def settings_by_group(settings: Settings) -> dict[str, dict[str, dict[str, object]]]:
     """Every setting under its group: value (secrets shown as set or not, URLs without passwords), environment
     name and description. For ``nautilus config --all``."""
@@ -389,7 +395,7 @@ def settings_by_group(settings: Settings) -> dict[str, dict[str, dict[str, objec
             elif name.endswith("_url"):
                 value = mask_url(value)
             rows[name] = {"value": value, "env": f"NAUTILUS_{name.upper()}", "description": info.description or ""}
-        out[group.__name__.removesuffix("Settings").lower()] = rows
+        out[group_name(group)] = rows
     return out
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from nautilus.config import GROUPS, SECRET_FIELDS, STACK_FIELDS, Settings, settings_by_group
+from nautilus.config import GROUPS, SECRET_FIELDS, STACK_FIELDS, Settings, group_name, settings_by_group
 
 
 def test_every_field_has_exactly_one_group() -> None:
@@ -51,7 +51,8 @@ def test_listing_by_group_hides_secrets(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, stack_record=False, api_keys=["k-secret-1"], metrics_token="tok-secret",
                         database_url="postgresql://u:pw-secret@127.0.0.1/db", fred_api_key="fred-secret")
     listing = settings_by_group(settings)
-    assert set(listing) == {g.__name__.removesuffix("Settings").lower() for g in GROUPS}
+    assert set(listing) == {group_name(g) for g in GROUPS}
+    assert "engine_call" in listing and "source" in listing
     text = repr(listing)
     for secret in ("k-secret-1", "tok-secret", "pw-secret", "fred-secret"):
         assert secret not in text
@@ -59,4 +60,26 @@ def test_listing_by_group_hides_secrets(tmp_path: Path) -> None:
     assert listing["storage"]["database_url"]["value"] == "postgresql://u:***@127.0.0.1/db"
     assert listing["bus"]["redis_url"] == {"value": None, "env": "NAUTILUS_REDIS_URL",
                                            "description": "Redis URL; unset means the in-memory bus"}
+    assert sum(len(rows) for rows in listing.values()) == len(Settings.model_fields)
+
+
+def test_cli_lists_every_setting_by_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from nautilus.cli import app
+    from nautilus.config import get_settings
+
+    monkeypatch.setenv("NAUTILUS_HOME", str(tmp_path))
+    monkeypatch.setenv("NAUTILUS_METRICS_TOKEN", "tok-secret")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["config", "--all", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    listing = json.loads(result.stdout)
+    assert listing["auth"]["metrics_token"]["value"] == "(set)" and "tok-secret" not in result.stdout
+    assert listing["home"]["home"]["value"] == str(tmp_path)
     assert sum(len(rows) for rows in listing.values()) == len(Settings.model_fields)

@@ -134,11 +134,16 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
 def config(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
     get: Annotated[str | None, typer.Option(help="Print one setting's value only (e.g. profile)")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Every setting, by group, with its environment name "
+                                                         "(secrets shown only as set)")] = False,
 ) -> None:
     """The settings this CLI resolved (profile, database, bus, auth, directories) and where each came from."""
-    from nautilus.config import stack_fields
+    from nautilus.config import settings_by_group, stack_fields
 
     settings = get_settings()
+    if show_all:
+        _print_all_settings(settings_by_group(settings), as_json)
+        return
     resolved = settings.resolution()
     if get is not None:
         name = get.replace("-", "_")
@@ -168,6 +173,23 @@ def config(
     console.print(f"{'stack':<9}" + (f"running, supervisor pid {stack['pid']} (record {stack['record']})"
                                      if stack else "none running at this home: settings from this environment"),
                   highlight=False, soft_wrap=True)
+
+
+def _print_all_settings(groups: dict[str, dict[str, dict[str, object]]], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(groups, indent=1))
+        return
+    from rich.table import Table
+
+    for group, rows in groups.items():
+        table = Table(title=group, title_justify="left", show_edge=False, expand=False)
+        for column in ("setting", "value", "environment", "what it does"):
+            table.add_column(column, overflow="fold")
+        for name, row in rows.items():
+            value = row["value"]
+            shown = "-" if value is None else json.dumps(value) if isinstance(value, dict | list) else str(value)
+            table.add_row(name, shown, str(row["env"]), str(row["description"]))
+        console.print(table)
 
 
 def _num(value: float | None) -> str:
