@@ -114,7 +114,7 @@ def ensure_database(url: str) -> bool:
     """Create the PostgreSQL database of ``url`` when it does not exist; True when it was created."""
     from sqlalchemy import text
 
-    from nautilus.storage.db import make_engine, normalize_url
+    from nautilus.storage.connection import make_engine, normalize_url
 
     target = normalize_url(url)
     if not target.drivername.startswith("postgresql") or not target.database:

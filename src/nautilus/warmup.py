@@ -28,7 +28,7 @@ def _bars(symbol: str = "WARM") -> Bars:
 
 
 def steps() -> list[tuple[str, Callable[[], object]]]:
-    from nautilus.analytics.stats import warm as warm_analytics
+    from nautilus.analytics.summary import warm as warm_analytics
     from nautilus.features.kernels import warm as warm_feature_kernels
     from nautilus.ml.serving.warmup import warm as warm_ml_serving
     from nautilus.strategy import backtest, candles, chart, indicators, scanner

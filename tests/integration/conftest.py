@@ -15,7 +15,7 @@ from sqlalchemy import URL, make_url, text
 from sqlalchemy.exc import OperationalError
 from tests.support.services import service_missing
 
-from nautilus.storage.db import make_engine
+from nautilus.storage.connection import make_engine
 
 PG_URL = make_url(os.environ.get("NAUTILUS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"))
 PG_USERS = ("postgres", "root")

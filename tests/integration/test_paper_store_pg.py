@@ -28,7 +28,8 @@ from tests.support.prepared_checks import (
 )
 
 from nautilus.core.errors import DatabaseUnavailable, database_outage
-from nautilus.storage.db import Database, make_engine, upgrade
+from nautilus.storage.connection import make_engine
+from nautilus.storage.db import Database, upgrade
 from nautilus.storage.models import AuditLog
 from nautilus.storage.prepared import Prepared
 

@@ -15,7 +15,7 @@ from tests.support.tools import free_port, require_tool, wait_for
 from nautilus.bench.cases.gateway_load import stop_stack, wait_for_stack
 from nautilus.production import ensure_database, render
 from nautilus.runtime import supervisor
-from nautilus.storage.db import make_engine
+from nautilus.storage.connection import make_engine
 
 pytestmark = pytest.mark.integration
 

@@ -29,7 +29,8 @@ from nautilus.config import (
     write_stack_record,
 )
 from nautilus.runtime import supervisor
-from nautilus.storage.db import Database, make_engine
+from nautilus.storage.connection import make_engine
+from nautilus.storage.db import Database
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,8 @@ from nautilus.core.errors import DatabaseUnavailable
 from nautilus.storage import identity
 from nautilus.storage.audit import AuditWriter
 from nautilus.storage.bootstrap import migrate, open_database
-from nautilus.storage.db import Database, make_engine
+from nautilus.storage.connection import make_engine
+from nautilus.storage.db import Database
 
 pytestmark = pytest.mark.integration
 

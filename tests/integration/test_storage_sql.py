@@ -21,7 +21,8 @@ from sqlalchemy import URL, CheckConstraint, Engine, event, inspect, make_url, s
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from nautilus.core.errors import Conflict, InvalidInput, NotFound
-from nautilus.storage.db import MIGRATIONS_DIR, Database, alembic_config, downgrade, make_engine, upgrade
+from nautilus.storage.connection import make_engine
+from nautilus.storage.db import MIGRATIONS_DIR, Database, alembic_config, downgrade, upgrade
 from nautilus.storage.models import ApiKey, AuditLog, Base, CatalogSeries, Instrument
 
 pytestmark = pytest.mark.integration

@@ -332,16 +332,6 @@ def _stat(name: str, returns: Any, periods_per_year: float = DAILY, **kernel: An
     return _out(moment_statistics(column_stats(r, **kernel), periods_per_year)[name], one)
 
 
-def warm(n: int = 300) -> None:
-    """Compile (or load from numba's cache) the column kernels for the array layouts ``summary`` passes them:
-    ``[n, k]`` Fortran-ordered columns and one series as ``[n, 1]``, with a ``[n]`` benchmark."""
-    from nautilus.analytics.summary import summary
-
-    r = np.random.default_rng(0).normal(0.0003, 0.01, (n, 2))
-    summary(r, r[:, 0])
-    summary(r[:, 1], r[:, 0])
-
-
 # -- returns ----------------------------------------------------------------------------------------------------
 def simple_returns(prices: Any) -> Array:
     """``(p[t] - p[t-1]) / p[t-1]``, one row shorter than ``prices`` (empyrical ``simple_returns``). Integer

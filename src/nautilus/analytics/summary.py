@@ -67,3 +67,12 @@ def summary(returns: Any, benchmark: Any = None, *, risk_free: float = 0.0, requ
     if one:
         return {k: float(np.asarray(v).reshape(-1)[0]) for k, v in out.items()}
     return out
+
+
+def warm(n: int = 300) -> None:
+    """Compile (or load from numba's cache) the column kernels of :mod:`nautilus.analytics.stats` for the array
+    layouts ``summary`` passes them: ``[n, k]`` Fortran-ordered columns and one series as ``[n, 1]``, with a
+    ``[n]`` benchmark."""
+    r = np.random.default_rng(0).normal(0.0003, 0.01, (n, 2))
+    summary(r, r[:, 0])
+    summary(r[:, 1], r[:, 0])

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the runtime (engine clients, shared memory); the gateway exposes them."""
+"""Prometheus metrics of the runtime (engine clients, shared memory, the bus, GPUs); the gateway exposes them. The
+storage layer's own (database health, audit writer) are in :mod:`nautilus.storage.metrics`."""
 
 from __future__ import annotations
 
@@ -31,13 +32,6 @@ GPU_UTILIZATION = Gauge("nautilus_gpu_utilization_ratio", "GPU busy fraction ove
 GPU_MEMORY_BYTES = Gauge("nautilus_gpu_memory_bytes", "GPU memory by state (used, total)", ["gpu", "name", "state"])
 GPU_PROCESS_MEMORY_BYTES = Gauge("nautilus_gpu_process_memory_bytes",
                                  "GPU memory this process's torch tensors hold (CUDA or MPS)", ["backend"])
-DATABASE_OK = Gauge("nautilus_database_ok", "1 while the SQL database this process opened is reachable and is the "
-                    "one it recorded (0: deleted, replaced, read-only, unreachable; the cause is in the detailed health)")
-AUDIT_WRITE_FAILURES = Counter("nautilus_audit_write_failures_total",
-                               "Audit batches that could not be written (kept and retried, never dropped)", ["writer"])
-AUDIT_PENDING = Gauge("nautilus_audit_pending_entries", "Audit entries waiting for the database (memory and spill file)",
-                      ["writer"])
-AUDIT_SPILLED = Counter("nautilus_audit_spilled_total", "Audit entries written to the local spill file", ["writer"])
 BUS_REJECTED = Counter("nautilus_bus_rejected_total", "Messages received from the Redis bus and dropped (foreign "
                        "channel, bad topic, too large, not the bus's encoding, unsigned, bad signature)", ["reason"])
 COMPUTE_BACKEND = Gauge("nautilus_compute_backend", "1 for the compute backend this process uses",

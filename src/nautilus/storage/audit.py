@@ -27,8 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from nautilus.runtime.metrics import AUDIT_PENDING, AUDIT_SPILLED, AUDIT_WRITE_FAILURES
 from nautilus.storage.db import Database
+from nautilus.storage.metrics import AUDIT_PENDING, AUDIT_SPILLED, AUDIT_WRITE_FAILURES
 from nautilus.storage.models import utcnow
 
 log = logging.getLogger("nautilus.audit")

@@ -41,6 +41,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 
 from nautilus.core.errors import DatabaseUnavailable, Unavailable, database_outage_kind
+from nautilus.storage.connection import make_engine, normalize_url
+from nautilus.storage.metrics import DATABASE_OK
 
 log = logging.getLogger("nautilus.storage.identity")
 
@@ -61,8 +63,6 @@ class DatabaseIdentityError(Unavailable):
 # Where the database lives ------------------------------------------------------------------------
 def sqlite_path(url: str | URL) -> Path | None:
     """The file of a SQLite URL (absolute), None for an in-memory SQLite or another database."""
-    from nautilus.storage.db import normalize_url
-
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
@@ -76,8 +76,6 @@ def sqlite_path(url: str | URL) -> Path | None:
 
 def url_key(url: str | URL) -> str:
     """The key of ``url`` in the identity file: the SQLite file's absolute path, else the URL without password."""
-    from nautilus.storage.db import normalize_url
-
     path = sqlite_path(url)
     if path is not None:
         return f"sqlite:{path}"
@@ -176,8 +174,6 @@ def forbid_create(engine: Engine, path: Path, guard: IdentityGuard | None = None
 def read_database_id(url: str | URL) -> str | None:
     """The db_id stored in the database at ``url``: None when it has no identity row (an empty database, one
     migrated before 0006, or not Nautilus's). Never creates a SQLite file: a missing one is None too."""
-    from nautilus.storage.db import make_engine
-
     path = sqlite_path(url)
     if path is not None and not path.exists():
         return None
@@ -371,8 +367,6 @@ class IdentityGuard:
             raise DatabaseUnavailable(fault)
 
     def _publish(self) -> None:
-        from nautilus.runtime.metrics import DATABASE_OK
-
         DATABASE_OK.set(0 if (self.fault or self.outage) else 1)
 
     def _on_error(self, context: Any) -> None:

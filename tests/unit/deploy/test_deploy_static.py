@@ -445,7 +445,7 @@ PASSWORDS = ["p@ss:w/rd", "a%2Fb%", "sp ace#?&=+;", "ünï/cødé@host:1", "back
 
 @pytest.mark.parametrize("password", PASSWORDS)
 def test_database_url_from_a_password_file_round_trips(tmp_path, password: str) -> None:
-    from nautilus.storage.db import normalize_url
+    from nautilus.storage.connection import normalize_url
 
     secret = tmp_path / "postgres_password"
     secret.write_text(password + "\n", encoding="utf-8")

@@ -71,7 +71,7 @@ def _pg_schemas(n: int) -> Iterator[list[str] | None]:
     """``n`` database URLs, each in a fresh schema of the local PostgreSQL (dropped after), or None."""
     from sqlalchemy import text
 
-    from nautilus.storage.db import make_engine
+    from nautilus.storage.connection import make_engine
 
     admin = make_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
     try:

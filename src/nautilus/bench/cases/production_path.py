@@ -85,7 +85,7 @@ def _idle_rss(settings, pid: int) -> tuple[float, int, dict[str, float]]:
 def _pg_backends_mb(url: str) -> float:
     from sqlalchemy import text
 
-    from nautilus.storage.db import make_engine, normalize_url
+    from nautilus.storage.connection import make_engine, normalize_url
 
     admin = make_engine(normalize_url(url).set(database="postgres"))
     try:

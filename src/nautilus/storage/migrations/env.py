@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, pool
 
-from nautilus.storage.db import make_engine
+from nautilus.storage.connection import make_engine
 from nautilus.storage.models import Base
 
 
