@@ -3,7 +3,8 @@
 The baseline is the cheapest round trip a Python process can make to another one: a blocking
 AF_UNIX socket carrying a 4-byte length and a small msgspec msgpack frame, echoed back by a plain
 blocking loop (:mod:`nautilus.bench.servers`). Ours is the real runtime: an engine process started
-with ``python -m nautilus.runtime.host marketdata``, called through ``EngineClient.call("echo", ...)``
+with ``python -m nautilus.runtime.host analytics`` (stateless, so the in-process variant may run it beside
+its process), called through ``EngineClient.call("echo", ...)``
 (request frame, handler dispatch, reply frame, breaker and metrics bookkeeping included). The same
 raw echo over loopback TCP is measured too, so the tcp row shows what the kernel's TCP path costs
 by itself. All variants are timed in interleaved blocks.
@@ -33,6 +34,7 @@ from nautilus.bench.stats import p50_p99_us, sample, sig
 from nautilus.runtime.client import EngineClient
 from nautilus.runtime.engine import Echo
 
+ENGINE = "analytics"  # stateless: a stateful engine (one writer) never runs in-process beside its process
 TRANSPORTS = ("unix", "tcp", "inproc")
 UNIX_TARGET = 1.3  # ours / raw p50 on the unix socket
 MESSAGE = Echo(text="x", value=1.0)
@@ -79,14 +81,14 @@ def measure(ctx: BenchContext, raw: dict[str, FrameClient], engines: dict[str, E
 @case("engine_roundtrip", "Echo round trip through EngineClient (unix/tcp/inproc) vs a raw AF_UNIX echo")
 def engine_roundtrip(ctx: BenchContext) -> list[Result]:
     with temp_home("roundtrip") as home, ExitStack() as stack:
-        settings = bench_settings(home, free_port_offset(["marketdata"]))
+        settings = bench_settings(home, free_port_offset([ENGINE]))
         unix_path = home / "raw-echo.sock"
         addresses = {"unix": str(unix_path), "tcp": f"tcp:{free_tcp_port()}"}
-        ctx.step("starting the raw echo servers and the marketdata engine")
+        ctx.step(f"starting the raw echo servers and the {ENGINE} engine")
         servers = {kind: stack.enter_context(spawn(python_module("nautilus.bench.servers", "echo", address),
                                                    home / f"raw-{kind}.log"))
                    for kind, address in addresses.items()}
-        stack.enter_context(engine_process(settings))
+        stack.enter_context(engine_process(settings, ENGINE))
         wait_until(unix_path.exists, "raw echo server", running(servers["unix"]))
         raw = {}
         for kind, address in addresses.items():
@@ -94,6 +96,6 @@ def engine_roundtrip(ctx: BenchContext) -> list[Result]:
             stack.callback(raw[kind].close)
         engines = {}
         for transport in TRANSPORTS:
-            engines[transport] = EngineClient("marketdata", settings, transports=(transport,), probe=False)
+            engines[transport] = EngineClient(ENGINE, settings, transports=(transport,), probe=False)
             stack.callback(engines[transport].close)
         return measure(ctx, raw, engines)
