@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from nautilus.core.timeframe import pandas_rule
 from nautilus.gateway.app import create_app
-from nautilus.runtime.client import SocketTransport
+from nautilus.runtime.sockets import SocketTransport
 
 pytestmark = pytest.mark.integration
 

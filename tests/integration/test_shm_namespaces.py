@@ -22,8 +22,8 @@ from tests.integration.test_engine_processes import LAUNCH_ECHO
 from tests.support.echo_engine import ArrayReply, ArrayRequest
 from tests.support.tools import pingable, wait_for
 
-from nautilus.runtime.client import SocketTransport
 from nautilus.runtime.shm import process_prefix
+from nautilus.runtime.sockets import SocketTransport
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +36,8 @@ import numpy as np
 import tests.support.echo_engine
 from tests.support.echo_engine import ArrayReply, ArrayRequest
 from nautilus.config import get_settings
-from nautilus.runtime.client import SocketTransport
 from nautilus.runtime.shm import process_prefix
+from nautilus.runtime.sockets import SocketTransport
 settings = get_settings()
 values = np.random.default_rng(7).standard_normal(({ROWS}, {COLS}))
 out = {{"pid": __import__("os").getpid(), "prefix": process_prefix()}}

@@ -51,7 +51,7 @@ def wait_for(predicate: Callable[[], T], timeout: float = 30.0, what: str = "con
 
 def pingable(settings, name: str, kind: str = "unix") -> bool:
     """True when engine ``name`` answers a ping on ``kind`` (unix or tcp) within half a second."""
-    from nautilus.runtime.client import SocketTransport
+    from nautilus.runtime.sockets import SocketTransport
 
     transport = SocketTransport(kind, name, settings)
     try:

@@ -23,9 +23,14 @@ from pathlib import Path
 import psutil
 
 from nautilus.config import DEFAULT_ENGINE_PORTS, Settings
-from nautilus.runtime import client as client_module
 from nautilus.runtime import ports
-from nautilus.runtime.shm import SEGMENT_PREFIX, ShmPool, remove_segments_of
+from nautilus.runtime.shm import (
+    SEGMENT_PREFIX,
+    ShmPool,
+    close_process_pool,
+    current_process_pool,
+    remove_segments_of,
+)
 
 STOP_GRACE_S = 10.0
 START_TIMEOUT_S = 60.0
@@ -126,7 +131,7 @@ def _tail(log_path: Path | None, lines: int = 5) -> str:
 
 def engine_answers(settings: Settings, name: str, kind: str = "unix") -> Callable[[], bool]:
     """A readiness probe: True once engine ``name`` answers a ping on ``kind``."""
-    from nautilus.runtime.client import SocketTransport
+    from nautilus.runtime.sockets import SocketTransport
 
     def probe() -> bool:
         transport = SocketTransport(kind, name, settings)
@@ -185,7 +190,7 @@ def _live_children() -> list[psutil.Process]:
 
 def snapshot() -> Snapshot:
     return Snapshot(frozenset(c.pid for c in _live_children()), frozenset(_own_segments()),
-                    client_module.current_process_pool())
+                    current_process_pool())
 
 
 def restore(before: Snapshot) -> list[str]:
@@ -194,9 +199,9 @@ def restore(before: Snapshot) -> list[str]:
     The shared-memory pool this process made during the case (``process_pool``) is closed here, not
     reported: it is a per-process singleton the case cannot release itself.
     """
-    pool = client_module.current_process_pool()
+    pool = current_process_pool()
     if pool is not None and pool is not before.pool:
-        client_module.close_process_pool()
+        close_process_pool()
     found = []
     for child in _live_children():
         if child.pid in before.children:

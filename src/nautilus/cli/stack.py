@@ -64,7 +64,7 @@ def _loopback(host: str) -> bool:
 def wait_healthy(settings: Settings, engines: list[str], gateway: bool, timeout: float) -> bool:
     import httpx
 
-    from nautilus.runtime.client import SocketTransport
+    from nautilus.runtime.sockets import SocketTransport
 
     deadline = time.time() + timeout
     pending = set(engines) | ({"gateway"} if gateway else set())
@@ -208,7 +208,8 @@ def collect_status(settings: Settings, pings: int = 200) -> dict[str, Any]:
 
     from nautilus.engines import engine_names
     from nautilus.runtime import supervisor
-    from nautilus.runtime.client import HEALTH, HealthInfo, SocketTransport
+    from nautilus.runtime.host import HEALTH, HealthInfo
+    from nautilus.runtime.sockets import SocketTransport
 
     state = supervisor.read_state(settings) or {}
     services = state.get("services", {})

@@ -37,8 +37,10 @@ from nautilus.gateway.routers import features as features_router
 from nautilus.runtime import metrics as runtime_metrics
 from nautilus.runtime import supervisor
 from nautilus.runtime.backend import detect_backend
-from nautilus.runtime.client import EngineClient, SocketTransport, process_pool
+from nautilus.runtime.client import EngineClient
 from nautilus.runtime.host import METRICS, EngineHost
+from nautilus.runtime.shm import process_pool
+from nautilus.runtime.sockets import SocketTransport
 from nautilus.storage.audit import AuditWriter
 from nautilus.storage.bootstrap import migrate
 from nautilus.storage.db import Database

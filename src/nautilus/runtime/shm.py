@@ -26,9 +26,13 @@ import threading
 import weakref
 from dataclasses import dataclass
 from multiprocessing import resource_tracker, shared_memory
+from typing import TYPE_CHECKING
 
 import msgspec
 import numpy as np
+
+if TYPE_CHECKING:
+    from nautilus.config import Settings
 
 ALIGN = 64
 SEGMENT_PREFIX = "nautilus_"
@@ -354,3 +358,32 @@ def remove_segments_of(pid: int) -> int:
             except OSError:
                 pass
     return removed
+
+
+# The pool this process sends arrays from: one per process, made on first use. ------------------------
+_process_pool: ShmPool | None = None
+_pool_lock = threading.Lock()
+
+
+def process_pool(settings: Settings) -> ShmPool:
+    """This process's pool (``shm_pool_mb``), made on first use and unlinked at exit."""
+    global _process_pool
+    with _pool_lock:
+        if _process_pool is None:
+            _process_pool = ShmPool(settings.shm_pool_mb * 1024 * 1024)
+            atexit.register(_process_pool.close)
+        return _process_pool
+
+
+def current_process_pool() -> ShmPool | None:
+    """This process's pool if one was made (without making one)."""
+    return _process_pool
+
+
+def close_process_pool() -> None:
+    """Unlink this process's pool now (the next big array makes a fresh one)."""
+    global _process_pool
+    with _pool_lock:
+        pool, _process_pool = _process_pool, None
+    if pool is not None:
+        pool.close()

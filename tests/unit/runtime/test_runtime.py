@@ -23,7 +23,8 @@ from nautilus.core.errors import (
     NotFound,
     RemoteError,
 )
-from nautilus.runtime.client import CircuitBreaker, EngineClient
+from nautilus.runtime.breaker import CircuitBreaker
+from nautilus.runtime.client import EngineClient
 from nautilus.runtime.engine import ArrayProbe
 from nautilus.runtime.host import EngineHost
 from nautilus.runtime.protocol import Codec, ConnectionClosed, FramedSocket
@@ -335,7 +336,7 @@ def test_unreachable_everywhere_raises_engine_unavailable(settings):
 def test_a_tcp_self_connect_counts_as_nobody_listening(settings, monkeypatch):
     """With no listener on a port in the ephemeral range, Linux may connect a socket to itself; the request
     would then come back as its reply. The client must see a refused connection and fall through."""
-    import nautilus.runtime.client as client_module
+    import nautilus.runtime.sockets as sockets_module
 
     class SelfConnecting(socket.socket):
         def connect(self, address):  # what the kernel does when it picks the target port as the source port
@@ -343,7 +344,7 @@ def test_a_tcp_self_connect_counts_as_nobody_listening(settings, monkeypatch):
                 self.bind(address)
             return super().connect(address)
 
-    monkeypatch.setattr(client_module.socket, "socket", SelfConnecting)
+    monkeypatch.setattr(sockets_module.socket, "socket", SelfConnecting)
     client = EngineClient("echo", settings, transports=("tcp", "inproc"), probe=False)
     assert client.call("echo", EchoRequest("x", 1)).text == "x"
     assert client.last_transport == "inproc" and client.fallbacks == 1
@@ -533,8 +534,8 @@ def test_torch_compute_paths_follow_the_configured_backend(monkeypatch) -> None:
 def test_frame_protocol_reassembles_replies_and_fails_the_waiter_on_trouble():
     import asyncio
 
-    from nautilus.runtime.client import _FrameProtocol
     from nautilus.runtime.protocol import HEADER, MAX_FRAME
+    from nautilus.runtime.sockets import _FrameProtocol
 
     class FakeTransport:
         closed = False

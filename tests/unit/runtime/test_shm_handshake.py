@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from tests.support.echo_engine import ArrayReply, ArrayRequest, EchoEngine
 
-from nautilus.runtime import client as client_module
 from nautilus.runtime import host as host_module
+from nautilus.runtime import sockets as sockets_module
 from nautilus.runtime.host import EngineHost
 from nautilus.runtime.protocol import REPLY_DECODER, REQUEST_ENCODER, Codec, FramedSocket, RequestFrame
 from nautilus.runtime.shm import (
@@ -39,7 +39,7 @@ def host(settings):
 
 
 def _scale(settings, kind: str) -> tuple[bool, ArrayReply]:
-    transport = client_module.SocketTransport(kind, "echo", settings)
+    transport = sockets_module.SocketTransport(kind, "echo", settings)
     try:
         reply = transport.call("scale", ArrayRequest(VALUES, 3.0), ArrayReply, 10.0)
         shared = transport._idle[-1].shared
@@ -109,7 +109,7 @@ def test_a_client_that_cannot_see_the_engines_probe_reconnects_inline(host, sett
         calls.append(name)
         return False
 
-    monkeypatch.setattr(client_module, "peer_visible", blind)
+    monkeypatch.setattr(sockets_module, "peer_visible", blind)
     shared, reply = _scale(settings, "unix")
     assert not shared and len(calls) == 1  # one hello, then a connection without one
     np.testing.assert_array_equal(reply.scaled, VALUES * 3.0)

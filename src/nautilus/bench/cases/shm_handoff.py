@@ -30,8 +30,10 @@ from nautilus.bench.procs import (
 from nautilus.bench.servers import FLOAT, FrameClient
 from nautilus.bench.stats import median, sample, sig
 from nautilus.config import Settings
-from nautilus.runtime.client import EngineClient, SocketTransport, process_pool
+from nautilus.runtime.client import EngineClient
 from nautilus.runtime.engine import ArrayInfo, ArrayProbe
+from nautilus.runtime.shm import process_pool
+from nautilus.runtime.sockets import SocketTransport
 
 SIZES_MB = (8, 64)
 POOL_MB = 2 * max(SIZES_MB)  # room for both arrays at once
