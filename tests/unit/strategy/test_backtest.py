@@ -15,6 +15,7 @@ from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput
 from nautilus.strategy.backtest import (
     REASONS,
+    STAT_NAMES,
     BacktestConfig,
     build_signals,
     list_strategies,
@@ -23,6 +24,7 @@ from nautilus.strategy.backtest import (
     run_param_grid,
     run_signals,
     run_targets,
+    signal_mode,
     validate_params,
 )
 from nautilus.strategy.backtest import kernel as K
@@ -498,7 +500,7 @@ def test_run_backtest_result_shape():
     res = run_backtest(bars, "sma_cross", {"fast": 5, "slow": 20}, BacktestConfig(fees_bps=10))
     assert res.equity.shape == (500,) and res.ts is bars.ts or np.array_equal(res.ts, bars.ts)
     assert res.params == {"fast": 5, "slow": 20} and res.config["fees_bps"] == 10
-    assert set(res.stats) == set(K.STAT_NAMES)
+    assert set(res.stats) == set(STAT_NAMES)
     trades = res.trades_list()
     assert trades and {"entry_idx", "exit_idx", "pnl", "return", "exit_reason", "fees"} <= set(trades[0])
     assert len(res.equity_series()) == 500
@@ -575,9 +577,32 @@ def test_read_only_inputs_reuse_the_compiled_kernels():
     cfg = BacktestConfig(fees_bps=1)
     run_signals(bars.open, bars.high, bars.low, bars.close, e.copy(), None, cfg)
     run_backtest(bars, "sma_cross", {}, cfg)
-    before = (len(K.simulate_signals_nb.signatures), len(SK.sma_nb.signatures))
+    before = (len(signal_mode.simulate_signals_nb.signatures), len(SK.sma_nb.signatures))
     res = run_signals(ro.open, ro.high, ro.low, ro.close, e, None, cfg)
     run_backtest(ro, "sma_cross", {}, cfg)
     build_signals("sma_cross", ro.open, ro.high, ro.low, ro.close, [validate_params("sma_cross", {})])
-    assert (len(K.simulate_signals_nb.signatures), len(SK.sma_nb.signatures)) == before
+    assert (len(signal_mode.simulate_signals_nb.signatures), len(SK.sma_nb.signatures)) == before
     assert res.trades.size == 2
+
+
+def test_the_simulation_kernels_cache_is_keyed_to_every_kernel_module() -> None:
+    """numba keys a cache entry to its own file only: a simulation kernel compiles the accounting helpers and
+    the layout's constants into itself, so each is keyed to all the kernel modules (an edit recompiles)."""
+    from pathlib import Path
+
+    from nautilus.core.numba_cache import kernels_of, source_digest
+    from nautilus.strategy.backtest import accounting, layout, target_mode
+
+    here = Path(layout.__file__).parent
+    stems = ("layout", "accounting", "signal_mode", "target_mode")
+    assert source_digest(here / f"{s}.py" for s in stems) == layout.KERNEL_SOURCES
+    for f in here.glob("*.py"):  # a kernel module outside the digest must use no other backtest module
+        text = f.read_text()
+        if "@njit" in text and f.stem not in stems:
+            assert "from nautilus.strategy.backtest" not in text, f.name
+    cached = [d for m in (accounting, signal_mode, target_mode) for d in kernels_of(vars(m))
+              if hasattr(d._cache, "_cache_file")]
+    assert {d.__name__ for d in cached} >= {"simulate_signals_nb", "simulate_targets_nb", "fill_exit", "acc_finish"}
+    for d in cached:
+        stamp = d._cache._cache_file._source_stamp
+        assert isinstance(stamp, tuple) and stamp[1] == layout.KERNEL_SOURCES, d.__name__

@@ -23,7 +23,7 @@ Signal sides
 go short (each reverses the other, vectorbt's convention).
 
 Execution, fees, slippage, sizing, stops, trade records and statistics are documented in ``config``,
-``kernel`` and ``stats``; ``reference`` re-implements the rules as a plain event loop for the tests.
+``kernel`` (and the modules it names) and ``stats``; ``reference`` re-implements the rules as a plain event loop for the tests.
 Timing model in one line: a signal at bar ``t`` fills at ``open[t+1]`` (or ``close[t+1]``), equity
 is marked at every close, and an open position at the end is valued at the last close.
 
@@ -53,7 +53,7 @@ from nautilus.core.lazy import lazy_exports
 # Names are loaded on first use (PEP 562): listing or validating strategies must not load numba, which the
 # simulator and the signal kernels need (~120 MB per process).
 _HOMES = {
-    "REASONS": "kernel", "STAT_NAMES": "kernel", "TRADE_DTYPE": "kernel",
+    "REASONS": "layout", "STAT_NAMES": "layout", "TRADE_DTYPE": "layout",
     "BacktestConfig": "config",
     "performance_stats": "stats",
     "build_signals": "strategies", "list_strategies": "strategies", "resolve_strategy": "strategies",
@@ -69,7 +69,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from nautilus.strategy.backtest.config import BacktestConfig
-    from nautilus.strategy.backtest.kernel import REASONS, STAT_NAMES, TRADE_DTYPE
+    from nautilus.strategy.backtest.layout import REASONS, STAT_NAMES, TRADE_DTYPE
     from nautilus.strategy.backtest.run import (
         BacktestResult,
         SimResult,

@@ -10,8 +10,10 @@ import numpy as np
 
 from nautilus.core.errors import InvalidInput
 from nautilus.strategy.backtest import kernel as _k
+from nautilus.strategy.backtest import layout as _lay
 from nautilus.strategy.backtest.config import BacktestConfig
-from nautilus.strategy.backtest.kernel import REASONS, STAT_NAMES, TRADE_DTYPE
+from nautilus.strategy.backtest.layout import REASONS, STAT_NAMES, TRADE_DTYPE
+from nautilus.strategy.backtest.signal_mode import rolling_vol_nb
 from nautilus.strategy.backtest.strategies import (
     CONFIG_SWEEP_KEYS,
     SignalSet,
@@ -20,10 +22,10 @@ from nautilus.strategy.backtest.strategies import (
     validate_params,
 )
 
-_SIZE_CODES = {"percent_equity": _k.SIZE_PERCENT, "fixed": _k.SIZE_FIXED, "value": _k.SIZE_VALUE,
-               "vol_target": _k.SIZE_VOL}
-_EXEC_CODES = {"next_open": _k.EXEC_OPEN, "next_close": _k.EXEC_CLOSE}
-_DIR_CODES = {"long": _k.DIR_LONG, "short": _k.DIR_SHORT, "both": _k.DIR_BOTH}
+_SIZE_CODES = {"percent_equity": _lay.SIZE_PERCENT, "fixed": _lay.SIZE_FIXED, "value": _lay.SIZE_VALUE,
+               "vol_target": _lay.SIZE_VOL}
+_EXEC_CODES = {"next_open": _lay.EXEC_OPEN, "next_close": _lay.EXEC_CLOSE}
+_DIR_CODES = {"long": _lay.DIR_LONG, "short": _lay.DIR_SHORT, "both": _lay.DIR_BOTH}
 CHUNK_BYTES = 128 << 20  # working-set target of one run_param_grid chunk
 
 
@@ -172,7 +174,7 @@ def _simulate(o, h, l, c, le, lx, se, sx, cfg: BacktestConfig, overrides=None, k
     vol = None
     if cfg.size_type == "vol_target":  # measured over the warm-up too, then cut to the traded bars
         source = c if warm_close is None else warm_close
-        vol = np.ascontiguousarray(_k.rolling_vol_nb(source, cfg.vol_lookback, float(cfg.periods_per_year))
+        vol = np.ascontiguousarray(rolling_vol_nb(source, cfg.vol_lookback, float(cfg.periods_per_year))
                                    [source.shape[0] - c.shape[0]:])
     return _k.simulate_signals(
         o, h, l, c, le, lx, se, sx, init_cash=cfg.init_cash, fee_rate=cfg.fee_rate, fixed_fee=cfg.fixed_fee,

@@ -1,7 +1,7 @@
 """Performance statistics of one equity curve and its trades.
 
 ``performance_stats`` is the plain NumPy definition; the kernels stream the same quantities per column
-(``kernel._acc_bar`` / ``kernel._acc_finish``) for the stats-only sweep mode, and the tests hold the
+(``accounting.bar_stats`` / ``accounting.acc_finish``) for the stats-only sweep mode, and the tests hold the
 two to agree. Definitions, with ``E_t`` the equity at the close of bar ``t`` (``t = 0..n-1``), ``E_-1``
 the initial cash (or ``E_0`` when no ``init_cash`` is given, leaving ``n - 1`` returns) and ``ppy``
 the periods per year:
@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from nautilus.strategy.backtest.kernel import REASON_OPEN, STAT_NAMES, ZERO_STD
+from nautilus.strategy.backtest.layout import REASON_OPEN, STAT_NAMES, ZERO_STD
 
 __all__ = ["STAT_NAMES", "performance_stats"]
 
@@ -59,7 +59,7 @@ def performance_stats(equity, trades=None, periods_per_year: float = 252.0, posi
                       init_cash: float | None = None) -> dict[str, float]:
     """Statistics of one equity curve (see the module docstring for every definition).
 
-    ``trades`` is a structured array (``kernel.TRADE_DTYPE``) or a list of dicts with ``pnl``,
+    ``trades`` is a structured array (``layout.TRADE_DTYPE``) or a list of dicts with ``pnl``,
     ``return``, ``entry_idx``, ``exit_idx``, ``exit_reason`` and ``notional``.
     """
     eq = np.asarray(equity, dtype=np.float64).reshape(-1)

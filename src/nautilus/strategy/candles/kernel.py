@@ -21,12 +21,12 @@ recompiles instead of silently reusing stale code.
 from __future__ import annotations
 
 import ast
-import hashlib
 from pathlib import Path
 
 import numpy as np
 from numba import njit, prange
 
+from nautilus.core.numba_cache import key_to_sources, source_digest
 from nautilus.strategy.candles import catalog as _catalog
 from nautilus.strategy.candles import patterns_2 as _p2  # noqa: F401  (kept for callers of kernel._p2)
 
@@ -389,19 +389,15 @@ def _bind_cache(dispatchers):
         closure[stem] = seen
     digests = {}
     for d in dispatchers:
-        cache_file = getattr(getattr(d, "_cache", None), "_cache_file", None)
         stem = d.py_func.__module__.rsplit(".", 1)[-1]
         if Path(d.py_func.__code__.co_filename).stem == "templates":
             # Variants of a template (from any family module) share one index file, hence one stamp.
             stem = Path(__file__).stem
-        if cache_file is None or not hasattr(cache_file, "_source_stamp") or stem not in closure:
+        if stem not in closure:
             continue
         if stem not in digests:
-            sha = hashlib.sha256()
-            for name in sorted(closure[stem]):
-                sha.update(name.encode() + b"\0" + files[name].read_bytes())
-            digests[stem] = sha.hexdigest()
-        cache_file._source_stamp = (cache_file._source_stamp, digests[stem])
+            digests[stem] = source_digest(files[name] for name in sorted(closure[stem]))
+        key_to_sources([d], digests[stem])
 
 
 _bind_cache([p[1] for p in _BY_NAME.values()] + [run_one, run_series, _run_symbol, run_universe])
@@ -413,10 +409,4 @@ def bind_cache_to_candles(*dispatchers, extra: tuple[Path, ...] = ()) -> None:
     a candle module changes (or goes) such a kernel would load machine code built from the old one (or fail
     importing the module it was built from)."""
     files = sorted(Path(__file__).parent.glob("*.py")) + [Path(f) for f in extra]
-    sha = hashlib.sha256()
-    for f in files:
-        sha.update(f.stem.encode() + b"\0" + f.read_bytes())
-    for d in dispatchers:
-        cache_file = getattr(getattr(d, "_cache", None), "_cache_file", None)
-        if cache_file is not None and hasattr(cache_file, "_source_stamp"):
-            cache_file._source_stamp = (cache_file._source_stamp, sha.hexdigest())
+    key_to_sources(dispatchers, source_digest(files))
