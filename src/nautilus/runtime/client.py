@@ -32,8 +32,8 @@ from nautilus.core.errors import (
     Unavailable,
     database_outage,
 )
+from nautilus.runtime import callmetrics, inproc, metrics
 from nautilus.runtime import deadline as deadlines
-from nautilus.runtime import inproc, metrics
 from nautilus.runtime import registry as engine_registry
 from nautilus.runtime.breaker import CircuitBreaker
 from nautilus.runtime.delivery import MaybeDelivered, NotDelivered, TimedOut
@@ -122,7 +122,8 @@ class EngineClient:
         self.last_transport: str | None = None
         self.fallbacks = 0
         self.remote_health: HealthInfo | None = None
-        self._metric_children: dict[tuple[str, str, str], Any] = {}
+        self._methods = self.engine_cls.methods()
+        self._counters: dict[tuple[str, str, str], callmetrics.CallCounter] = {}
         self._stop = threading.Event()
         self._probe_thread: threading.Thread | None = None
         if probe:
@@ -145,8 +146,13 @@ class EngineClient:
             raise DeadlineExceeded(f"{self.engine}.{method}: the request's deadline passed before it was sent")
         return left
 
+    def _spec(self, handle: Handle) -> Method:
+        spec = self._methods.get(handle) if isinstance(handle, str) else None
+        return spec or self.engine_cls.method(method_name(handle))
+
     def _allowed(self, name: str, state: TransportState, waiting: bool) -> bool:
-        # While waiting for a restarting writer the breakers are ignored: connecting is the probe.
+        """Whether an open (or half-open) breaker lets this call through (a closed one always does: callers
+        skip this). While waiting for a restarting writer the breakers are ignored: connecting is the probe."""
         return (waiting and name != "inproc") or state.breaker.allow()
 
     def _unreached(self, method: str, errors: list[str], deadline: float, wait_until: float | None) -> float:
@@ -173,15 +179,15 @@ class EngineClient:
     def call(self, method: Handle, request: Any = None, *, timeout: float | None = None) -> Any:
         """Call ``method`` (the engine's method, e.g. ``RiskEngine.check_order``) with ``request`` (a Struct, or
         None for no-argument handlers)."""
-        method = method_name(method)
-        spec = self.engine_cls.method(method)
+        spec = self._spec(method)
+        method = spec.name
         deadline = self._deadline(timeout)
         wait_until: float | None = None
         while True:
             errors: list[str] = []
             for name, transport in self.transports.items():
                 state = self.states[name]
-                if not self._allowed(name, state, wait_until is not None):
+                if state.breaker.opened_at is not None and not self._allowed(name, state, wait_until is not None):
                     errors.append(f"{name}: circuit open")
                     continue
                 left = self._left(deadline, method)
@@ -210,6 +216,16 @@ class EngineClient:
         except concurrent.futures.TimeoutError:
             raise TimedOut(f"inproc call timed out after {left:.3g}s") from None
 
+    @staticmethod
+    async def _ainproc(transport: InProcessTransport, spec: Method, request: Any, deadline: float,
+                       left: float) -> Any:
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            return await asyncio.wait_for(run_in_threadpool(transport.call, spec, request, deadline), left)
+        except TimeoutError:
+            raise TimedOut(f"inproc call timed out after {left:.3g}s") from None
+
     @overload
     async def acall(self, method: Callable[[Any], R], request: None = None, *, timeout: float | None = None) -> R: ...
     @overload
@@ -221,28 +237,22 @@ class EngineClient:
         """:meth:`call` from an event loop: socket transports answer on the loop itself (no thread hop), the
         in-process fallback runs in the thread pool (it does the engine's work) and is awaited until the
         deadline only."""
-        from starlette.concurrency import run_in_threadpool
-
-        method = method_name(method)
-        spec = self.engine_cls.method(method)
+        spec = self._spec(method)
+        method = spec.name
         deadline = self._deadline(timeout)
         wait_until: float | None = None
         while True:
             errors: list[str] = []
             for name, transport in self.transports.items():
                 state = self.states[name]
-                if not self._allowed(name, state, wait_until is not None):
+                if state.breaker.opened_at is not None and not self._allowed(name, state, wait_until is not None):
                     errors.append(f"{name}: circuit open")
                     continue
                 left = self._left(deadline, method)
                 t0 = time.perf_counter()
                 try:
                     if isinstance(transport, InProcessTransport):
-                        try:
-                            result = await asyncio.wait_for(
-                                run_in_threadpool(transport.call, spec, request, deadline), left)
-                        except TimeoutError:
-                            raise TimedOut(f"inproc call timed out after {left:.3g}s") from None
+                        result = await self._ainproc(transport, spec, request, deadline, left)
                     else:
                         result = await transport.acall(method, request, spec.reply, left)
                 except Exception as exc:
@@ -255,7 +265,9 @@ class EngineClient:
             await asyncio.sleep(self._unreached(method, errors, deadline, wait_until))
 
     def _succeeded(self, name: str, state: TransportState, method: str, t0: float) -> None:
-        state.breaker.success()
+        breaker = state.breaker
+        if breaker.failures or breaker.opened_at is not None:
+            breaker.success()
         state.up = True
         self._record(name, method, "ok", time.perf_counter() - t0)
 
@@ -301,16 +313,14 @@ class EngineClient:
                 metrics.ENGINE_TRANSPORT.labels(self.engine, self.last_transport).set(0)
             metrics.ENGINE_TRANSPORT.labels(self.engine, transport).set(1)
             self.last_transport = transport
+        self._counter(method, transport, outcome).record(seconds)
+
+    def _counter(self, method: str, transport: str, outcome: str) -> callmetrics.CallCounter:
         key = (method, transport, outcome)
-        children = self._metric_children.get(key)
-        if children is None:
-            children = (
-                metrics.ENGINE_CALLS.labels(self.engine, method, transport, outcome),
-                metrics.ENGINE_CALL_SECONDS.labels(self.engine, transport),
-            )
-            self._metric_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        found = self._counters.get(key)
+        if found is None:
+            found = self._counters[key] = callmetrics.counter(self.engine, method, transport, outcome)
+        return found
 
     def _fail(self, name: str, state: TransportState, method: str, exc: Exception, errors: list[str]) -> None:
         state.failures += 1
@@ -320,7 +330,7 @@ class EngineClient:
         errors.append(f"{name}: {exc}")
         self.fallbacks += 1
         metrics.ENGINE_FALLBACKS.labels(self.engine, name).inc()
-        metrics.ENGINE_CALLS.labels(self.engine, method, name, "unreachable").inc()
+        self._counter(method, name, "unreachable").count()
         transport = self.transports[name]
         if isinstance(transport, SocketTransport):
             transport.reset()

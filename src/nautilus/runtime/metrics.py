@@ -3,20 +3,14 @@ storage layer's own (database health, audit writer) are in :mod:`nautilus.storag
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 
 LATENCY_BUCKETS = (
     0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 )
 
-ENGINE_CALLS = Counter(
-    "nautilus_engine_calls_total", "Engine calls by engine, method, transport and outcome",
-    ["engine", "method", "transport", "outcome"],
-)
-ENGINE_CALL_SECONDS = Histogram(
-    "nautilus_engine_call_seconds", "Engine call latency by engine and transport",
-    ["engine", "transport"], buckets=LATENCY_BUCKETS,
-)
+# nautilus_engine_calls_total and nautilus_engine_call_seconds change on every engine call: nautilus.runtime.callmetrics
+# counts them in plain numbers and exports them when scraped.
 ENGINE_FALLBACKS = Counter(
     "nautilus_engine_fallbacks_total", "Calls that moved past a failing transport",
     ["engine", "from_transport"],

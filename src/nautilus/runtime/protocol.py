@@ -170,15 +170,22 @@ REPLY_DECODER = msgspec.msgpack.Decoder(ReplyFrame)
 
 
 class FramedSocket:
-    """A blocking socket that sends and receives length-prefixed frames."""
+    """A blocking socket that sends and receives length-prefixed frames.
 
-    __slots__ = ("sock", "_buf")
+    Receiving reads into one fixed buffer (``recv_into``: a round trip's small frame arrives in one system call and
+    allocates nothing but the frame's own bytes); a frame bigger than the buffer is received straight into its own.
+    """
+
+    __slots__ = ("sock", "_buf", "_view", "_start", "_end")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self._buf = bytearray()
+        self._buf = bytearray(_RECV_CHUNK)
+        self._view = memoryview(self._buf)
+        self._start = 0  # the received bytes not yet returned are _buf[_start:_end]
+        self._end = 0
 
-    def send(self, payload: bytes) -> None:
+    def send(self, payload: bytes | bytearray) -> None:
         if len(payload) < _BIG_SEND:
             self.sock.sendall(HEADER.pack(len(payload)) + payload)
         else:
@@ -186,22 +193,29 @@ class FramedSocket:
             self.sock.sendall(payload)
 
     def recv(self) -> bytes | bytearray:
-        buf = self._buf
-        while len(buf) < 4:
+        while self._end - self._start < 4:
             self._fill()
-        (size,) = HEADER.unpack_from(buf)
+        start = self._start
+        (size,) = HEADER.unpack_from(self._buf, start)
         if size > MAX_FRAME:
             raise ConnectionClosed(f"frame of {size} bytes exceeds the limit")
-        end = 4 + size
-        if len(buf) >= end:
-            frame = bytes(buf[4:end])
-            del buf[:end]
+        end = start + 4 + size
+        if end <= self._end:
+            frame = bytes(self._view[start + 4:end])
+            if end == self._end:
+                self._start = self._end = 0
+            else:
+                self._start = end
             return frame
+        if 4 + size <= _RECV_CHUNK:  # a small frame not all here yet
+            while self._end - self._start < 4 + size:
+                self._fill()
+            return self.recv()
         # A big frame: receive the remainder straight into its own buffer.
         out = bytearray(size)
-        have = len(buf) - 4
-        out[:have] = buf[4:]
-        buf.clear()
+        have = self._end - start - 4
+        out[:have] = self._view[start + 4:self._end]
+        self._start = self._end = 0
         view = memoryview(out)
         while have < size:
             got = self.sock.recv_into(view[have:], size - have)
@@ -211,10 +225,15 @@ class FramedSocket:
         return out
 
     def _fill(self) -> None:
-        chunk = self.sock.recv(_RECV_CHUNK)
-        if not chunk:
+        """Receive more bytes behind those buffered (moved to the front first when the end is near)."""
+        if self._end == _RECV_CHUNK:
+            pending = bytes(self._view[self._start:self._end])
+            self._view[:len(pending)] = pending
+            self._start, self._end = 0, len(pending)
+        got = self.sock.recv_into(self._view[self._end:])
+        if not got:
             raise ConnectionClosed("peer closed the connection")
-        self._buf += chunk
+        self._end += got
 
     def close(self) -> None:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import socket
 import struct
 import threading
@@ -38,6 +39,8 @@ from nautilus.runtime.protocol import (
     ShmHelloReply,
 )
 from nautilus.runtime.shm import Probe, ShmHandle, ShmPool, local_probe, peer_visible, process_pool
+
+TIMEOUT_STEP = 0.001  # a blocking connection's timeout is the call's remaining time rounded up to this
 
 
 class _Frames:
@@ -81,13 +84,14 @@ class _Frames:
 
     def request(self, request_id: int, method: str, request: Any, budget_s: float) -> tuple[bytes, list[int]]:
         """The encoded request frame (carrying the caller's remaining time) and the blocks leased for its arrays
-        (release them once answered)."""
+        (release them once answered). One pass: the tuple encodes as the msgpack array of a
+        :class:`RequestFrame` whose body was encoded on its own."""
         codec = self.codec
-        body = codec.encode(request) if request is not None else b"\xc0"
-        leases = codec.leases
-        release, self.pending = self.pending, []
-        frame = RequestFrame(request_id, method, msgspec.Raw(body), release, budget_s * 1000.0)
-        return REQUEST_ENCODER.encode(frame), leases
+        release = self.pending
+        if release:  # swapped before encoding: a block finalized meanwhile goes in this frame or the next one
+            self.pending = []
+        payload = codec.encode((request_id, method, request, release or (), budget_s * 1000.0))
+        return payload, codec.leases
 
     def release(self, leases: list[int]) -> None:
         pool = self.codec.pool
@@ -124,7 +128,12 @@ class _Conn(_Frames):
         self.timeout: float | None = None
 
     def set_timeout(self, timeout: float) -> None:
-        if timeout != self.timeout:
+        """Give the socket at least ``timeout`` and less than ``TIMEOUT_STEP`` more: successive calls with the same
+        timeout (whose remaining time differs by microseconds) keep the value set, instead of two system calls
+        each. The kernel rounds these timeouts up to its clock tick, which is coarser than the step."""
+        current = self.timeout
+        if current is None or not timeout <= current < timeout + TIMEOUT_STEP:
+            timeout = math.ceil(timeout / TIMEOUT_STEP) * TIMEOUT_STEP
             sec = int(timeout)
             value = struct.pack("ll", sec, int((timeout - sec) * 1e6))
             self.framed.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)

@@ -59,6 +59,46 @@ def test_frames_small_and_big_cross_a_socket_pair_intact():
     right.close()
 
 
+def test_frames_arriving_together_split_or_around_the_buffer_end_come_out_one_by_one():
+    a, b = socket.socketpair()
+    left, right = FramedSocket(a), FramedSocket(b)
+    frames = [bytes([i % 251]) * n for i, n in enumerate((1, 0, 3, 65_000, 700, 65_532, 12, 70_000, 5))]
+    wire = b"".join(len(f).to_bytes(4, "little") + f for f in frames)
+
+    def trickle() -> None:  # several frames per segment, and headers and bodies cut at odd places
+        for start in range(0, len(wire), 4093):
+            a.sendall(wire[start:start + 4093])
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    assert [bytes(right.recv()) for _ in frames] == frames
+    sender.join()
+    left.close()
+    right.close()
+
+
+def test_a_blocking_connection_sets_its_timeout_only_when_the_call_needs_another(monkeypatch):
+    from nautilus.runtime import sockets
+
+    a, b = socket.socketpair()
+    conn = sockets._Conn(a, 1 << 16)
+    calls = []
+    real = a.setsockopt
+    monkeypatch.setattr(conn.framed, "sock", type("Spy", (), {
+        "setsockopt": lambda self, *args: (calls.append(args[1]), real(*args))[1]})())
+    conn.set_timeout(29.9999995)  # set once, rounded up to the step
+    assert conn.timeout == pytest.approx(30.0) and len(calls) == 2
+    conn.set_timeout(29.9999991)  # the next call's remaining time: within one step, kept
+    conn.set_timeout(29.9995)
+    assert len(calls) == 2
+    conn.set_timeout(0.25)  # shorter: the socket must not wait longer than the call
+    assert conn.timeout == pytest.approx(0.25) and len(calls) == 4
+    conn.set_timeout(5.0)  # longer: the call must not be cut short
+    assert conn.timeout == pytest.approx(5.0) and len(calls) == 6
+    a.close()
+    b.close()
+
+
 # Codec --------------------------------------------------------------------------------------------
 def test_small_arrays_travel_inline_and_come_back_equal_and_writable():
     codec = Codec(pool=None)
@@ -497,38 +537,6 @@ def test_async_tcp_self_connect_counts_as_nobody_listening(settings):
     client, reply = run_async(go())
     assert reply.text == "x" and client.last_transport == "inproc" and client.fallbacks == 1
     client.close()
-
-
-def test_torch_compute_paths_follow_the_configured_backend(monkeypatch) -> None:
-    """NAUTILUS_COMPUTE_BACKEND=cpu keeps Monte Carlo, training and serving off a GPU the machine has."""
-    from nautilus.config import get_settings
-    from nautilus.ml.serving.torch_predictor import TorchPredictor
-    from nautilus.ml.training.torch_models import torch_device
-    from nautilus.risk.montecarlo.backends import TorchBackend
-    from nautilus.runtime import backend
-
-    def fake_detect(preference: str = "auto") -> backend.BackendInfo:  # a machine whose auto choice is CUDA
-        name = "cuda" if preference in ("auto", "cuda") else preference
-        return backend.BackendInfo(name, "fake", "x")
-
-    def configure(preference: str) -> None:
-        monkeypatch.setenv("NAUTILUS_COMPUTE_BACKEND", preference)
-        get_settings.cache_clear()
-
-    monkeypatch.setattr(backend, "detect_backend", fake_detect)
-    try:
-        configure("auto")
-        assert backend.configured_backend().name == "cuda"
-        assert TorchBackend().device == "cuda"
-        configure("cpu")
-        assert TorchBackend().device == "cpu"
-        assert torch_device().type == "cpu"
-        import torch
-
-        assert TorchPredictor(torch.nn.Linear(3, 1), n_features=3).device.type == "cpu"
-    finally:
-        monkeypatch.delenv("NAUTILUS_COMPUTE_BACKEND")
-        get_settings.cache_clear()
 
 
 def test_frame_protocol_reassembles_replies_and_fails_the_waiter_on_trouble():
