@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -21,7 +22,11 @@ _PCT = {"total_return", "annual_return", "annual_volatility", "max_drawdown", "v
         "conditional_value_at_risk", "alpha"}
 
 
-def _call(method: str, req: Any) -> Any:
+R = TypeVar("R")
+
+
+def _call(method: Callable[..., R], req: Any = None) -> R:
+    """Call the handler ``method`` (e.g. ``AnalyticsEngine.stats``); platform errors become exit codes."""
     client = engine_client("analytics", get_settings())
     try:
         return run_guarded(client.call, method, req)
@@ -38,12 +43,13 @@ def report(
     benchmark: Annotated[str | None, typer.Option(help="Benchmark symbol from the catalog")] = None,
 ) -> None:
     """Write the HTML tear sheet of a saved backtest and print its path."""
+    from nautilus.engines.analytics.engine import AnalyticsEngine
     from nautilus.engines.analytics.messages import BenchmarkBody, StatsRequest
 
     if run_id < 1:
         fail("RUN_ID must be a positive backtest id")
     req = StatsRequest(backtest_id=run_id, benchmark=BenchmarkBody(symbol=benchmark) if benchmark else None)
-    reply = _call("report", req)
+    reply = _call(AnalyticsEngine.report, req)
     path = out or Path(f"report-{run_id}.html")
     try:
         path.write_text(reply.html, encoding="utf-8")
@@ -105,6 +111,7 @@ def stats(
     benchmark: Annotated[str | None, typer.Option(help="Benchmark symbol from the catalog")] = None,
 ) -> None:
     """Print the statistics of each series in a CSV file."""
+    from nautilus.engines.analytics.engine import AnalyticsEngine
     from nautilus.engines.analytics.messages import BenchmarkBody, SeriesBody, StatsRequest
 
     ts, columns = _read_csv(file)
@@ -113,7 +120,7 @@ def stats(
     req = StatsRequest(ts=ts, series=body, periods_per_year=periods_per_year, risk_free=risk_free,
                        timeframe=timeframe, calendar=calendar, quantile_method=quantile_method,
                        benchmark=BenchmarkBody(symbol=benchmark) if benchmark else None)
-    reply = _call("stats", req)
+    reply = _call(AnalyticsEngine.stats, req)
     source = reply.periods_per_year_source if reply.periods_per_year_source == "given" else (
         f"{reply.calendar} {reply.timeframe}")
     table = Table(title=f"{file.name}: {reply.n} periods, {reply.periods_per_year:g} per year ({source})")

@@ -20,7 +20,9 @@ app.add_typer(factor_app, name="factor")
 @factor_app.command("list")
 def factor_list() -> None:
     """The factor library with parameters, and what an expression may use."""
-    reply = run_guarded(engine_client("factor", get_settings()).call, "list_factors")
+    from nautilus.engines.factor.engine import FactorEngine
+
+    reply = run_guarded(engine_client("factor", get_settings()).call, FactorEngine.list_factors)
     table = Table(title="factor library")
     for col in ("factor", "parameters", "description"):
         table.add_column(col)
@@ -80,6 +82,7 @@ def factor_research(
     as_json: Annotated[bool, typer.Option("--json", help="Print the tear sheet as JSON")] = False,
 ) -> None:
     """IC by horizon, IC decay, quantile returns and turnover of a factor over a set of symbols."""
+    from nautilus.engines.factor.engine import FactorEngine
     from nautilus.engines.factor.messages import ResearchRequest
 
     names = [s.strip() for s in symbols.split(",") if s.strip()]
@@ -91,7 +94,7 @@ def factor_research(
                       start_ns=parse_time_arg(start, "start"), end_ns=parse_time_arg(end, "end"),
                       horizons=parse_ints(horizons, "horizons"), quantiles=quantiles, method=method,
                       steps=[parse_step(s) for s in step or []])
-    reply = run_guarded(engine_client("factor", get_settings()).call, "research", req)
+    reply = run_guarded(engine_client("factor", get_settings()).call, FactorEngine.research, req)
     sheet = reply.tearsheet
     if as_json:
         import msgspec

@@ -20,7 +20,9 @@ app.add_typer(features_app, name="features")
 @features_app.command("list")
 def list_sets() -> None:
     """Built-in and saved feature sets."""
-    items = run_guarded(engine_client("features", get_settings()).call, "list_feature_sets").items
+    from nautilus.engines.features.engine import FeaturesEngine
+
+    items = run_guarded(engine_client("features", get_settings()).call, FeaturesEngine.list_feature_sets).items
     table = Table(title=f"Feature sets ({len(items)})")
     for col in ("name", "builtin", "features", "targets", "description"):
         table.add_column(col)
@@ -35,9 +37,11 @@ def show(name: Annotated[str, typer.Argument(help="Feature set name")]) -> None:
     """A feature set's definition as YAML, with its lookback and horizon."""
     import yaml
 
+    from nautilus.engines.features.engine import FeaturesEngine
     from nautilus.engines.features.messages import FeatureSetName
 
-    info = run_guarded(engine_client("features", get_settings()).call, "get_feature_set", FeatureSetName(name=name))
+    client = engine_client("features", get_settings())
+    info = run_guarded(client.call, FeaturesEngine.get_feature_set, FeatureSetName(name=name))
     console.print(f"# {info.name}{' (built-in)' if info.builtin else ''}: lookback {info.lookback} bars, "
                   f"horizon {info.horizon} bars, digest {info.digest}", highlight=False)
     console.print(yaml.safe_dump(info.definition, sort_keys=False), highlight=False, markup=False)
@@ -56,6 +60,7 @@ def compute(
     rows: Annotated[int, typer.Option(help="Rows to preview")] = 10,
 ) -> None:
     """Compute a feature set over symbols' bars; preview the last rows, optionally save Parquet."""
+    from nautilus.engines.features.engine import FeaturesEngine
     from nautilus.engines.features.messages import ComputeRequest
     from nautilus.features import load_feature_set
 
@@ -70,7 +75,7 @@ def compute(
     req = ComputeRequest(name=set_name, definition=definition, symbols=names, timeframe=timeframe,
                          start_ns=run_guarded(parse_time_arg, start, "start"),
                          end_ns=run_guarded(parse_time_arg, end, "end"), limit=limit)
-    reply = run_guarded(engine_client("features", get_settings()).call, "compute", req)
+    reply = run_guarded(engine_client("features", get_settings()).call, FeaturesEngine.compute, req)
     columns = [*reply.feature_names, *reply.target_names]
     values = np.hstack([reply.X, reply.y]) if len(reply.target_names) else reply.X
     row_symbols = np.repeat(np.array(reply.symbols, dtype=object), reply.counts)

@@ -42,6 +42,7 @@ def ingest(
     replace: Annotated[bool, typer.Option(help="Replace the covered range instead of merging")] = False,
 ) -> None:
     """Import bars from a file; a bad file is rejected whole (exit 2)."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
     from nautilus.engines.marketdata.messages import IngestRequest
 
     if not file.is_file():
@@ -54,7 +55,7 @@ def ingest(
                         columns=run_guarded(parse_columns, columns), tz=tz, timestamp_unit=timestamp_unit,  # type: ignore[arg-type]
                         datetime_format=datetime_format, mode="replace" if replace else "merge",
                         filename=file.name, source=fmt)
-    summary = run_guarded(engine_client("marketdata", settings).call, "ingest", req)
+    summary = run_guarded(engine_client("marketdata", settings).call, MarketDataEngine.ingest, req)
     console.print(f"imported {summary.rows_written:,} bars into {summary.symbol}/{summary.timeframe} "
                   f"({format_ts(summary.first_ts)} → {format_ts(summary.last_ts)}, {summary.total_rows:,} stored; "
                   f"stamps: {summary.time_convention or '-'}, calendar {summary.calendar or '-'})")
@@ -70,6 +71,7 @@ def bars(
     output: Annotated[str, typer.Option(help="table, csv or json")] = "table",
 ) -> None:
     """Print bars of one symbol."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
     from nautilus.engines.marketdata.messages import BarsRequest
 
     if output not in ("table", "csv", "json"):
@@ -77,7 +79,7 @@ def bars(
     settings = get_settings()
     req = BarsRequest(symbol=symbol, timeframe=timeframe, start_ns=run_guarded(parse_time_arg, start, "start"),
                       end_ns=run_guarded(parse_time_arg, end, "end"), limit=limit)
-    result = run_guarded(engine_client("marketdata", settings).call, "bars", req)
+    result = run_guarded(engine_client("marketdata", settings).call, MarketDataEngine.bars, req)
     if output == "json":
         print(result.to_json().decode())
         return
@@ -100,7 +102,9 @@ def bars(
 @app.command()
 def instruments() -> None:
     """Instruments and their stored series."""
-    result = run_guarded(engine_client("marketdata", get_settings()).call, "instruments")
+    from nautilus.engines.marketdata.engine import MarketDataEngine
+
+    result = run_guarded(engine_client("marketdata", get_settings()).call, MarketDataEngine.instruments)
     table = Table(title="Instruments")
     for col in ("symbol", "timeframe", "first", "last", "rows"):
         table.add_column(col)
@@ -116,13 +120,14 @@ def sample(
     if_empty: Annotated[bool, typer.Option(help="Only when the catalog holds no bars")] = False,
 ) -> None:
     """Load the synthetic sample universe (deterministic by seed)."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
     from nautilus.engines.marketdata.messages import SampleRequest
 
     client = engine_client("marketdata", get_settings())
-    if if_empty and run_guarded(client.call, "instruments").instruments:
+    if if_empty and run_guarded(client.call, MarketDataEngine.instruments).instruments:
         console.print("sample data already present")
         return
-    reply = run_guarded(client.call, "load_sample", SampleRequest(seed=seed))
+    reply = run_guarded(client.call, MarketDataEngine.load_sample, SampleRequest(seed=seed))
     for s in reply.series:
         console.print(f"  {s.symbol:<8} {s.timeframe:<4} {s.total_rows:>8,} bars "
                       f"{format_ts(s.first_ts)} → {format_ts(s.last_ts)}")
@@ -142,6 +147,7 @@ def generate(
                                                       "the instrument's)")] = None,
 ) -> None:
     """Generate a synthetic series into the catalog, on the instrument's trading calendar."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
     from nautilus.engines.marketdata.messages import GenerateRequest
 
     if model not in ("gbm", "garch"):
@@ -149,5 +155,5 @@ def generate(
     req = GenerateRequest(symbol=symbol, timeframe=timeframe, model=model, n=n,  # type: ignore[arg-type]
                           start_ns=run_guarded(parse_time_arg, start, "start") or 0, seed=seed, sigma=sigma, mu=mu,
                           sessions=calendar)
-    s = run_guarded(engine_client("marketdata", get_settings()).call, "generate", req)
+    s = run_guarded(engine_client("marketdata", get_settings()).call, MarketDataEngine.generate, req)
     console.print(f"generated {s.rows_written:,} {s.timeframe} bars for {s.symbol} (calendar {s.calendar or '-'})")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,7 +23,11 @@ def _client() -> Any:
     return engine_client("ml", get_settings())
 
 
-def _call(method: str, req: Any = None) -> Any:
+R = TypeVar("R")
+
+
+def _call(method: Callable[..., R], req: Any = None) -> R:
+    """Call the handler ``method`` (e.g. ``MLEngine.predict``); platform errors become exit codes."""
     return run_guarded(_client().call, method, req)
 
 
@@ -42,10 +47,12 @@ def _metric_text(metrics: dict[str, Any] | None) -> str:
 @model_app.command("tasks")
 def tasks() -> None:
     """Built-in tasks with their feature set, target and default model."""
+    from nautilus.engines.ml.engine import MLEngine
+
     table = Table(title="ML tasks")
     for col in ("task", "feature set", "target", "objective", "description"):
         table.add_column(col)
-    for t in _call("list_tasks").items:
+    for t in _call(MLEngine.list_tasks).items:
         table.add_row(t["name"], t["feature_set"], t["target"], t["objective"], t["description"])
     console.print(table)
 
@@ -65,12 +72,13 @@ def train(
     promote: Annotated[bool, typer.Option(help="Promote the new version to production")] = False,
 ) -> None:
     """Train a model with walk-forward validation and register it (progress until it is done)."""
+    from nautilus.engines.ml.engine import MLEngine
     from nautilus.engines.ml.messages import JobId, ModelBody, ModelRef, TrainRequest
 
     model = ModelBody(kind=kind, params=parse_assignments(param, "param") or None, seed=seed)
     req = TrainRequest(task=task, symbols=_symbols(symbols), name=name, feature_set=feature_set, target=target,
                        model=model, timeframe=timeframe, n_folds=folds)
-    job = _call("train", req)
+    job = _call(MLEngine.train, req)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                TimeElapsedColumn())
     try:
@@ -78,10 +86,10 @@ def train(
             handle = bar.add_task(job.message, total=1.0)
             while job.status in ("queued", "running"):
                 time.sleep(0.25)
-                job = _call("job", JobId(id=job.id))
+                job = _call(MLEngine.job, JobId(id=job.id))
                 bar.update(handle, completed=job.progress, description=job.message)
     except KeyboardInterrupt:
-        _call("cancel_job", JobId(id=job.id))
+        _call(MLEngine.cancel_job, JobId(id=job.id))
         fail("cancelled", code=1)
     if job.status != "done":
         fail(f"training {job.status}: {job.message}", code=2 if job.error and job.error.get("field") else 1)
@@ -89,7 +97,7 @@ def train(
     console.print(f"registered [bold]{m['name']}[/bold] v{m['version']} ({m['kind']}, {m['n_rows']:,} rows)")
     _print_metrics(m)
     if promote:
-        _call("promote", ModelRef(name=m["name"], version=m["version"]))
+        _call(MLEngine.promote, ModelRef(name=m["name"], version=m["version"]))
         console.print(f"promoted {m['name']} v{m['version']} to production")
 
 
@@ -117,12 +125,13 @@ def _print_metrics(m: dict[str, Any]) -> None:
 @model_app.command("list")
 def list_models(name: Annotated[str | None, typer.Option(help="Only this model")] = None) -> None:
     """Registered model versions, newest first."""
+    from nautilus.engines.ml.engine import MLEngine
     from nautilus.engines.ml.messages import ModelsRequest
 
     table = Table(title="models")
     for col in ("name", "version", "stage", "kind", "target", "rows", "out-of-sample headline", "created"):
         table.add_column(col)
-    for m in _call("models", ModelsRequest(name=name)).items:
+    for m in _call(MLEngine.models, ModelsRequest(name=name)).items:
         table.add_row(m["name"], str(m["version"]), m["stage"], m["kind"], m["target"], f"{m['n_rows']:,}",
                       _metric_text(m["metrics"]), str(m["created_at"])[:19])
     console.print(table)
@@ -132,9 +141,10 @@ def list_models(name: Annotated[str | None, typer.Option(help="Only this model")
 def show(name: str, version: Annotated[int | None, typer.Option(help="Version (default production/latest)")] = None,
          as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False) -> None:
     """A model version: data, parameters, folds and metrics."""
+    from nautilus.engines.ml.engine import MLEngine
     from nautilus.engines.ml.messages import ModelRef
 
-    m = _call("model", ModelRef(name=name, version=version)).model
+    m = _call(MLEngine.model, ModelRef(name=name, version=version)).model
     if as_json:
         print(json.dumps(m, indent=2, default=str))
         return
@@ -148,18 +158,20 @@ def show(name: str, version: Annotated[int | None, typer.Option(help="Version (d
 @model_app.command("promote")
 def promote_cmd(name: str, version: int) -> None:
     """Make a version the production version (the previous one is archived)."""
+    from nautilus.engines.ml.engine import MLEngine
     from nautilus.engines.ml.messages import ModelRef
 
-    m = _call("promote", ModelRef(name=name, version=version)).model
+    m = _call(MLEngine.promote, ModelRef(name=name, version=version)).model
     console.print(f"{m['name']} v{m['version']} is in production")
 
 
 @model_app.command("rollback")
 def rollback_cmd(name: str) -> None:
     """Restore the version that was in production before the current one."""
+    from nautilus.engines.ml.engine import MLEngine
     from nautilus.engines.ml.messages import ModelRef
 
-    m = _call("rollback", ModelRef(name=name)).model
+    m = _call(MLEngine.rollback, ModelRef(name=name)).model
     console.print(f"{m['name']} v{m['version']} is in production again")
 
 
@@ -167,9 +179,10 @@ def rollback_cmd(name: str) -> None:
 def predict(name: str, symbols: Annotated[str, typer.Option(help="Comma-separated symbols")],
             version: Annotated[int | None, typer.Option(help="Version (default production/latest)")] = None) -> None:
     """Predictions for the latest bar of each symbol."""
+    from nautilus.engines.ml.engine import MLEngine
     from nautilus.engines.ml.messages import PredictRequest
 
-    reply = _call("predict", PredictRequest(name=name, version=version, symbols=_symbols(symbols)))
+    reply = _call(MLEngine.predict, PredictRequest(name=name, version=version, symbols=_symbols(symbols)))
     table = Table(title=f"{reply.name} v{reply.version}")
     for col in ("symbol", "bar", "prediction"):
         table.add_column(col)

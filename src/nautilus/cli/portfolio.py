@@ -4,7 +4,8 @@ fills|deploy|reconcile|limits``."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -27,7 +28,11 @@ app.add_typer(paper_app, name="paper")
 ACCOUNT = Annotated[str, typer.Option(help="Paper account")]
 
 
-def _call(method: str, req: Any = None) -> Any:
+R = TypeVar("R")
+
+
+def _call(method: Callable[..., R], req: Any = None) -> R:
+    """Call the handler ``method`` (e.g. ``PortfolioEngine.orders``); platform errors become exit codes."""
     return run_guarded(engine_client("portfolio", get_settings()).call, method, req)
 
 
@@ -38,10 +43,12 @@ def _money(x: float | None) -> str:
 @paper_app.command("accounts")
 def accounts() -> None:
     """Paper accounts with cash, equity and P&L."""
+    from nautilus.engines.portfolio.engine import PortfolioEngine
+
     table = Table(title="paper accounts")
     for col in ("account", "cash", "equity", "unrealised", "realised", "fees", "open orders"):
         table.add_column(col, justify="left" if col in ("account", "cash") else "right")
-    for a in _call("accounts").items:
+    for a in _call(PortfolioEngine.accounts).items:
         cash = ", ".join(f"{ccy} {_money(v)}" for ccy, v in a["cash"].items())
         table.add_row(a["name"], cash, _money(a["equity"]), _money(a["unrealised_pnl"]), _money(a["realised_pnl"]),
                       _money(a["fees"]), str(a["open_orders"]))
@@ -60,9 +67,10 @@ def create(
     max_participation: Annotated[float | None, typer.Option(help="Max fraction of a bar's volume")] = None,
 ) -> None:
     """Create a paper account."""
+    from nautilus.engines.portfolio.engine import PortfolioEngine
     from nautilus.engines.portfolio.messages import AccountCreate
 
-    reply = _call("create_account", AccountCreate(
+    reply = _call(PortfolioEngine.create_account, AccountCreate(
         name=name, cash=cash, base_currency=currency, fee_bps=fee_bps, fixed_fee=fixed_fee,
         slippage_bps=slippage_bps, latency_ms=latency_ms, max_participation=max_participation))
     console.print(f"created account [bold]{reply.account['name']}[/bold] with {_money(reply.account['equity'])} "
@@ -84,6 +92,7 @@ def order(
     """Submit an order (checked by the Risk engine; it fills on later bars)."""
     import msgspec
 
+    from nautilus.engines.portfolio.engine import PortfolioEngine
     from nautilus.engines.portfolio.messages import OrderRequest
 
     try:
@@ -92,7 +101,7 @@ def order(
                                "client_order_id": key}, OrderRequest)
     except msgspec.ValidationError as exc:
         fail(str(exc))
-    o = _call("submit_order", req).order
+    o = _call(PortfolioEngine.submit_order, req).order
     if o["status"] == "rejected":
         fail(f"order {o['id']} rejected: {o['reason']}")
     console.print(f"order [bold]{o['id']}[/bold] {o['status']}: {o['side']} {o['quantity']:g} {o['symbol']} "
@@ -102,9 +111,10 @@ def order(
 @paper_app.command("cancel")
 def cancel(order_id: Annotated[int, typer.Argument(help="Order id")]) -> None:
     """Cancel a working order."""
+    from nautilus.engines.portfolio.engine import PortfolioEngine
     from nautilus.engines.portfolio.messages import OrderRef
 
-    o = _call("cancel_order", OrderRef(order_id=order_id)).order
+    o = _call(PortfolioEngine.cancel_order, OrderRef(order_id=order_id)).order
     console.print(f"order {o['id']} {o['status']}")
 
 
@@ -113,12 +123,13 @@ def orders(account: ACCOUNT = "default",
            status: Annotated[str | None, typer.Option(help="A status, or 'working'")] = None,
            limit: Annotated[int, typer.Option(help="How many")] = 50) -> None:
     """Orders, newest first."""
+    from nautilus.engines.portfolio.engine import PortfolioEngine
     from nautilus.engines.portfolio.messages import OrdersQuery
 
     table = Table(title=f"orders of {account}")
     for col in ("id", "symbol", "side", "type", "qty", "filled", "avg price", "status", "reason"):
         table.add_column(col)
-    for o in _call("orders", OrdersQuery(account=account, status=status, limit=limit)).items:
+    for o in _call(PortfolioEngine.orders, OrdersQuery(account=account, status=status, limit=limit)).items:
         table.add_row(str(o["id"]), o["symbol"], o["side"], o["type"], f"{o['quantity']:g}", f"{o['filled']:g}",
                       _money(o["avg_fill_price"]), o["status"], o["reason"] or "")
     console.print(table)
@@ -127,12 +138,13 @@ def orders(account: ACCOUNT = "default",
 @paper_app.command("positions")
 def positions(account: ACCOUNT = "default") -> None:
     """Net positions, marked to the last bar."""
+    from nautilus.engines.portfolio.engine import PortfolioEngine
     from nautilus.engines.portfolio.messages import AccountRef
 
     table = Table(title=f"positions of {account}")
     for col in ("symbol", "quantity", "mark", "market value", "unrealised", "realised"):
         table.add_column(col, justify="left" if col == "symbol" else "right")
-    for p in _call("positions", AccountRef(account=account)).items[0]["net"]:
+    for p in _call(PortfolioEngine.positions, AccountRef(account=account)).items[0]["net"]:
         table.add_row(p["symbol"], f"{p['quantity']:g}", _money(p["mark"]), _money(p["market_value"]),
                       _money(p["unrealised_pnl"]), _money(p["realised_pnl"]))
     console.print(table)
@@ -141,12 +153,13 @@ def positions(account: ACCOUNT = "default") -> None:
 @paper_app.command("fills")
 def fills(account: ACCOUNT = "default", limit: Annotated[int, typer.Option(help="How many")] = 50) -> None:
     """The latest fills, oldest first."""
+    from nautilus.engines.portfolio.engine import PortfolioEngine
     from nautilus.engines.portfolio.messages import FillsQuery
 
     table = Table(title=f"fills of {account}")
     for col in ("bar", "order", "symbol", "quantity", "price", "fee", "strategy"):
         table.add_column(col)
-    for f in _call("fills", FillsQuery(account=account, limit=limit)).items:
+    for f in _call(PortfolioEngine.fills, FillsQuery(account=account, limit=limit)).items:
         table.add_row(format_ts(f["ts"]), str(f["order_id"]), f["symbol"], f"{f['quantity']:g}", _money(f["price"]),
                       _money(f["fee"]), f["strategy"])
     console.print(table)
@@ -155,9 +168,10 @@ def fills(account: ACCOUNT = "default", limit: Annotated[int, typer.Option(help=
 @paper_app.command("reconcile")
 def reconcile(account: ACCOUNT = "default") -> None:
     """Rebuild positions and cash from the fills and compare with the stored state (exit 1 on a difference)."""
+    from nautilus.engines.portfolio.engine import PortfolioEngine
     from nautilus.engines.portfolio.messages import AccountRef
 
-    check = _call("reconcile", AccountRef(account=account)).account
+    check = _call(PortfolioEngine.reconcile, AccountRef(account=account)).account
     if not check["ok"]:
         for diff in check["differences"]:
             console.print(diff)
@@ -182,6 +196,7 @@ def deploy(
     """Backtest, risk-validate and paper-trade a strategy on a replay of stored bars (progress until done)."""
     import msgspec
 
+    from nautilus.engines.portfolio.engine import PortfolioEngine
     from nautilus.engines.portfolio.messages import DeploymentRef, DeployRequest
 
     try:
@@ -191,7 +206,7 @@ def deploy(
                                "end_ns": parse_time_arg(end, "end")}, DeployRequest)
     except msgspec.ValidationError as exc:
         fail(str(exc))
-    dep = _call("deploy", req).deployment
+    dep = _call(PortfolioEngine.deploy, req).deployment
     for warning in dep.get("warnings") or []:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} bars"),
@@ -200,7 +215,7 @@ def deploy(
         handle = bar.add_task(dep["stage"], total=dep["bars"])
         while dep["status"] == "running":
             time.sleep(0.2)
-            dep = _call("deployment", DeploymentRef(id=dep["id"])).deployment
+            dep = _call(PortfolioEngine.deployment, DeploymentRef(id=dep["id"])).deployment
             bar.update(handle, completed=dep["processed"], description=dep["stage"])
     if dep["status"] != "done":
         fail(f"deployment {dep['id']} {dep['status']}: {dep['error']}", code=2 if dep["status"] == "rejected" else 1)
@@ -227,14 +242,15 @@ def limits(
     """Show the account's pre-trade limits (its own, else the defaults every new account gets), or change them."""
     import msgspec
 
+    from nautilus.engines.risk.engine import RiskEngine
     from nautilus.engines.risk.messages import AccountRequest, LimitsBody, SetLimitsRequest
 
     client = engine_client("risk", get_settings())
     ref = AccountRequest(account=account)
     if reset:
-        body = run_guarded(client.call, "reset_limits", ref)
+        body = run_guarded(client.call, RiskEngine.reset_limits, ref)
     else:
-        body = run_guarded(client.call, "get_limits", ref)
+        body = run_guarded(client.call, RiskEngine.get_limits, ref)
     if set_:
         merged = {k: v for k, v in msgspec.to_builtins(body).items() if k != "source"}
         for name, value in parse_assignments(set_, "set").items():
@@ -246,7 +262,7 @@ def limits(
             new = msgspec.convert(merged, LimitsBody)
         except msgspec.ValidationError as exc:
             fail(f"invalid limits: {exc}")
-        body = run_guarded(client.call, "set_limits", SetLimitsRequest(account=account, limits=new))
+        body = run_guarded(client.call, RiskEngine.set_limits, SetLimitsRequest(account=account, limits=new))
     shown = msgspec.to_builtins(body)
     if as_json:
         print(msgspec.json.encode(shown).decode())

@@ -64,12 +64,13 @@ def var(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """Value at risk and expected shortfall of a portfolio, with per-position components."""
+    from nautilus.engines.risk.engine import RiskEngine
     from nautilus.engines.risk.messages import VarRequest
 
     req = run_guarded(build_request, VarRequest, **load_portfolio(portfolio), method=method,
                       confidence=confidence, horizon=horizon, lookback=lookback, units=units, timeframe=timeframe,
                       options=parse_assignments(option, "option") | ({"paths": paths} if paths else {}))
-    reply = run_guarded(engine_client("risk", get_settings()).call, "var", req)
+    reply = run_guarded(engine_client("risk", get_settings()).call, RiskEngine.var, req)
     if as_json:
         import msgspec
 
@@ -104,11 +105,12 @@ def stress(
     units: UnitsOpt = "value",
 ) -> None:
     """Stress a portfolio: worst historical windows, a user shock, or the smallest shock reaching a loss."""
+    from nautilus.engines.risk.engine import RiskEngine
     from nautilus.engines.risk.messages import StressRequest
 
     req = run_guarded(build_request, StressRequest, **load_portfolio(portfolio), scenario=scenario, window=window,
                       count=count, shocks=parse_assignments(shock, "shock"), loss=loss, lookback=lookback, units=units)
-    reply = run_guarded(engine_client("risk", get_settings()).call, "stress", req)
+    reply = run_guarded(engine_client("risk", get_settings()).call, RiskEngine.stress, req)
     for k, res in enumerate(reply.results, 1):
         title = f"{reply.scenario} #{k}: P&L {fmt_value(res['pnl'])}"
         if "start_ts" in res:

@@ -9,7 +9,8 @@ rejected one (unknown symbol, bad option) exits 2.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -26,7 +27,11 @@ app.add_typer(stream_app, name="stream")
 POLL_S = 0.2
 
 
-def _call(method: str, req: Any = None) -> Any:
+R = TypeVar("R")
+
+
+def _call(method: Callable[..., R], req: Any = None) -> R:
+    """Call the handler ``method`` (e.g. ``MarketDataEngine.update``); platform errors become exit codes."""
     return run_guarded(engine_client("marketdata", get_settings()).call, method, req)
 
 
@@ -42,6 +47,7 @@ def _options(pairs: list[str] | None) -> dict[str, str]:
 
 def follow(jobs: list[Any]) -> list[Any]:
     """Progress bars for ``jobs`` until every one ended; returns their final states."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
     from nautilus.engines.marketdata.messages import FetchJobRequest
 
     final: dict[int, Any] = {}
@@ -54,7 +60,7 @@ def follow(jobs: list[Any]) -> list[Any]:
             for job_id, task in tasks.items():
                 if job_id in final:
                     continue
-                job = _call("fetch_job", FetchJobRequest(job_id=job_id))
+                job = _call(MarketDataEngine.fetch_job, FetchJobRequest(job_id=job_id))
                 note = job.error or job.message or job.status
                 if job.status in ("queued", "running"):
                     progress.update(task, total=job.total, completed=job.done, note=note)
@@ -92,6 +98,7 @@ def fetch(
     wait: Annotated[bool, typer.Option(help="Follow the job until it ends")] = True,
 ) -> None:
     """Fetch bars from a source into the catalog (only the ranges not fetched before)."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
     from nautilus.engines.marketdata.messages import FetchRequest
 
     if adjust not in ("total", "splits", "none"):
@@ -99,7 +106,7 @@ def fetch(
     req = FetchRequest(source=source, symbol=symbol, timeframe=timeframe, start_ns=parse_time_arg(start, "start"),
                        end_ns=parse_time_arg(end, "end"), as_symbol=as_symbol, adjust=adjust,  # type: ignore[arg-type]
                        options=_options(option), force=force)
-    job = _call("fetch_start", req)
+    job = _call(MarketDataEngine.fetch_start, req)
     if not wait:
         console.print(f"fetch job {job.id} started ({job.symbol}/{job.timeframe})")
         return
@@ -113,11 +120,12 @@ def update(
 ) -> None:
     """Fetch every fetched series (or SYMBOLS) up to now; the MarketData engine also runs this daily at
     NAUTILUS_UPDATE_TIME (HH:MM UTC)."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
     from nautilus.engines.marketdata.messages import UpdateRequest
 
     if not all_ and not symbols:
         fail("name symbols or pass --all")
-    jobs = _call("update", UpdateRequest(symbols=None if all_ else symbols)).fetches
+    jobs = _call(MarketDataEngine.update, UpdateRequest(symbols=None if all_ else symbols)).fetches
     if not jobs:
         console.print("nothing to update (no series was fetched from a source yet, or all are running)")
         return
@@ -127,10 +135,12 @@ def update(
 @app.command()
 def sources() -> None:
     """Market data sources: timeframes, live streams, whether the settings let them work."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
+
     table = Table(title="Sources")
     for col in ("name", "title", "timeframes", "live", "ready"):
         table.add_column(col)
-    for s in _call("sources").sources:
+    for s in _call(MarketDataEngine.sources).sources:
         table.add_row(s.name, s.title, " ".join(s.timeframes), "yes" if s.live else "-",
                       "yes" if s.configured else f"[yellow]{s.note}[/yellow]")
     console.print(table)
@@ -142,12 +152,14 @@ def fetches(
     symbol: Annotated[str | None, typer.Option(help="Only this catalog symbol")] = None,
 ) -> None:
     """Recent fetch jobs: status, range, rows, requests, duration, error."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
     from nautilus.engines.marketdata.messages import FetchListRequest
 
     table = Table(title="Fetches")
     for col in ("id", "source", "symbol", "tf", "from", "to", "status", "rows", "req", "s", "error"):
         table.add_column(col)
-    for j in _call("fetches_list", FetchListRequest(limit=limit, symbol=symbol.upper() if symbol else None)).fetches:
+    req = FetchListRequest(limit=limit, symbol=symbol.upper() if symbol else None)
+    for j in _call(MarketDataEngine.fetches_list, req).fetches:
         table.add_row(str(j.id), j.source, j.symbol, j.timeframe, format_ts(j.start_ns), format_ts(j.end_ns), j.status,
                       f"{j.rows:,}", str(j.requests), f"{j.duration_s:.1f}" if j.duration_s is not None else "-",
                       j.error or "")
@@ -164,10 +176,11 @@ def stream_start(
     wait: Annotated[bool, typer.Option(help="Follow it here until Ctrl-C (then stop it)")] = True,
 ) -> None:
     """Start a live stream; each bar is stored and published on bars.<symbol>."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
     from nautilus.engines.marketdata.messages import StreamRequest, StreamStopRequest
 
-    info = _call("stream_start", StreamRequest(source=source, symbol=symbol, timeframe=timeframe, as_symbol=as_symbol,
-                                               options=_options(option)))
+    req = StreamRequest(source=source, symbol=symbol, timeframe=timeframe, as_symbol=as_symbol, options=_options(option))
+    info = _call(MarketDataEngine.stream_start, req)
     console.print(f"stream {info.id}: {info.source} {info.source_symbol} → bars.{info.symbol} ({info.timeframe})")
     if not wait:
         return
@@ -175,12 +188,12 @@ def stream_start(
     try:
         while info.status == "running":
             time.sleep(1.0)
-            info = next(s for s in _call("streams_list").streams if s.id == info.id)
+            info = next(s for s in _call(MarketDataEngine.streams_list).streams if s.id == info.id)
             if info.bars != seen:
                 console.print(f"{info.bars} bars, last {format_ts(info.last_ts)}")
                 seen = info.bars
     except KeyboardInterrupt:
-        info = _call("stream_stop", StreamStopRequest(stream_id=info.id))
+        info = _call(MarketDataEngine.stream_stop, StreamStopRequest(stream_id=info.id))
     console.print(f"stream {info.id} {info.status}: {info.bars} bars" + (f" ({info.error})" if info.error else ""))
     if info.status == "failed":
         raise typer.Exit(1)
@@ -189,10 +202,12 @@ def stream_start(
 @stream_app.command("list")
 def stream_list() -> None:
     """Live streams of the MarketData engine."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
+
     table = Table(title="Streams")
     for col in ("id", "source", "symbol", "timeframe", "status", "bars", "last bar", "error"):
         table.add_column(col)
-    for s in _call("streams_list").streams:
+    for s in _call(MarketDataEngine.streams_list).streams:
         table.add_row(str(s.id), s.source, s.symbol, s.timeframe, s.status, str(s.bars), format_ts(s.last_ts),
                       s.error or "")
     console.print(table)
@@ -201,7 +216,8 @@ def stream_list() -> None:
 @stream_app.command("stop")
 def stream_stop(stream_id: Annotated[int, typer.Argument(help="Stream id")]) -> None:
     """Stop a live stream."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
     from nautilus.engines.marketdata.messages import StreamStopRequest
 
-    info = _call("stream_stop", StreamStopRequest(stream_id=stream_id))
+    info = _call(MarketDataEngine.stream_stop, StreamStopRequest(stream_id=stream_id))
     console.print(f"stream {info.id} {info.status}: {info.bars} bars")

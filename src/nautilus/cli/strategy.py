@@ -102,11 +102,12 @@ def indicators(
     output: Annotated[str, typer.Option(help="table, csv or json")] = "table",
 ) -> None:
     """Compute indicators over a symbol's bars (or list the catalogue)."""
+    from nautilus.engines.strategy.engine import StrategyEngine
     from nautilus.engines.strategy.messages import IndicatorsRequest
 
     client = engine_client("strategy", get_settings())
     if list_all:
-        items = run_guarded(client.call, "list_indicators").items
+        items = run_guarded(client.call, StrategyEngine.list_indicators).items
         table = Table(title=f"Indicators ({len(items)})")
         for col in ("name", "group", "params", "outputs"):
             table.add_column(col)
@@ -119,7 +120,7 @@ def indicators(
         fail("give a SYMBOL and at least one --ind (or --list)")
     req = IndicatorsRequest(symbol=symbol, timeframe=timeframe, start_ns=run_guarded(parse_time_arg, start, "start"),
                             end_ns=run_guarded(parse_time_arg, end, "end"), limit=limit, indicators=list(ind))
-    reply = run_guarded(client.call, "indicators", req)
+    reply = run_guarded(client.call, StrategyEngine.indicators, req)
     import pandas as pd
 
     frame = pd.DataFrame(reply.columns, index=pd.to_datetime(reply.ts, utc=True))
@@ -148,13 +149,14 @@ def patterns(
     last: Annotated[int, typer.Option(help="Show the last N candlestick hits")] = 30,
 ) -> None:
     """Candlestick and chart patterns found in a symbol's recent bars."""
+    from nautilus.engines.strategy.engine import StrategyEngine
     from nautilus.engines.strategy.messages import PatternsRequest
 
     if backend not in ("numba", "talib"):
         fail("backend must be numba or talib")
     req = PatternsRequest(symbol=symbol, timeframe=timeframe, limit=limit, candles=_names(candles),
                           chart=_names(chart), backend=backend)  # type: ignore[arg-type]
-    reply = run_guarded(engine_client("strategy", get_settings()).call, "patterns", req)
+    reply = run_guarded(engine_client("strategy", get_settings()).call, StrategyEngine.patterns, req)
     table = Table(title=f"{reply.symbol} {reply.timeframe}: candlestick patterns ({len(reply.candles)} hits)")
     for col in ("ts", "pattern", "value"):
         table.add_column(col)
@@ -186,12 +188,13 @@ def scan(
     """Scan a universe for candlestick/chart patterns and indicator conditions."""
     import msgspec
 
+    from nautilus.engines.strategy.engine import StrategyEngine
     from nautilus.engines.strategy.messages import Condition, ScanRequest
 
     conds = [msgspec.convert(parse_condition(c), Condition) for c in condition or []]
     req = ScanRequest(symbols=_names(symbols), timeframe=timeframe, patterns=list(pattern or []),
                       chart=list(chart or []), conditions=conds, within=within, history=history)
-    reply = run_guarded(engine_client("strategy", get_settings()).call, "scan", req)
+    reply = run_guarded(engine_client("strategy", get_settings()).call, StrategyEngine.scan, req)
     if as_json:
         print(msgspec.json.encode(reply).decode())
         return
@@ -235,13 +238,14 @@ def backtest(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """Backtest a built-in strategy on one symbol; prints the statistics (model_signal: give --model)."""
+    from nautilus.engines.strategy.engine import StrategyEngine
     from nautilus.engines.strategy.messages import BacktestRequest
 
     req = BacktestRequest(symbol=symbol, timeframe=timeframe, start_ns=run_guarded(parse_time_arg, start, "start"),
                           end_ns=run_guarded(parse_time_arg, end, "end"), strategy=strategy,
                           params=parse_assignments(param, "param"), config=parse_assignments(config, "config"),
                           save=save, include_equity=plot is not None, model=model, model_version=model_version)
-    reply = run_guarded(engine_client("strategy", get_settings()).call, "backtest", req)
+    reply = run_guarded(engine_client("strategy", get_settings()).call, StrategyEngine.backtest, req)
     if as_json:
         print(json.dumps({"id": reply.id, "stats": reply.stats, "params": reply.params, "config": reply.config,
                           "trades": len(reply.trades)}, default=str))
@@ -264,10 +268,11 @@ def backtests_list(
     strategy: Annotated[str | None, typer.Option(help="Only this strategy")] = None,
 ) -> None:
     """Saved backtests, newest first."""
+    from nautilus.engines.strategy.engine import StrategyEngine
     from nautilus.engines.strategy.messages import BacktestListRequest
 
     req = BacktestListRequest(limit=limit, symbol=symbol, strategy=strategy)
-    items = run_guarded(engine_client("strategy", get_settings()).call, "backtests", req).items
+    items = run_guarded(engine_client("strategy", get_settings()).call, StrategyEngine.backtests, req).items
     table = Table(title="Backtests")
     for col in ("id", "when", "strategy", "symbol", "params", "total return", "sharpe", "max dd", "trades"):
         table.add_column(col)
@@ -284,9 +289,11 @@ def backtests_list(
 def backtests_show(run_id: Annotated[int, typer.Argument(help="Backtest id")],
                    trades: Annotated[int, typer.Option(help="Show the last N trades")] = 20) -> None:
     """Statistics and last trades of a saved backtest."""
+    from nautilus.engines.strategy.engine import StrategyEngine
     from nautilus.engines.strategy.messages import BacktestId
 
-    reply = run_guarded(engine_client("strategy", get_settings()).call, "get_backtest", BacktestId(id=run_id))
+    client = engine_client("strategy", get_settings())
+    reply = run_guarded(client.call, StrategyEngine.get_backtest, BacktestId(id=run_id))
     console.print(_stats_table(f"#{reply.id} {reply.strategy} on {reply.symbol} {reply.timeframe}", reply.stats))
     if reply.trades:
         table = Table(title=f"Trades (last {min(trades, len(reply.trades))} of {len(reply.trades)})")
@@ -301,9 +308,10 @@ def backtests_show(run_id: Annotated[int, typer.Argument(help="Backtest id")],
 @backtests_app.command("delete")
 def backtests_delete(run_id: Annotated[int, typer.Argument(help="Backtest id")]) -> None:
     """Delete a saved backtest and its artifacts."""
+    from nautilus.engines.strategy.engine import StrategyEngine
     from nautilus.engines.strategy.messages import BacktestId
 
-    run_guarded(engine_client("strategy", get_settings()).call, "delete_backtest", BacktestId(id=run_id))
+    run_guarded(engine_client("strategy", get_settings()).call, StrategyEngine.delete_backtest, BacktestId(id=run_id))
     console.print(f"deleted backtest {run_id}")
 
 
@@ -330,6 +338,7 @@ def sweep(
     results: Annotated[Path | None, typer.Option(help="Write every row as CSV")] = None,
 ) -> None:
     """Grid or random parameter sweep with a progress bar, results table and heatmap."""
+    from nautilus.engines.marketdata.engine import MarketDataEngine
     from nautilus.engines.marketdata.messages import BarsRequest
     from nautilus.strategy import sweep as sw
     from nautilus.strategy.backtest.config import config_for
@@ -343,7 +352,7 @@ def sweep(
     req = BarsRequest(symbol=symbol, timeframe=timeframe, start_ns=run_guarded(parse_time_arg, start, "start"),
                       end_ns=run_guarded(parse_time_arg, end, "end"))
     marketdata = engine_client("marketdata", settings)
-    bars = run_guarded(marketdata.call, "bars", req)
+    bars = run_guarded(marketdata.call, MarketDataEngine.bars, req)
     cfg = run_guarded(config_for, parse_assignments(config, "config"), timeframe, symbol)
     space_bounds = {k: [min(v), max(v)] for k, v in s.items()} if s else None
     # the signals warm up on the bars before the range (never traded): values do not depend on --start
@@ -352,8 +361,8 @@ def sweep(
     if len(bars) and need != 0:
         from nautilus.core.bars import concat_bars
 
-        before = run_guarded(marketdata.call, "bars", BarsRequest(symbol=symbol, timeframe=timeframe,
-                                                                  end_ns=int(bars.ts[0]), limit=need))
+        earlier = BarsRequest(symbol=symbol, timeframe=timeframe, end_ns=int(bars.ts[0]), limit=need)
+        before = run_guarded(marketdata.call, MarketDataEngine.bars, earlier)
         skip = len(before)
         bars = concat_bars([before, bars], bars.symbol, bars.timeframe)
     with Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -28,7 +29,11 @@ def _client() -> Any:
     return engine_client("websocket", get_settings())
 
 
-def _call(method: str, req: Any = None) -> Any:
+R = TypeVar("R")
+
+
+def _call(method: Callable[..., R], req: Any = None) -> R:
+    """Call the handler ``method`` (e.g. ``WebSocketEngine.poll``); platform errors become exit codes."""
     return run_guarded(_client().call, method, req)
 
 
@@ -55,20 +60,21 @@ def replay_start(
     wait: Annotated[bool, typer.Option(help="Wait until it finishes (Ctrl-C stops it)")] = True,
 ) -> None:
     """Start a replay; prints its id and, with --wait, its progress."""
+    from nautilus.engines.websocket.engine import WebSocketEngine
     from nautilus.engines.websocket.messages import ReplayId, StartReplay
 
     req = StartReplay(symbol=symbol, timeframe=timeframe, start_ns=parse_time_arg(start, "start"),
                       end_ns=parse_time_arg(end, "end"), speed=speed, bars_per_second=bars_per_second, loop=loop)
-    info = _call("start_replay", req)
+    info = _call(WebSocketEngine.start_replay, req)
     console.print(f"replay {info.id}: {info.bars} bars on channel {info.channel}")
     if not wait:
         return
     try:
         while info.status == "running":
             time.sleep(0.5)
-            info = _call("get_replay", ReplayId(id=info.id))
+            info = _call(WebSocketEngine.get_replay, ReplayId(id=info.id))
     except KeyboardInterrupt:
-        info = _call("stop_replay", ReplayId(id=info.id))
+        info = _call(WebSocketEngine.stop_replay, ReplayId(id=info.id))
     console.print(f"replay {info.id} {info.status}: {info.published} bars published"
                   + (f" ({info.error})" if info.error else ""))
     if info.status == "failed":
@@ -78,15 +84,18 @@ def replay_start(
 @replay_app.command("list")
 def replay_list() -> None:
     """Replays, newest first."""
-    _print_replays(_call("replays").items)
+    from nautilus.engines.websocket.engine import WebSocketEngine
+
+    _print_replays(_call(WebSocketEngine.replays).items)
 
 
 @replay_app.command("stop")
 def replay_stop(replay_id: Annotated[str, typer.Argument(help="Replay id")]) -> None:
     """Stop a replay."""
+    from nautilus.engines.websocket.engine import WebSocketEngine
     from nautilus.engines.websocket.messages import ReplayId
 
-    info = _call("stop_replay", ReplayId(id=replay_id))
+    info = _call(WebSocketEngine.stop_replay, ReplayId(id=replay_id))
     console.print(f"replay {info.id} {info.status}: {info.published} bars published")
 
 
@@ -154,12 +163,13 @@ def _watch_direct(channels: list[str], count: int) -> None:
 
     import msgspec
 
+    from nautilus.engines.websocket.engine import WebSocketEngine
     from nautilus.engines.websocket.messages import PollRequest
 
-    after = _call("poll", PollRequest(after_id=None)).last_id
+    after = _call(WebSocketEngine.poll, PollRequest(after_id=None)).last_id
     seen = 0
     while True:
-        reply = _call("poll", PollRequest(after_id=after, timeout_s=1.0, limit=1000))
+        reply = _call(WebSocketEngine.poll, PollRequest(after_id=after, timeout_s=1.0, limit=1000))
         for m in reply.messages:
             after = m.id
             if any(fnmatch.fnmatchcase(m.channel, p) for p in channels):

@@ -86,13 +86,14 @@ class HubSink:
         self._client: EngineClient | None = None
 
     def send(self, batch: list[tuple[str, dict[str, Any]]], timeout: float) -> None:
+        from nautilus.engines.websocket.engine import WebSocketEngine
         from nautilus.engines.websocket.messages import BusMessage, PublishBatch
         from nautilus.runtime.client import EngineClient, no_stack_running
 
         if self._client is None:
             self._client = EngineClient("websocket", self.settings, probe=False,
                                         inproc_writer=no_stack_running(self.settings))
-        self._client.call("publish", PublishBatch([BusMessage(t, d) for t, d in batch]), timeout=timeout)
+        self._client.call(WebSocketEngine.publish, PublishBatch([BusMessage(t, d) for t, d in batch]), timeout=timeout)
 
     def close(self) -> None:
         client, self._client = self._client, None

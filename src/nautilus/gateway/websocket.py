@@ -45,7 +45,8 @@ import functools
 import logging
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import anyio
 import msgspec
@@ -55,9 +56,12 @@ from prometheus_client import Counter, Gauge
 from websockets.frames import Frame, Opcode
 
 from nautilus.core.errors import NautilusError
+from nautilus.engines.websocket.engine import WebSocketEngine
 from nautilus.engines.websocket.messages import HubMessage, PollRequest, ReplayRequest
 
 log = logging.getLogger("nautilus.gateway.ws")
+Q = TypeVar("Q")
+R = TypeVar("R")
 router = APIRouter()
 
 WS_CONNECTIONS = Gauge("nautilus_ws_connections", "Open /ws connections")
@@ -306,7 +310,8 @@ class Fanout:
             conns = self._routes[channel] = [c for c in self.conns if c.matches(channel)]
         return conns
 
-    async def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
+    async def _call(self, method: Callable[[Any, Q], R], request: Q, timeout: float | None = None) -> R:
+        """Call ``method``, a handler of the hub engine (``WebSocketEngine.poll``), in a worker thread."""
         fn = functools.partial(self.client.call, method, request, timeout=timeout)
         return await anyio.to_thread.run_sync(fn, abandon_on_cancel=True)
 
@@ -314,7 +319,7 @@ class Fanout:
         """Start the poller (from the hub's current last id) unless it runs; returns once positioned."""
         if self.task is not None and not self.task.done():
             return
-        reply = await self._call("poll", PollRequest(after_id=None))
+        reply = await self._call(WebSocketEngine.poll, PollRequest(after_id=None))
         if self.task is not None and not self.task.done():  # another connection started it meanwhile
             return
         self.after_id = reply.last_id
@@ -324,8 +329,8 @@ class Fanout:
         timeout = self.poll_timeout_s + self.client.settings.call_timeout_s
         while self.conns:
             try:
-                reply = await self._call("poll", PollRequest(after_id=self.after_id, timeout_s=self.poll_timeout_s,
-                                                             limit=self.limit), timeout)
+                req = PollRequest(after_id=self.after_id, timeout_s=self.poll_timeout_s, limit=self.limit)
+                reply = await self._call(WebSocketEngine.poll, req, timeout)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # hub unreachable: keep trying, never kill the loop
@@ -419,10 +424,10 @@ async def _subscribe(fan: Fanout, conn: Connection, op: dict[str, Any]) -> None:
     replies = {}
     try:
         for channel, after in resume.items():
-            reply = await fan._call("replay", ReplayRequest(channel=channel, after_seq=after))
+            reply = await fan._call(WebSocketEngine.replay, ReplayRequest(channel=channel, after_seq=after))
             reset = after > reply.last_seq  # the hub restarted: its seqs began again
             if reset:
-                reply = await fan._call("replay", ReplayRequest(channel=channel, after_seq=0))
+                reply = await fan._call(WebSocketEngine.replay, ReplayRequest(channel=channel, after_seq=0))
             replies[channel] = (after, reply, reset)
     except BaseException:
         for channel in resume:

@@ -21,6 +21,7 @@ from nautilus.bench.harness import BenchContext, Result, case, result
 from nautilus.bench.loadgen import drive
 from nautilus.bench.procs import bench_settings, engine_answers, free_port_offset, temp_home, wait_until
 from nautilus.config import Settings
+from nautilus.engines.marketdata.engine import MarketDataEngine
 from nautilus.engines.marketdata.messages import SampleReply, SampleRequest
 from nautilus.runtime import supervisor
 from nautilus.runtime.client import EngineClient
@@ -68,7 +69,7 @@ def wait_for_stack(settings: Settings, supervisor_pid: int, headers: dict[str, s
 def load_sample(settings: Settings) -> SampleReply:
     client = EngineClient(ENGINE, settings, transports=("unix",), probe=False)
     try:
-        return client.call("load_sample", SampleRequest(), timeout=300.0)
+        return client.call(MarketDataEngine.load_sample, SampleRequest(), timeout=300.0)
     finally:
         client.close()
 

@@ -50,6 +50,7 @@ def _register(settings, booster) -> dict:
 def ml_predict_socket(ctx: BenchContext) -> list[Result]:
     import lightgbm as lgb
 
+    from nautilus.engines.ml.engine import MLEngine
     from nautilus.engines.ml.messages import PredictRequest
     from nautilus.ml import registry
     from nautilus.storage.db import Database
@@ -88,12 +89,12 @@ def ml_predict_socket(ctx: BenchContext) -> list[Result]:
             client = EngineClient("ml", settings, transports=("unix",), probe=False)
             try:
                 req = PredictRequest(name="bench", rows=row_x)
-                got = float(np.asarray(client.call("predict", req).predictions)[0])
+                got = float(np.asarray(client.call(MLEngine.predict, req).predictions)[0])
                 echo = Echo("x", 1.0)
                 calls = ctx.latency_calls
                 ctx.step(f"{calls} predictions and echoes, interleaved")
                 remote = sample({"echo": lambda: client.call("echo", echo),
-                                 "predict": lambda: client.call("predict", req)}, calls, warmup=200)
+                                 "predict": lambda: client.call(MLEngine.predict, req)}, calls, warmup=200)
             finally:
                 client.close()
     rows.append(result("us", ("engine echo round trip (unix)", percentile(remote["echo"], 50) * 1e6),

@@ -96,6 +96,7 @@ def _metric(settings: Settings, name: str) -> float:
 
 
 def _publish(settings: Settings, count: int, rate: float, pad: int = 0) -> None:
+    from nautilus.engines.websocket.engine import WebSocketEngine
     from nautilus.engines.websocket.messages import BusMessage, PublishBatch
     from nautilus.runtime.client import EngineClient
 
@@ -110,7 +111,7 @@ def _publish(settings: Settings, count: int, rate: float, pad: int = 0) -> None:
             data: dict[str, Any] = {"i": i, "t": time.time_ns()}
             if pad:
                 data["pad"] = os.urandom(pad // 2).hex()  # incompressible
-            client.call("publish", PublishBatch([BusMessage(CHANNEL, data)]))
+            client.call(WebSocketEngine.publish, PublishBatch([BusMessage(CHANNEL, data)]))
     finally:
         client.close()
 

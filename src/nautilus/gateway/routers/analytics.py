@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from nautilus.engines.analytics.engine import AnalyticsEngine
 from nautilus.engines.analytics.messages import BacktestRef, StatsRequest
 from nautilus.gateway.routers import (
     ID_MAX,
     EngineRouter,
     body_doc,
-    call_engine,
     decode_body,
     json_response,
 )
@@ -39,7 +39,7 @@ def _client(request: Request) -> EngineClient:
                                      "returns": [0.01, -0.005, 0.002]}))
 async def post_stats(request: Request) -> Response:
     req = await decode_body(request, StatsRequest, times=())
-    return json_response(await call_engine(_client(request), "stats", req))
+    return json_response(await _client(request).acall(AnalyticsEngine.stats, req))
 
 
 @router.post("/report", summary="HTML tear sheet of one inline series or a saved backtest",
@@ -47,16 +47,16 @@ async def post_stats(request: Request) -> Response:
                                                      {"backtest_id": 1, "benchmark": {"symbol": "SPY"}}))
 async def post_report(request: Request) -> Response:
     req = await decode_body(request, StatsRequest, times=())
-    reply = await call_engine(_client(request), "report", req)
+    reply = await _client(request).acall(AnalyticsEngine.report, req)
     return HTMLResponse(reply.html)
 
 
 @router.get("/report/{run_id}", summary="HTML tear sheet of a saved backtest", response_class=HTMLResponse)
 async def get_report(request: Request, run_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
-    reply = await call_engine(_client(request), "report", StatsRequest(backtest_id=run_id))
+    reply = await _client(request).acall(AnalyticsEngine.report, StatsRequest(backtest_id=run_id))
     return HTMLResponse(reply.html)
 
 
 @router.get("/backtests/{run_id}/stats", summary="Statistics of a saved backtest")
 async def backtest_stats(request: Request, run_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
-    return json_response(await call_engine(_client(request), "backtest_stats", BacktestRef(id=run_id)))
+    return json_response(await _client(request).acall(AnalyticsEngine.backtest_stats, BacktestRef(id=run_id)))

@@ -11,11 +11,11 @@ import numpy as np
 from fastapi import Request
 from fastapi.responses import Response
 
+from nautilus.engines.factor.engine import FactorEngine
 from nautilus.engines.factor.messages import ComputeRequest, ResearchRequest
 from nautilus.gateway.routers import (
     EngineRouter,
     body_doc,
-    call_engine,
     decode_body,
     json_response,
 )
@@ -38,14 +38,14 @@ def _client(request: Request) -> EngineClient:
 
 @router.get("", summary="The factor library: names, parameters with defaults, docs; expression functions")
 async def list_factors(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_factors"))
+    return json_response(await _client(request).acall(FactorEngine.list_factors))
 
 
 @router.post("/compute", summary="A factor's (dates x symbols) values after cross-sectional steps",
              **body_doc(QUERY_DOC, EXAMPLE))
 async def post_compute(request: Request) -> Response:
     req = await decode_body(request, ComputeRequest)
-    reply = await call_engine(_client(request), "compute", req)
+    reply = await _client(request).acall(FactorEngine.compute, req)
     return json_response({"factor": reply.factor, "timeframe": reply.timeframe, "symbols": reply.symbols,
                           "t": (np.asarray(reply.ts, dtype=np.int64) // 1_000_000).tolist(),
                           "values": reply.values})
@@ -56,6 +56,6 @@ async def post_compute(request: Request) -> Response:
                         "(spearman or pearson IC).", EXAMPLE | {"horizons": [1, 5, 20], "quantiles": 5}))
 async def post_research(request: Request) -> Response:
     req = await decode_body(request, ResearchRequest)
-    reply = await call_engine(_client(request), "research", req)
+    reply = await _client(request).acall(FactorEngine.research, req)
     return json_response({"factor": reply.factor, "timeframe": reply.timeframe, "symbols": reply.symbols,
                           **reply.tearsheet})

@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from nautilus.core.errors import InvalidInput
+from nautilus.engines.features.engine import FeaturesEngine
 from nautilus.engines.features.messages import (
     ComputeReply,
     ComputeRequest,
@@ -23,7 +24,6 @@ from nautilus.engines.features.messages import (
 from nautilus.gateway.routers import (
     EngineRouter,
     body_doc,
-    call_engine,
     decode_body,
     decode_json,
     json_response,
@@ -46,12 +46,12 @@ def _client(request: Request) -> EngineClient:
 
 @router.get("/sets", summary="Built-in and saved feature sets")
 async def list_sets(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_feature_sets"))
+    return json_response(await _client(request).acall(FeaturesEngine.list_feature_sets))
 
 
 @router.get("/sets/{name}", summary="One feature set with its columns, lookback and horizon")
 async def get_set(request: Request, name: SetName) -> Response:
-    return json_response(await call_engine(_client(request), "get_feature_set", FeatureSetName(name=name)))
+    return json_response(await _client(request).acall(FeaturesEngine.get_feature_set, FeatureSetName(name=name)))
 
 
 @router.put("/sets/{name}", summary="Save a feature set (validated first; replaces a saved one)",
@@ -63,12 +63,12 @@ async def put_set(request: Request, name: SetName) -> Response:
     if not isinstance(definition, dict):
         raise InvalidInput("the request body must be a JSON object (the feature set)", field="body")
     req = SaveFeatureSetRequest(name=name, definition=definition)
-    return json_response(await call_engine(_client(request), "save_feature_set", req))
+    return json_response(await _client(request).acall(FeaturesEngine.save_feature_set, req))
 
 
 @router.delete("/sets/{name}", summary="Delete a saved feature set")
 async def delete_set(request: Request, name: SetName) -> Response:
-    await call_engine(_client(request), "delete_feature_set", FeatureSetName(name=name))
+    await _client(request).acall(FeaturesEngine.delete_feature_set, FeatureSetName(name=name))
     return json_response({"deleted": name})
 
 
@@ -94,5 +94,5 @@ def compute_payload(reply: ComputeReply) -> dict[str, Any]:
                         {"name": "standard", "symbols": ["AAPL", "MSFT"], "timeframe": "1d"}))
 async def post_compute(request: Request) -> Response:
     req = await decode_body(request, ComputeRequest)
-    reply = await call_engine(_client(request), "compute", req)
+    reply = await _client(request).acall(FeaturesEngine.compute, req)
     return json_response(compute_payload(reply))

@@ -13,6 +13,7 @@ from msgspec import Meta
 from pydantic import BaseModel, Field
 
 from nautilus.core.errors import InvalidInput
+from nautilus.engines.marketdata.engine import MarketDataEngine
 from nautilus.engines.marketdata.messages import (
     BarsRequest,
     FetchJobRequest,
@@ -20,12 +21,11 @@ from nautilus.engines.marketdata.messages import (
     FetchRequest,
     GenerateRequest,
     IngestRequest,
-    SeriesSummary,
     StreamRequest,
     StreamStopRequest,
     UpdateRequest,
 )
-from nautilus.gateway.routers import ID_MAX, EngineRouter, call_engine, decode_query, parse_time, query_doc
+from nautilus.gateway.routers import ID_MAX, EngineRouter, decode_query, parse_time, query_doc
 from nautilus.runtime.client import EngineClient
 
 router = EngineRouter("marketdata")
@@ -54,12 +54,12 @@ async def get_bars(request: Request) -> Response:
     query = decode_query(request, BarsParams)
     req = BarsRequest(symbol=query.symbol, timeframe=query.timeframe, start_ns=parse_time(query.start, "start"),
                       end_ns=parse_time(query.end, "end"), limit=query.limit)
-    return Response(await call_engine(_client(request), "bars_json", req), media_type="application/json")
+    return Response(await _client(request).acall(MarketDataEngine.bars_json, req), media_type="application/json")
 
 
 @router.get("/instruments", summary="Instruments with their stored series")
 async def get_instruments(request: Request) -> Response:
-    return _json(await call_engine(_client(request), "instruments"))
+    return _json(await _client(request).acall(MarketDataEngine.instruments))
 
 
 @router.post("/ingest", status_code=201, summary="Import a CSV or Parquet file of bars")
@@ -86,8 +86,7 @@ async def post_ingest(
         columns=mapping, tz=tz, timestamp_unit=timestamp_unit, datetime_format=datetime_format,
         mode=mode, filename=filename, source="upload",
     )
-    summary: SeriesSummary = await call_engine(_client(request), "ingest", req)
-    return _json(summary, status=201)
+    return _json(await _client(request).acall(MarketDataEngine.ingest, req), status=201)
 
 
 def _columns(text: str | None) -> dict[str, str] | None:
@@ -126,14 +125,14 @@ async def post_generate(request: Request, body: GenerateBody) -> Response:
     req = GenerateRequest(symbol=body.symbol, timeframe=body.timeframe, model=body.model, n=body.n,
                           start_ns=parse_time(body.start, "start") or 0, seed=body.seed, s0=body.s0,
                           mu=body.mu, sigma=body.sigma, sessions=body.calendar)
-    return _json(await call_engine(_client(request), "generate", req), status=201)
+    return _json(await _client(request).acall(MarketDataEngine.generate, req), status=201)
 
 
 
 # External sources --------------------------------------------------------------------------------------
 @router.get("/sources", summary="Market data sources, their timeframes and whether they are configured")
 async def get_sources(request: Request) -> Response:
-    return _json(await call_engine(_client(request), "sources"))
+    return _json(await _client(request).acall(MarketDataEngine.sources))
 
 
 class FetchBody(BaseModel):
@@ -154,12 +153,12 @@ async def post_fetch(request: Request, body: FetchBody) -> Response:
     req = FetchRequest(source=body.source, symbol=body.symbol, timeframe=body.timeframe,
                        start_ns=parse_time(body.start, "start"), end_ns=parse_time(body.end, "end"),
                        as_symbol=body.as_symbol, adjust=body.adjust, options=body.options, force=body.force)
-    return _json(await call_engine(_client(request), "fetch_start", req), status=202)
+    return _json(await _client(request).acall(MarketDataEngine.fetch_start, req), status=202)
 
 
 @router.get("/fetch/{job_id}", summary="One fetch job: status, progress, rows, error")
 async def get_fetch(request: Request, job_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
-    return _json(await call_engine(_client(request), "fetch_job", FetchJobRequest(job_id=job_id)))
+    return _json(await _client(request).acall(MarketDataEngine.fetch_job, FetchJobRequest(job_id=job_id)))
 
 
 class FetchesParams(msgspec.Struct, frozen=True):
@@ -171,7 +170,7 @@ class FetchesParams(msgspec.Struct, frozen=True):
 async def get_fetches(request: Request) -> Response:
     query = decode_query(request, FetchesParams)
     req = FetchListRequest(limit=query.limit, symbol=query.symbol.upper() if query.symbol else None)
-    return _json(await call_engine(_client(request), "fetches_list", req))
+    return _json(await _client(request).acall(MarketDataEngine.fetches_list, req))
 
 
 class UpdateBody(BaseModel):
@@ -180,7 +179,7 @@ class UpdateBody(BaseModel):
 
 @router.post("/update", status_code=202, summary="Fetch every fetched series (or some) up to now")
 async def post_update(request: Request, body: UpdateBody) -> Response:
-    return _json(await call_engine(_client(request), "update", UpdateRequest(symbols=body.symbols)), status=202)
+    return _json(await _client(request).acall(MarketDataEngine.update, UpdateRequest(symbols=body.symbols)), status=202)
 
 
 class StreamBody(BaseModel):
@@ -195,14 +194,14 @@ class StreamBody(BaseModel):
 async def post_stream(request: Request, body: StreamBody) -> Response:
     req = StreamRequest(source=body.source, symbol=body.symbol, timeframe=body.timeframe, as_symbol=body.as_symbol,
                         options=body.options)
-    return _json(await call_engine(_client(request), "stream_start", req), status=201)
+    return _json(await _client(request).acall(MarketDataEngine.stream_start, req), status=201)
 
 
 @router.get("/streams", summary="Live streams and their state")
 async def get_streams(request: Request) -> Response:
-    return _json(await call_engine(_client(request), "streams_list"))
+    return _json(await _client(request).acall(MarketDataEngine.streams_list))
 
 
 @router.delete("/streams/{stream_id}", summary="Stop a live stream")
 async def delete_stream(request: Request, stream_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
-    return _json(await call_engine(_client(request), "stream_stop", StreamStopRequest(stream_id=stream_id)))
+    return _json(await _client(request).acall(MarketDataEngine.stream_stop, StreamStopRequest(stream_id=stream_id)))

@@ -9,12 +9,12 @@ from fastapi import Path, Request
 from fastapi.responses import Response
 from msgspec import Meta
 
+from nautilus.engines.ml.engine import MLEngine
 from nautilus.engines.ml.messages import JobId, ModelRef, ModelsRequest, PredictRequest, TrainRequest
 from nautilus.gateway.routers import (
     ID_MAX,
     EngineRouter,
     body_doc,
-    call_engine,
     decode_body,
     decode_query,
     json_response,
@@ -33,7 +33,7 @@ def _client(request: Request) -> EngineClient:
 
 @router.get("/tasks", summary="Built-in tasks: direction, volatility, regime")
 async def list_tasks(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_tasks"))
+    return json_response(await _client(request).acall(MLEngine.list_tasks))
 
 
 @router.post("/train", status_code=202, summary="Start a training job (walk-forward validated, registered)",
@@ -45,23 +45,23 @@ async def list_tasks(request: Request) -> Response:
                         {"task": "direction", "symbols": ["AAPL", "MSFT"], "model": {"kind": "lightgbm"}}))
 async def post_train(request: Request) -> Response:
     req = await decode_body(request, TrainRequest)
-    reply = await call_engine(_client(request), "train", req)
+    reply = await _client(request).acall(MLEngine.train, req)
     return json_response(reply, status=200 if reply.status in ("done", "failed", "cancelled") else 202)
 
 
 @router.get("/jobs", summary="Training jobs, newest first")
 async def list_jobs(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_jobs"))
+    return json_response(await _client(request).acall(MLEngine.list_jobs))
 
 
 @router.get("/jobs/{job_id}", summary="A training job's status and progress")
 async def get_job(request: Request, job_id: Annotated[str, name_path(64)]) -> Response:
-    return json_response(await call_engine(_client(request), "job", JobId(id=job_id)))
+    return json_response(await _client(request).acall(MLEngine.job, JobId(id=job_id)))
 
 
 @router.delete("/jobs/{job_id}", summary="Cancel a training job")
 async def cancel_job(request: Request, job_id: Annotated[str, name_path(64)]) -> Response:
-    return json_response(await call_engine(_client(request), "cancel_job", JobId(id=job_id)))
+    return json_response(await _client(request).acall(MLEngine.cancel_job, JobId(id=job_id)))
 
 
 class ModelsParams(msgspec.Struct, frozen=True):
@@ -71,7 +71,7 @@ class ModelsParams(msgspec.Struct, frozen=True):
 @router.get("/models", summary="Registered model versions, newest first", **query_doc(ModelsParams))
 async def list_models(request: Request) -> Response:
     query = decode_query(request, ModelsParams)
-    return json_response(await call_engine(_client(request), "models", ModelsRequest(name=query.name)))
+    return json_response(await _client(request).acall(MLEngine.models, ModelsRequest(name=query.name)))
 
 
 class VersionParams(msgspec.Struct, frozen=True):
@@ -82,22 +82,22 @@ class VersionParams(msgspec.Struct, frozen=True):
             **query_doc(VersionParams))
 async def get_model(request: Request, name: NAME) -> Response:
     query = decode_query(request, VersionParams)
-    return json_response(await call_engine(_client(request), "model", ModelRef(name=name, version=query.version)))
+    return json_response(await _client(request).acall(MLEngine.model, ModelRef(name=name, version=query.version)))
 
 
 @router.post("/models/{name}/versions/{version}/promote", summary="Make a version the production version")
 async def promote(request: Request, name: NAME, version: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
-    return json_response(await call_engine(_client(request), "promote", ModelRef(name=name, version=version)))
+    return json_response(await _client(request).acall(MLEngine.promote, ModelRef(name=name, version=version)))
 
 
 @router.post("/models/{name}/rollback", summary="Restore the previous production version")
 async def rollback(request: Request, name: NAME) -> Response:
-    return json_response(await call_engine(_client(request), "rollback", ModelRef(name=name)))
+    return json_response(await _client(request).acall(MLEngine.rollback, ModelRef(name=name)))
 
 
 @router.delete("/models/{name}/versions/{version}", summary="Delete a version (not the production one)")
 async def delete_model(request: Request, name: NAME, version: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
-    return json_response(await call_engine(_client(request), "delete_model", ModelRef(name=name, version=version)))
+    return json_response(await _client(request).acall(MLEngine.delete_model, ModelRef(name=name, version=version)))
 
 
 @router.post("/predict", summary="Predict from given rows or from features of catalog bars",
@@ -107,4 +107,4 @@ async def delete_model(request: Request, name: NAME, version: Annotated[int, Pat
                         "`series`: true).", {"name": "direction", "symbols": ["AAPL"]}))
 async def post_predict(request: Request) -> Response:
     req = await decode_body(request, PredictRequest)
-    return json_response(await call_engine(_client(request), "predict", req))
+    return json_response(await _client(request).acall(MLEngine.predict, req))

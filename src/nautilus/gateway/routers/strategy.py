@@ -14,6 +14,7 @@ from fastapi import Path, Request
 from fastapi.responses import Response
 from msgspec import Meta
 
+from nautilus.engines.strategy.engine import StrategyEngine
 from nautilus.engines.strategy.messages import (
     BacktestId,
     BacktestListRequest,
@@ -28,7 +29,6 @@ from nautilus.gateway.routers import (
     ID_MAX,
     EngineRouter,
     body_doc,
-    call_engine,
     decode_body,
     decode_query,
     json_response,
@@ -53,7 +53,7 @@ def _ms(ts: np.ndarray | None) -> list[int] | None:
 
 @router.get("/indicators", summary="The indicator catalogue (TA-Lib and extras) with parameters")
 async def list_indicators(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_indicators"))
+    return json_response(await _client(request).acall(StrategyEngine.list_indicators))
 
 
 @router.post("/indicators", summary="Compute indicators over a symbol's bars",
@@ -61,14 +61,14 @@ async def list_indicators(request: Request) -> Response:
                      {"symbol": "AAPL", "timeframe": "1d", "indicators": ["rsi(14)", {"name": "sma", "period": 50}]}))
 async def post_indicators(request: Request) -> Response:
     req = await decode_body(request, IndicatorsRequest)
-    reply = await call_engine(_client(request), "indicators", req)
+    reply = await _client(request).acall(StrategyEngine.indicators, req)
     return json_response({"symbol": reply.symbol, "timeframe": reply.timeframe, "t": _ms(reply.ts),
                           "columns": reply.columns, "specs": reply.specs, "warmup": reply.warmup})
 
 
 @router.get("/patterns", summary="Candlestick (61, TA-Lib) and chart pattern names")
 async def list_patterns(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_patterns"))
+    return json_response(await _client(request).acall(StrategyEngine.list_patterns))
 
 
 @router.post("/patterns", summary="Candlestick and chart patterns over a symbol's bars",
@@ -78,7 +78,7 @@ async def list_patterns(request: Request) -> Response:
                       "chart": ["double_top", "head_and_shoulders"]}))
 async def post_patterns(request: Request) -> Response:
     req = await decode_body(request, PatternsRequest)
-    return json_response(await call_engine(_client(request), "patterns", req))
+    return json_response(await _client(request).acall(StrategyEngine.patterns, req))
 
 
 @router.post("/scan", summary="Scan a universe for patterns and indicator conditions",
@@ -89,12 +89,12 @@ async def post_patterns(request: Request) -> Response:
                       "conditions": [{"indicator": "rsi(14)", "op": "<", "value": 40}], "within": 3}))
 async def post_scan(request: Request) -> Response:
     req = await decode_body(request, ScanRequest, times=("end",))
-    return json_response(await call_engine(_client(request), "scan", req))
+    return json_response(await _client(request).acall(StrategyEngine.scan, req))
 
 
 @router.get("/strategies", summary="Built-in strategies with their parameters")
 async def list_strategies(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "list_strategies"))
+    return json_response(await _client(request).acall(StrategyEngine.list_strategies))
 
 
 def _backtest_payload(reply: BacktestReply) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def _backtest_payload(reply: BacktestReply) -> dict[str, Any]:
                       "config": {"fees_bps": 5}}))
 async def post_backtest(request: Request) -> Response:
     req = await decode_body(request, BacktestRequest)
-    reply = await call_engine(_client(request), "backtest", req)
+    reply = await _client(request).acall(StrategyEngine.backtest, req)
     return json_response(_backtest_payload(reply), status=201 if reply.id is not None else 200)
 
 
@@ -125,18 +125,18 @@ class BacktestsParams(msgspec.Struct, frozen=True):
 async def list_backtests(request: Request) -> Response:
     query = decode_query(request, BacktestsParams)
     req = BacktestListRequest(limit=query.limit, symbol=query.symbol, strategy=query.strategy)
-    return json_response(await call_engine(_client(request), "backtests", req))
+    return json_response(await _client(request).acall(StrategyEngine.backtests, req))
 
 
 @router.get("/backtests/{run_id}", summary="A saved backtest with trades and equity curve")
 async def get_backtest(request: Request, run_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
-    reply = await call_engine(_client(request), "get_backtest", BacktestId(id=run_id))
+    reply = await _client(request).acall(StrategyEngine.get_backtest, BacktestId(id=run_id))
     return json_response(_backtest_payload(reply))
 
 
 @router.delete("/backtests/{run_id}", summary="Delete a saved backtest")
 async def delete_backtest(request: Request, run_id: Annotated[int, Path(ge=1, le=ID_MAX)]) -> Response:
-    return json_response(await call_engine(_client(request), "delete_backtest", BacktestId(id=run_id)))
+    return json_response(await _client(request).acall(StrategyEngine.delete_backtest, BacktestId(id=run_id)))
 
 
 @router.post("/sweep", summary="Grid or random parameter sweep, optionally walk-forward",
@@ -147,4 +147,4 @@ async def delete_backtest(request: Request, run_id: Annotated[int, Path(ge=1, le
                       "grid": {"fast": [5, 10, 20], "slow": [50, 100, 200]}, "metric": "sharpe"}))
 async def post_sweep(request: Request) -> Response:
     req = await decode_body(request, SweepRequest)
-    return json_response(await call_engine(_client(request), "sweep", req))
+    return json_response(await _client(request).acall(StrategyEngine.sweep, req))

@@ -9,11 +9,11 @@ from fastapi import Request
 from fastapi.responses import Response
 from msgspec import Meta
 
+from nautilus.engines.websocket.engine import WebSocketEngine
 from nautilus.engines.websocket.messages import ReplayId, ReplayRequest, StartReplay
 from nautilus.gateway.routers import (
     EngineRouter,
     body_doc,
-    call_engine,
     decode_body,
     decode_query,
     json_response,
@@ -32,7 +32,7 @@ def _client(request: Request) -> EngineClient:
 
 @router.get("/channels", summary="Channels with their last seq, and the bus topic → channel table")
 async def list_channels(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "channels"))
+    return json_response(await _client(request).acall(WebSocketEngine.channels))
 
 
 class ReplayParams(msgspec.Struct, frozen=True):
@@ -45,7 +45,7 @@ class ReplayParams(msgspec.Struct, frozen=True):
 async def channel_messages(request: Request, channel: Annotated[str, name_path(200)]) -> Response:
     query = decode_query(request, ReplayParams)
     req = ReplayRequest(channel=channel, after_seq=query.after_seq, limit=query.limit)
-    return json_response(await call_engine(_client(request), "replay", req))
+    return json_response(await _client(request).acall(WebSocketEngine.replay, req))
 
 
 @router.post("/replay", status_code=201, summary="Replay catalog bars on channel bars.<symbol>",
@@ -55,19 +55,19 @@ async def channel_messages(request: Request, channel: Annotated[str, name_path(2
                         {"symbol": "AAPL", "timeframe": "1d", "bars_per_second": 10}))
 async def start_replay(request: Request) -> Response:
     req = await decode_body(request, StartReplay)
-    return json_response(await call_engine(_client(request), "start_replay", req), status=201)
+    return json_response(await _client(request).acall(WebSocketEngine.start_replay, req), status=201)
 
 
 @router.get("/replay", summary="Replays, newest first")
 async def list_replays(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "replays"))
+    return json_response(await _client(request).acall(WebSocketEngine.replays))
 
 
 @router.get("/replay/{replay_id}", summary="A replay's status and progress")
 async def get_replay(request: Request, replay_id: REPLAY_ID) -> Response:
-    return json_response(await call_engine(_client(request), "get_replay", ReplayId(id=replay_id)))
+    return json_response(await _client(request).acall(WebSocketEngine.get_replay, ReplayId(id=replay_id)))
 
 
 @router.delete("/replay/{replay_id}", summary="Stop a replay")
 async def stop_replay(request: Request, replay_id: REPLAY_ID) -> Response:
-    return json_response(await call_engine(_client(request), "stop_replay", ReplayId(id=replay_id)))
+    return json_response(await _client(request).acall(WebSocketEngine.stop_replay, ReplayId(id=replay_id)))
