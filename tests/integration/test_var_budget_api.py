@@ -66,7 +66,8 @@ def test_var_budget_accepts_within_and_rejects_over_budget(api) -> None:
     assert reason["limit"] == "var_budget" and "VaR" in over["reason"]
     assert reason["value"] == pytest.approx(2 * var10, rel=1e-9)
     assert reason["threshold"] == pytest.approx(1.5 * var10)
-    # the direct check names the same limit
+    # the direct check of the same (still empty) book, pushed by a client, names the same limit
+    assert api.put("/api/v1/risk/book", json={"positions": {}, "prices": {}, "equity": 1e5}).status_code == 200
     r = api.post("/api/v1/risk/check-order", json={"instrument": "AAA", "quantity": 20, "price": last,
                                                    "commit": False})
     assert r.status_code == 200 and r.json()["accepted"] is False, r.text

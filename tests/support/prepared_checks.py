@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from nautilus.storage.db import Database
 from nautilus.storage.models import AuditLog, PaperAccount, PaperEquity, PaperOrder
-from nautilus.storage.paper import PaperStore, order_from_row
+from nautilus.storage.paper import OrderDraft, PaperStore, order_from_row
 from nautilus.storage.prepared import Prepared, PreparedError
 from nautilus.trading.book import Order
 from nautilus.trading.matching import Bar, FillConfig, eligible_from
@@ -212,7 +212,7 @@ def check_unsupported_statement(db: Database) -> None:
 # The PaperStore scenario ------------------------------------------------------------------------------
 def _order(account: int, client_id: str, side: str, type_: str, quantity: float, clock: int | None,
            limit_price: float | None = None) -> dict[str, Any]:
-    """The values the Portfolio engine passes to ``PaperStore.add_order``."""
+    """The values of the draft the Portfolio engine makes for ``PaperStore.add_order``."""
     return {"account_id": account, "client_order_id": client_id, "strategy": "s1", "symbol": "XYZ", "side": side,
             "type": type_, "tif": "GTC", "quantity": quantity, "equity_pct": None, "limit_price": limit_price,
             "stop_price": None, "filled": 0.0, "fees": 0.0, "triggered": False,
@@ -231,14 +231,15 @@ def run_store_scenario(db: Database) -> dict[str, Any]:
     returned: dict[str, Any] = {}
     for client_id, side, type_, limit in (("m1", "buy", "market", None), ("l1", "sell", "limit", 103.0)):
         values = _order(account, client_id, side, type_, 10.0, book.clock(account, "XYZ"), limit)
-        row, created = store.add_order(values, {"request": {"client_order_id": client_id}})
+        row, created = store.add_order(lambda _cur, v=values, c=client_id: OrderDraft(
+            v, {"request": {"client_order_id": c}}, [("check_order", f"scenario/{c}", {"accepted": True})]))
         assert created and row == store.get_order(row["id"])
         returned[client_id] = row
         book.add_order(order_from_row({**values, **row}))
     store.save_event(book.on_bar("XYZ", Bar(T0 + DAY, 101.0, 102.0, 100.0, 102.0, 1e6)), book)
     store.save_event(book.on_bar("XYZ", Bar(T0 + 2 * DAY, 102.0, 104.0, 101.0, 103.5, 1e6)), book)
     values = _order(account, "l2", "buy", "limit", 5.0, book.clock(account, "XYZ"), 90.0)
-    row, _ = store.add_order(values, {})
+    row, _ = store.add_order(lambda _cur: OrderDraft(values, {}))
     order: Order = order_from_row({**values, **row})
     book.add_order(order)
     order.status, order.reason = "cancelled", "cancelled by request"
@@ -247,7 +248,8 @@ def run_store_scenario(db: Database) -> dict[str, Any]:
     assert returned["l2"] == store.get_order(order.id)
     # A retry with a used idempotency key returns the stored order (last: on PostgreSQL the failed insert
     # consumes a sequence number, so later ids would differ from SQLite's).
-    again, created = store.add_order(_order(account, "m1", "buy", "market", 10.0, T0), {"retry": True})
+    again, created = store.add_order(lambda _cur: OrderDraft(_order(account, "m1", "buy", "market", 10.0, T0),
+                                                             {"retry": True}))
     assert not created and again == {**returned["m1"], "status": "filled", "filled": 10.0, "avg_fill_price": 101.0,
                                      "fees": pytest.approx(10 * 101 * 10 / 1e4 + 1.0), "updated_at": again["updated_at"]}
     assert store.reconcile(account)["ok"]
@@ -301,9 +303,11 @@ def check_store_scenario(got: dict[str, Any]) -> None:
     ids = {k: o["id"] for k, o in orders.items()}
     account = tables["paper_orders"][0]["account_id"]
     assert actions == [("create_account", "scenario"), ("submit_order", f"{account}/{ids['m1']}"),
-                       ("submit_order", f"{account}/{ids['l1']}"), ("submit_order", f"{account}/{ids['l2']}"),
+                       ("check_order", "scenario/m1"), ("submit_order", f"{account}/{ids['l1']}"),
+                       ("check_order", "scenario/l1"), ("submit_order", f"{account}/{ids['l2']}"),
                        ("cancel_order", f"{account}/{ids['l2']}")]
-    assert tables["audit_log"][4]["detail"] == {"why": None}
+    assert tables["audit_log"][2]["detail"] == {"accepted": True}  # a draft's audit rows commit with the order
+    assert tables["audit_log"][6]["detail"] == {"why": None}
 
 
 # Tests --------------------------------------------------------------------------------------------------

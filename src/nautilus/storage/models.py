@@ -162,6 +162,21 @@ class AuditLog(Base):
     detail: Mapped[dict[str, Any] | None]
 
 
+class RiskLimits(Base):
+    """An account's pre-trade limit set, owned by the Risk engine and read by every process that checks orders.
+
+    ``version`` grows by one with every change of the account's row (set or reset), so a reader that cached a
+    version knows with one primary-key read whether its copy is current. ``limits`` NULL: reset, the
+    ``default_limits`` setting applies (the row stays so the version never goes back)."""
+
+    __tablename__ = "risk_limits"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    limits: Mapped[dict[str, Any] | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class BacktestRun(Base):
     """A saved backtest: inputs and statistics here, trades and equity curve in the artifact folder."""
 

@@ -8,7 +8,8 @@ last guard, by the unique ``(order_id, ts)`` of fills), so nothing is ever count
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -41,6 +42,16 @@ ORDER_KEYS: Final = ("id", "account_id", "client_order_id", "strategy", "symbol"
                      "equity_pct", "limit_price", "stop_price", "status", "filled", "avg_fill_price", "fees",
                      "reason", "risk", "created_at", "updated_at")
 FILL_KEYS: Final = ("id", "order_id", "account_id", "strategy", "symbol", "ts", "quantity", "price", "fee")
+
+
+@dataclass(slots=True)
+class OrderDraft:
+    """An order to insert: its columns, the detail of its ``submit_order`` audit row and further audit rows of
+    the same transaction ``(action, target, detail)`` (its pre-trade decision)."""
+
+    values: dict[str, Any]
+    audit: dict[str, Any]
+    audits: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
 def _row(row: Any, keys: tuple[str, ...]) -> dict[str, Any]:
@@ -190,17 +201,22 @@ class PaperStore:
         return book
 
     # Orders -----------------------------------------------------------------------------------------
-    def add_order(self, values: dict[str, Any], audit: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """Insert an order; with a ``client_order_id`` already used by the account, return that order instead.
-
-        Returns ``(row, created)``.
+    def add_order(self, draft: Callable[[Any], OrderDraft]) -> tuple[dict[str, Any], bool]:
+        """Insert the order ``draft(cursor)`` makes inside the transaction (it may read on the cursor first: the
+        pre-trade check revalidates its limits there); with a ``client_order_id`` the account already used,
+        return that order instead. Returns ``(row, created)``.
         """
         now = utcnow()
-        row = {**values, "avg_fill_price": None, "created_at": now, "updated_at": now}
+        values: dict[str, Any] = {}
         try:
             with self.db.raw_transaction() as cur:
+                made = draft(cur)
+                values = made.values
+                row = {**values, "avg_fill_price": None, "created_at": now, "updated_at": now}
                 row["id"] = self._insert_order.scalar(self._insert_order.execute(cur, row))
-                self._audit(cur, "submit_order", f"{values['account_id']}/{row['id']}", audit)
+                self._audit(cur, "submit_order", f"{values['account_id']}/{row['id']}", made.audit)
+                for action, target, detail in made.audits:
+                    self._audit(cur, action, target, detail)
         except IntegrityError:
             if values.get("client_order_id") is None:
                 raise
@@ -209,6 +225,15 @@ class PaperStore:
                 raise
             return existing, False
         return {k: row[k] for k in ORDER_KEYS}, True
+
+    def accepted_since(self, account_id: int, since: datetime) -> list[float]:
+        """When the account's orders that were not rejected were stored, after ``since`` (epoch seconds, oldest
+        first): the order-rate window of a process that starts (or whose window grows)."""
+        query = (select(PaperOrder.created_at).where(PaperOrder.account_id == account_id,
+                                                     PaperOrder.status != "rejected", PaperOrder.created_at > since)
+                 .order_by(PaperOrder.created_at))
+        with self.engine.begin() as c:
+            return [ts.timestamp() for ts in c.scalars(query)]
 
     def find_order(self, account_id: int, client_order_id: str) -> dict[str, Any] | None:
         with self.engine.begin() as c:

@@ -171,24 +171,33 @@ class PaperBook:
 
     def valuation(self, account: Account, override: dict[str, float] | None = None) -> EquityPoint:
         """Equity of ``account`` at the current marks (``override`` replaces some marks)."""
-        cash = sum(amount * self.fx(account, ccy) for ccy, amount in account.cash.items())
+        rates: dict[str, float] = {}  # currency -> fx, looked up once per call
+
+        def rate_of(currency: str) -> float:
+            rate = rates.get(currency)
+            if rate is None:
+                rate = rates[currency] = self.fx(account, currency)
+            return rate
+
+        cash = sum(amount * rate_of(ccy) for ccy, amount in account.cash.items())
         unrealised = realised = fees = value = 0.0
+        account_id, base, currencies = account.id, account.base_currency, self.currencies
+        marks = self.marks.get(account_id, {})
         for (acct, _, symbol), pos in self.positions.items():
-            if acct != account.id:
+            if acct != account_id:
                 continue
-            rate = self.fx(account, self.currency(symbol, account))
+            rate = rate_of(currencies.get(symbol) or base)
             realised += pos.realised_pnl * rate
             fees += pos.fees * rate
             if pos.quantity == 0.0:
                 continue
-            mark = (override or {}).get(symbol)
+            mark = override.get(symbol) if override else None
             if mark is None:
-                mark = self.mark(account.id, symbol)
-            if mark is None:
-                mark = pos.avg_price
+                marked = marks.get(symbol)
+                mark = pos.avg_price if marked is None else marked[1]
             value += pos.quantity * mark * rate
             unrealised += pos.unrealised(mark) * rate
-        ts = max((m[0] for m in self.marks.get(account.id, {}).values()), default=0)
+        ts = max((m[0] for m in marks.values()), default=0)
         return EquityPoint(account.id, ts, cash + value, cash, unrealised, realised, fees)
 
     # The bar loop -----------------------------------------------------------------------------------

@@ -1,17 +1,20 @@
-"""Portfolio engine: paper accounts, orders through the Risk engine's pre-trade check, simulated fills.
+"""Portfolio engine: paper accounts, orders through the pre-trade check, simulated fills.
 
 State lives in the SQL database (:mod:`nautilus.storage.paper`); the engine keeps the working book in
 memory (:mod:`nautilus.trading.book`), changes it under one lock, commits each change in one transaction
 before acknowledging it, and rebuilds the book from the database on start or after a failed commit.
-Every accepted order is checked by the Risk engine first (its book state is pushed from here after
-fills, with its cash); an account without limits of its own is checked against the defaults (setting
-``default_limits``: order and position at most the equity, no negative cash without margin). Events go
-on the bus: ``portfolio.orders.<account>``, ``portfolio.fills.<account>``, ``portfolio.positions.<account>``,
-``portfolio.equity.<account>`` and ``risk.alerts`` (rejections).
+Every order is checked here, in this process, against this book and the limits the Risk engine owns
+(:mod:`nautilus.engines.portfolio.pretrade`: revalidated by version inside the order's transaction; the
+decision is stored with the order and audited with it); an account without limits of its own is checked
+against the defaults (setting ``default_limits``: order and position at most the equity, no negative cash
+without margin). Events go on the bus: ``portfolio.orders.<account>``, ``portfolio.fills.<account>``,
+``portfolio.positions.<account>``, ``portfolio.equity.<account>`` and ``risk.alerts`` (rejections); it
+listens to ``risk.limits`` (changed limits, read at once rather than at the account's next order).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -32,9 +35,10 @@ from nautilus.core.bounds import (
     check_number,
     check_timestamp,
 )
-from nautilus.core.errors import Conflict, EngineUnavailable, InvalidInput, NautilusError, NotFound
+from nautilus.core.errors import Conflict, InvalidInput, NautilusError, NotFound
 from nautilus.core.plain import plain
 from nautilus.engines.base import StorageEngine
+from nautilus.engines.portfolio.desk import PortfolioDesk
 from nautilus.engines.portfolio.feed import HubFeed
 from nautilus.engines.portfolio.messages import (
     AccountCreate,
@@ -60,13 +64,18 @@ from nautilus.engines.portfolio.messages import (
     OrdersQuery,
     QuotesPush,
 )
+from nautilus.engines.portfolio.pretrade import PreTrade
 from nautilus.engines.portfolio.runner import Runner
+from nautilus.engines.risk.messages import RiskDecision
+from nautilus.engines.risk.pretrade import LIMITS_TOPIC, LimitsCache, legacy_limits_file
 from nautilus.runtime import faults
 from nautilus.runtime.engine import handler
-from nautilus.storage.paper import PaperStore, order_from_row
+from nautilus.storage.limits import LimitsStore
+from nautilus.storage.paper import OrderDraft, PaperStore, order_from_row
 from nautilus.trading.book import Account, BarResult, Order, PaperBook
 from nautilus.trading.matching import NS_PER_DAY, Bar, FillConfig, Quote, eligible_from
 
+log = logging.getLogger("nautilus.portfolio")
 EQUITY = Gauge("nautilus_portfolio_equity", "Paper account equity in its base currency", ["account"])
 UNREALISED = Gauge("nautilus_portfolio_unrealised_pnl", "Paper account unrealised P&L", ["account"])
 WORKING = Gauge("nautilus_portfolio_working_orders", "Working (open or partially filled) orders", ["account"])
@@ -103,14 +112,19 @@ class PortfolioEngine(StorageEngine):
         self.store: PaperStore | None = None
         self._ids: dict[str, int] = {}  # account name -> id
         self._symbols: set[str] = set()
-        self._stale_risk: set[int] = set()  # accounts whose book the Risk engine has not seen yet
-        self._risk_client: Any = None
-        self.runner = Runner(self)
+        self.pretrade: PreTrade | None = None
+        self._closing = threading.Event()
+        self.runner = Runner(PortfolioDesk(self))
         self.feed = HubFeed(settings, lambda symbol, bar: self.process_event(symbol, bar))
 
     def start(self) -> None:
         super().start()
         self.store = PaperStore(self.database)
+        limits_store = LimitsStore(self.database)
+        limits_store.import_file(legacy_limits_file(self.settings))
+        self.pretrade = PreTrade(LimitsCache(limits_store, self.settings), lambda: self.catalog,
+                                 self.settings.max_bars_per_request, self.store.accepted_since)
+        threading.Thread(target=self._follow_limits, daemon=True, name="portfolio-limits").start()
         self._reload()
         if DEFAULT_ACCOUNT not in self._ids:
             try:
@@ -119,10 +133,9 @@ class PortfolioEngine(StorageEngine):
                 self._reload()
 
     def close(self) -> None:
+        self._closing.set()
         self.runner.stop_all()
         self.feed.close()
-        if self._risk_client is not None:
-            self._risk_client.close()
         super().close()
 
     def _reload(self) -> None:
@@ -130,7 +143,8 @@ class PortfolioEngine(StorageEngine):
         with self._lock:
             self.book = self.store.load()
             self._ids = {a.name: a.id for a in self.book.accounts.values()}
-            self._stale_risk = set(self.book.accounts)
+            if self.pretrade is not None:
+                self.pretrade.forget()
             self._refresh_instruments()
 
     def update_metrics(self) -> None:
@@ -143,6 +157,30 @@ class PortfolioEngine(StorageEngine):
                 EQUITY.labels(account.name).set(point.equity)
                 UNREALISED.labels(account.name).set(point.unrealised)
                 WORKING.labels(account.name).set(working.get(account.id, 0))
+            if self.pretrade is not None:
+                self.pretrade.export(self.book)
+
+    def _follow_limits(self) -> None:
+        """Re-read an account's limits when ``risk.limits`` says they changed. Only a head start: every order
+        revalidates its limits' version anyway, so a lost or late event (the bus down) changes nothing."""
+        while not self._closing.is_set():
+            try:
+                sub = self.bus.subscribe(LIMITS_TOPIC)
+            except Exception as exc:
+                log.warning("risk.limits: cannot subscribe (%s); orders still revalidate their limits", exc)
+                self._closing.wait(5.0)
+                continue
+            try:
+                while not self._closing.is_set():
+                    got = sub.get(timeout=1.0)
+                    account = got[1].get("account") if got is not None else None
+                    if isinstance(account, str) and self.pretrade is not None:
+                        self.pretrade.cache.current(account)
+            except Exception as exc:  # the bus or the database went away: subscribe again shortly
+                log.warning("risk.limits: %s", exc)
+                self._closing.wait(1.0)
+            finally:
+                sub.close()
 
     def _refresh_instruments(self) -> None:
         instruments = self.database.list_instruments()
@@ -176,7 +214,6 @@ class PortfolioEngine(StorageEngine):
             account_id = self.store.create_account(name, base, cash, cfg)
             self.book.accounts[account_id] = Account(account_id, name, base, cfg, dict(cash))
             self._ids[name] = account_id
-            self._stale_risk.add(account_id)
         return self.account(AccountRef(account=name))
 
     @handler
@@ -220,7 +257,6 @@ class PortfolioEngine(StorageEngine):
                 raise InvalidInput(f"the {ccy} cash would exceed {CASH_MAX:g}", field="amount")
             self.store.change_cash(account.id, ccy, new, req.amount)
             account.cash[ccy] = new
-            self._stale_risk.add(account.id)
             return AccountReply(account=self._summary(account))
 
     # Orders -----------------------------------------------------------------------------------------
@@ -238,8 +274,14 @@ class PortfolioEngine(StorageEngine):
             existing = self.store.find_order(account.id, req.client_order_id)
             if existing is not None:
                 return OrderReply(order=existing, created=False)
-        risk = self._risk_check(account, req, side, reference)
-        with self._lock:
+        pretrade = self.pretrade
+        assert pretrade is not None
+        checks = []
+        with self._lock:  # the check sees the book the order joins; its rate window counts it before the next
+            if req.quantity is not None:
+                units = req.quantity
+            else:
+                units = (req.equity_pct or 0.0) * self.book.valuation(account).equity / reference
             clock = self.book.clock(account.id, req.symbol)
             values = {
                 "account_id": account.id, "client_order_id": req.client_order_id, "strategy": req.strategy,
@@ -248,21 +290,31 @@ class PortfolioEngine(StorageEngine):
                 "stop_price": req.stop_price, "filled": 0.0, "fees": 0.0, "triggered": False,
                 "eligible_ns": eligible_from(clock, account.config.latency_ms),
                 "day": (clock if clock is not None else time.time_ns()) // NS_PER_DAY,
-                "status": "open" if risk["accepted"] else "rejected",
-                "reason": None if risk["accepted"] else "; ".join(r["message"] for r in risk["reasons"]),
-                "risk": risk,
             }
-            row, created = self.store.add_order(values, {"request": msgspec.to_builtins(req), "risk": risk})
+
+            def draft(cursor: Any) -> OrderDraft:  # inside the order's transaction: the limits read there
+                check = pretrade.check(self.book, account, req.symbol, side * units, reference, cursor)
+                checks.append(check)
+                decision = check.decision
+                risk = msgspec.to_builtins(decision)
+                values.update(status="open" if decision.accepted else "rejected", risk=risk,
+                              reason=None if decision.accepted else decision.message)
+                return OrderDraft(values, {"request": msgspec.to_builtins(req), "risk": risk},
+                                  [("check_order", f"{account.name}/{req.symbol}", check.audit())])
+
+            row, created = self.store.add_order(draft)
             faults.point("portfolio.order.committed")  # crash tests: committed, not yet acknowledged
-            if created and row["status"] == "open":
-                self.book.add_order(order_from_row({**values, **row}))
+            if created:
+                pretrade.commit(account, checks[-1])
+                if row["status"] == "open":
+                    self.book.add_order(order_from_row({**values, **row}))
         if created:
             ORDERS.labels(row["status"] if row["status"] == "rejected" else "accepted").inc()
             self.bus.publish(f"portfolio.orders.{account.name}", _event("order", row))
             if row["status"] == "rejected":
                 self.bus.publish("risk.alerts", {"kind": "order_rejected", "account": account.name,
                                                  "order_id": row["id"], "symbol": req.symbol,
-                                                 "reasons": risk["reasons"]})
+                                                 "reasons": msgspec.to_builtins(checks[-1].decision.reasons)})
         return OrderReply(order=row, created=created)
 
     def _validate(self, req: OrderRequest) -> tuple[Account, int, float]:
@@ -308,68 +360,14 @@ class PortfolioEngine(StorageEngine):
         raise NotFound(f"no price known for {symbol!r}", field="symbol")
 
     # Pre-trade risk ---------------------------------------------------------------------------------
-    @property
-    def risk(self) -> Any:
-        if self._risk_client is None:
-            from nautilus.runtime.client import EngineClient
-
-            self._risk_client = EngineClient("risk", self.settings)
-        return self._risk_client
-
-    def _risk_check(self, account: Account, req: OrderRequest, side: int, price: float) -> dict[str, Any]:
-        if req.quantity is not None:
-            units = req.quantity
-        else:
-            with self._lock:
-                units = (req.equity_pct or 0.0) * self.book.valuation(account).equity / price
-        return self.pre_trade_check(account.name, req.symbol, side * units, price, commit=True)
-
-    def pre_trade_check(self, account_name: str, symbol: str, quantity: float, price: float,
-                        commit: bool = False) -> dict[str, Any]:
-        """The Risk engine's decision on a signed order (``commit`` counts it towards the rate limit)."""
-        from nautilus.engines.risk.messages import OrderCheck
-
-        account = self.account_of(account_name)
-        for attempt in range(2):
-            check = OrderCheck(account=account.name, instrument=symbol, quantity=quantity, price=price,
-                               commit=commit, book=self._risk_book(account, force=attempt > 0))
-            try:
-                reply = self.risk.call("check_order", check)
-            except NotFound as exc:
-                self._stale_risk.add(account.id)  # the book may not have been applied
-                if "no limits" in exc.message:
-                    return {"accepted": True, "reasons": [], "checked": [], "note": "no limits configured"}
-                if attempt == 0 and "no book state" in exc.message:  # the Risk engine restarted: resend
-                    continue
-                raise
-            except EngineUnavailable as exc:  # fail closed: no check, no order
-                self._stale_risk.add(account.id)
-                return {"accepted": False, "checked": [],
-                        "reasons": [{"limit": "risk_engine", "message": f"risk engine unavailable: {exc.message}"}]}
-            return {"accepted": reply.accepted, "reasons": reply.reasons, "checked": reply.checked,
-                    "limits": reply.limits_source}
-        raise AssertionError("unreachable")
-
-    def _risk_book(self, account: Account, force: bool = False) -> Any:
-        """The account's state for the Risk engine when it changed since the last check (or ``force``), else None."""
-        if account.id not in self._stale_risk and not force:
-            return None
-        from nautilus.engines.risk.messages import BookState
-
+    def pre_trade_check(self, account: Account, symbol: str, quantity: float, price: float) -> RiskDecision:
+        """The decision on a signed order that is not placed (a deployment's validation; audited, not counted
+        towards the order-rate limit)."""
+        assert self.pretrade is not None
         with self._lock:
-            positions = self.book.net_positions(account.id)
-            prices = {s: self.book.mark(account.id, s) or self._avg_price(account.id, s) for s in positions}
-            point = self.book.valuation(account)
-            daily = 0.0 if account.day_start_equity is None else point.equity - account.day_start_equity
-            self._stale_risk.discard(account.id)
-            return BookState(account=account.name, positions=positions, prices=prices, equity=point.equity,
-                             daily_pnl=daily, peak_equity=account.peak_equity, cash=point.cash)
-
-    def _avg_price(self, account_id: int, symbol: str) -> float:
-        for (acct, _, sym), pos in self.book.positions.items():
-            if acct == account_id and sym == symbol and pos.quantity:
-                return pos.avg_price
-        return 0.0
+            check = self.pretrade.check(self.book, account, symbol, quantity, price)
+        self.database.audit("portfolio", "check_order", f"{account.name}/{symbol}", check.audit())
+        return check.decision
 
     @handler(idempotent=False)
     def cancel_order(self, req: OrderRef) -> OrderReply:
@@ -490,15 +488,15 @@ class PortfolioEngine(StorageEngine):
     def optimize(self, req: OptimizeRequest) -> OptimizeReply:
         """Weights by ``req.method`` from the catalog's returns of ``symbols`` (default: the account's holdings);
         with ``rebalance`` the orders that move the account there are submitted (each risk-checked)."""
-        from nautilus.engines.marketdata.query import read_bars
         from nautilus.portfolio import current_weights, optimize, rebalance_orders
         from nautilus.risk.data import aligned_returns
+        from nautilus.storage.bars import normalize_symbol, read_bars
         from nautilus.strategy.backtest.config import panel_calendar, resolve_periods_per_year
 
         account = self.account_of(req.account)
         with self._lock:
             positions = self.book.net_positions(account.id)
-        symbols = list(dict.fromkeys(req.symbols)) or sorted(positions)
+        symbols = list(dict.fromkeys(map(normalize_symbol, req.symbols))) or sorted(positions)
         if len(symbols) < 2:
             raise InvalidInput("give at least two symbols (or hold at least two)", field="symbols")
         series = [read_bars(self.catalog, s, req.timeframe, req.start_ns, req.end_ns) for s in symbols]
@@ -598,7 +596,6 @@ class PortfolioEngine(StorageEngine):
                 self._reload()  # the database is the truth: drop the in-memory changes
                 raise
             faults.point("portfolio.bar.committed")
-            self._stale_risk.update(p.account_id for p in result.equity)
         self._publish(result)
         return result
 

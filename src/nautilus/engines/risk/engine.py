@@ -3,33 +3,37 @@
 Orchestration only: history comes from the catalog (the shared bar query), the math from
 :mod:`nautilus.risk`. Option positions (``option_positions``) on catalog instruments are valued at the
 last close and fully revalued by Monte Carlo, historical VaR and stress tests (delta-equivalent in the
-parametric methods); pre-trade limits check orders against a book pushed by ``set_book``.
+parametric methods).
+
+Pre-trade limits: the engine owns them (``set_limits``, ``reset_limits``, ``get_limits``), stores them in SQL
+with a version per account (:mod:`nautilus.storage.limits`) and publishes ``risk.limits`` after each change.
+The Portfolio engine checks its orders in its own process against them (:mod:`nautilus.engines.risk.pretrade`);
+``check_order`` here checks an order against a book a client pushed with ``set_book`` (what-if checks of a
+book kept elsewhere). ``decisions`` lists the audited decisions of both.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
-import os
 import threading
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
-from prometheus_client import Counter, Gauge
 
 from nautilus.config import Settings
+from nautilus.core.admission import admit
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.plain import plain
-from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
-from nautilus.engines.marketdata.query import normalize_symbol, read_bars
 from nautilus.engines.risk.messages import (
     AccountRequest,
     BookState,
     DecisionList,
+    DecisionRecord,
     DecisionReply,
     LimitsBody,
     OrderCheck,
@@ -42,18 +46,29 @@ from nautilus.engines.risk.messages import (
     VarReply,
     VarRequest,
 )
+from nautilus.engines.risk.pretrade import (
+    DECISIONS,
+    LIMITS_TOPIC,
+    LimitsCache,
+    breaches,
+    default_body,
+    export_utilisation,
+    legacy_limits_file,
+    limit_set,
+    with_var,
+)
 from nautilus.risk import limits
 from nautilus.risk.data import aligned_returns
 from nautilus.runtime.engine import handler
 from nautilus.storage.audit import AuditWriter
+from nautilus.storage.bars import normalize_symbol, read_bars
+from nautilus.storage.limits import LimitsStore, StoredLimits
 
 if TYPE_CHECKING:  # the risk kernels (numba, scipy) load on the first computation, not at start
     from nautilus.risk import stress
     from nautilus.risk.options import OptionPositions
 
-DECISIONS = Counter("nautilus_risk_decisions_total", "Pre-trade decisions", ["account", "outcome"])
-UTILISATION = Gauge("nautilus_risk_limit_utilisation", "Measured value / limit of an account's limits (1 = at the limit)",
-                    ["account", "limit"])
+log = logging.getLogger("nautilus.risk")
 MAX_LOOKBACK = 100_000
 MC_OPTIONS = {"paths", "model", "nu", "backend", "dtype", "variance_reduction", "seed", "chunk", "aggregation"}
 MC_DEFAULT_PATHS = 100_000  # montecarlo.simulate's default
@@ -65,16 +80,17 @@ class RiskEngine(StorageEngine):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.limits: dict[str, limits.LimitSet] = {}
         self.books: dict[str, limits.PortfolioState] = {}
         self.audit: AuditWriter | None = None
+        self.limits: LimitsCache | None = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
         super().start()
         self.audit = AuditWriter(self.database, "risk-audit", spill_dir=self.settings.runtime_dir)
-        for account, body in self._load_limits().items():
-            self.limits[account] = _limit_set(body)
+        store = LimitsStore(self.database)
+        store.import_file(legacy_limits_file(self.settings))
+        self.limits = LimitsCache(store, self.settings)
 
     def close(self) -> None:
         if self.audit is not None:
@@ -82,65 +98,48 @@ class RiskEngine(StorageEngine):
         super().close()
 
     # Pre-trade limits ---------------------------------------------------------------------------
-    @property
-    def _limits_file(self) -> Path:
-        return Path(self.settings.data_dir) / "risk" / "limits.json"
-
-    def _load_limits(self) -> dict[str, Any]:
-        path = self._limits_file
-        return msgspec.json.decode(path.read_bytes()) if path.exists() else {}
-
     @handler(idempotent=True)
     def set_limits(self, req: SetLimitsRequest) -> LimitsBody:
-        """Replace an account's limit set (validated first; stored atomically)."""
+        """Replace an account's limit set (validated first; committed before the reply, then published)."""
         account = _account(req.account)
         body = msgspec.to_builtins(req.limits)
         body.pop("source", None)
-        checked = _limit_set(body)
-        with self._lock:
-            stored = self._load_limits()
-            stored[account] = body
-            path = self._limits_file
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(msgspec.json.encode(stored))
-            os.replace(tmp, path)
-            self.limits[account] = checked
-        self.database.audit("risk", "set_limits", account, stored[account])
+        limit_set(body)
+        assert self.limits is not None
+        stored, _ = self.limits.store.put(account, body)
+        self._publish_limits(stored)
         return msgspec.convert({**body, "source": "account"}, LimitsBody)
 
     @handler(idempotent=True)
     def reset_limits(self, req: AccountRequest) -> LimitsBody:
         """Drop an account's own limits: the defaults (setting ``default_limits``) apply again."""
         account = _account(req.account)
-        with self._lock:
-            stored = self._load_limits()
-            removed = stored.pop(account, None)
-            path = self._limits_file
-            if removed is not None:
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(msgspec.json.encode(stored))
-                os.replace(tmp, path)
-            self.limits.pop(account, None)
-        self.database.audit("risk", "reset_limits", account, {"removed": removed})
+        assert self.limits is not None
+        stored, removed = self.limits.store.put(account, None)
+        if removed is not None:
+            self._publish_limits(stored)
         return self.get_limits(AccountRequest(account=account))
 
     @handler
     def get_limits(self, req: AccountRequest) -> LimitsBody:
         """The account's own limits, else the defaults every account without its own gets (``source``)."""
-        body = self._load_limits().get(_account(req.account))
+        assert self.limits is not None
+        body = self.limits.store.get(_account(req.account)).body
         if body is None:
-            return msgspec.convert({**self._default_body(), "source": "default"}, LimitsBody)
+            return msgspec.convert({**default_body(self.settings), "source": "default"}, LimitsBody)
         return msgspec.convert({**body, "source": "account"}, LimitsBody)
 
-    def _default_body(self) -> dict[str, Any]:
-        return {k: v for k, v in (self.settings.default_limits or {}).items() if v is not None}
-
-    def _default_limits(self) -> limits.LimitSet:
+    def _publish_limits(self, stored: StoredLimits) -> None:
+        """``risk.limits`` after a committed change: it only speeds the checkers' refresh (they revalidate the
+        version on every order), so a bus that is down is logged, never an error of the change."""
+        assert self.limits is not None
+        self.limits.remember(stored)
+        message = {"kind": "limits", "account": stored.account, "version": stored.version,
+                   "source": "default" if stored.body is None else "account"}
         try:
-            return _limit_set(self._default_body())
-        except InvalidInput as exc:
-            raise InvalidInput(f"setting default_limits: {exc.message}", field="default_limits") from None
+            self.bus.publish(LIMITS_TOPIC, message)
+        except Exception as exc:
+            log.warning("risk.limits not published (%s): checkers see the change at their next order", exc)
 
     @handler(idempotent=True)
     def set_book(self, req: BookState) -> AccountRequest:
@@ -161,11 +160,10 @@ class RiskEngine(StorageEngine):
 
     @handler(idempotent=False)
     def check_order(self, req: OrderCheck) -> DecisionReply:
+        """Check an order against the account's limits and the book pushed for it (``set_book`` or ``book``)."""
         account = _account(req.account)
-        limit_set = self.limits.get(account)
-        source = "account"
-        if limit_set is None:  # every account has limits: its own, else the defaults
-            limit_set, source = self._default_limits(), "default"
+        assert self.limits is not None
+        effective = self.limits.current(account)
         if req.book is not None:
             self._set_book(account, req.book)
         state = self.books.get(account)
@@ -179,76 +177,37 @@ class RiskEngine(StorageEngine):
         order = limits.Order(req.instrument, req.quantity, req.price)
         with self._lock:
             checked_state = state
-            if limit_set.var_budget is not None and state.var_fn is None and state.marginal_var is None:
-                checked_state = self._var_from_history(state, order, limit_set)
-            decision = limits.check_order(order, checked_state, limit_set, now)
+            lim = effective.limit_set
+            if lim.var_budget is not None and state.var_fn is None and state.marginal_var is None:
+                checked_state = with_var(state, order, lim, self.catalog, self.settings.max_bars_per_request)
+            decision = limits.check_order(order, checked_state, lim, now)
             if decision.accepted and req.commit:
-                limits.commit_order(state, limit_set, now)
+                limits.commit_order(state, lim, now)
         DECISIONS.labels(account, "accepted" if decision.accepted else "rejected").inc()
+        reasons = breaches(decision)
         assert self.audit is not None
         self.audit.write("risk", "check_order", f"{account}/{req.instrument}",
                          {"quantity": req.quantity, "price": req.price, "accepted": decision.accepted,
-                          "reasons": decision.reasons})
-        return DecisionReply(accepted=decision.accepted, reasons=plain(decision.reasons),
-                             checked=decision.checked, account=account, limits_source=source)
-
-    def _var_from_history(self, state: limits.PortfolioState, order: limits.Order,
-                          limit_set: limits.LimitSet) -> limits.PortfolioState:
-        """``state`` with ``var`` (the positions now; also kept in ``state`` for the utilisation gauge) and
-        ``var_fn`` (the VaR after ``order``) for ``var_budget``:
-        the one-day VaR of the position exposures (units x mark) under the returns of the last
-        ``var_lookback`` stored bars the instruments share, by ``var_method`` at ``var_confidence``
-        (:func:`nautilus.risk.measures.var_cvar`). A VaR that cannot be computed rejects the order."""
-        from nautilus.core.errors import NautilusError
-        from nautilus.risk import measures
-
-        inst = order.instrument
-        mark = state.prices.get(inst, float(order.price))
-        after_units = dict(state.positions)
-        after_units[inst] = after_units.get(inst, 0.0) + float(order.quantity)
-        symbols = sorted({s for s, q in after_units.items() if q} | {s for s, q in state.positions.items() if q})
-        marks = {s: (mark if s == inst else state.prices.get(s, 0.0)) for s in symbols}
-
-        def var_of(units: dict, returns: np.ndarray) -> float:
-            w = np.array([units.get(s, 0.0) * marks[s] for s in symbols])
-            if not w.any():
-                return 0.0
-            return float(measures.var_cvar(returns, w, limit_set.var_confidence, 1, limit_set.var_method)["var"])
-
-        try:
-            series = [read_bars(self.catalog, normalize_symbol(s), limit_set.var_timeframe, None, None,
-                                limit_set.var_lookback + 1, max_bars=self.settings.max_bars_per_request)
-                      for s in symbols]
-            returns = aligned_returns(series)[1]
-            before, after = var_of(state.positions, returns), var_of(after_units, returns)
-        except NautilusError as exc:
-            message = (f"var_budget needs {limit_set.var_lookback + 1} stored {limit_set.var_timeframe} bars of "
-                       f"{', '.join(symbols)}: {exc.message}")
-            state.var = None
-
-            def unavailable(_order: limits.Order, _state: limits.PortfolioState) -> float:
-                raise limits.VarUnavailable(message)
-
-            return dataclasses.replace(state, var_fn=unavailable)
-        state.var = before
-        return dataclasses.replace(state, var_fn=lambda _order, _state: after)
+                          "reasons": msgspec.to_builtins(reasons)})
+        return DecisionReply(accepted=decision.accepted, reasons=reasons,
+                             checked=decision.checked, account=account, limits_source=effective.source)
 
     def update_metrics(self) -> None:
         with self._lock:
             for account, state in self.books.items():
-                limit_set = self.limits.get(account)
-                if limit_set is not None:
-                    for name, value in limits.utilisation(state, limit_set).items():
-                        UTILISATION.labels(account, name).set(value)
+                effective = self.limits.cached(account) if self.limits is not None else None
+                if effective is not None and effective.source == "account":
+                    export_utilisation(account, state, effective.limit_set)
 
     @handler
     def decisions(self, req: AccountRequest) -> DecisionList:
-        """Recent pre-trade decisions of every account, newest first (from the audit log)."""
+        """Recent pre-trade decisions of every account, newest first (from the audit log: the Portfolio engine's
+        of its orders, committed with them, and this engine's ``check_order``)."""
         assert self.audit is not None
         self.audit.flush()
         rows = self.database.list_audit(200, action="check_order")
-        return DecisionList(items=[{"ts": r["ts"].isoformat(), "target": r["target"], **(r["detail"] or {})}
-                                   for r in rows])
+        return DecisionList(items=[msgspec.convert({**(r["detail"] or {}), "ts": r["ts"].isoformat(),
+                                                    "target": r["target"]}, DecisionRecord) for r in rows])
 
     # VaR ----------------------------------------------------------------------------------------
 
@@ -379,6 +338,8 @@ class RiskEngine(StorageEngine):
             opts["chunk"] = max(1, min(chunk, MC_CHUNK_CELLS // max(1, per_path)))
         if opts.get("backend") == "dask":  # the cluster is the admin's (settings), never the request's
             opts["scheduler"] = self.settings.dask_scheduler
+        if opts.get("backend") == "torch":  # on the configured compute backend's device (auto: cuda > mps > cpu)
+            opts["device"] = self.backend()
         res = montecarlo.simulate(cov, w, confidence=req.confidence, horizon=req.horizon, options=book, **opts)
         details = {"var_stderr": res.var_stderr, "cvar_stderr": res.cvar_stderr, "paths": res.paths,
                    "backend": res.backend, "device": res.device, "clipped": res.clipped,
@@ -563,10 +524,3 @@ def _account(name: str) -> str:
         raise InvalidInput(f"account {name!r} is not valid (1-64 letters, digits or ._-)", field="account")
     return text
 
-
-def _limit_set(body: dict[str, Any]) -> limits.LimitSet:
-    fields = {f.name for f in dataclasses.fields(limits.LimitSet)}
-    unknown = sorted(set(body) - fields - {"source"})
-    if unknown:
-        raise InvalidInput(f"unknown limit {unknown[0]!r}", field=unknown[0])
-    return limits.LimitSet(**{k: v for k, v in body.items() if v is not None and k != "source"})

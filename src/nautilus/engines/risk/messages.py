@@ -165,13 +165,48 @@ class OrderCheck(msgspec.Struct, kw_only=True):
     book: BookState | None = None  # replace the account's state first (saves the separate set_book call)
 
 
+class LimitBreach(msgspec.Struct, kw_only=True):
+    """One breached limit of a decision (``nautilus.risk.limits.check_order``'s reasons)."""
+
+    limit: str
+    value: int | float | None = None  # the measured value (None: it could not be computed, e.g. an unknown VaR)
+    threshold: int | float | None = None
+    message: str
+
+
+class RiskDecision(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A pre-trade decision: stored with the order (its ``risk``) and returned with it."""
+
+    accepted: bool
+    reasons: list[LimitBreach]
+    checked: list[str]  # the limits evaluated, in order
+    limits: str | None = None  # "account" (its own limits) or "default" (the default_limits setting)
+    note: str | None = None
+
+    @property
+    def message(self) -> str:
+        """The reasons' messages, ``; ``-joined (the order's ``reason`` when rejected)."""
+        return "; ".join(r.message for r in self.reasons)
+
+
 class DecisionReply(msgspec.Struct, kw_only=True):
     accepted: bool
-    reasons: list[dict[str, Any]]
+    reasons: list[LimitBreach]
     checked: list[str]
     account: str
     limits_source: str = "account"  # or "default": the account has no limits of its own
 
 
+class DecisionRecord(msgspec.Struct, kw_only=True):
+    """An audited decision: ``target`` is ``account/instrument``."""
+
+    ts: str  # ISO 8601
+    target: str | None
+    quantity: float | None = None
+    price: float | None = None
+    accepted: bool
+    reasons: list[LimitBreach] = []
+
+
 class DecisionList(msgspec.Struct, kw_only=True):
-    items: list[dict[str, Any]]
+    items: list[DecisionRecord]

@@ -9,6 +9,7 @@ from fastapi import Path, Request
 from fastapi.responses import Response
 from msgspec import Meta
 
+from nautilus.engines.portfolio.engine import PortfolioEngine
 from nautilus.engines.portfolio.messages import (
     AccountCreate,
     AccountRef,
@@ -30,7 +31,6 @@ from nautilus.gateway.routers import (
     ID_MAX,
     EngineRouter,
     body_doc,
-    call_engine,
     convert_body,
     decode_body,
     decode_query,
@@ -50,7 +50,7 @@ def _client(request: Request) -> EngineClient:
     return request.app.state.engines["portfolio"]
 
 
-@router.post("/orders", status_code=201, summary="Submit a paper order (pre-trade checked by the Risk engine)",
+@router.post("/orders", status_code=201, summary="Submit a paper order (pre-trade checked against the account's limits)",
              **body_doc("`symbol`, `side` (buy | sell), `quantity` (units) or `equity_pct` (fraction of equity, "
                         "sized at the fill); `type` (market | limit | stop | stop_limit) with `limit_price` / "
                         "`stop_price`; `tif` (GTC | DAY | IOC | FOK); `account`; `strategy`; `client_order_id` "
@@ -59,7 +59,7 @@ def _client(request: Request) -> EngineClient:
                         {"symbol": "AAPL", "side": "buy", "quantity": 10, "client_order_id": "my-0001"}))
 async def submit_order(request: Request) -> Response:
     req = await decode_body(request, OrderRequest)
-    reply = await call_engine(_client(request), "submit_order", req)
+    reply = await _client(request).acall(PortfolioEngine.submit_order, req)
     return json_response(reply, status=201 if reply.created else 200)
 
 
@@ -74,17 +74,17 @@ class OrdersParams(msgspec.Struct, frozen=True):
 async def list_orders(request: Request) -> Response:
     q = decode_query(request, OrdersParams)
     query = OrdersQuery(account=q.account, status=q.status, symbol=q.symbol, limit=q.limit)
-    return json_response(await call_engine(_client(request), "orders", query))
+    return json_response(await _client(request).acall(PortfolioEngine.orders, query))
 
 
 @router.get("/orders/{order_id}", summary="One order")
 async def get_order(request: Request, order_id: ORDER_ID) -> Response:
-    return json_response(await call_engine(_client(request), "order", OrderRef(order_id=order_id)))
+    return json_response(await _client(request).acall(PortfolioEngine.order, OrderRef(order_id=order_id)))
 
 
 @router.delete("/orders/{order_id}", summary="Cancel a working order (409 when it is no longer working)")
 async def cancel_order(request: Request, order_id: ORDER_ID) -> Response:
-    return json_response(await call_engine(_client(request), "cancel_order", OrderRef(order_id=order_id)))
+    return json_response(await _client(request).acall(PortfolioEngine.cancel_order, OrderRef(order_id=order_id)))
 
 
 @router.patch("/orders/{order_id}", summary="Amend a working order's quantity or prices",
@@ -92,7 +92,7 @@ async def cancel_order(request: Request, order_id: ORDER_ID) -> Response:
 async def amend_order(request: Request, order_id: ORDER_ID) -> Response:
     body = await decode_body(request, dict)
     req = convert_body(body | {"order_id": order_id}, AmendRequest)
-    return json_response(await call_engine(_client(request), "amend_order", req))
+    return json_response(await _client(request).acall(PortfolioEngine.amend_order, req))
 
 
 class FillsParams(msgspec.Struct, frozen=True):
@@ -106,7 +106,7 @@ class FillsParams(msgspec.Struct, frozen=True):
 async def list_fills(request: Request) -> Response:
     q = decode_query(request, FillsParams)
     query = FillsQuery(account=q.account, strategy=q.strategy, symbol=q.symbol, limit=q.limit)
-    return json_response(await call_engine(_client(request), "fills", query))
+    return json_response(await _client(request).acall(PortfolioEngine.fills, query))
 
 
 class AccountParams(msgspec.Struct, frozen=True):
@@ -117,13 +117,13 @@ class AccountParams(msgspec.Struct, frozen=True):
             **query_doc(AccountParams))
 async def positions(request: Request) -> Response:
     q = decode_query(request, AccountParams)
-    reply = await call_engine(_client(request), "positions", AccountRef(account=q.account))
+    reply = await _client(request).acall(PortfolioEngine.positions, AccountRef(account=q.account))
     return json_response(reply.items[0])
 
 
 @router.get("/accounts", summary="Paper accounts with cash, equity and P&L")
 async def accounts(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "accounts"))
+    return json_response(await _client(request).acall(PortfolioEngine.accounts))
 
 
 @router.post("/accounts", status_code=201, summary="Create a paper account",
@@ -132,17 +132,17 @@ async def accounts(request: Request) -> Response:
                         {"name": "swing", "cash": 50000, "fee_bps": 1.0, "slippage_bps": 2.0}))
 async def create_account(request: Request) -> Response:
     req = await decode_body(request, AccountCreate)
-    return json_response(await call_engine(_client(request), "create_account", req), status=201)
+    return json_response(await _client(request).acall(PortfolioEngine.create_account, req), status=201)
 
 
 @router.get("/accounts/{name}", summary="One paper account")
 async def get_account(request: Request, name: Annotated[str, name_path(64)]) -> Response:
-    return json_response(await call_engine(_client(request), "account", AccountRef(account=name)))
+    return json_response(await _client(request).acall(PortfolioEngine.account, AccountRef(account=name)))
 
 
 @router.get("/accounts/{name}/reconcile", summary="Rebuild positions and cash from the fills and compare")
 async def reconcile(request: Request, name: Annotated[str, name_path(64)]) -> Response:
-    return json_response(await call_engine(_client(request), "reconcile", AccountRef(account=name)))
+    return json_response(await _client(request).acall(PortfolioEngine.reconcile, AccountRef(account=name)))
 
 
 @router.post("/accounts/{name}/cash", summary="Deposit (amount > 0) or withdraw (amount < 0) cash",
@@ -150,7 +150,7 @@ async def reconcile(request: Request, name: Annotated[str, name_path(64)]) -> Re
 async def change_cash(request: Request, name: Annotated[str, name_path(64)]) -> Response:
     body = await decode_body(request, dict)
     req = convert_body(body | {"account": name}, CashChange)
-    return json_response(await call_engine(_client(request), "change_cash", req))
+    return json_response(await _client(request).acall(PortfolioEngine.change_cash, req))
 
 
 class EquityParams(msgspec.Struct, frozen=True):
@@ -164,7 +164,7 @@ class EquityParams(msgspec.Struct, frozen=True):
 async def equity(request: Request) -> Response:
     q = decode_query(request, EquityParams)
     query = EquityQuery(account=q.account, start_ns=parse_time(q.start, "start"), limit=q.limit)
-    return json_response(await call_engine(_client(request), "equity", query))
+    return json_response(await _client(request).acall(PortfolioEngine.equity, query))
 
 
 @router.post("/bars", summary="Feed new bars of one instrument to the matching engine",
@@ -173,7 +173,7 @@ async def equity(request: Request) -> Response:
                         {"symbol": "AAPL", "bars": [[1767225600000000000, 100, 101, 99, 100.5, 1e6]]}))
 async def push_bars(request: Request) -> Response:
     req = await decode_body(request, BarsPush)
-    return json_response(await call_engine(_client(request), "on_bars", req))
+    return json_response(await _client(request).acall(PortfolioEngine.on_bars, req))
 
 
 @router.post("/quotes", summary="Feed top-of-book quotes of one instrument (fills between bars)",
@@ -182,7 +182,7 @@ async def push_bars(request: Request) -> Response:
                         {"symbol": "AAPL", "quotes": [{"ts": 1767225600000000000, "bid": 99.9, "ask": 100.1}]}))
 async def push_quotes(request: Request) -> Response:
     req = await decode_body(request, QuotesPush)
-    return json_response(await call_engine(_client(request), "on_quotes", req))
+    return json_response(await _client(request).acall(PortfolioEngine.on_quotes, req))
 
 
 @router.post("/feeds", summary="Feed the paper book with bars arriving on the hub's bars.<SYMBOL> channels",
@@ -190,12 +190,12 @@ async def push_quotes(request: Request) -> Response:
                         "adapter); every account's orders fill on them.", {"symbols": ["AAPL"]}))
 async def follow(request: Request) -> Response:
     req = await decode_body(request, FollowRequest)
-    return json_response(await call_engine(_client(request), "follow", req))
+    return json_response(await _client(request).acall(PortfolioEngine.follow, req))
 
 
 @router.get("/feeds", summary="Followed bar channels and what arrived")
 async def feeds(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "feeds"))
+    return json_response(await _client(request).acall(PortfolioEngine.feeds))
 
 
 @router.post("/deployments", status_code=202, summary="Paper-trade a strategy on a replay (backtest → risk → paper)",
@@ -204,24 +204,24 @@ async def feeds(request: Request) -> Response:
                         {"strategy": "sma_cross", "symbol": "AAPL", "params": {"fast": 10, "slow": 30}}))
 async def deploy(request: Request) -> Response:
     req = await decode_body(request, DeployRequest)
-    reply = await call_engine(_client(request), "deploy", req)
+    reply = await _client(request).acall(PortfolioEngine.deploy, req)
     done = reply.deployment["status"] in ("done", "failed", "rejected", "stopped")
     return json_response(reply, status=200 if done else 202)
 
 
 @router.get("/deployments", summary="Strategy deployments, newest first")
 async def deployments(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "deployments"))
+    return json_response(await _client(request).acall(PortfolioEngine.deployments))
 
 
 @router.get("/deployments/{dep_id}", summary="A deployment's stage, progress and trades")
 async def deployment(request: Request, dep_id: Annotated[str, name_path(64)]) -> Response:
-    return json_response(await call_engine(_client(request), "deployment", DeploymentRef(id=dep_id)))
+    return json_response(await _client(request).acall(PortfolioEngine.deployment, DeploymentRef(id=dep_id)))
 
 
 @router.delete("/deployments/{dep_id}", summary="Stop a deployment")
 async def stop_deployment(request: Request, dep_id: Annotated[str, name_path(64)]) -> Response:
-    return json_response(await call_engine(_client(request), "stop_deployment", DeploymentRef(id=dep_id)))
+    return json_response(await _client(request).acall(PortfolioEngine.stop_deployment, DeploymentRef(id=dep_id)))
 
 
 @router.post("/optimize", summary="Optimise portfolio weights; optionally rebalance the account into them",
@@ -231,4 +231,4 @@ async def stop_deployment(request: Request, dep_id: Annotated[str, name_path(64)
                         {"method": "max_sharpe", "symbols": ["AAPL", "MSFT", "SPY"]}))
 async def optimize(request: Request) -> Response:
     req = await decode_body(request, OptimizeRequest)
-    return json_response(await call_engine(_client(request), "optimize", req))
+    return json_response(await _client(request).acall(PortfolioEngine.optimize, req))

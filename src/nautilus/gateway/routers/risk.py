@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from msgspec import Meta
 
+from nautilus.engines.risk.engine import RiskEngine
 from nautilus.engines.risk.messages import (
     AccountRequest,
     BookState,
@@ -26,7 +27,6 @@ from nautilus.engines.risk.messages import (
 from nautilus.gateway.routers import (
     EngineRouter,
     body_doc,
-    call_engine,
     decode_body,
     decode_query,
     json_response,
@@ -55,13 +55,13 @@ VAR_DOC = ("`method`: historical, historical_ew, fhs, normal, t, cornish_fisher;
 @router.post("/var", summary="Value at risk (and CVaR) with per-position components", **body_doc(VAR_DOC, EXAMPLE))
 async def post_var(request: Request) -> Response:
     req = await decode_body(request, VarRequest, times=("end",))
-    return json_response(await call_engine(_client(request), "var", req))
+    return json_response(await _client(request).acall(RiskEngine.var, req))
 
 
 @router.post("/cvar", summary="Expected shortfall (CVaR) with per-position components", **body_doc(VAR_DOC, EXAMPLE))
 async def post_cvar(request: Request) -> Response:
     req = await decode_body(request, VarRequest, times=("end",))
-    return json_response(await call_engine(_client(request), "var", req))
+    return json_response(await _client(request).acall(RiskEngine.var, req))
 
 
 @router.post("/stress", summary="Historical worst windows, user shocks or a reverse stress",
@@ -71,7 +71,7 @@ async def post_cvar(request: Request) -> Response:
                                             "window": 5, "count": 3}))
 async def post_stress(request: Request) -> Response:
     req = await decode_body(request, StressRequest, times=("end",))
-    return json_response(await call_engine(_client(request), "stress", req))
+    return json_response(await _client(request).acall(RiskEngine.stress, req))
 
 
 @router.post("/backtest", summary="Rolling out-of-sample VaR backtest: exceptions, Kupiec, Christoffersen, zone",
@@ -79,7 +79,7 @@ async def post_stress(request: Request) -> Response:
                      {"portfolio": {"AAPL": 100_000}, "method": "historical", "window": 250}))
 async def post_backtest(request: Request) -> Response:
     req = await decode_body(request, VarBacktestRequest, times=("end",))
-    reply = await call_engine(_client(request), "backtest", req)
+    reply = await _client(request).acall(RiskEngine.backtest, req)
     return json_response({
         "method": reply.method, "confidence": reply.confidence, "window": reply.window,
         "observations": reply.observations, "exceptions": reply.exceptions, "kupiec": reply.kupiec,
@@ -95,13 +95,13 @@ class AccountParams(msgspec.Struct, frozen=True):
             **query_doc(AccountParams))
 async def get_limits(request: Request) -> Response:
     query = decode_query(request, AccountParams)
-    return json_response(await call_engine(_client(request), "get_limits", AccountRequest(account=query.account)))
+    return json_response(await _client(request).acall(RiskEngine.get_limits, AccountRequest(account=query.account)))
 
 
 @router.delete("/limits", summary="Drop an account's own limits: the defaults apply again", **query_doc(AccountParams))
 async def reset_limits(request: Request) -> Response:
     query = decode_query(request, AccountParams)
-    return json_response(await call_engine(_client(request), "reset_limits", AccountRequest(account=query.account)))
+    return json_response(await _client(request).acall(RiskEngine.reset_limits, AccountRequest(account=query.account)))
 
 
 @router.put("/limits", summary="Set an account's pre-trade limits",
@@ -120,17 +120,18 @@ async def reset_limits(request: Request) -> Response:
                                                       "max_orders_per_window": 10, "rate_window_seconds": 1}}))
 async def put_limits(request: Request) -> Response:
     req = await decode_body(request, SetLimitsRequest, times=())
-    return json_response(await call_engine(_client(request), "set_limits", req))
+    return json_response(await _client(request).acall(RiskEngine.set_limits, req))
 
 
-@router.put("/book", summary="Set the account state the checks use (positions, marks, equity, P&L, VaR)",
+@router.put("/book", summary="Set a book kept elsewhere for what-if checks (positions, marks, equity, P&L, VaR)",
             **body_doc("`account`, `positions` ({symbol: signed units}), `prices`, `equity`, `daily_pnl`, "
-                    "`peak_equity`, `var`, `marginal_var`.",
+                    "`peak_equity`, `var`, `marginal_var`. Paper orders are checked by the Portfolio engine "
+                    "against its own book; this book serves `check-order` only.",
                     {"account": "default", "positions": {"AAPL": 100}, "prices": {"AAPL": 190.0},
                      "equity": 100_000}))
 async def put_book(request: Request) -> Response:
     req = await decode_body(request, BookState, times=())
-    return json_response(await call_engine(_client(request), "set_book", req))
+    return json_response(await _client(request).acall(RiskEngine.set_book, req))
 
 
 @router.post("/check-order", summary="Pre-trade check of one order: accepted, or every breached limit",
@@ -139,9 +140,9 @@ async def put_book(request: Request) -> Response:
                      {"account": "default", "instrument": "AAPL", "quantity": 10, "price": 190.0}))
 async def post_check_order(request: Request) -> Response:
     req = await decode_body(request, OrderCheck, times=())
-    return json_response(await call_engine(_client(request), "check_order", req))
+    return json_response(await _client(request).acall(RiskEngine.check_order, req))
 
 
-@router.get("/decisions", summary="Recent pre-trade decisions (audit log), newest first")
+@router.get("/decisions", summary="Recent pre-trade decisions (audit log: paper orders and check-order), newest first")
 async def get_decisions(request: Request) -> Response:
-    return json_response(await call_engine(_client(request), "decisions", AccountRequest()))
+    return json_response(await _client(request).acall(RiskEngine.decisions, AccountRequest()))
