@@ -140,11 +140,8 @@ class EngineClient:
         outer = deadlines.current()
         return own if outer is None or own < outer else outer
 
-    def _left(self, deadline: float, method: str) -> float:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise DeadlineExceeded(f"{self.engine}.{method}: the request's deadline passed before it was sent")
-        return left
+    def _late(self, method: str) -> DeadlineExceeded:
+        return DeadlineExceeded(f"{self.engine}.{method}: the request's deadline passed before it was sent")
 
     def _spec(self, handle: Handle) -> Method:
         spec = self._methods.get(handle) if isinstance(handle, str) else None
@@ -190,8 +187,10 @@ class EngineClient:
                 if state.breaker.opened_at is not None and not self._allowed(name, state, wait_until is not None):
                     errors.append(f"{name}: circuit open")
                     continue
-                left = self._left(deadline, method)
-                t0 = time.perf_counter()
+                t0 = time.monotonic()  # also the start of this transport's latency
+                left = deadline - t0
+                if left <= 0:
+                    raise self._late(method)
                 try:
                     if isinstance(transport, InProcessTransport):
                         result = self._inproc(transport, spec, request, deadline, left)
@@ -248,8 +247,10 @@ class EngineClient:
                 if state.breaker.opened_at is not None and not self._allowed(name, state, wait_until is not None):
                     errors.append(f"{name}: circuit open")
                     continue
-                left = self._left(deadline, method)
-                t0 = time.perf_counter()
+                t0 = time.monotonic()  # also the start of this transport's latency
+                left = deadline - t0
+                if left <= 0:
+                    raise self._late(method)
                 try:
                     if isinstance(transport, InProcessTransport):
                         result = await self._ainproc(transport, spec, request, deadline, left)
@@ -265,11 +266,12 @@ class EngineClient:
             await asyncio.sleep(self._unreached(method, errors, deadline, wait_until))
 
     def _succeeded(self, name: str, state: TransportState, method: str, t0: float) -> None:
+        seconds = time.monotonic() - t0
         breaker = state.breaker
         if breaker.failures or breaker.opened_at is not None:
             breaker.success()
         state.up = True
-        self._record(name, method, "ok", time.perf_counter() - t0)
+        self._record(name, method, "ok", seconds)
 
     def _handle_error(self, name: str, state: TransportState, spec: Method, exc: Exception, errors: list[str],
                 t0: float) -> None:
@@ -277,13 +279,13 @@ class EngineClient:
         method = spec.name
         if isinstance(exc, NautilusError):  # the engine answered: its error is the answer
             state.breaker.success()
-            self._record(name, method, "error", time.perf_counter() - t0)
+            self._record(name, method, "error", time.monotonic() - t0)
             raise exc
         if isinstance(exc, NotDelivered):
             self._fail(name, state, method, exc, errors)
             return
         if isinstance(exc, TimedOut):  # the engine may still be at it: never run it again elsewhere
-            self._record(name, method, "timeout", time.perf_counter() - t0)
+            self._record(name, method, "timeout", time.monotonic() - t0)
             if isinstance(self.transports[name], SocketTransport):
                 self.transports[name].reset()
             raise DeadlineExceeded(f"{self.engine}.{method} did not answer before the deadline ({exc}); "
@@ -313,7 +315,10 @@ class EngineClient:
                 metrics.ENGINE_TRANSPORT.labels(self.engine, self.last_transport).set(0)
             metrics.ENGINE_TRANSPORT.labels(self.engine, transport).set(1)
             self.last_transport = transport
-        self._counter(method, transport, outcome).record(seconds)
+        counter = self._counters.get((method, transport, outcome))
+        if counter is None:
+            counter = self._counter(method, transport, outcome)
+        counter.record(seconds)
 
     def _counter(self, method: str, transport: str, outcome: str) -> callmetrics.CallCounter:
         key = (method, transport, outcome)

@@ -34,6 +34,13 @@ def check(what: str = "the request") -> None:
         raise DeadlineExceeded(f"{what} ran past its deadline; stopped")
 
 
+# The engine host serves each request in a connection thread whose context holds no deadline: it sets the
+# request's own with ``token = enter(deadline)`` and restores the context with ``leave(token)`` (the context
+# variable's own methods, so a request costs no Python frame for them).
+enter = _DEADLINE.set
+leave = _DEADLINE.reset
+
+
 class scope:  # noqa: N801 - used as a function: ``with scope(deadline):``
     """Run the block under ``deadline`` (the earlier of it and any enclosing one).
 

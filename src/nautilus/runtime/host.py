@@ -227,8 +227,11 @@ class EngineHost:
                 out = codec.encode((frame.id, self._shm_hello(frame.body, codec), None))
             else:
                 if frame.budget_ms > 0:  # the caller's remaining time: nested calls and long handlers honour it
-                    with deadline.scope(time.monotonic() + frame.budget_ms / 1000):
+                    token = deadline.enter(time.monotonic() + frame.budget_ms / 1000)
+                    try:
                         result = self.dispatch(frame.method, frame.body, codec)
+                    finally:
+                        deadline.leave(token)
                 else:
                     result = self.dispatch(frame.method, frame.body, codec)
                 out = codec.encode((frame.id, result, None))
@@ -274,15 +277,16 @@ class EngineHost:
         return ShmHelloReply(True, probe.name, probe.nonce)
 
     def dispatch(self, method_name: str, body: msgspec.Raw, codec: Codec) -> Any:
-        if method_name == HEALTH:
-            return self.health()
-        if method_name == METRICS:
-            return self.metrics_text()
         method = self.methods.get(method_name)
         if method is None:
+            if method_name == HEALTH:
+                return self.health()
+            if method_name == METRICS:
+                return self.metrics_text()
             raise NotFound(f"engine {self.engine.name!r} has no method {method_name!r}", field="method")
-        request = codec.decode(body, method.request) if method.takes_request else None
-        return method.invoke(self.engine, request)
+        if method.takes_request:
+            return method.func(self.engine, codec.decoder(method.request).decode(body))
+        return method.func(self.engine)
 
     def health(self) -> HealthInfo:
         p50, p99 = self.latency.percentiles_us(50, 99)

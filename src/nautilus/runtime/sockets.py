@@ -14,7 +14,6 @@ import itertools
 import math
 import socket
 import struct
-import threading
 import weakref
 from typing import Any
 
@@ -100,10 +99,10 @@ class _Frames:
 
     def answer(self, reply: ReplyFrame, reply_type: Any) -> Any:
         """The reply's body as ``reply_type``, or the engine's error raised."""
-        if reply.error is not None:
-            err = reply.error
+        err = reply.error
+        if err is not None:
             raise error_from_code(err.code, err.message, err.field)
-        return self.codec.decode(reply.body, reply_type)
+        return self.codec.decoder(reply_type).decode(reply.body)
 
 
 def _in_step(kind: str, reply: ReplyFrame, request_id: int) -> ReplyFrame:
@@ -120,12 +119,13 @@ def _refuse_self_connect(sock: Any, host: str, port: int) -> None:
 
 
 class _Conn(_Frames):
-    __slots__ = ("framed", "timeout")
+    __slots__ = ("framed", "timeout", "generation")
 
-    def __init__(self, sock: socket.socket, threshold: int) -> None:
+    def __init__(self, sock: socket.socket, threshold: int, generation: int) -> None:
         super().__init__(threshold)
         self.framed = FramedSocket(sock)
         self.timeout: float | None = None
+        self.generation = generation
 
     def set_timeout(self, timeout: float) -> None:
         """Give the socket at least ``timeout`` and less than ``TIMEOUT_STEP`` more: successive calls with the same
@@ -156,6 +156,9 @@ class _FrameProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         buffer = self.buffer
+        if not buffer and len(data) >= 4 and HEADER.unpack_from(data)[0] == len(data) - 4:
+            self._deliver(data[4:])  # the usual case: exactly one whole frame, nothing buffered
+            return
         buffer += data
         if len(buffer) < 4:
             return
@@ -165,10 +168,16 @@ class _FrameProtocol(asyncio.Protocol):
             return
         if len(buffer) < 4 + size:
             return
-        frame = bytes(buffer[4:4 + size])
-        del buffer[:4 + size]
+        if len(buffer) > 4 + size:  # more than one frame: this connection is out of step
+            self._fail(ConnectionError("unexpected frame from the engine"))
+            return
+        frame = bytes(buffer[4:])
+        buffer.clear()
+        self._deliver(frame)
+
+    def _deliver(self, frame: bytes) -> None:
         waiter = self.waiter
-        if waiter is None or waiter.done() or buffer:  # a frame nobody waits for: this connection is out of step
+        if waiter is None or waiter.done():  # a frame nobody waits for: this connection is out of step
             self._fail(ConnectionError("unexpected frame from the engine"))
             return
         self.waiter = None
@@ -250,10 +259,9 @@ class SocketTransport:
         self.engine = engine
         self.settings = settings
         self._idle: list[_Conn] = []
-        self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._aidle: list[_AConn] = []  # touched by event-loop threads only; list.pop/append are atomic
-        self._generation = 0  # bumped by reset(): async connections made before are dropped when next seen
+        self._generation = 0  # bumped by reset(): connections made before are dropped when next seen
 
     def _shm_offer(self, hello: bool) -> tuple[ShmPool, Probe] | None:
         """The pool and probe a new connection offers, or None when it carries arrays inline."""
@@ -263,6 +271,7 @@ class SocketTransport:
         return None if probe is None else (process_pool(self.settings), probe)
 
     def _connect(self, hello: bool = True) -> _Conn:
+        generation = self._generation  # a reset while connecting makes this connection stale at once
         if self.kind == "unix":
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             address: Any = str(self.settings.socket_path(self.engine))
@@ -282,7 +291,7 @@ class SocketTransport:
             sock.close()
             raise NotDelivered(f"{self.kind} connect failed: {exc}") from exc
         sock.settimeout(None)
-        conn = _Conn(sock, self.settings.shm_threshold_bytes)
+        conn = _Conn(sock, self.settings.shm_threshold_bytes, generation)
         offer = self._shm_offer(hello)
         if offer is not None:
             try:
@@ -298,22 +307,35 @@ class SocketTransport:
                 return self._connect(hello=False)
         return conn
 
+    # The idle list is shared without a lock: list.pop and list.append are atomic, the list is never replaced, and
+    # a connection made before the last reset is closed wherever it turns up (taken, given back or found idle).
     def _acquire(self) -> _Conn:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
+        idle = self._idle
+        while idle:
+            try:
+                conn = idle.pop()
+            except IndexError:  # another thread took the last one
+                break
+            if conn.generation == self._generation:
+                return conn
+            conn.framed.close()
         return self._connect()
 
     def _release(self, conn: _Conn) -> None:
-        with self._lock:
+        if conn.generation == self._generation:
             self._idle.append(conn)
+        else:
+            conn.framed.close()
 
     def reset(self) -> None:
-        """Drop idle connections (after the engine went away)."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-            self._generation += 1
-        for conn in idle:
+        """Drop idle connections (after the engine went away); those in use are closed when given back."""
+        self._generation += 1
+        idle = self._idle
+        while idle:
+            try:
+                conn = idle.pop()
+            except IndexError:
+                break
             conn.framed.close()
 
     def call(self, method: str, request: Any, reply_type: Any, timeout: float) -> Any:
@@ -322,18 +344,20 @@ class SocketTransport:
             conn.set_timeout(timeout)
             request_id = next(self._ids)
             payload, leases = conn.request(request_id, method, request, timeout)
+            framed = conn.framed
             try:
-                conn.framed.send(payload)
+                framed.send(payload)
             except OSError as exc:
                 raise NotDelivered(f"{self.kind} send failed: {exc}") from exc
             try:
-                reply = _in_step(self.kind, REPLY_DECODER.decode(conn.framed.recv()), request_id)
+                reply = _in_step(self.kind, REPLY_DECODER.decode(framed.recv()), request_id)
             except BlockingIOError as exc:
                 raise TimedOut(f"{self.kind} call timed out after {timeout:.3g}s") from exc
             except OSError as exc:
                 raise MaybeDelivered(f"{self.kind} connection lost: {exc}") from exc
             finally:
-                conn.release(leases)
+                if leases:
+                    conn.release(leases)
         except BaseException:
             conn.framed.close()
             raise
@@ -399,7 +423,8 @@ class SocketTransport:
             except OSError as exc:
                 raise MaybeDelivered(f"{self.kind} connection lost: {exc}") from exc
             finally:
-                conn.release(leases)
+                if leases:
+                    conn.release(leases)
         except BaseException:
             conn.close()
             raise

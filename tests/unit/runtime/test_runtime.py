@@ -81,7 +81,7 @@ def test_a_blocking_connection_sets_its_timeout_only_when_the_call_needs_another
     from nautilus.runtime import sockets
 
     a, b = socket.socketpair()
-    conn = sockets._Conn(a, 1 << 16)
+    conn = sockets._Conn(a, 1 << 16, 0)
     calls = []
     real = a.setsockopt
     monkeypatch.setattr(conn.framed, "sock", type("Spy", (), {
