@@ -21,7 +21,6 @@ from nautilus.core.bounds import (
 )
 from nautilus.core.errors import InvalidInput
 from nautilus.core.timeparse import parse_time
-from nautilus.runtime.client import EngineClient
 
 T = TypeVar("T")
 
@@ -53,12 +52,6 @@ class EngineRouter(APIRouter):
         if path != self.prefix and not path.startswith(self._slash_prefix):
             return Match.NONE, {}
         return super().matches(scope)
-
-
-async def call_engine(client: EngineClient, method: str, request: Any = None) -> Any:
-    """Call an engine from a route: over its socket on the event loop (no thread hop), or in-process in the
-    thread pool when the engine is down."""
-    return await client.acall(method, request)
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
