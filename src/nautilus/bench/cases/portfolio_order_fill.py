@@ -1,8 +1,9 @@
 """portfolio_order_fill: a paper market order from submission to its fill acknowledged, on a real stack.
 
-A supervisor runs the marketdata, risk and portfolio engines and the gateway on a temporary home. Each
-round submits a market order (``POST /api/v1/portfolio/orders``: validation, the Risk engine's pre-trade
-check over its unix socket against an 11-limit set, the order's commit) and then feeds the next bar
+A supervisor runs the marketdata, risk and portfolio engines and the gateway on a temporary home (the Risk
+engine sets the account's limits; it is not on the order path). Each round submits a market order
+(``POST /api/v1/portfolio/orders``: validation, the pre-trade check in the Portfolio engine's process against
+a 10-limit set revalidated by version in the order's transaction, the order's commit) and then feeds the next bar
 (``POST /api/v1/portfolio/bars``: matching, the fill, position, cash and equity committed in one
 transaction); the time is taken from the submission to the reply carrying the fill. The same round is
 also timed straight over the engine's unix socket (no HTTP). The baseline row of each is the floor on
@@ -23,8 +24,11 @@ from nautilus.bench.harness import BenchContext, Result, case, result
 from nautilus.bench.keepalive import KeepAlive
 from nautilus.bench.procs import bench_settings, free_port_offset, temp_home
 from nautilus.bench.stats import percentile, sig
+from nautilus.engines.marketdata.engine import MarketDataEngine
 from nautilus.engines.marketdata.messages import GenerateRequest
+from nautilus.engines.portfolio.engine import PortfolioEngine
 from nautilus.engines.portfolio.messages import BarIn, BarsPush, OrderRequest
+from nautilus.engines.risk.engine import RiskEngine
 from nautilus.engines.risk.messages import LimitsBody, SetLimitsRequest
 from nautilus.runtime import supervisor
 from nautilus.runtime.client import EngineClient
@@ -59,8 +63,8 @@ def portfolio_order_fill(ctx: BenchContext) -> list[Result]:
         try:
             wait_for_stack(settings, pid, headers, tuple(ENGINES))
             clients = {n: EngineClient(n, settings, transports=("unix",), probe=False) for n in ENGINES}
-            clients["marketdata"].call("generate", GenerateRequest(symbol=SYMBOL, n=10), timeout=60.0)
-            clients["risk"].call("set_limits", SetLimitsRequest(limits=LIMITS))
+            clients["marketdata"].call(MarketDataEngine.generate, GenerateRequest(symbol=SYMBOL, n=10), timeout=60.0)
+            clients["risk"].call(RiskEngine.set_limits, SetLimitsRequest(limits=LIMITS))
             step = itertools.count()
             http = KeepAlive(settings.host, settings.gateway_bind_port, headers)
 
@@ -79,9 +83,9 @@ def portfolio_order_fill(ctx: BenchContext) -> list[Result]:
             def via_unix() -> float:
                 i = next(step)
                 t0 = time.perf_counter()
-                order = portfolio.call("submit_order", OrderRequest(symbol=SYMBOL, side="buy" if i % 2 else "sell",
+                order = portfolio.call(PortfolioEngine.submit_order, OrderRequest(symbol=SYMBOL, side="buy" if i % 2 else "sell",
                                                                     quantity=1.0)).order
-                reply = portfolio.call("on_bars", BarsPush(symbol=SYMBOL, bars=[msgspec.convert(_bar(i), BarIn)]))
+                reply = portfolio.call(PortfolioEngine.on_bars, BarsPush(symbol=SYMBOL, bars=[msgspec.convert(_bar(i), BarIn)]))
                 elapsed = time.perf_counter() - t0
                 assert reply.fills and reply.fills[0]["order_id"] == order["id"], reply.fills
                 return elapsed
