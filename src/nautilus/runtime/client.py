@@ -144,8 +144,8 @@ class EngineClient:
         return DeadlineExceeded(f"{self.engine}.{method}: the request's deadline passed before it was sent")
 
     def _spec(self, handle: Handle) -> Method:
-        spec = self._methods.get(handle) if isinstance(handle, str) else None
-        return spec or self.engine_cls.method(method_name(handle))
+        """The method a handle names (NotFound for a name the engine does not have)."""
+        return self.engine_cls.method(method_name(handle))
 
     def _allowed(self, name: str, state: TransportState, waiting: bool) -> bool:
         """Whether an open (or half-open) breaker lets this call through (a closed one always does: callers
@@ -176,7 +176,9 @@ class EngineClient:
     def call(self, method: Handle, request: Any = None, *, timeout: float | None = None) -> Any:
         """Call ``method`` (the engine's method, e.g. ``RiskEngine.check_order``) with ``request`` (a Struct, or
         None for no-argument handlers)."""
-        spec = self._spec(method)
+        spec = self._methods.get(method) if isinstance(method, str) else None
+        if spec is None:
+            spec = self._spec(method)
         method = spec.name
         deadline = self._deadline(timeout)
         wait_until: float | None = None
@@ -236,7 +238,9 @@ class EngineClient:
         """:meth:`call` from an event loop: socket transports answer on the loop itself (no thread hop), the
         in-process fallback runs in the thread pool (it does the engine's work) and is awaited until the
         deadline only."""
-        spec = self._spec(method)
+        spec = self._methods.get(method) if isinstance(method, str) else None
+        if spec is None:
+            spec = self._spec(method)
         method = spec.name
         deadline = self._deadline(timeout)
         wait_until: float | None = None
@@ -271,7 +275,7 @@ class EngineClient:
         if breaker.failures or breaker.opened_at is not None:
             breaker.success()
         state.up = True
-        self._record(name, method, "ok", seconds)
+        self._record(name, method, "ok", seconds, state)
 
     def _handle_error(self, name: str, state: TransportState, spec: Method, exc: Exception, errors: list[str],
                 t0: float) -> None:
@@ -306,8 +310,9 @@ class EngineClient:
         self._fail(name, state, method, exc, errors)
         raise EngineUnavailable(f"{self.engine}.{method} failed in-process: {exc}") from exc
 
-    def _record(self, transport: str, method: str, outcome: str, seconds: float) -> None:
-        state = self.states[transport]
+    def _record(self, transport: str, method: str, outcome: str, seconds: float,
+                state: TransportState | None = None) -> None:
+        state = state or self.states[transport]
         state.calls += 1
         state.latency.add(seconds)
         if self.last_transport != transport:

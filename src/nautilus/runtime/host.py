@@ -31,6 +31,7 @@ from nautilus.runtime.protocol import (
     ErrorBody,
     FramedSocket,
     ReplyFrame,
+    RequestFrame,
     ShmHello,
     ShmHelloReply,
 )
@@ -209,7 +210,7 @@ class EngineHost:
             framed.close()
 
     def handle_frame(self, data: bytes | bytearray, conn: _Connection) -> bytes:
-        t0 = time.perf_counter()
+        t0 = time.monotonic()  # the start of the request's server time, and of its deadline's budget
         frame = REQUEST_DECODER.decode(data)
         held = conn.held
         for block in frame.release:  # the peer is done with these blocks of ours
@@ -221,23 +222,24 @@ class EngineHost:
         # A reply frame is encoded in one pass as the tuple (id, body, None): the same msgpack array as a
         # ReplyFrame carrying the body encoded on its own, without encoding the body twice.
         try:
-            if frame.method == PING:
-                out: bytes = codec.encode((frame.id, frame.body, None))
-            elif frame.method == SHM_HELLO:
-                out = codec.encode((frame.id, self._shm_hello(frame.body, codec), None))
+            method = self.methods.get(frame.method)
+            if method is None:
+                out: bytes = codec.encode((frame.id, self._runtime_method(frame, codec), None))
             else:
+                args = ((self.engine, codec.decoder(method.request).decode(frame.body)) if method.takes_request
+                        else (self.engine,))
                 if frame.budget_ms > 0:  # the caller's remaining time: nested calls and long handlers honour it
-                    token = deadline.enter(time.monotonic() + frame.budget_ms / 1000)
+                    token = deadline.enter(t0 + frame.budget_ms / 1000)
                     try:
-                        result = self.dispatch(frame.method, frame.body, codec)
+                        result = method.func(*args)
                     finally:
                         deadline.leave(token)
                 else:
-                    result = self.dispatch(frame.method, frame.body, codec)
+                    result = method.func(*args)
                 out = codec.encode((frame.id, result, None))
                 for block in codec.leases:
                     held[block] = held.get(block, 0) + 1
-            self.latency.add(time.perf_counter() - t0)
+            self.latency.add(time.monotonic() - t0)
             return out
         except NautilusError as exc:
             self.errors += 1
@@ -263,7 +265,7 @@ class EngineHost:
                 reply = ReplyFrame(frame.id, error=ErrorBody(
                     "engine_error", f"{self.engine.name}.{frame.method} failed: {type(exc).__name__}"))
         out = REPLY_ENCODER.encode(reply)
-        self.latency.add(time.perf_counter() - t0)
+        self.latency.add(time.monotonic() - t0)
         return out
 
     def _shm_hello(self, body: msgspec.Raw, codec: Codec) -> ShmHelloReply:
@@ -276,17 +278,17 @@ class EngineHost:
         codec.pool = self.pool
         return ShmHelloReply(True, probe.name, probe.nonce)
 
-    def dispatch(self, method_name: str, body: msgspec.Raw, codec: Codec) -> Any:
-        method = self.methods.get(method_name)
-        if method is None:
-            if method_name == HEALTH:
-                return self.health()
-            if method_name == METRICS:
-                return self.metrics_text()
-            raise NotFound(f"engine {self.engine.name!r} has no method {method_name!r}", field="method")
-        if method.takes_request:
-            return method.func(self.engine, codec.decoder(method.request).decode(body))
-        return method.func(self.engine)
+    def _runtime_method(self, frame: RequestFrame, codec: Codec) -> Any:
+        """The methods every host answers besides the engine's handlers."""
+        if frame.method == PING:
+            return frame.body
+        if frame.method == SHM_HELLO:
+            return self._shm_hello(frame.body, codec)
+        if frame.method == HEALTH:
+            return self.health()
+        if frame.method == METRICS:
+            return self.metrics_text()
+        raise NotFound(f"engine {self.engine.name!r} has no method {frame.method!r}", field="method")
 
     def health(self) -> HealthInfo:
         p50, p99 = self.latency.percentiles_us(50, 99)

@@ -193,6 +193,11 @@ class FramedSocket:
             self.sock.sendall(payload)
 
     def recv(self) -> bytes | bytearray:
+        if self._start == self._end:  # nothing buffered (the usual case): receive at the buffer's start
+            got = self.sock.recv_into(self._view)
+            if not got:
+                raise ConnectionClosed("peer closed the connection")
+            self._start, self._end = 0, got
         while self._end - self._start < 4:
             self._fill()
         start = self._start

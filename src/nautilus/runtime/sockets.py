@@ -124,15 +124,14 @@ class _Conn(_Frames):
     def __init__(self, sock: socket.socket, threshold: int, generation: int) -> None:
         super().__init__(threshold)
         self.framed = FramedSocket(sock)
-        self.timeout: float | None = None
+        self.timeout = -1.0  # none set yet (the socket blocks)
         self.generation = generation
 
     def set_timeout(self, timeout: float) -> None:
         """Give the socket at least ``timeout`` and less than ``TIMEOUT_STEP`` more: successive calls with the same
         timeout (whose remaining time differs by microseconds) keep the value set, instead of two system calls
         each. The kernel rounds these timeouts up to its clock tick, which is coarser than the step."""
-        current = self.timeout
-        if current is None or not timeout <= current < timeout + TIMEOUT_STEP:
+        if not timeout <= self.timeout < timeout + TIMEOUT_STEP:
             timeout = math.ceil(timeout / TIMEOUT_STEP) * TIMEOUT_STEP
             sec = int(timeout)
             value = struct.pack("ll", sec, int((timeout - sec) * 1e6))
