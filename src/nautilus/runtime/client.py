@@ -201,7 +201,7 @@ class EngineClient:
                 except Exception as exc:
                     self._handle_error(name, state, spec, exc, errors, t0)
                     continue
-                self._succeeded(name, state, method, t0)
+                self._record(name, state, method, "ok", t0)
                 return result
             if wait_until is None:
                 wait_until = min(deadline, time.monotonic() + self.settings.writer_wait_s)
@@ -263,19 +263,11 @@ class EngineClient:
                 except Exception as exc:
                     self._handle_error(name, state, spec, exc, errors, t0)
                     continue
-                self._succeeded(name, state, method, t0)
+                self._record(name, state, method, "ok", t0)
                 return result
             if wait_until is None:
                 wait_until = min(deadline, time.monotonic() + self.settings.writer_wait_s)
             await asyncio.sleep(self._unreached(method, errors, deadline, wait_until))
-
-    def _succeeded(self, name: str, state: TransportState, method: str, t0: float) -> None:
-        seconds = time.monotonic() - t0
-        breaker = state.breaker
-        if breaker.failures or breaker.opened_at is not None:
-            breaker.success()
-        state.up = True
-        self._record(name, method, "ok", seconds, state)
 
     def _handle_error(self, name: str, state: TransportState, spec: Method, exc: Exception, errors: list[str],
                 t0: float) -> None:
@@ -283,13 +275,13 @@ class EngineClient:
         method = spec.name
         if isinstance(exc, NautilusError):  # the engine answered: its error is the answer
             state.breaker.success()
-            self._record(name, method, "error", time.monotonic() - t0)
+            self._record(name, state, method, "error", t0)
             raise exc
         if isinstance(exc, NotDelivered):
             self._fail(name, state, method, exc, errors)
             return
         if isinstance(exc, TimedOut):  # the engine may still be at it: never run it again elsewhere
-            self._record(name, method, "timeout", time.monotonic() - t0)
+            self._record(name, state, method, "timeout", t0)
             if isinstance(self.transports[name], SocketTransport):
                 self.transports[name].reset()
             raise DeadlineExceeded(f"{self.engine}.{method} did not answer before the deadline ({exc}); "
@@ -310,9 +302,15 @@ class EngineClient:
         self._fail(name, state, method, exc, errors)
         raise EngineUnavailable(f"{self.engine}.{method} failed in-process: {exc}") from exc
 
-    def _record(self, transport: str, method: str, outcome: str, seconds: float,
-                state: TransportState | None = None) -> None:
-        state = state or self.states[transport]
+    def _record(self, transport: str, state: TransportState, method: str, outcome: str, t0: float) -> None:
+        """Count a call that reached the engine (``t0``: when it started on this transport); a success also closes
+        the transport's breaker and marks it up."""
+        seconds = time.monotonic() - t0
+        if outcome == "ok":
+            breaker = state.breaker
+            if breaker.failures or breaker.opened_at is not None:
+                breaker.success()
+            state.up = True
         state.calls += 1
         state.latency.add(seconds)
         if self.last_transport != transport:

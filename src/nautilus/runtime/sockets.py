@@ -62,7 +62,9 @@ class _Frames:
     def welcome(self, data: bytes | bytearray, request_id: int, pool: ShmPool) -> bool:
         """Read the hello's reply: shared memory on when each end saw the other's probe; False when the engine
         saw ours but we cannot see its (it would send handles we cannot map: drop this connection)."""
-        reply = _in_step("hello", REPLY_DECODER.decode(data), request_id)
+        reply = REPLY_DECODER.decode(data)
+        if reply.id != request_id:
+            raise _out_of_step("hello", reply, request_id)
         if reply.error is not None:  # an engine that predates the hello: inline
             return True
         answer = msgspec.msgpack.decode(reply.body, type=ShmHelloReply)
@@ -105,10 +107,9 @@ class _Frames:
         return self.codec.decoder(reply_type).decode(reply.body)
 
 
-def _in_step(kind: str, reply: ReplyFrame, request_id: int) -> ReplyFrame:
-    if reply.id != request_id:  # a reply to another request: this connection is out of step
-        raise MaybeDelivered(f"{kind} reply {reply.id} does not answer request {request_id}")
-    return reply
+def _out_of_step(kind: str, reply: ReplyFrame, request_id: int) -> MaybeDelivered:
+    """A reply to another request: this connection is out of step."""
+    return MaybeDelivered(f"{kind} reply {reply.id} does not answer request {request_id}")
 
 
 def _refuse_self_connect(sock: Any, host: str, port: int) -> None:
@@ -320,12 +321,6 @@ class SocketTransport:
             conn.framed.close()
         return self._connect()
 
-    def _release(self, conn: _Conn) -> None:
-        if conn.generation == self._generation:
-            self._idle.append(conn)
-        else:
-            conn.framed.close()
-
     def reset(self) -> None:
         """Drop idle connections (after the engine went away); those in use are closed when given back."""
         self._generation += 1
@@ -349,7 +344,7 @@ class SocketTransport:
             except OSError as exc:
                 raise NotDelivered(f"{self.kind} send failed: {exc}") from exc
             try:
-                reply = _in_step(self.kind, REPLY_DECODER.decode(framed.recv()), request_id)
+                reply = REPLY_DECODER.decode(framed.recv())
             except BlockingIOError as exc:
                 raise TimedOut(f"{self.kind} call timed out after {timeout:.3g}s") from exc
             except OSError as exc:
@@ -357,10 +352,15 @@ class SocketTransport:
             finally:
                 if leases:
                     conn.release(leases)
+            if reply.id != request_id:
+                raise _out_of_step(self.kind, reply, request_id)
         except BaseException:
             conn.framed.close()
             raise
-        self._release(conn)
+        if conn.generation == self._generation:  # back to the pool, unless a reset came meanwhile
+            self._idle.append(conn)
+        else:
+            conn.framed.close()
         return conn.answer(reply, reply_type)
 
     def ping(self, timeout: float) -> None:
@@ -416,7 +416,7 @@ class SocketTransport:
             request_id = next(self._ids)
             payload, leases = conn.request(request_id, method, request, timeout)
             try:
-                reply = _in_step(self.kind, REPLY_DECODER.decode(await conn.exchange(payload, timeout)), request_id)
+                reply = REPLY_DECODER.decode(await conn.exchange(payload, timeout))
             except TimeoutError as exc:
                 raise TimedOut(f"{self.kind} call timed out after {timeout:.3g}s") from exc
             except OSError as exc:
@@ -424,6 +424,8 @@ class SocketTransport:
             finally:
                 if leases:
                     conn.release(leases)
+            if reply.id != request_id:
+                raise _out_of_step(self.kind, reply, request_id)
         except BaseException:
             conn.close()
             raise
