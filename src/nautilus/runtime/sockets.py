@@ -197,15 +197,17 @@ class _FrameProtocol(asyncio.Protocol):
             self.transport.close()
 
 
-def _expire(waiter: asyncio.Future[bytes], timeout: float) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError(f"no reply in {timeout}s"))
-
-
 class _AConn(_Frames):
-    """A connection used from an asyncio event loop (the gateway's): same frames, no thread hop."""
+    """A connection used from an asyncio event loop (the gateway's): same frames, no thread hop.
 
-    __slots__ = ("protocol", "transport", "loop", "generation")
+    Its reply timeout is one timer that is moved lazily: a call only notes when its reply is due, and the timer
+    is re-armed only when it would fire more than ``TIMEOUT_STEP`` after that. A timer that fires early finds
+    the call in flight not yet due and re-arms for it, one that finds no call in flight stops. Successive calls
+    with the same timeout (each due a little later) thus share one timer instead of making and cancelling one
+    each.
+    """
+
+    __slots__ = ("protocol", "transport", "loop", "generation", "due", "timeout", "timer", "timer_at")
 
     def __init__(self, protocol: _FrameProtocol, threshold: int, generation: int) -> None:
         super().__init__(threshold)
@@ -213,20 +215,43 @@ class _AConn(_Frames):
         self.transport = protocol.transport
         self.loop = asyncio.get_running_loop()
         self.generation = generation
+        self.due = 0.0  # loop time by which the reply in flight must have come
+        self.timeout = 0.0  # that call's timeout (for the error message)
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
 
     async def exchange(self, payload: bytes, timeout: float) -> bytes:
         """Send one request frame and wait for its reply frame (TimeoutError, or ConnectionError when lost)."""
-        if self.protocol.lost:
+        protocol = self.protocol
+        if protocol.lost:
             raise ConnectionError("connection lost before the request was sent")
         loop = self.loop
         waiter = loop.create_future()
-        self.protocol.waiter = waiter
+        protocol.waiter = waiter
         self.transport.write(HEADER.pack(len(payload)) + payload)
-        timer = loop.call_later(timeout, _expire, waiter, timeout)
-        try:
-            return await waiter
-        finally:
-            timer.cancel()
+        due = self.due = loop.time() + timeout
+        self.timeout = timeout
+        if self.timer is None or self.timer_at > due + TIMEOUT_STEP:
+            if self.timer is not None:
+                self.timer.cancel()
+            self._arm(due)
+        return await waiter
+
+    def _arm(self, when: float) -> None:
+        self.timer = self.loop.call_at(when, self._check)
+        self.timer_at = when
+
+    def _check(self) -> None:
+        """The timer fired: fail the call in flight if its reply is overdue, else wait for it."""
+        self.timer = None
+        waiter = self.protocol.waiter
+        if waiter is None or waiter.done():
+            return  # nothing in flight: the next call arms a timer again
+        if self.loop.time() >= self.due:
+            self.protocol.waiter = None
+            waiter.set_exception(TimeoutError(f"no reply in {self.timeout}s"))
+        else:
+            self._arm(self.due)
 
     def usable(self, generation: int) -> bool:
         """Still open, of this loop, and made after the last reset (an engine that went away closes its end,

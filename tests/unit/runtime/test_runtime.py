@@ -483,6 +483,25 @@ def test_async_errors_and_big_arrays_match_the_blocking_path(host, settings):
     client.close()
 
 
+def test_async_reply_timeouts_share_one_timer_per_connection_and_still_fire(host, settings):
+    client = EngineClient("echo", settings, transports=("unix",), probe=False)
+    transport = client.transports["unix"]
+
+    async def go():
+        await client.acall("sleep", SleepRequest(0.0), timeout=0.2)  # arms the connection's timer 0.2 s ahead
+        timer = transport._aidle[-1].timer
+        for i in range(3):  # due later than the armed timer: no new timer
+            await client.acall("echo", EchoRequest("x", i), timeout=30)
+        assert transport._aidle[-1].timer is timer
+        # slower than the armed timer but within its own timeout: the timer fires early, re-arms, the reply comes
+        assert (await client.acall("sleep", SleepRequest(0.4), timeout=5)).value == 0
+        with pytest.raises(DeadlineExceeded):  # due before the armed timer: re-armed for it
+            await client.acall("sleep", SleepRequest(0.5), timeout=0.1)
+
+    run_async(go())
+    client.close()
+
+
 def test_async_fallback_when_the_host_is_gone_and_no_retry_of_unknown_outcomes(host, settings):
     client = EngineClient("echo", settings, probe=False)
 
