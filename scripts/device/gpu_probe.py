@@ -8,10 +8,10 @@ readings (torch's own device queries, nvidia-smi's full report, float64 CPU refe
 * ``gpu_stats()`` parses the real ``nvidia-smi`` answer (name and total memory agree with torch);
 * after a 1 GiB torch allocation and queued GPU work, ``update_gpu_metrics()`` and
   ``update_process_gpu_memory()`` put the three GPU gauges into ``generate_latest()`` with plausible values;
-* ``TorchPredictor`` with no device named serves an MLP and an LSTM on cuda, equal to float64 CPU
-  references, and survives a save/load round trip;
-* ``montecarlo.simulate(backend="torch")`` reports the cuda device and agrees with the numpy backend
-  within Monte Carlo error.
+* ``TorchPredictor`` on the device ``detect_backend()`` resolves (as the engines pass it) serves an MLP and
+  an LSTM on cuda, equal to float64 CPU references, and survives a save/load round trip;
+* ``montecarlo.simulate(backend="torch", device=...)`` with that device reports it and agrees with the numpy
+  backend within Monte Carlo error.
 
 Prints every reading; writes them as JSON to ``--json``; exit status 1 when a check fails.
 """
@@ -155,6 +155,9 @@ def predictor_section(expect: str) -> None:
     from torch import nn
 
     from nautilus.ml.serving import TorchPredictor, load_predictor
+    from nautilus.runtime.backend import detect_backend
+
+    device = detect_backend().name  # what the engines resolve and pass to the kernels
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -163,7 +166,7 @@ def predictor_section(expect: str) -> None:
     with torch.no_grad():
         ref = torch.softmax(mlp.double()(torch.from_numpy(X)), dim=1).numpy()
     mlp.float()
-    pred = TorchPredictor(mlp)  # no device: detect_backend picks
+    pred = TorchPredictor(mlp, device)
     check("TorchPredictor picks the expected device", pred.device.type == expect, str(pred.device))
     out = pred.predict(X)
     check("MLP batch equals the float64 CPU reference (float32 tolerance)",
@@ -172,7 +175,7 @@ def predictor_section(expect: str) -> None:
     check("MLP predict_one equals the reference row by row", np.abs(ones - ref[:20]).max() < 1e-5,
           float(np.abs(ones - ref[:20]).max()))
     with tempfile.TemporaryDirectory() as tmp:
-        loaded = load_predictor(pred.save(Path(tmp) / "mlp"))
+        loaded = load_predictor(pred.save(Path(tmp) / "mlp"), device=lambda: device)  # as the engines call it
         check("saved module is still on the device after save()",
               next(pred.module.parameters()).device.type == expect)
         check("loaded predictor runs on the device and answers the same",
@@ -192,7 +195,7 @@ def predictor_section(expect: str) -> None:
     with torch.no_grad():
         sref = torch.sigmoid(Seq.forward(_double(seq), torch.from_numpy(S))).numpy()[:, 0]
     seq.float()
-    spred = TorchPredictor(seq, seq_len=10)
+    spred = TorchPredictor(seq, device, seq_len=10)
     sout = spred.predict(S)
     sone = np.array([spred.predict_one(s) for s in S[:8]])
     # cuDNN's LSTM came within 1e-5 of the float64 reference on the H100 (9.9e-6): allow a little headroom
@@ -211,12 +214,14 @@ def _double(module):
 def montecarlo_section(expect: str) -> None:
     from nautilus.bench.cases.risk_montecarlo import book
     from nautilus.risk import montecarlo
+    from nautilus.runtime.backend import detect_backend
 
+    device = detect_backend().name  # what the Risk engine resolves and passes down
     cov, w = book()
     out = {}
     for backend in ("numpy", "torch"):
-        montecarlo.simulate(cov, w, paths=20_000, backend=backend, seed=9)  # warm
-        res = montecarlo.simulate(cov, w, paths=400_000, backend=backend, seed=1)
+        montecarlo.simulate(cov, w, paths=20_000, backend=backend, seed=9, device=device)  # warm
+        res = montecarlo.simulate(cov, w, paths=400_000, backend=backend, seed=1, device=device)
         out[backend] = res
         readings.setdefault("montecarlo", {})[backend] = {"device": res.device, "var": res.var, "cvar": res.cvar,
                                                           "var_se": res.var_stderr, "seconds": res.elapsed}
@@ -228,7 +233,7 @@ def montecarlo_section(expect: str) -> None:
     check("component CVaR sums to CVaR on the device", bool(np.isclose(t.component_cvar.sum(), t.cvar, rtol=1e-9)))
     for kw in ({"variance_reduction": "importance", "model": "t"}, {"variance_reduction": "sobol+antithetic"},
                {"horizon": 5, "aggregation": "compound", "dtype": "float64"}):
-        r = montecarlo.simulate(cov, w, paths=100_000, backend="torch", seed=3, **kw)
+        r = montecarlo.simulate(cov, w, paths=100_000, backend="torch", seed=3, device=device, **kw)
         rn = montecarlo.simulate(cov, w, paths=100_000, backend="numpy", seed=3, **kw)
         tol = 4 * math.hypot(r.var_stderr, rn.var_stderr)
         check(f"torch {kw} agrees with numpy", r.device == expect and abs(r.var - rn.var) < tol,

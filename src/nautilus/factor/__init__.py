@@ -3,7 +3,7 @@ cross-sectional processing (winsorize, z-score, rank, neutralize) and IC / quant
 
 Every matrix is ``(dates x symbols)`` float64, oldest date first, NaN where a value is unknown.
 A factor value at date t uses bars with ts <= t only; forward returns at date t look ahead.
-Only :mod:`nautilus.factor.panel` (``load_panel``) reads storage; the other modules are pure.
+The package reads no storage: :func:`load_panel` takes the caller's bar reader.
 """
 
 from nautilus.factor.crosssection import neutralize, rank, winsorize, zscore

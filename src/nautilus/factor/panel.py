@@ -3,13 +3,13 @@
 Daily and longer bars are stamped by session date (the bar time model, ``docs/conventions.md``), so the
 same session of two symbols has one stamp whatever zone each was imported in. The date axis of
 :func:`load_panel` is the intersection of the symbols' sessions (the dates every symbol has a bar on);
-:meth:`Panel.from_bars` takes ``align="union"`` for the sorted union, with NaN where a symbol has no bar. :func:`load_panel` is the only function of the factor package
-that reads storage.
+:meth:`Panel.from_bars` takes ``align="union"`` for the sorted union, with NaN where a symbol has no bar. :func:`load_panel` reads through a reader the caller passes in: the
+factor package itself reads no storage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,8 @@ from nautilus.core.errors import InvalidInput, NotFound
 
 MAX_SYMBOLS = 2_000
 MAX_CELLS = 5_000_000  # dates x symbols per panel (5 float64 columns: 200 MB)
+
+BarReader = Callable[[str], Bars]  # a symbol's bars (catalog name in, bars out)
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,24 +104,16 @@ def simple_returns(close: np.ndarray) -> np.ndarray:
     return out
 
 
-def load_panel(catalog, symbols: Iterable[str], timeframe: str = "1d", start_ns: int | None = None,
-               end_ns: int | None = None, *, max_bars: int | None = None, align: str = "intersection") -> Panel:
-    """Read each symbol's bars in [start_ns, end_ns) from the catalog and align them on the intersection of
-    their sessions (``align="union"``: every date, NaN where a symbol has none; ``max_bars``: the cap on each
-    symbol's read, see :func:`~nautilus.engines.marketdata.query.read_bars`).
+def load_panel(read: BarReader, symbols: Iterable[str], timeframe: str = "1d", *,
+               align: str = "intersection") -> Panel:
+    """Each symbol's bars, from ``read(symbol)``, aligned on the intersection of their sessions
+    (``align="union"``: every date, NaN where a symbol has none).
 
-    Unknown symbols raise NotFound naming ``symbols``; duplicate symbols are read once.
+    ``symbols`` are catalog names (the caller normalised them); duplicates are read once. ``read`` is the
+    caller's bar reader (the Factor engine reads the catalog, with its range and caps): a NotFound it raises
+    naming ``symbol``, or an empty read, becomes a NotFound naming ``symbols``.
     """
-    from nautilus.engines.marketdata.query import normalize_symbol, read_bars
-
-    names: list[str] = []
-    for symbol in symbols:
-        try:
-            name = normalize_symbol(symbol)
-        except InvalidInput as exc:
-            raise InvalidInput(exc.message, field="symbols") from None
-        if name not in names:
-            names.append(name)
+    names = list(dict.fromkeys(symbols))
     if not names:
         raise InvalidInput("give at least one symbol", field="symbols")
     if len(names) > MAX_SYMBOLS:
@@ -127,7 +121,7 @@ def load_panel(catalog, symbols: Iterable[str], timeframe: str = "1d", start_ns:
     loaded: dict[str, Bars] = {}
     for name in names:
         try:
-            bars = read_bars(catalog, name, timeframe, start_ns, end_ns, max_bars=max_bars)
+            bars = read(name)
         except NotFound as exc:
             raise NotFound(exc.message, field="symbols" if exc.field == "symbol" else exc.field) from None
         if len(bars) == 0:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,13 @@ def write_artifacts(result: Any, directory: Path, onnx: bool = True) -> dict[str
         raise
 
 
-def load_serving(directory: Path | str) -> Any:
-    """The serving predictor of a registered version; torch models go to the best device present
-    (CUDA > MPS > CPU), compiled ones run on the CPU."""
+def load_serving(directory: Path | str, device: str | Callable[[], str] = "cpu") -> Any:
+    """The serving predictor of a registered version; torch models go to ``device`` (a name, or a function
+    called only for a torch model: the engines pass their compute backend's resolution, CUDA > MPS > CPU for
+    auto), compiled ones run on the CPU."""
     from nautilus.ml.serving import load_predictor
 
-    return load_predictor(Path(directory) / "serving")
+    return load_predictor(Path(directory) / "serving", device=device)
 
 
 def model_inputs(frame: FeatureFrame, feature_names: list[str], seq_len: int | None,

@@ -211,8 +211,9 @@ TASKS: dict[str, Task] = {
 def run_task(name: str, frame: FeatureFrame, spec: ModelSpec | None = None, n_folds: int = 5,
              scheme: str = "expanding", embargo: int | None = None, progress: Progress | None = None,
              cancel: threading.Event | None = None, train_size: int | None = None,
-             test_size: int | None = None) -> TrainResult:
-    """Train task ``name`` on ``frame`` (its feature set's frame) and score its baseline on the same folds."""
+             test_size: int | None = None, device: str = "cpu") -> TrainResult:
+    """Train task ``name`` on ``frame`` (its feature set's frame) and score its baseline on the same folds
+    (``device``: where torch models train, see :func:`~nautilus.ml.training.trainer.train`)."""
     from nautilus.ml.training.trainer import train
 
     task = TASKS.get(name)
@@ -234,7 +235,7 @@ def run_task(name: str, frame: FeatureFrame, spec: ModelSpec | None = None, n_fo
             progress(0.95 * fraction, message)
 
     result = train(frame, task.target, spec, n_folds=n_folds, scheme=scheme, embargo=embargo, progress=scaled,
-                   cancel=cancel, train_size=train_size, test_size=test_size)
+                   cancel=cancel, train_size=train_size, test_size=test_size, device=device)
     if progress is not None:
         progress(0.95, "baseline")
     result.baseline = task.baseline(frame, result)

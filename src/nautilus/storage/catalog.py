@@ -168,6 +168,7 @@ class BarCatalog:
         self.cache = RowGroupCache(cache_bytes)
         self._timeframes: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {}  # symbol -> (dir version, names)
         self._series_dirs: dict[tuple[str, str], Path] = {}
+        self._symbol_dirs: dict[str, str] = {}
 
     # Paths and locks --------------------------------------------------------------------------------
     def _series_dir(self, symbol: str, timeframe: str) -> Path:
@@ -433,7 +434,12 @@ class BarCatalog:
     def timeframes(self, symbol: str) -> list[str]:
         """The symbol's stored timeframes. Listed again only when its directory changed (a timeframe was
         added or removed), so the bar query's per-request lookup is one stat."""
-        symbol_dir = os.path.join(self.bars_dir, _validate_symbol(symbol))
+        symbol_dir = self._symbol_dirs.get(symbol)
+        if symbol_dir is None:  # validated once per symbol (the name becomes a path)
+            symbol_dir = os.path.join(self.bars_dir, _validate_symbol(symbol))
+            if len(self._symbol_dirs) > 100_000:
+                self._symbol_dirs.clear()
+            self._symbol_dirs[symbol] = symbol_dir
         try:
             st = os.stat(symbol_dir)
         except FileNotFoundError:

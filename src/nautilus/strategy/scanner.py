@@ -20,7 +20,6 @@ from numba import njit, prange
 
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput
-from nautilus.engines.strategy.messages import ScanRow
 from nautilus.strategy import candles, chart, indicators, streaming
 from nautilus.strategy.candles import kernel as candle_kernel
 
@@ -192,9 +191,24 @@ candle_kernel.bind_cache_to_candles(_scan_kernel, extra=(Path(streaming.__file__
 
 
 # Scanner ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SymbolScan:
+    """One symbol's scan at its last bar: pattern hits, chart patterns, condition outcomes and the values
+    they compared (None: not enough history for the indicator yet)."""
+
+    symbol: str
+    ts: int
+    close: float
+    patterns: dict[str, int]  # pattern -> value of its latest hit within the window
+    chart: list[str]
+    conditions: dict[str, bool]
+    values: dict[str, float | None]
+    matched: bool
+
+
 @dataclass
 class ScanResult:
-    rows: list[ScanRow]
+    rows: list[SymbolScan]
     mode: str
 
 
@@ -326,7 +340,7 @@ class UniverseScanner:
             return float(self.last2[i, k, 0]), float(self.last2[i, k, 1])
         return self.talib_values.get((s, series.label), (np.nan, np.nan))
 
-    def rows(self) -> list[ScanRow]:
+    def rows(self) -> list[SymbolScan]:
         out = []
         for s, i in self.index.items():
             n = int(self.lengths[i])
@@ -351,10 +365,10 @@ class UniverseScanner:
             chart_hits = self.chart_hits.get(s, [])
             matched = ((not self.spec.patterns or bool(hits)) and (not self.spec.chart or bool(chart_hits))
                        and all(conds.values()))
-            out.append(ScanRow(symbol=s, ts=int(self.ts[i, n - 1]), close=float(self.c[i, n - 1]),
-                               patterns=hits, chart=chart_hits, conditions=conds,
-                               values={k: (None if np.isnan(x) else x) for k, x in values.items()},
-                               matched=matched))
+            out.append(SymbolScan(symbol=s, ts=int(self.ts[i, n - 1]), close=float(self.c[i, n - 1]),
+                                  patterns=hits, chart=chart_hits, conditions=conds,
+                                  values={k: (None if np.isnan(x) else x) for k, x in values.items()},
+                                  matched=matched))
         return out
 
 

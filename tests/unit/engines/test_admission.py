@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from tests.support.paths import SUPPORT
 
+from nautilus.core.admission import admit
 from nautilus.core.errors import InvalidInput
-from nautilus.engines.admission import admit
-from nautilus.engines.marketdata.query import bars_extent, read_bars
 from nautilus.marketdata.synthetic import gbm_bars
+from nautilus.storage.bars import bars_extent, read_bars
 
 START = 1_262_304_000_000_000_000  # 2010-01-01
 SECOND = 10**9

@@ -332,6 +332,23 @@ def test_train_rejects_bad_targets() -> None:
     assert info.value.field == "n_folds"
 
 
-def test_torch_device_follows_the_backend() -> None:
-    name = detect_backend().name
-    assert torch_device().type == (name if name in ("cuda", "mps") else "cpu")
+def test_torch_models_train_on_the_device_they_are_given(monkeypatch) -> None:
+    """The trainer reads no settings: the device its caller names reaches every fit, and a backend's name maps
+    to torch's device (cuda and mps as named, anything else the CPU)."""
+    assert [torch_device(name).type for name in ("cpu", "cuda", "mps", "dask")] == ["cpu", "cuda", "mps", "cpu"]
+    assert torch_device(detect_backend().name).type == detect_backend().name
+    from nautilus.ml.training import trainer
+
+    seen = []
+
+    def on_cpu(*args, **kwargs):
+        seen.append(kwargs["device"])
+        return fit_network(*args, **{**kwargs, "device": "cpu"})
+
+    monkeypatch.setattr(trainer, "fit_network", on_cpu)
+    spec = ModelSpec(kind="mlp", params={**FAST_TORCH, "epochs": 2}, early_stopping_rounds=0)
+    train(make_frame(200), "y", spec, n_folds=2, device="cuda")
+    assert seen == ["cuda", "cuda", "cuda"]  # both folds and the final model
+    seen.clear()
+    train(make_frame(200), "y", spec, n_folds=2)
+    assert seen == ["cpu", "cpu", "cpu"]  # by default: the CPU

@@ -202,6 +202,30 @@ def test_tail_regeneration_matches_kept_shocks(backend, monkeypatch):
     np.testing.assert_array_equal(regen.tail_asset_pnl, kept.tail_asset_pnl)
 
 
+def test_torch_runs_on_the_device_it_is_given(monkeypatch):
+    """The kernel reads no settings: the torch backend runs where its caller says (the CPU by default, the
+    Risk engine passes its configured backend), whatever the process's configured backend is."""
+    import nautilus.risk.montecarlo.backends as backends
+
+    monkeypatch.setenv("NAUTILUS_COMPUTE_BACKEND", "cuda")  # would fail here if anything read it
+    assert backends.TorchBackend().device == "cpu" and backends.get_backend("torch", "mps").device == "mps"
+    cov, w = _book()
+    r = simulate(cov, w, paths=20_000, backend="torch", seed=2, device="cpu")
+    default = simulate(cov, w, paths=20_000, backend="torch", seed=2)
+    assert r.device == default.device == "cpu" and r.var == default.var
+    devices = []
+    real = backends.TorchBackend.__init__
+
+    def spy(self, device="cpu"):
+        devices.append(device)
+        real(self, "cpu")
+
+    monkeypatch.setattr(backends.TorchBackend, "__init__", spy)
+    monkeypatch.setattr("nautilus.risk.montecarlo._keep_count", lambda spec, confidence, keep_tail: 5)
+    simulate(cov, w, paths=20_000, backend="torch", seed=2, device="cuda")  # the tail is regenerated too
+    assert len(devices) >= 2 and set(devices) == {"cuda"}
+
+
 def test_tail_asset_pnl_is_the_tail():
     cov, w = _book()
     r = simulate(cov, w, paths=20_000, seed=9, model="t")
@@ -255,6 +279,7 @@ def test_mean_shifts_var():
         ({"model": "cauchy"}, "model"),
         ({"confidence": 0.9999}, "confidence"),
         ({"backend": "numpy", "scheduler": "tcp://127.0.0.1:8786"}, "backend"),
+        ({"backend": "torch", "device": "tpu"}, "device"),
     ],
 )
 def test_bad_inputs(kwargs, field):

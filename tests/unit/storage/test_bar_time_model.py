@@ -19,6 +19,7 @@ from nautilus.factor.panel import load_panel
 from nautilus.marketdata.resample import resample
 from nautilus.marketdata.synthetic import bar_times, gbm_bars
 from nautilus.storage.bar_time import MARKER, migrate_catalog, normalize_bars
+from nautilus.storage.bars import read_bars
 from nautilus.storage.catalog import BarCatalog
 
 DAY = 86_400 * 10**9
@@ -187,7 +188,7 @@ def test_panel_dates_are_the_common_sessions(tmp_path):
     start = ns("2024-01-01")
     for k, symbol in enumerate(("AAA", "BBB", "CCC", "DDD", "EEE")):
         catalog.write(gbm_bars(symbol, "1d", start, len(sessions) - k, seed=k, sessions="XNYS"))
-    panel = load_panel(catalog, ["ACME", "AAA", "BBB", "CCC", "DDD", "EEE"], "1d")
+    panel = load_panel(lambda s: read_bars(catalog, s, "1d"), ["ACME", "AAA", "BBB", "CCC", "DDD", "EEE"], "1d")
     common = sessions[: len(sessions) - 4].as_unit("ns").asi8
     assert panel.ts.tolist() == common.tolist()
     assert np.isfinite(panel.close).all()

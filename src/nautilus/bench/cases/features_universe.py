@@ -25,8 +25,8 @@ import pandas as pd
 from nautilus.bench.harness import BenchContext, Result, case, result
 from nautilus.bench.stats import median
 from nautilus.core.bars import Bars
-from nautilus.engines.marketdata.query import read_bars
 from nautilus.marketdata.synthetic import gbm_bars
+from nautilus.storage.bars import read_bars
 from nautilus.storage.catalog import BarCatalog
 
 YEARS = 14

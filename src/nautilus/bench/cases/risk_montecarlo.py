@@ -18,7 +18,7 @@ import time
 import numpy as np
 from scipy import stats
 
-from nautilus.bench.harness import BenchContext, Result, case, result
+from nautilus.bench.harness import BenchContext, Result, case, compute_backend, result
 from nautilus.bench.stats import median
 
 N_ASSETS = 100
@@ -72,12 +72,13 @@ def risk_montecarlo(ctx: BenchContext) -> list[Result]:
         b_var, b_cvar, _ = numpy_baseline(cov, w, paths, seed=r)
         base_times.append(time.perf_counter() - t0)
     rows = []
+    device = compute_backend()  # the torch backend's device, as the Risk engine resolves it
     for backend in ("numpy", "torch"):
         ctx.step(f"ours: {backend}")
-        montecarlo.simulate(cov, w, paths=100_000, backend=backend, seed=99)  # warm
+        montecarlo.simulate(cov, w, paths=100_000, backend=backend, seed=99, device=device)  # warm
         times, res = [], None
         for r in range(runs):
-            res = montecarlo.simulate(cov, w, paths=paths, backend=backend, seed=r, confidence=CONF)
+            res = montecarlo.simulate(cov, w, paths=paths, backend=backend, seed=r, confidence=CONF, device=device)
             times.append(res.elapsed)
         assert res is not None
         rows.append(result(

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from nautilus.bench.cases.risk_montecarlo import CONF, N_ASSETS, book
-from nautilus.bench.harness import BenchContext, Result, case, result
+from nautilus.bench.harness import BenchContext, Result, case, compute_backend, result
 from nautilus.bench.stats import median
 
 HORIZON = 10
@@ -68,7 +68,8 @@ def risk_option_paths(ctx: BenchContext) -> list[Result]:
         b_var, b_cvar = numpy_baseline(cov, w, opts, paths, seed=r)
         base_times.append(time.perf_counter() - t0)
     ctx.step("ours: torch")
-    kw = dict(horizon=HORIZON, aggregation="compound", options=opts, confidence=CONF, backend="torch")
+    kw = dict(horizon=HORIZON, aggregation="compound", options=opts, confidence=CONF, backend="torch",
+              device=compute_backend())
     montecarlo.simulate(cov, w, paths=10_000, seed=99, **kw)  # warm
     times, res = [], None
     for r in range(runs):

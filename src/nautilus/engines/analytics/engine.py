@@ -24,9 +24,9 @@ from nautilus.engines.analytics.messages import (
     StatsRequest,
 )
 from nautilus.engines.base import StorageEngine
-from nautilus.engines.marketdata.query import normalize_symbol, read_bars
-from nautilus.engines.strategy import artifacts
 from nautilus.runtime.engine import handler
+from nautilus.storage import artifacts
+from nautilus.storage.bars import normalize_symbol, read_bars
 from nautilus.storage.paper import PaperStore
 from nautilus.trading.book import round_trips
 

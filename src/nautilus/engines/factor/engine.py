@@ -1,7 +1,8 @@
 """Factor engine: the factor library, user expressions, cross-sectional processing and tear sheets.
 
-Orchestration only: bars come from the Parquet catalog through :func:`nautilus.factor.load_panel`
-(the same range query the MarketData engine answers with); the math is in :mod:`nautilus.factor`.
+Orchestration only: bars come from the Parquet catalog through the bar read path
+(:func:`nautilus.storage.bars.read_bars`, the same range query the MarketData engine answers with), aligned
+by :func:`nautilus.factor.load_panel`; the math is in :mod:`nautilus.factor`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 
+from nautilus.core.admission import admit
+from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput
 from nautilus.core.timeframe import timeframe_ns
-from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.factor.messages import (
     ComputeReply,
@@ -21,10 +23,10 @@ from nautilus.engines.factor.messages import (
     ResearchReply,
     ResearchRequest,
 )
-from nautilus.engines.marketdata.query import bars_extent, normalize_symbol
 from nautilus.factor import expression, library, pipeline, research
 from nautilus.factor.panel import Panel, load_panel
 from nautilus.runtime.engine import handler
+from nautilus.storage.bars import bars_extent, normalize_symbol, read_bars
 
 MAX_HORIZONS = 20
 MAX_RESEARCH_CELLS = 2_000_000  # dates x symbols of one tear sheet (about 3 s on one core)
@@ -57,13 +59,17 @@ class FactorEngine(StorageEngine):
                                    name=label)
         return ResearchReply(factor=label, timeframe=panel.timeframe, symbols=list(panel.symbols), tearsheet=sheet)
 
-    def _admit(self, req: FactorQuery) -> None:
-        """Refuse a panel of more than ``max_matrix_cells`` dates x symbols before any bars are read (its
-        dates: at most the symbols' bars together, and at most the bar slots their stored extents span)."""
+    @staticmethod
+    def _symbols(req: FactorQuery) -> list[str]:
+        """The request's symbols as catalog names, each once, in the request's order (422 naming ``symbols``)."""
         try:
-            symbols = {normalize_symbol(s) for s in req.symbols}
+            return list(dict.fromkeys(normalize_symbol(s) for s in req.symbols))
         except InvalidInput as exc:
             raise InvalidInput(exc.message, field="symbols") from None
+
+    def _admit(self, req: FactorQuery, symbols: list[str]) -> None:
+        """Refuse a panel of more than ``max_matrix_cells`` dates x symbols before any bars are read (its
+        dates: at most the symbols' bars together, and at most the bar slots their stored extents span)."""
         cap = self.settings.max_matrix_cells
         step = timeframe_ns(req.timeframe)
         for footers in (False, True):
@@ -87,9 +93,14 @@ class FactorEngine(StorageEngine):
             expression.parse_expression(req.expr)  # reject bad text before reading any bars
         else:
             library.parse_spec(req.factor)
-        self._admit(req)
-        panel = load_panel(self.catalog, req.symbols, req.timeframe, None, req.end_ns,
-                           max_bars=self.settings.max_bars_per_request)
+        symbols = self._symbols(req)
+        self._admit(req, symbols)  # checks the timeframe too
+
+        def read(symbol: str) -> Bars:
+            return read_bars(self.catalog, symbol, req.timeframe, None, req.end_ns,
+                             max_bars=self.settings.max_bars_per_request)
+
+        panel = load_panel(read, symbols, req.timeframe)
         label, values = pipeline.factor_values(panel, req.factor, req.expr)
         values = pipeline.apply_steps(values, [msgspec.structs.asdict(s) for s in req.steps], panel)
         if req.start_ns is not None:

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nautilus.config import Settings
+from nautilus.core.admission import admit
 from nautilus.core.bars import Bars, concat_bars
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.talib_loader import preload_talib
 from nautilus.core.timeframe import timeframe_ns
-from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.features.cache import (
     CacheKey,
@@ -39,8 +39,8 @@ from nautilus.engines.features.messages import (
 )
 from nautilus.engines.features.store import FeatureSetStore
 from nautilus.engines.features.warm import read_warm
-from nautilus.engines.marketdata.query import bars_extent, normalize_symbol, read_bars
 from nautilus.runtime.engine import handler
+from nautilus.storage.bars import bars_extent, normalize_symbol, read_bars
 
 if TYPE_CHECKING:  # nautilus.features loads its kernels (numba): imported by the first request, not at start
     from nautilus.features import FeatureSet
@@ -117,7 +117,7 @@ class FeaturesEngine(StorageEngine):
             raise InvalidInput(f"at most {MAX_SYMBOLS} symbols per request", field="symbols")
         symbols = sorted({normalize_symbol(s) for s in req.symbols})
         self._admit(fs, symbols, req)
-        others = {s: self._read_warm(s, req, fs.warmup)[0] for s in fs.cross_symbols}
+        others = {s: self._read_warm(normalize_symbol(s), req, fs.warmup)[0] for s in fs.cross_symbols}
         digest = fs.digest()
 
         def one(symbol: str) -> tuple[Entry, str]:

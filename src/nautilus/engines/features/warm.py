@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nautilus.core.bars import Bars, concat_bars
-from nautilus.engines.marketdata.query import read_bars
+from nautilus.storage.bars import read_bars
 
 if TYPE_CHECKING:
     from nautilus.storage.catalog import BarCatalog

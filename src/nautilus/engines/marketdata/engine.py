@@ -20,12 +20,12 @@ from prometheus_client import Gauge
 
 from nautilus.adapters import SOURCES, make_source
 from nautilus.config import Settings
+from nautilus.core.admission import admit
 from nautilus.core.bars import Bars
 from nautilus.core.bounds import check_name, check_timestamp
 from nautilus.core.calendars import calendar_for
 from nautilus.core.errors import InvalidInput, NautilusError, NotFound
-from nautilus.core.timeframe import is_session_timeframe, time_convention, timeframe_ns
-from nautilus.engines.admission import admit
+from nautilus.core.timeframe import is_session_timeframe, time_convention, timeframe_ns, validate_timeframe
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.marketdata.fetch import FetchJobs, StreamManager, next_daily_run
 from nautilus.engines.marketdata.messages import (
@@ -52,9 +52,9 @@ from nautilus.engines.marketdata.messages import (
     StreamStopRequest,
     UpdateRequest,
 )
-from nautilus.engines.marketdata.query import MAX_LIMIT, normalize_symbol, read_bars
 from nautilus.runtime import faults
 from nautilus.runtime.engine import handler
+from nautilus.storage.bars import MAX_LIMIT, normalize_symbol, read_bars
 from nautilus.storage.fetches import FetchStore
 
 log = logging.getLogger("nautilus.marketdata")
@@ -357,8 +357,8 @@ class MarketDataEngine(StorageEngine):
     # Reads --------------------------------------------------------------------------------------
     @handler
     def bars(self, req: BarsRequest) -> Bars:
-        return read_bars(self.catalog, req.symbol, req.timeframe, req.start_ns, req.end_ns, req.limit,
-                         max_bars=self.settings.max_bars_per_request)
+        return read_bars(self.catalog, normalize_symbol(req.symbol), validate_timeframe(req.timeframe),
+                         req.start_ns, req.end_ns, req.limit, max_bars=self.settings.max_bars_per_request)
 
     @handler
     def bars_json(self, req: BarsRequest) -> bytes:

@@ -38,7 +38,7 @@ from nautilus.core.bars import COLUMNS, Bars, concat_bars
 from nautilus.core.errors import Conflict, InvalidInput, NautilusError, NotFound
 from nautilus.core.timeframe import calendar_floor, calendar_months, timeframe_ns
 from nautilus.engines.marketdata.messages import FetchJob, FetchRequest, StreamInfo, StreamRequest
-from nautilus.engines.marketdata.query import normalize_symbol
+from nautilus.storage.bars import normalize_symbol
 from nautilus.storage.fetches import FetchStore
 
 log = logging.getLogger("nautilus.marketdata.fetch")

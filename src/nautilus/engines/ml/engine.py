@@ -19,13 +19,12 @@ import msgspec
 import numpy as np
 
 from nautilus.config import Settings
+from nautilus.core.admission import admit
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.plain import plain
-from nautilus.engines.admission import admit
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.features.store import FeatureSetStore
 from nautilus.engines.features.warm import read_warm
-from nautilus.engines.marketdata.query import bars_extent, normalize_symbol
 from nautilus.engines.ml.jobs import MAX_KEPT, Job, JobManager
 from nautilus.engines.ml.messages import (
     JobId,
@@ -41,6 +40,7 @@ from nautilus.engines.ml.messages import (
     TrainRequest,
 )
 from nautilus.runtime.engine import handler
+from nautilus.storage.bars import bars_extent, normalize_symbol
 
 MAX_SYMBOLS = 2_000
 JOB_RECORD = "train_job"  # the audit action under which training jobs' state changes are recorded
@@ -224,7 +224,8 @@ class MLEngine(StorageEngine):
         self.jobs.report(job, 0.01, "computing features")
         fs = plan["feature_set"]
         frame = self._frame(fs, plan["symbols"], req.timeframe, req.start_ns, req.end_ns)
-        kw = dict(n_folds=req.n_folds, scheme=req.scheme, embargo=req.embargo, progress=progress, cancel=job.cancel)
+        kw = dict(n_folds=req.n_folds, scheme=req.scheme, embargo=req.embargo, progress=progress, cancel=job.cancel,
+                  device=self.backend())  # torch models train on the configured backend (auto: cuda > mps > cpu)
         if plan["task"] is not None:
             result = run_task(plan["task"].name, frame, plan["spec"], **kw)
         else:
@@ -314,7 +315,7 @@ class MLEngine(StorageEngine):
         served = self._served.get(key)
         if served is None:
             self._warm_kernels()
-            served = Served(row, registry.load_serving(row["artifact"]))
+            served = Served(row, registry.load_serving(row["artifact"], device=self.backend))
             with self._lock:
                 self._served[key] = served
         return served

@@ -17,15 +17,13 @@ import msgspec
 import numpy as np
 
 from nautilus.config import Settings
+from nautilus.core.admission import admit
 from nautilus.core.bars import Bars
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.talib_loader import preload_talib
-from nautilus.core.timeframe import timeframe_ns
-from nautilus.engines.admission import admit
+from nautilus.core.timeframe import timeframe_ns, validate_timeframe
 from nautilus.engines.base import StorageEngine
 from nautilus.engines.features.warm import read_warm
-from nautilus.engines.marketdata.query import normalize_symbol, read_bars
-from nautilus.engines.strategy import artifacts
 from nautilus.engines.strategy.messages import (
     BacktestId,
     BacktestList,
@@ -41,10 +39,13 @@ from nautilus.engines.strategy.messages import (
     PatternsRequest,
     ScanReply,
     ScanRequest,
+    ScanRow,
     SweepReply,
     SweepRequest,
 )
 from nautilus.runtime.engine import handler
+from nautilus.storage import artifacts
+from nautilus.storage.bars import normalize_symbol, read_bars
 
 MAX_SCAN_SYMBOLS = 5_000
 SWEEP_CHUNK_CELLS = 32_000_000  # bars x parameter sets one sweep task holds at once (memory; same result)
@@ -71,8 +72,8 @@ class StrategyEngine(StorageEngine):
         super().close()
 
     def _bars(self, sel: BarsSelector) -> Bars:
-        bars = read_bars(self.catalog, sel.symbol, sel.timeframe, sel.start_ns, sel.end_ns, sel.limit,
-                         max_bars=self.settings.max_bars_per_request)
+        bars = read_bars(self.catalog, normalize_symbol(sel.symbol), validate_timeframe(sel.timeframe),
+                         sel.start_ns, sel.end_ns, sel.limit, max_bars=self.settings.max_bars_per_request)
         if len(bars) == 0:
             raise NotFound(f"no {sel.timeframe} bars for {sel.symbol!r} in the requested range", field="start")
         return bars
@@ -80,8 +81,8 @@ class StrategyEngine(StorageEngine):
     def _warm_bars(self, sel: BarsSelector, warmup: int | None) -> tuple[Bars, int]:
         """The selected bars preceded by ``warmup`` earlier ones (``None``: all of them) and how many those are:
         indicators and signals warm up on them, replies and trades cover the selection only."""
-        bars, skip = read_warm(self.catalog, sel.symbol, sel.timeframe, sel.start_ns, sel.end_ns, sel.limit,
-                               warmup, max_bars=self.settings.max_bars_per_request)
+        bars, skip = read_warm(self.catalog, normalize_symbol(sel.symbol), validate_timeframe(sel.timeframe),
+                               sel.start_ns, sel.end_ns, sel.limit, warmup, max_bars=self.settings.max_bars_per_request)
         if len(bars) == skip:
             raise NotFound(f"no {sel.timeframe} bars for {sel.symbol!r} in the requested range", field="start")
         return bars, skip
@@ -179,7 +180,7 @@ class StrategyEngine(StorageEngine):
             if self._scans is None:
                 self._scans = scanner.ScannerCache()
         result = self._scans.scan(spec, req.timeframe, symbols, load, end_ns=req.end_ns)
-        rows = result.rows
+        rows = [msgspec.convert(row, ScanRow, from_attributes=True) for row in result.rows]
         return ScanReply(timeframe=req.timeframe, symbols=len(symbols), matched=sum(r.matched for r in rows),
                          rows=rows, elapsed_ms=(time.perf_counter() - started) * 1e3, mode=result.mode)
 
@@ -203,7 +204,7 @@ class StrategyEngine(StorageEngine):
         key = (row["name"], row["version"])
         predictor = self._predictors.get(key)
         if predictor is None:
-            predictor = self._predictors[key] = registry.load_serving(row["artifact"])
+            predictor = self._predictors[key] = registry.load_serving(row["artifact"], device=self.backend)
         end = int(bars.ts[-1]) + 1
 
         def load(symbol: str) -> Bars:

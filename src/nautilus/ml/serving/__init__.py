@@ -8,6 +8,7 @@ constructors that need them, so loading a compiled model imports neither.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ __all__ = ["CompiledForest", "CompiledMLP", "ModelInputError", "OrtPredictor", "
            "load_predictor"]
 
 
-def load_predictor(path: Path | str, *, threads: int = 1, device: str | None = None) -> Any:
+def load_predictor(path: Path | str, *, threads: int = 1, device: str | Callable[[], str] = "cpu") -> Any:
     """The predictor saved in folder ``path``, by its manifest's kind: forest, mlp, onnx or torch.
 
-    ``threads`` applies to ONNX Runtime sessions, ``device`` to torch modules.
+    ``threads`` applies to ONNX Runtime sessions, ``device`` to torch modules: a device name, or a function
+    that returns one, called only for a torch module (so finding the device, which may import torch, costs
+    a compiled model nothing).
     """
     kind = read_manifest(Path(path)).get("kind")
     if kind == CompiledForest.kind:
@@ -34,5 +37,5 @@ def load_predictor(path: Path | str, *, threads: int = 1, device: str | None = N
     if kind == OrtPredictor.kind:
         return OrtPredictor(path, threads=threads)
     if kind == TorchPredictor.kind:
-        return TorchPredictor.load(path, device=device)
+        return TorchPredictor.load(path, device=device if isinstance(device, str) else device())
     raise ModelInputError(f"{path} holds a model of unknown kind {kind!r}", field="path")

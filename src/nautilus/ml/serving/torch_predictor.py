@@ -1,8 +1,7 @@
 """TorchPredictor: a torch module served as is (sequence models, anything CompiledMLP refuses).
 
-The module runs under ``torch.inference_mode`` on the backend that
-:func:`nautilus.runtime.backend.detect_backend` picks for the configured ``compute_backend``
-(CUDA > MPS > CPU for auto) unless a device is named. Single
+The module runs under ``torch.inference_mode`` on the device its caller names (``cpu`` by default; the
+engines pass the backend their configured ``compute_backend`` resolves to, CUDA > MPS > CPU for auto). Single
 rows are copied into a preallocated input tensor (pinned host memory plus a device tensor on a GPU).
 """
 
@@ -30,16 +29,12 @@ class TorchPredictor:
 
     kind = "torch"
 
-    def __init__(self, module: Any, device: str | None = None, *, output: str = "probability",
+    def __init__(self, module: Any, device: str = "cpu", *, output: str = "probability",
                  n_features: int | None = None, seq_len: int | None = None) -> None:
         import torch
 
         if output not in OUTPUTS:
             raise ModelInputError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}", field="output")
-        if device is None:
-            from nautilus.runtime.backend import configured_backend
-
-            device = configured_backend().name
         self.device = torch.device(device)
         self.module = module.eval().to(self.device)
         param = next(self.module.parameters(), None)
@@ -104,7 +99,7 @@ class TorchPredictor:
         return path
 
     @classmethod
-    def load(cls, path: Path | str, device: str | None = None) -> TorchPredictor:
+    def load(cls, path: Path | str, device: str = "cpu") -> TorchPredictor:
         """Read a predictor written by :meth:`save` (unpickles the module: trusted files only)."""
         import torch
 

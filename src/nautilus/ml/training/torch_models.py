@@ -150,12 +150,9 @@ def sequence_rows(symbols: np.ndarray, finite: np.ndarray, length: int) -> np.nd
     return ok
 
 
-def torch_device() -> torch.device:
-    """CUDA or MPS when the configured backend (:func:`nautilus.runtime.backend.configured_backend`) is one,
-    else CPU."""
-    from nautilus.runtime.backend import configured_backend
-
-    name = configured_backend().name
+def torch_device(name: str) -> torch.device:
+    """The torch device of a compute backend's name: ``cuda`` or ``mps`` as named, anything else the CPU (the
+    ML engine resolves its configured backend, ``auto``: cuda > mps > cpu, and passes the name down)."""
     return torch.device(name if name in ("cuda", "mps") else "cpu")
 
 
@@ -197,18 +194,19 @@ class _Inputs:
 
 def fit_network(spec: ModelSpec, n_outputs: int, x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray,
                 val_rows: np.ndarray | None = None, epochs: int | None = None,
-                on_epoch: EpochHook | None = None) -> tuple[nn.Module, int]:
+                on_epoch: EpochHook | None = None, device: str = "cpu") -> tuple[nn.Module, int]:
     """Train a model of ``spec.kind`` on rows ``fit_rows`` of ``(x, y)``; returns ``(module, best_epoch)``.
 
     ``x`` is the whole raw feature matrix (sequence windows reach back into it; rows used must end a
     full window, see :func:`sequence_rows`). With validation rows and ``early_stopping_rounds > 0`` the
     weights of the epoch with the lowest validation loss are kept and training stops after
     ``early_stopping_rounds`` epochs without improvement; otherwise all ``epochs`` (default
-    ``params["epochs"]``) run. The module comes back on the CPU in eval mode.
+    ``params["epochs"]``) run on ``device`` (a compute backend's name, see :func:`torch_device`). The module
+    comes back on the CPU in eval mode.
     """
     p = spec.resolved_params()
     max_epochs = epochs if epochs is not None else p["epochs"]
-    device = torch_device()
+    on = torch_device(device)
     stats_rows = fit_rows
     if spec.is_sequence:  # every row a window covers, so the scaler sees what the model reads
         stats_rows = np.unique((fit_rows[:, None] + np.arange(-spec.sequence_length + 1, 1)[None, :]).ravel())
@@ -220,8 +218,8 @@ def fit_network(spec: ModelSpec, n_outputs: int, x: np.ndarray, y: np.ndarray, f
         y_mean = float(y[fit_rows].mean())
         y_std = float(y[fit_rows].std()) or 1.0
     arch = architecture(spec, x.shape[1], n_outputs)
-    inputs = _Inputs((x - mean) / std, spec.sequence_length if spec.is_sequence else None, device)
-    target = torch.as_tensor(y, dtype=torch.float32, device=device)
+    inputs = _Inputs((x - mean) / std, spec.sequence_length if spec.is_sequence else None, on)
+    target = torch.as_tensor(y, dtype=torch.float32, device=on)
     if spec.objective == "regression":
         target = (target - y_mean) / y_std
     if spec.objective == "multiclass":
@@ -236,17 +234,17 @@ def fit_network(spec: ModelSpec, n_outputs: int, x: np.ndarray, y: np.ndarray, f
         def loss_fn(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             return nn.functional.mse_loss(z[:, 0], t)
 
-    fit_t = torch.as_tensor(fit_rows, dtype=torch.long, device=device)
+    fit_t = torch.as_tensor(fit_rows, dtype=torch.long, device=on)
     use_val = val_rows is not None and len(val_rows) > 0 and spec.early_stopping_rounds > 0
-    val_t = torch.as_tensor(val_rows if use_val else [], dtype=torch.long, device=device)
-    with _seeded(spec.seed, device, p["num_threads"]):
-        module = build_module(arch).to(device)
+    val_t = torch.as_tensor(val_rows if use_val else [], dtype=torch.long, device=on)
+    with _seeded(spec.seed, on, p["num_threads"]):
+        module = build_module(arch).to(on)
         optimiser = torch.optim.Adam(module.parameters(), lr=p["lr"], weight_decay=p["weight_decay"])
         gen = torch.Generator().manual_seed(spec.seed)
         best_loss, best_epoch, best_state, stale = float("inf"), max_epochs, None, 0
         for epoch in range(max_epochs):
             module.train()
-            order = fit_t[torch.randperm(fit_t.shape[0], generator=gen).to(device)]
+            order = fit_t[torch.randperm(fit_t.shape[0], generator=gen).to(on)]
             for start in range(0, order.shape[0], p["batch_size"]):
                 batch = order[start:start + p["batch_size"]]
                 optimiser.zero_grad()

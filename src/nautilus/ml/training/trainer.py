@@ -9,7 +9,8 @@ all rows for the mean of the folds' best iteration counts (boosting rounds or ep
 
 ``progress(fraction, message)`` is called as folds and rounds advance (fraction in [0, 1], ending at
 1.0); ``cancel`` (a ``threading.Event``) is checked between boosting rounds / epochs and between
-folds, and raises :class:`Cancelled` once set.
+folds, and raises :class:`Cancelled` once set. Torch models train on ``device`` (a compute backend's name:
+``cpu``, ``cuda`` or ``mps``), which the caller resolves; LightGBM runs on the CPU.
 """
 
 from __future__ import annotations
@@ -133,17 +134,17 @@ class _Ticker:
 
 
 def _fit(spec: ModelSpec, n_outputs: int, x: np.ndarray, y: np.ndarray, fit_rows: np.ndarray,
-         val_rows: np.ndarray | None, iterations: int | None, hook: _Ticker) -> tuple[Any, int]:
+         val_rows: np.ndarray | None, iterations: int | None, hook: _Ticker, device: str) -> tuple[Any, int]:
     if spec.kind == "lightgbm":
         x_val = None if val_rows is None else x[val_rows]
         y_val = None if val_rows is None else y[val_rows]
         return fit_booster(spec, n_outputs, x[fit_rows], y[fit_rows], x_val, y_val, iterations, hook)
-    return fit_network(spec, n_outputs, x, y, fit_rows, val_rows, iterations, hook)
+    return fit_network(spec, n_outputs, x, y, fit_rows, val_rows, iterations, hook, device=device)
 
 
 def train(frame: FeatureFrame, target: str, spec: ModelSpec, n_folds: int = 5, scheme: str = "expanding",
           embargo: int | None = None, progress: Progress | None = None, cancel: threading.Event | None = None,
-          train_size: int | None = None, test_size: int | None = None) -> TrainResult:
+          train_size: int | None = None, test_size: int | None = None, device: str = "cpu") -> TrainResult:
     """Walk-forward validate ``spec`` on ``frame``'s ``target`` and fit the final model (module docstring)."""
     started = time.perf_counter()
     if not isinstance(spec, ModelSpec):
@@ -171,7 +172,7 @@ def train(frame: FeatureFrame, target: str, spec: ModelSpec, n_folds: int = 5, s
             fit_rows, val_rows = holdout_tail(frame.ts, fold.train_idx, spec.validation_fraction, horizon)
         else:
             fit_rows, val_rows = fold.train_idx, fold.train_idx[:0]
-        model, best = _fit(spec, n_outputs, x, y, fit_rows, val_rows, None, ticker)
+        model, best = _fit(spec, n_outputs, x, y, fit_rows, val_rows, None, ticker, device)
         pred = predict_rows(model, x, fold.test_idx, best if spec.kind == "lightgbm" else None)
         best_iterations.append(best)
         fold_metrics.append({**fold.bounds(), "n_train": int(fold.train_idx.size), "n_fit": int(fit_rows.size),
@@ -182,7 +183,7 @@ def train(frame: FeatureFrame, target: str, spec: ModelSpec, n_folds: int = 5, s
 
     final_iterations = max(1, int(round(float(np.mean(best_iterations)))))
     ticker.begin(len(folds), "final model")
-    model, _ = _fit(spec, n_outputs, x, y, rows, None, final_iterations, ticker)
+    model, _ = _fit(spec, n_outputs, x, y, rows, None, final_iterations, ticker, device)
     ticker.end()
 
     all_rows = np.concatenate(oos_rows)

@@ -46,6 +46,7 @@ from scipy import special
 from nautilus.core.errors import InvalidInput
 from nautilus.risk.montecarlo.backends import (
     BACKENDS,
+    DEVICES,
     Partial,
     get_backend,
     regenerate_rows,
@@ -59,6 +60,7 @@ from nautilus.risk.options import OptionPositions
 
 __all__ = [
     "BACKENDS",
+    "DEVICES",
     "CovarianceClippedWarning",
     "Factor",
     "MCResult",
@@ -249,20 +251,22 @@ def _pairs(spec: Spec) -> np.ndarray | None:
     return np.stack([np.concatenate(firsts), np.concatenate(seconds)])
 
 
-def _run(spec: Spec, backend: str, chunk: int, keep: int, scheduler) -> tuple[Partial, str]:
+def _run(spec: Spec, backend: str, chunk: int, keep: int, scheduler, device: str) -> tuple[Partial, str]:
     chunk_blocks = max(1, chunk // spec.block)
     if backend == "dask":
         return run_dask(spec, chunk_blocks, keep, scheduler), "dask"
     try:
-        be = get_backend(backend)
+        be = get_backend(backend, device)
     except ImportError as exc:
         raise InvalidInput(f"backend {backend!r} is not installed: {exc}", field="backend") from exc
-    return run_blocks(spec, backend, list(range(spec.n_blocks)), chunk_blocks, keep), be.device
+    return run_blocks(spec, backend, list(range(spec.n_blocks)), chunk_blocks, keep, device), be.device
 
 
-def _check_backend(backend, chunk, scheduler) -> int:
+def _check_backend(backend, chunk, scheduler, device) -> int:
     if backend not in BACKENDS:
         raise InvalidInput(f"unknown backend {backend!r}; one of {BACKENDS}", field="backend")
+    if device not in DEVICES:
+        raise InvalidInput(f"unknown device {device!r}; one of {DEVICES}", field="device")
     if scheduler is not None and backend != "dask":
         raise InvalidInput("scheduler is only used by the dask backend", field="backend")
     return _int(chunk, "chunk", 1)
@@ -290,6 +294,7 @@ def simulate(
     is_chi2_scale: float | None = None,
     is_chi2_mix: float | None = None,
     options: OptionPositions | None = None,
+    device: str = "cpu",
 ) -> MCResult:
     """Simulate ``paths`` scenarios and estimate VaR, CVaR (ES), their standard errors and component CVaR.
 
@@ -298,9 +303,11 @@ def simulate(
     default a local cluster). ``is_shift``/``is_chi2_scale`` override the importance-sampling parameters
     (shift ``Phi^-1(c)`` standard deviations along the loss direction, ``0.85 Phi^-1(c)`` for ``t``, whose
     chi-square comes from the mixture ``0.15 chi2 + 0.85 * (0.25 chi2)``; tuned on 99% t5 VaR/ES).
+    ``device``: where the torch backend runs (``cpu``, ``cuda`` or ``mps``; the caller resolves it, the Risk
+    engine from its configured compute backend).
     """
     t0 = time.perf_counter()
-    chunk = _check_backend(backend, chunk, scheduler)
+    chunk = _check_backend(backend, chunk, scheduler, device)
     spec, fac = _build_spec(
         cov,
         exposures,
@@ -322,7 +329,7 @@ def simulate(
     confidence = float(confidence)
     alpha = 1.0 - confidence
     keep = _keep_count(spec, confidence, keep_tail)
-    part, device = _run(spec, backend, chunk, keep, scheduler)
+    part, used = _run(spec, backend, chunk, keep, scheduler, device)
     loss = -part.pnl
     p = normalized_weights(part.logw, loss.shape[0])
     est = tail_estimate(loss, confidence, p)
@@ -330,7 +337,7 @@ def simulate(
     var, cvar = est.var, est.cvar
     component = tail_prob = shocks = None
     if keep_tail:
-        z, v = _tail_shocks(spec, part, est.tail_idx, "numpy" if backend == "dask" else backend)
+        z, v = _tail_shocks(spec, part, est.tail_idx, "numpy" if backend == "dask" else backend, device)
         tail_prob = est.tail_prob
         component = _component(spec, z, v, tail_prob, alpha)
         cvar = float(component.sum())
@@ -344,7 +351,7 @@ def simulate(
         component_cvar=component,
         paths=spec.paths,
         backend=backend,
-        device=device,
+        device=used,
         clipped=fac.clipped,
         elapsed=time.perf_counter() - t0,
         confidence=confidence,
@@ -372,7 +379,7 @@ def _component(spec: Spec, z: np.ndarray, v: np.ndarray | None, prob: np.ndarray
     return -spec.exposures * (spec.factor @ y + spec.horizon * spec.mean * float(prob.sum())) / alpha
 
 
-def _tail_shocks(spec: Spec, part: Partial, idx: np.ndarray, backend: str):
+def _tail_shocks(spec: Spec, part: Partial, idx: np.ndarray, backend: str, device: str):
     z = np.empty((idx.shape[0], spec.horizon, spec.n_assets), dtype=spec.np_dtype)
     v = np.empty((idx.shape[0], spec.horizon)) if spec.model == "t" else None
     if part.keep_z is not None and part.keep_idx.shape[0]:
@@ -389,7 +396,7 @@ def _tail_shocks(spec: Spec, part: Partial, idx: np.ndarray, backend: str):
         if v is not None:
             v[found] = part.keep_v[src]
     if not found.all():
-        zr, vr = regenerate_rows(spec, backend, idx[~found])
+        zr, vr = regenerate_rows(spec, backend, idx[~found], device)
         z[~found] = zr
         if v is not None:
             v[~found] = vr
@@ -413,12 +420,13 @@ def portfolio_pnl(
     aggregation: str = "sum",
     scheduler=None,
     options: OptionPositions | None = None,
+    device: str = "cpu",
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Raw portfolio P&L of every path and its probability weight ``LR_i / n`` (None when unweighted).
 
     For tests and diagnostics: it holds every path in memory, so keep ``paths`` small.
     """
-    chunk = _check_backend(backend, chunk, scheduler)
+    chunk = _check_backend(backend, chunk, scheduler, device)
     spec, _ = _build_spec(
         cov,
         exposures,
@@ -434,5 +442,5 @@ def portfolio_pnl(
         aggregation=aggregation,
         options=options,
     )
-    part, _ = _run(spec, backend, chunk, 0, scheduler)
+    part, _ = _run(spec, backend, chunk, 0, scheduler, device)
     return part.pnl, normalized_weights(part.logw, part.pnl.shape[0])

@@ -1,4 +1,4 @@
-"""Compute backends: numpy, numba (parallel), torch (cuda > mps > cpu) and Dask sharding.
+"""Compute backends: numpy, numba (parallel), torch (on the device its caller names) and Dask sharding.
 
 A backend turns a list of block ids into shocks (``generate``) and prices them into portfolio P&L
 (``pnl``): for one step or summed returns that is one mat-vec ``z @ (F^T w)`` in the working dtype
@@ -6,6 +6,9 @@ A backend turns a list of block ids into shocks (``generate``) and prices them i
 returns need the per-asset returns of each step (one gemm per step). ``run_blocks`` walks blocks chunk
 by chunk and keeps the shocks of the worst ``keep`` paths (a running partial selection) so the tail
 scenarios' per-asset P&L can be recomputed afterwards without regenerating anything.
+
+The torch backend runs on the ``device`` it is given (``cpu``, ``cuda`` or ``mps``); nothing here reads
+settings: the Risk engine resolves its configured backend (``auto``: cuda > mps > cpu) and passes it down.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from nautilus.risk.montecarlo.sampling import (
     t_scale,
     tilt_chi2,
 )
-from nautilus.runtime.backend import configured_backend
 
 BACKENDS = ("numpy", "numba", "torch", "dask")
+DEVICES = ("cpu", "cuda", "mps")  # torch devices
 
 
 class NumpyBackend:
@@ -169,11 +172,11 @@ class TorchBackend:
 
     name = "torch"
 
-    def __init__(self, device: str | None = None) -> None:
+    def __init__(self, device: str = "cpu") -> None:
         import torch
 
         self.torch = torch
-        self.device = device or configured_backend().name  # as configured; auto: cuda > mps > cpu
+        self.device = device
 
     def generate(self, spec: Spec, blocks: list[int]):
         torch = self.torch
@@ -246,13 +249,14 @@ def nonlinear_pnl(spec: Spec, total) -> np.ndarray:
     return pnl
 
 
-def get_backend(name: str):
+def get_backend(name: str, device: str = "cpu"):
+    """Backend ``name``; ``device`` is the torch backend's (the others run on the CPU)."""
     if name in ("numpy", "dask"):
         return NumpyBackend()
     if name == "numba":
         return NumbaBackend()
     if name == "torch":
-        return TorchBackend()
+        return TorchBackend(device)
     raise ValueError(name)
 
 
@@ -307,9 +311,10 @@ class Keeper:
         return out
 
 
-def run_blocks(spec: Spec, backend_name: str, blocks: list[int], chunk_blocks: int, keep: int) -> Partial:
+def run_blocks(spec: Spec, backend_name: str, blocks: list[int], chunk_blocks: int, keep: int,
+               device: str = "cpu") -> Partial:
     """Simulate ``blocks`` (ascending) in chunks of ``chunk_blocks`` blocks; keep the worst ``keep`` paths."""
-    be = get_backend(backend_name)
+    be = get_backend(backend_name, device)
     pnls, logws = [], []
     keeper = Keeper(keep)
     for s in range(0, len(blocks), chunk_blocks):
@@ -337,9 +342,9 @@ def run_blocks(spec: Spec, backend_name: str, blocks: list[int], chunk_blocks: i
     return keeper.into(Partial(pnl=np.concatenate(pnls), logw=np.concatenate(logws) if logws else None))
 
 
-def regenerate_rows(spec: Spec, backend_name: str, idx: np.ndarray):
+def regenerate_rows(spec: Spec, backend_name: str, idx: np.ndarray, device: str = "cpu"):
     """Shocks (z, v) of the paths ``idx`` (global ids), regenerating only the blocks they live in."""
-    be = get_backend(backend_name)
+    be = get_backend(backend_name, device)
     z_out = np.empty((idx.shape[0], spec.horizon, spec.n_assets), dtype=spec.np_dtype)
     v_out = np.empty((idx.shape[0], spec.horizon)) if spec.model == "t" else None
     blocks = idx // spec.block

@@ -1,7 +1,13 @@
-"""Bar range queries against the catalog, with on-the-fly resampling from a finer stored timeframe.
+"""The bar read path: range queries against the catalog, resampled on the fly from a finer stored timeframe.
 
-Shared by the MarketData engine's ``bars`` handler and by engines that read the catalog directly
-(Strategy, Risk, ...), so every engine answers the same question with the same bars.
+Every engine that reads bars (MarketData's ``bars`` handler, Strategy, Risk, Features, ...) reads them here,
+so every engine answers the same question with the same bars.
+
+Symbols and timeframes are checked once, where a request enters an engine: the handler passes the symbol
+through :func:`normalize_symbol` and the timeframe through
+:func:`~nautilus.core.timeframe.validate_timeframe` (or ``timeframe_ns``), so the 4xx names the request's
+field, and :func:`read_bars` and :func:`bars_extent` take those values as they are (the catalog below keeps
+only its guard on the names it turns into paths, checked once per name and cached).
 """
 
 from __future__ import annotations
@@ -9,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from nautilus.core.admission import admit
 from nautilus.core.bars import Bars
 from nautilus.core.calendars import calendar_for
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.timeframe import timeframe_ns
-from nautilus.engines.admission import admit
 
 if TYPE_CHECKING:
     from nautilus.storage.catalog import BarCatalog
@@ -24,6 +30,7 @@ _INT64_END = 2**63  # one past the largest int64 timestamp
 
 
 def normalize_symbol(symbol: str) -> str:
+    """The catalog's name of ``symbol`` (upper case, trimmed); a 422 naming ``symbol`` when it is not one."""
     text = (symbol or "").strip().upper()
     if not text or len(text) > 32 or not all(ch.isalnum() or ch in "._-^=" for ch in text):
         raise InvalidInput(f"symbol {symbol!r} is not valid (1-32 letters, digits or ._-^=)", field="symbol")
@@ -32,7 +39,8 @@ def normalize_symbol(symbol: str) -> str:
 
 def read_bars(catalog: BarCatalog, symbol: str, timeframe: str, start_ns: int | None = None,
               end_ns: int | None = None, limit: int | None = None, *, max_bars: int | None = None) -> Bars:
-    """Bars of ``symbol`` in [start_ns, end_ns), the last ``limit`` of them when given.
+    """Bars of ``symbol`` in [start_ns, end_ns), the last ``limit`` of them when given. ``symbol`` is
+    :func:`normalize_symbol`'s result and ``timeframe`` a valid one (the handler checked both).
 
     ``max_bars`` (engines pass ``settings.max_bars_per_request``) bounds the stored bars the query may
     decode, resampled ones included: a range that may hold more is refused (422 naming ``start``) before
@@ -40,7 +48,6 @@ def read_bars(catalog: BarCatalog, symbol: str, timeframe: str, start_ns: int | 
     cap when that window holds them. The bound costs no I/O unless the range could hold more than
     ``max_bars`` bars of the stored timeframe; then it reads the series' Parquet footers.
     """
-    symbol = normalize_symbol(symbol)
     target_ns = timeframe_ns(timeframe)
     if start_ns is not None and end_ns is not None and end_ns <= start_ns:
         raise InvalidInput("end must be after start", field="end")
@@ -82,19 +89,20 @@ def bars_extent(catalog: BarCatalog, symbol: str, timeframe: str, start_ns: int 
     """``(n, lo, hi)``: at most ``n`` bars, all in ``[lo, hi)``, answer this :func:`read_bars` query; nothing
     decoded. Without ``footers`` no I/O at all (the range alone bounds it); with them the stored series'
     Parquet footers tighten the bound. A series that is not stored gives ``(0, lo, hi)``: the read says why.
-    Admission control sums these over a request's symbols before it reads any of them."""
+    Admission control sums these over a request's symbols before it reads any of them. ``symbol`` and
+    ``timeframe`` as for :func:`read_bars`."""
     step = timeframe_ns(timeframe)
     lo = _INT64_MIN if start_ns is None else int(start_ns)
     hi = _INT64_END if end_ns is None else int(end_ns)
     n = _slots(lo, hi, step)
     if footers and not (limit is not None and limit < n):  # else the limit bounds it already
         try:
-            stored = catalog.timeframes(normalize_symbol(symbol))
+            stored = catalog.timeframes(symbol)
             sources = [tf for tf in stored if tf == timeframe] or sorted(
                 (tf for tf in stored if timeframe_ns(tf) < step), key=timeframe_ns)[-1:]
             if not sources:
                 return 0, lo, hi
-            extent = catalog.stats(normalize_symbol(symbol), sources[0])
+            extent = catalog.stats(symbol, sources[0])
         except (NotFound, InvalidInput):
             return 0, lo, hi
         lo, hi = max(lo, extent.first_ts - step), min(hi, extent.last_ts + step)  # resampled bars: whole buckets

@@ -1,6 +1,6 @@
 """Admission control: a request's cost is estimated from the request itself and refused over a cap.
 
-Every engine method that could do unbounded work (Monte Carlo paths x assets x horizon, bars read,
+A core rule, applied by the engines and by the bar read path (``storage/bars.py``). Every engine method that could do unbounded work (Monte Carlo paths x assets x horizon, bars read,
 sweep sets x bars, matrix rows x columns) computes an upper bound of its cost *before* it allocates
 or computes anything and calls :func:`admit` with the setting that caps it. A refusal is a 422
 (:class:`~nautilus.core.errors.InvalidInput`) naming the request field that drives the cost and the

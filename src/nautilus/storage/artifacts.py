@@ -1,4 +1,5 @@
-"""Saved backtest artifacts: one folder per run with the equity curve and the trades as Parquet.
+"""Saved backtests' artifacts (the Strategy engine writes them, Analytics reads them): one folder per run
+with the equity curve and the trades as Parquet, under ``data_dir/backtests/<run id>``.
 
 pyarrow is imported by the functions that read or write, so listing engines' handlers stays cheap.
 """
