@@ -98,9 +98,9 @@ def test_sigkill_at_random_points_under_keyed_order_flow_and_bars(settings, engi
                                                                  quantity=1 + i % 4, client_order_id=key))
             if reply is None:
                 break
-            assert reply.order["status"] != "rejected", reply.order
+            assert reply.order.status != "rejected", reply.order
             with lock:
-                assert acked_orders.setdefault(key, reply.order["id"]) == reply.order["id"]
+                assert acked_orders.setdefault(key, reply.order.id) == reply.order.id
             i += 1
         client.close()
 
@@ -114,7 +114,7 @@ def test_sigkill_at_random_points_under_keyed_order_flow_and_bars(settings, engi
             if reply is None:
                 break
             with lock:
-                acked_fills.update((f["order_id"], f["ts"]) for f in reply.fills)
+                acked_fills.update((f.order_id, f.ts) for f in reply.fills)
             bar_step["i"] = i + 1
             time.sleep(0.005)
         client.close()
@@ -151,9 +151,9 @@ def test_sigkill_at_random_points_under_keyed_order_flow_and_bars(settings, engi
         client = EngineClient("portfolio", settings, probe=False)
         stored = client.call("orders", OrdersQuery(limit=10_000)).items
         assert len(stored) < 10_000  # all of them in one page
-        keys = [o["client_order_id"] for o in stored]
+        keys = [o.client_order_id for o in stored]
         assert len(keys) == len(set(keys)), "an idempotency key made two orders"
-        by_key = {o["client_order_id"]: o["id"] for o in stored}
+        by_key = {o.client_order_id: o.id for o in stored}
         lost = {k for k, order_id in acked_orders.items() if by_key.get(k) != order_id}
         assert not lost, f"acknowledged orders lost: {sorted(lost)[:5]}"
         fills = [(f["order_id"], f["ts"]) for f in client.call("fills", FillsQuery(limit=10_000)).items]
@@ -215,7 +215,7 @@ def test_a_frozen_writer_that_was_replaced_cannot_commit(settings, engine_env) -
         else:
             pytest.fail("the replaced writer acknowledged a write")
         first.wait(15)  # and it stops
-        keys = {o["client_order_id"] for o in fresh.call("orders", OrdersQuery(limit=100)).items}
+        keys = {o.client_order_id for o in fresh.call("orders", OrdersQuery(limit=100)).items}
         assert keys == {"before", "new"}
         assert fresh.call("reconcile", AccountRef()).account["ok"]
         fresh.close()

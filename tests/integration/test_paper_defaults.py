@@ -146,6 +146,17 @@ def test_cli_shows_and_edits_the_limits(api, stack_env, monkeypatch) -> None:
         assert api.get("/api/v1/risk/limits", params={"account": "cli"}).json()["max_order_equity_pct"] == 25.0
         price = _price(api)
         assert _order(api, "cli", int(0.3 * 10_000 / price))["status"] == "rejected"  # 30% > 25%
+        # the CLI's orders: a rejection exits non-zero with its reason; a working order is listed, then cancelled
+        out = runner.invoke(app, ["paper", "order", "AAA", "buy", str(int(0.3 * 10_000 / price)), "--account", "cli"])
+        assert out.exit_code != 0 and "rejected" in out.output and "max_order_equity_pct" in out.output
+        out = runner.invoke(app, ["paper", "order", "AAA", "buy", "1", "--account", "cli", "--type", "limit",
+                                  "--limit", str(round(price / 2, 2))])
+        assert out.exit_code == 0 and " open: buy 1 AAA limit GTC" in out.output, out.output
+        order_id = out.output.split()[1]
+        out = runner.invoke(app, ["paper", "orders", "--account", "cli", "--status", "working"])
+        assert out.exit_code == 0 and order_id in out.output, out.output
+        out = runner.invoke(app, ["paper", "cancel", order_id])
+        assert out.exit_code == 0 and f"order {order_id} cancelled" in out.output, out.output
         out = runner.invoke(app, ["paper", "limits", "--account", "cli", "--reset", "--json"])
         assert json.loads(out.output) == {**DEFAULT_LIMITS, "source": "default"}
         bad = runner.invoke(app, ["paper", "limits", "--account", "cli", "--set", "min_cash=lots"])

@@ -64,12 +64,12 @@ def test_sigkill_mid_stream_then_restart_reconciles(settings, stack_env) -> None
             try:
                 reply = client.call("submit_order", OrderRequest(symbol="KIL", side=side, quantity=1 + i % 5,
                                                                  client_order_id=f"c{i}"), timeout=2.0)
-                assert reply.order["status"] != "rejected", reply.order
-                acked_orders.add(reply.order["id"])
+                assert reply.order.status != "rejected", reply.order
+                acked_orders.add(reply.order.id)
                 px = 100.0 + (i % 7)
                 bars = client.call("on_bars", BarsPush(symbol="KIL", bars=[BarIn(ts=T0 + i * DAY, open=px,
                                    high=px + 1, low=px - 1, close=px + 0.5, volume=1e6)]), timeout=2.0)
-                acked_fills.update((f["order_id"], f["ts"]) for f in bars.fills)
+                acked_fills.update((f.order_id, f.ts) for f in bars.fills)
                 state["i"] = i + 1
             except NautilusError:
                 client.transports["unix"].reset()
@@ -94,7 +94,7 @@ def test_sigkill_mid_stream_then_restart_reconciles(settings, stack_env) -> None
         advance(30)
         stop.set()
         worker.join(30)
-        stored_orders = {o["id"] for o in client.call("orders", OrdersQuery(limit=10_000)).items}
+        stored_orders = {o.id for o in client.call("orders", OrdersQuery(limit=10_000)).items}
         fills = client.call("fills", FillsQuery(limit=100_000)).items
         stored_fills = [(f["order_id"], f["ts"]) for f in fills]
         assert acked_orders <= stored_orders, "an acknowledged order was lost"

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import msgspec
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
@@ -51,7 +52,9 @@ def set_limits(risk: RiskEngine, account: str = "default", **limits: float) -> N
 
 
 def buy(portfolio: PortfolioEngine, quantity: float, account: str = "default") -> dict:
-    return portfolio.submit_order(OrderRequest(account=account, symbol="AAA", side="buy", quantity=quantity)).order
+    """The order as the HTTP route returns it (its JSON form)."""
+    order = portfolio.submit_order(OrderRequest(account=account, symbol="AAA", side="buy", quantity=quantity)).order
+    return msgspec.to_builtins(order)
 
 
 def last_close(portfolio: PortfolioEngine) -> float:

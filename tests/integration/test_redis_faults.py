@@ -195,9 +195,9 @@ def test_redis_connections_dropped_under_keyed_order_flow_and_bars(settings, red
                 client_order_id=key))
             if reply is None:
                 break
-            assert reply.order["status"] != "rejected", reply.order
+            assert reply.order.status != "rejected", reply.order
             with lock:
-                assert acked_orders.setdefault(key, reply.order["id"]) == reply.order["id"]
+                assert acked_orders.setdefault(key, reply.order.id) == reply.order.id
                 acked_at[key] = time.monotonic()
             i += 1
             time.sleep(0.01)  # at most 100 orders a second each: the whole run stays in one page of orders
@@ -213,7 +213,7 @@ def test_redis_connections_dropped_under_keyed_order_flow_and_bars(settings, red
             if reply is None:
                 break
             with lock:
-                acked_fills.update((f["order_id"], f["ts"]) for f in reply.fills)
+                acked_fills.update((f.order_id, f.ts) for f in reply.fills)
             bar_step["i"] = i + 1
             time.sleep(0.005)
         client.close()
@@ -304,9 +304,9 @@ def test_redis_connections_dropped_under_keyed_order_flow_and_bars(settings, red
 
         stored = setup.call("orders", OrdersQuery(account=account, limit=10_000)).items
         assert len(stored) < 10_000  # all of them in one page
-        keys = [o["client_order_id"] for o in stored]
+        keys = [o.client_order_id for o in stored]
         assert len(keys) == len(set(keys)), "an idempotency key made two orders"
-        by_key = {o["client_order_id"]: o["id"] for o in stored}
+        by_key = {o.client_order_id: o.id for o in stored}
         lost = {k for k, order_id in acked_orders.items() if by_key.get(k) != order_id}
         assert not lost, f"acknowledged orders lost: {sorted(lost)[:5]}"
         fills = [(f["order_id"], f["ts"])

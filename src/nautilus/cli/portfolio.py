@@ -89,7 +89,7 @@ def order(
     account: ACCOUNT = "default",
     key: Annotated[str | None, typer.Option(help="Idempotency key (client order id)")] = None,
 ) -> None:
-    """Submit an order (checked by the Risk engine; it fills on later bars)."""
+    """Submit an order (pre-trade checked against the account's limits; it fills on later bars)."""
     import msgspec
 
     from nautilus.engines.portfolio.engine import PortfolioEngine
@@ -102,10 +102,9 @@ def order(
     except msgspec.ValidationError as exc:
         fail(str(exc))
     o = _call(PortfolioEngine.submit_order, req).order
-    if o["status"] == "rejected":
-        fail(f"order {o['id']} rejected: {o['reason']}")
-    console.print(f"order [bold]{o['id']}[/bold] {o['status']}: {o['side']} {o['quantity']:g} {o['symbol']} "
-                  f"{o['type']} {o['tif']}")
+    if o.status == "rejected":
+        fail(f"order {o.id} rejected: {o.reason}")
+    console.print(f"order [bold]{o.id}[/bold] {o.status}: {o.side} {o.quantity:g} {o.symbol} {o.type} {o.tif}")
 
 
 @paper_app.command("cancel")
@@ -115,7 +114,7 @@ def cancel(order_id: Annotated[int, typer.Argument(help="Order id")]) -> None:
     from nautilus.engines.portfolio.messages import OrderRef
 
     o = _call(PortfolioEngine.cancel_order, OrderRef(order_id=order_id)).order
-    console.print(f"order {o['id']} {o['status']}")
+    console.print(f"order {o.id} {o.status}")
 
 
 @paper_app.command("orders")
@@ -130,8 +129,8 @@ def orders(account: ACCOUNT = "default",
     for col in ("id", "symbol", "side", "type", "qty", "filled", "avg price", "status", "reason"):
         table.add_column(col)
     for o in _call(PortfolioEngine.orders, OrdersQuery(account=account, status=status, limit=limit)).items:
-        table.add_row(str(o["id"]), o["symbol"], o["side"], o["type"], f"{o['quantity']:g}", f"{o['filled']:g}",
-                      _money(o["avg_fill_price"]), o["status"], o["reason"] or "")
+        table.add_row(str(o.id), o.symbol, o.side, o.type, f"{o.quantity:g}", f"{o.filled:g}",
+                      _money(o.avg_fill_price), o.status, o.reason or "")
     console.print(table)
 
 

@@ -83,11 +83,13 @@ def portfolio_order_fill(ctx: BenchContext) -> list[Result]:
             def via_unix() -> float:
                 i = next(step)
                 t0 = time.perf_counter()
-                order = portfolio.call(PortfolioEngine.submit_order, OrderRequest(symbol=SYMBOL, side="buy" if i % 2 else "sell",
-                                                                    quantity=1.0)).order
-                reply = portfolio.call(PortfolioEngine.on_bars, BarsPush(symbol=SYMBOL, bars=[msgspec.convert(_bar(i), BarIn)]))
+                side = "buy" if i % 2 else "sell"
+                order = portfolio.call(PortfolioEngine.submit_order, OrderRequest(symbol=SYMBOL, side=side,
+                                                                                  quantity=1.0)).order
+                bars = BarsPush(symbol=SYMBOL, bars=[msgspec.convert(_bar(i), BarIn)])
+                reply = portfolio.call(PortfolioEngine.on_bars, bars)
                 elapsed = time.perf_counter() - t0
-                assert reply.fills and reply.fills[0]["order_id"] == order["id"], reply.fills
+                assert reply.fills and reply.fills[0].order_id == order.id, reply.fills
                 return elapsed
 
             def health_twice() -> float:

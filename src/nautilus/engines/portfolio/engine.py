@@ -58,10 +58,13 @@ from nautilus.engines.portfolio.messages import (
     Items,
     OptimizeReply,
     OptimizeRequest,
+    OrderList,
+    OrderRecord,
     OrderRef,
     OrderReply,
     OrderRequest,
     OrdersQuery,
+    OrderState,
     QuotesPush,
 )
 from nautilus.engines.portfolio.pretrade import PreTrade
@@ -273,7 +276,7 @@ class PortfolioEngine(StorageEngine):
         if req.client_order_id is not None:
             existing = self.store.find_order(account.id, req.client_order_id)
             if existing is not None:
-                return OrderReply(order=existing, created=False)
+                return OrderReply(order=_record(existing), created=False)
         pretrade = self.pretrade
         assert pretrade is not None
         checks = []
@@ -308,14 +311,15 @@ class PortfolioEngine(StorageEngine):
                 pretrade.commit(account, checks[-1])
                 if row["status"] == "open":
                     self.book.add_order(order_from_row({**values, **row}))
+        record = _record(row)
         if created:
             ORDERS.labels(row["status"] if row["status"] == "rejected" else "accepted").inc()
-            self.bus.publish(f"portfolio.orders.{account.name}", _event("order", row))
+            self.bus.publish(f"portfolio.orders.{account.name}", _event("order", record))
             if row["status"] == "rejected":
                 self.bus.publish("risk.alerts", {"kind": "order_rejected", "account": account.name,
                                                  "order_id": row["id"], "symbol": req.symbol,
                                                  "reasons": msgspec.to_builtins(checks[-1].decision.reasons)})
-        return OrderReply(order=row, created=created)
+        return OrderReply(order=record, created=created)
 
     def _validate(self, req: OrderRequest) -> tuple[Account, int, float]:
         account = self.account_of(req.account)
@@ -380,8 +384,9 @@ class PortfolioEngine(StorageEngine):
             order.status, order.reason = "cancelled", "cancelled by request"
             self.book.remove_order(order)
             row = self.store.update_order(order, "cancel_order", {})
-        self.bus.publish(f"portfolio.orders.{self._name(order.account_id)}", _event("order", row))
-        return OrderReply(order=row)
+        record = _record(row)
+        self.bus.publish(f"portfolio.orders.{self._name(order.account_id)}", _event("order", record))
+        return OrderReply(order=record)
 
     @handler(idempotent=False)
     def amend_order(self, req: AmendRequest) -> OrderReply:
@@ -413,21 +418,22 @@ class PortfolioEngine(StorageEngine):
                 order.status = "filled"
                 self.book.remove_order(order)
             row = self.store.update_order(order, "amend_order", msgspec.to_builtins(req))
-        self.bus.publish(f"portfolio.orders.{self._name(order.account_id)}", _event("order", row))
-        return OrderReply(order=row)
+        record = _record(row)
+        self.bus.publish(f"portfolio.orders.{self._name(order.account_id)}", _event("order", record))
+        return OrderReply(order=record)
 
     @handler
     def order(self, req: OrderRef) -> OrderReply:
         assert self.store is not None
-        return OrderReply(order=self.store.get_order(req.order_id))
+        return OrderReply(order=_record(self.store.get_order(req.order_id)))
 
     @handler
-    def orders(self, req: OrdersQuery) -> Items:
+    def orders(self, req: OrdersQuery) -> OrderList:
         assert self.store is not None
         if not 1 <= req.limit <= 10_000:
             raise InvalidInput("limit must be in [1, 10000]", field="limit")
         account_id = None if req.account is None else self.account_of(req.account).id
-        return Items(items=self.store.orders(account_id, req.status, req.symbol, req.limit))
+        return OrderList(items=[_record(r) for r in self.store.orders(account_id, req.status, req.symbol, req.limit)])
 
     @handler
     def fills(self, req: FillsQuery) -> Items:
@@ -602,7 +608,7 @@ class PortfolioEngine(StorageEngine):
     def _publish(self, result: BarResult) -> None:
         bus = self.bus
         for order in result.orders:
-            bus.publish(f"portfolio.orders.{self._name(order.account_id)}", _event("order", _order_dict(order)))
+            bus.publish(f"portfolio.orders.{self._name(order.account_id)}", _event("order", _order_state(order)))
         for fill in result.fills:
             bus.publish(f"portfolio.fills.{self._name(fill.account_id)}", _event("fill", fill))
         for (account_id, strategy, symbol), pos in result.positions.items():
@@ -620,18 +626,22 @@ class PortfolioEngine(StorageEngine):
 def _events_reply(symbol: str, results: list[BarResult]) -> BarsReply:
     ignored = sum(r.ignored for r in results)
     return BarsReply(symbol=symbol, processed=len(results) - ignored, ignored=ignored,
-                     fills=[msgspec.to_builtins(f) for r in results for f in r.fills],
-                     orders=[_order_dict(o) for r in results for o in r.orders])
+                     fills=[f for r in results for f in r.fills], orders=[_order_state(o) for r in results for o in r.orders])
 
 
 def _event(kind: str, payload: Any) -> dict[str, Any]:
-    """A bus event: ``kind`` plus the payload's fields (a dict or a dataclass)."""
+    """A bus event: ``kind`` plus the payload's fields (a struct or a dataclass)."""
     return {"kind": kind, **msgspec.to_builtins(payload)}
 
 
-def _order_dict(order: Order) -> dict[str, Any]:
+def _order_state(order: Order) -> OrderState:
     w = order.work
-    return {"id": order.id, "account_id": order.account_id, "strategy": order.strategy, "symbol": order.symbol,
-            "side": order.side, "type": w.type, "tif": w.tif, "quantity": w.quantity, "filled": w.filled,
-            "status": order.status, "avg_fill_price": order.avg_fill_price, "fees": order.fees,
-            "reason": order.reason, "client_order_id": order.client_order_id}
+    return OrderState(id=order.id, account_id=order.account_id, strategy=order.strategy, symbol=order.symbol,
+                      side=order.side, type=w.type, tif=w.tif, quantity=w.quantity, filled=w.filled,
+                      status=order.status, avg_fill_price=order.avg_fill_price, fees=order.fees, reason=order.reason,
+                      client_order_id=order.client_order_id)
+
+
+def _record(row: dict[str, Any]) -> OrderRecord:
+    """The typed order of a stored row (its ``risk`` JSON becomes a :class:`RiskDecision`)."""
+    return msgspec.convert(row, OrderRecord)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -18,6 +19,8 @@ from nautilus.core.bounds import (
     Size,
     Timestamp,
 )
+from nautilus.engines.risk.messages import RiskDecision
+from nautilus.trading.book import FillRecord
 
 
 class AccountCreate(msgspec.Struct, kw_only=True):
@@ -122,17 +125,65 @@ class QuotesPush(msgspec.Struct, kw_only=True):
     quotes: list[QuoteIn]
 
 
+class OrderRecord(msgspec.Struct, kw_only=True):
+    """A stored paper order (its ``paper_orders`` row) with the pre-trade decision it was placed under."""
+
+    id: int
+    account_id: int
+    client_order_id: str | None
+    strategy: str
+    symbol: str
+    side: str
+    type: str
+    tif: str
+    quantity: float  # 0 for an equity_pct order until it fills
+    equity_pct: float | None
+    limit_price: float | None
+    stop_price: float | None
+    status: str  # open, partially_filled, filled, cancelled, rejected, expired
+    filled: float
+    avg_fill_price: float | None
+    fees: float
+    reason: str | None  # why it was rejected, cancelled or expired
+    risk: RiskDecision | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderState(msgspec.Struct, kw_only=True):
+    """An order as a bar or a quote left it."""
+
+    id: int
+    account_id: int
+    strategy: str
+    symbol: str
+    side: str
+    type: str
+    tif: str
+    quantity: float
+    filled: float
+    status: str
+    avg_fill_price: float | None
+    fees: float
+    reason: str | None
+    client_order_id: str | None
+
+
 class OrderReply(msgspec.Struct, kw_only=True):
-    order: dict[str, Any]
+    order: OrderRecord
     created: bool = True  # False: the idempotency key matched an earlier order
+
+
+class OrderList(msgspec.Struct, kw_only=True):
+    items: list[OrderRecord]  # newest first
 
 
 class BarsReply(msgspec.Struct, kw_only=True):
     symbol: str
     processed: int
     ignored: int
-    fills: list[dict[str, Any]]
-    orders: list[dict[str, Any]]
+    fills: list[FillRecord]
+    orders: list[OrderState]
 
 
 class Items(msgspec.Struct, kw_only=True):
@@ -189,7 +240,7 @@ class OptimizeReply(msgspec.Struct, kw_only=True):
     result: dict[str, Any]  # weights, expected_return, volatility, sharpe, risk_contributions, status, extra
     symbols: list[str]
     observations: int  # return rows the estimates used
-    orders: list[dict[str, Any]] = []  # the rebalancing orders submitted (with rebalance)
+    orders: list[OrderRecord] = []  # the rebalancing orders submitted (with rebalance)
     annualisation: dict[str, Any] = {}  # periods_per_year, calendar, timeframe and source the estimates used
 
 

@@ -324,9 +324,9 @@ class Runner:
             order = OrderRequest(side="buy" if action == "long" else "sell", equity_pct=req.size, **common)
         reply = self.desk.submit(order)
         dep.orders += 1
-        if reply.order["status"] == "rejected":
+        if reply.order.status == "rejected":
             self.desk.publish("risk.alerts", {"kind": "deployment_order_rejected", "deployment": dep.id,
-                                                    "reason": reply.order["reason"]})
+                                              "reason": reply.order.reason})
 
     def trades(self, dep: Deployment) -> list[dict[str, Any]]:
         """The deployment's paper trades (position episodes of its fills), like the backtester's."""
