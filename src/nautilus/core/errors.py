@@ -152,14 +152,18 @@ class Outage:
     recycle: bool
 
 
-_SQLITE_OUTAGES: tuple[tuple[tuple[str, ...], str, bool], ...] = (
-    (("readonly", "read-only"), "the database is read-only", True),
-    (("disk is full",), "the disk is full", True),
-    (("database is locked", "table is locked", "database is busy"), "the database is locked", False),
-    (("unable to open",), "the database file cannot be opened", True),
-    (("disk i/o",), "disk I/O error", True),
-    (("not a database", "malformed"), "the database file is corrupt", True),
-)
+# SQLite primary result code (``sqlite3.Error.sqlite_errorcode & 0xFF``: an extended code refines its primary
+# one, e.g. SQLITE_READONLY_DBMOVED) -> (cause, recycle)
+_SQLITE_OUTAGES: dict[int, tuple[str, bool]] = {
+    8: ("the database is read-only", True),  # SQLITE_READONLY
+    13: ("the disk is full", True),  # SQLITE_FULL
+    5: ("the database is locked", False),  # SQLITE_BUSY
+    6: ("the database is locked", False),  # SQLITE_LOCKED
+    14: ("the database file cannot be opened", True),  # SQLITE_CANTOPEN
+    10: ("disk I/O error", True),  # SQLITE_IOERR
+    11: ("the database file is corrupt", True),  # SQLITE_CORRUPT
+    26: ("the database file is corrupt", True),  # SQLITE_NOTADB
+}
 # PostgreSQL SQLSTATE (class or code) -> (cause, recycle)
 _PG_OUTAGES: dict[str, tuple[str, bool]] = {
     "25006": ("the database is read-only", True),
@@ -188,11 +192,11 @@ def database_outage_kind(exc: BaseException) -> Outage | None:
     if not isinstance(exc, DBAPIError):
         return None
     orig = exc.orig
-    if type(orig).__module__.startswith("sqlite3"):  # SQLite: by the message (the codes are not exposed)
-        text = str(orig).lower()
-        for needles, cause, recycle in _SQLITE_OUTAGES:
-            if any(n in text for n in needles):
-                return Outage(cause, recycle)
+    if type(orig).__module__.startswith("sqlite3"):  # SQLite: by its result code
+        code = getattr(orig, "sqlite_errorcode", None)
+        found = _SQLITE_OUTAGES.get(code & 0xFF) if isinstance(code, int) else None
+        if found is not None:
+            return Outage(*found)
         return Outage("the connection to the database was lost", True) if exc.connection_invalidated else None
     sqlstate = getattr(orig, "sqlstate", None) or ""
     if sqlstate:

@@ -173,20 +173,45 @@ def test_an_unwatched_database_reports_healthy_without_an_id(tmp_path) -> None:
         db.dispose()
 
 
-@pytest.mark.parametrize(("message", "cause", "recycle"), [
-    ("attempt to write a readonly database", "read-only", True),
-    ("database or disk is full", "disk is full", True),
-    ("database is locked", "locked", False),
-    ("unable to open database file", "cannot be opened", True),
-    ("disk I/O error", "I/O", True),
-    ("file is not a database", "corrupt", True),
+def _sqlite_error(message: str, code: int | None) -> sqlite3.OperationalError:
+    """As the driver raises it: with its (extended) result code."""
+    err = sqlite3.OperationalError(message)
+    if code is not None:
+        err.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return err
+
+
+@pytest.mark.parametrize(("message", "code", "cause", "recycle"), [
+    ("attempt to write a readonly database", sqlite3.SQLITE_READONLY, "read-only", True),
+    ("attempt to write a readonly database", 1032, "read-only", True),  # SQLITE_READONLY_DBMOVED
+    ("database or disk is full", sqlite3.SQLITE_FULL, "disk is full", True),
+    ("database is locked", sqlite3.SQLITE_BUSY, "locked", False),
+    ("database table is locked", sqlite3.SQLITE_LOCKED, "locked", False),
+    ("unable to open database file", sqlite3.SQLITE_CANTOPEN, "cannot be opened", True),
+    ("disk I/O error", 266, "I/O", True),  # SQLITE_IOERR_READ
+    ("file is not a database", sqlite3.SQLITE_NOTADB, "corrupt", True),
+    ("database disk image is malformed", sqlite3.SQLITE_CORRUPT, "corrupt", True),
 ])
-def test_sqlite_outages_are_classified(message, cause, recycle) -> None:
-    exc = OperationalError("INSERT", {}, sqlite3.OperationalError(message))
+def test_sqlite_outages_are_classified_by_result_code(message, code, cause, recycle) -> None:
+    exc = OperationalError("INSERT", {}, _sqlite_error(message, code))
     kind = database_outage_kind(exc)
     assert kind is not None and cause in kind.cause and kind.recycle is recycle
     assert database_outage(exc)
-    assert database_outage_kind(OperationalError("x", {}, sqlite3.OperationalError("no such column: x"))) is None
+    no_column = _sqlite_error("no such column: x", sqlite3.SQLITE_ERROR)
+    assert database_outage_kind(OperationalError("x", {}, no_column)) is None
+    # the code decides, never the text: a message that reads like an outage without the code is not one
+    assert database_outage_kind(OperationalError("x", {}, _sqlite_error(message, None))) is None
+
+
+def test_a_real_sqlite_outage_carries_its_code(tmp_path) -> None:
+    path = tmp_path / "ro.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.commit()
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as info:
+        conn.execute("INSERT INTO t VALUES (1)")
+    conn.close()
+    kind = database_outage_kind(OperationalError("INSERT", {}, info.value))
+    assert kind is not None and "read-only" in kind.cause and kind.recycle
 
 
 def test_the_identity_file_is_replaced_atomically(settings) -> None:
