@@ -135,11 +135,6 @@ class EngineClient:
     # did not get it (connect failed, circuit open) or, for idempotent handlers, when its connection died;
     # never after a timeout. A stateful engine has no in-process stand-in: when no socket answers, the call
     # waits (up to ``writer_wait_s``, within the deadline) for the restarted writer, else EngineRestarting.
-    def _deadline(self, timeout: float | None) -> float:
-        own = time.monotonic() + (timeout or self.settings.call_timeout_s)
-        outer = deadlines.current()
-        return own if outer is None or own < outer else outer
-
     def _late(self, method: str) -> DeadlineExceeded:
         return DeadlineExceeded(f"{self.engine}.{method}: the request's deadline passed before it was sent")
 
@@ -180,7 +175,10 @@ class EngineClient:
         if spec is None:
             spec = self._spec(method)
         method = spec.name
-        deadline = self._deadline(timeout)
+        deadline = time.monotonic() + (timeout or self.settings.call_timeout_s)
+        outer = deadlines.current()  # the enclosing request's deadline, when earlier
+        if outer is not None and outer < deadline:
+            deadline = outer
         wait_until: float | None = None
         while True:
             errors: list[str] = []
@@ -242,7 +240,10 @@ class EngineClient:
         if spec is None:
             spec = self._spec(method)
         method = spec.name
-        deadline = self._deadline(timeout)
+        deadline = time.monotonic() + (timeout or self.settings.call_timeout_s)
+        outer = deadlines.current()  # the enclosing request's deadline, when earlier
+        if outer is not None and outer < deadline:
+            deadline = outer
         wait_until: float | None = None
         while True:
             errors: list[str] = []

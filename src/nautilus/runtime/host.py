@@ -226,7 +226,7 @@ class EngineHost:
             if method is None:
                 out: bytes = codec.encode((frame.id, self._runtime_method(frame, codec), None))
             else:
-                args = ((self.engine, codec.decoder(method.request).decode(frame.body)) if method.takes_request
+                args = ((self.engine, codec.decoders[method.request].decode(frame.body)) if method.takes_request
                         else (self.engine,))
                 if frame.budget_ms > 0:  # the caller's remaining time: nested calls and long handlers honour it
                     token = deadline.enter(t0 + frame.budget_ms / 1000)

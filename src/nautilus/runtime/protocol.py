@@ -106,7 +106,8 @@ class Codec:
         self.on_attach = on_attach
         self.leases: list[int] = []
         self._encoder = msgspec.msgpack.Encoder(enc_hook=self._enc_hook)
-        self._decoders: dict[Any, msgspec.msgpack.Decoder] = {}
+        # decoders[tp] decodes a body as tp (made on first use): a plain subscript on every request's path
+        self.decoders = _Decoders(self._ext_hook, self._dec_hook)
 
     def _enc_hook(self, obj: Any) -> Any:
         if isinstance(obj, np.ndarray):
@@ -152,15 +153,21 @@ class Codec:
         self.leases = []
         return self._encoder.encode(obj)
 
-    def decoder(self, tp: Any) -> msgspec.msgpack.Decoder:
-        dec = self._decoders.get(tp)
-        if dec is None:
-            dec = msgspec.msgpack.Decoder(tp, ext_hook=self._ext_hook, dec_hook=self._dec_hook)
-            self._decoders[tp] = dec
-        return dec
-
     def decode(self, data: Any, tp: Any = Any) -> Any:
-        return self.decoder(tp).decode(data)
+        return self.decoders[tp].decode(data)
+
+
+class _Decoders(dict[Any, msgspec.msgpack.Decoder]):
+    """A codec's decoders by type, each made on first use with the codec's hooks."""
+
+    def __init__(self, ext_hook: Callable[[int, memoryview], Any], dec_hook: Callable[[type, Any], Any]) -> None:
+        super().__init__()
+        self._hooks = (ext_hook, dec_hook)
+
+    def __missing__(self, tp: Any) -> msgspec.msgpack.Decoder:
+        ext_hook, dec_hook = self._hooks
+        decoder = self[tp] = msgspec.msgpack.Decoder(tp, ext_hook=ext_hook, dec_hook=dec_hook)
+        return decoder
 
 
 REQUEST_ENCODER = msgspec.msgpack.Encoder()

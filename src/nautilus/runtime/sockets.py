@@ -104,7 +104,7 @@ class _Frames:
         err = reply.error
         if err is not None:
             raise error_from_code(err.code, err.message, err.field)
-        return self.codec.decoder(reply_type).decode(reply.body)
+        return self.codec.decoders[reply_type].decode(reply.body)
 
 
 def _out_of_step(kind: str, reply: ReplyFrame, request_id: int) -> MaybeDelivered:
