@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL, insert, select, text
 from sqlalchemy.exc import OperationalError
+from tests.support.limits_checks import check_hot_path_reads, check_legacy_import, check_versions_and_resets
 from tests.support.prepared_checks import (
     check_audit_and_select,
     check_errors_and_rollback,
@@ -51,6 +52,13 @@ def lite(tmp_path: Path) -> Iterator[Database]:
     database = Database.from_url(url)
     yield database
     database.dispose()
+
+
+def test_pg_limits_store(pg: Database, tmp_path: Path) -> None:
+    """The pre-trade limits' versions, resets, hot-path reads and legacy import on PostgreSQL."""
+    check_versions_and_resets(pg)
+    check_hot_path_reads(pg)
+    check_legacy_import(pg, tmp_path)
 
 
 def test_pg_orders_round_trip_like_core(pg: Database) -> None:
