@@ -33,14 +33,15 @@ Conventions
   currency exposure, a mapping or a sequence indexed by instrument). A ``var_fn`` that cannot tell
   (raises :class:`VarUnavailable`, or returns a non-finite number) rejects the order: fail closed.
   ``var_confidence``, ``var_method``, ``var_lookback`` and ``var_timeframe`` say how a caller that owns
-  the history (the Risk engine) computes the VaR it feeds in (here they are only validated).
+  the history (the order's checker, :mod:`nautilus.engines.risk.pretrade`) computes the VaR it feeds in (here
+  they are only validated).
 * ``max_order_equity_pct``: the order notional in PERCENT of equity, ``100 * |quantity| * price / equity``
   (equity <= 0 makes every order breach); reducing orders are exempt, so an exit is never blocked.
 * ``min_cash``: the cash (base currency, ``state.cash``) left after a BUY's notional (before fees) must be
   ``>= min_cash``: 0 = no borrowing (no margin), a negative number = a margin line of that size. Sells and
   states without ``cash`` are not checked.
 * Defaults: :data:`DEFAULT_LIMITS` is the limit set of every paper account that has none of its own
-  (the Risk engine takes it from the ``default_limits`` setting).
+  (the checkers take it from the ``default_limits`` setting).
 * Bad configuration -> ``InvalidInput`` naming the field (``LimitSet`` validates on construction).
 
 Hot path: plain Python floats/dicts (no numpy); O(1) per check apart from the rate limiter's bisect.
@@ -209,7 +210,7 @@ class LimitSet:
     rate_window_seconds: float | None = None
     max_order_equity_pct: float | None = None  # order notional, percent of equity
     min_cash: float | None = None  # cash left after a buy (0 = no margin; negative = a margin line)
-    # How the VaR of ``var_budget`` is computed by the Risk engine from stored bars (one-day horizon).
+    # How the VaR of ``var_budget`` is computed from stored bars by the order's checker (one-day horizon).
     var_confidence: float = 0.99
     var_method: str = "historical"
     var_lookback: int = 250

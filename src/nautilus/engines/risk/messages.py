@@ -143,7 +143,8 @@ class AccountRequest(msgspec.Struct, kw_only=True):
 
 
 class BookState(msgspec.Struct, kw_only=True):
-    """What the checks need to know about an account (pushed by the Portfolio engine or a client)."""
+    """A book kept elsewhere, pushed by a client for what-if checks (``check_order``); paper orders are checked
+    by the Portfolio engine against its own book."""
 
     account: str = "default"
     positions: dict[str, float] = {}  # signed units
