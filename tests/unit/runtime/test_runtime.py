@@ -99,6 +99,16 @@ def test_a_blocking_connection_sets_its_timeout_only_when_the_call_needs_another
     b.close()
 
 
+def test_a_latency_window_keeps_the_last_samples_only():
+    from nautilus.runtime.stats import LatencyWindow
+
+    window = LatencyWindow(size=4)
+    assert window.percentiles_us(50, 99) == [None, None]
+    for us in (1, 2, 3, 4, 5, 6):
+        window.add(us * 1e-6)
+    assert window.percentiles_us(0, 50, 100) == [3.0, 4.5, 6.0]
+
+
 # Codec --------------------------------------------------------------------------------------------
 def test_small_arrays_travel_inline_and_come_back_equal_and_writable():
     codec = Codec(pool=None)
