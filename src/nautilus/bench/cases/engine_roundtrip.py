@@ -36,7 +36,7 @@ from nautilus.runtime.engine import Echo
 
 ENGINE = "analytics"  # stateless: a stateful engine (one writer) never runs in-process beside its process
 TRANSPORTS = ("unix", "tcp", "inproc")
-UNIX_TARGET = 1.3  # ours / raw p50 on the unix socket
+UNIX_TARGET = 1.5  # ours / raw p50 on the unix socket (issue 21: this machine kind, a 2-core Xeon)
 MESSAGE = Echo(text="x", value=1.0)
 BASELINE = "raw AF_UNIX echo (blocking, msgpack)"
 
