@@ -43,17 +43,17 @@ def test_engine_down_names_the_engine_from_its_target(tmp_path) -> None:
 
 
 def test_engine_fallback_keeps_the_metric_engine_and_renders_the_transport(tmp_path) -> None:
-    series = [  # the portfolio process's calls to risk fail on unix and move on (0.5/s); the gateway's do not
-        {"series": 'nautilus_engine_fallbacks_total{job="engine-portfolio", component="portfolio", engine="risk", '
-                   'from_transport="unix"}', "values": "0+30x10"},
-        {"series": 'nautilus_engine_fallbacks_total{job="gateway", component="gateway", engine="risk", '
+    series = [  # the portfolio process's live feed (websocket) fails on unix and moves on (0.5/s); the gateway's not
+        {"series": 'nautilus_engine_fallbacks_total{job="engine-portfolio", component="portfolio", '
+                   'engine="websocket", from_transport="unix"}', "values": "0+30x10"},
+        {"series": 'nautilus_engine_fallbacks_total{job="gateway", component="gateway", engine="websocket", '
                    'from_transport="unix"}', "values": "7x10"}]
-    expected = {"exp_labels": {"severity": "warning", "component": "portfolio", "engine": "risk",
+    expected = {"exp_labels": {"severity": "warning", "component": "portfolio", "engine": "websocket",
                                "from_transport": "unix"},
                 "exp_annotations": {
-                    "summary": "engine risk is served over a fallback transport",
-                    "description": "Calls of portfolio to risk moved past a failing unix transport for over a minute "
-                                   "(500m/s)."}}
+                    "summary": "engine websocket is served over a fallback transport",
+                    "description": "Calls of portfolio to websocket moved past a failing unix transport for over a "
+                                   "minute (500m/s)."}}
     _promtool_test(tmp_path, [{"interval": "1m", "input_series": series, "alert_rule_test": [
         _alert("1m", "EngineFallbackActive", []), _alert("8m", "EngineFallbackActive", [expected])]}])
 
