@@ -139,8 +139,13 @@ class EngineClient:
         return DeadlineExceeded(f"{self.engine}.{method}: the request's deadline passed before it was sent")
 
     def _spec(self, handle: Handle) -> Method:
-        """The method a handle names (NotFound for a name the engine does not have)."""
-        return self.engine_cls.method(method_name(handle))
+        """The method a handle names (NotFound for a name the engine does not have; TypeError for another
+        engine's method of the same name, e.g. ``FeaturesEngine.compute`` on the Factor engine's client)."""
+        spec = self.engine_cls.method(method_name(handle))
+        if not isinstance(handle, str) and getattr(handle, "__func__", handle) is not spec.func:
+            raise TypeError(f"{getattr(handle, '__qualname__', handle)!s} is not a handler of the {self.engine} "
+                            f"engine ({self.engine_cls.__name__})")
+        return spec
 
     def _allowed(self, name: str, state: TransportState, waiting: bool) -> bool:
         """Whether an open (or half-open) breaker lets this call through (a closed one always does: callers

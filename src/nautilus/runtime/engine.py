@@ -20,7 +20,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, overload
 
 import msgspec
 import numpy as np
@@ -47,14 +47,24 @@ class Method:
         return self.func(engine, request) if self.takes_request else self.func(engine)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@overload
+def handler(func: F, *, idempotent: bool = True) -> F: ...
+@overload
+def handler(func: None = None, *, idempotent: bool = True) -> Callable[[F], F]: ...
+
+
 def handler(func: Callable | None = None, *, idempotent: bool = True) -> Any:
-    """Mark an engine method as callable over the runtime.
+    """Mark an engine method as callable over the runtime. The method keeps its type, so a handle
+    (``client.call(RiskEngine.var, req)``) gives the handler's reply type to a type checker.
 
     ``idempotent=False`` (state-changing calls) stops clients from retrying the call on the
     next transport once it may have been delivered.
     """
 
-    def mark(f: Callable) -> Callable:
+    def mark(f: F) -> F:
         setattr(f, _MARK, idempotent)
         return f
 

@@ -30,9 +30,6 @@ GENERIC = set(Engine.methods()) | {PING, HEALTH, METRICS}
 CLASSES: dict[str, type[Engine]] = {"Engine": Engine} | {
     cls.__name__: cls for cls in (engine_class(name) for name in engine_names())}
 ROUTE_VERBS = {"get", "post", "put", "patch", "delete"}
-# Still calling by name while the Portfolio and Risk engines are reworked (issue 21), which converts them: each
-# entry must go when its file is converted (the tests fail on a stale entry).
-PENDING = {"src/nautilus/engines/portfolio/feed.py"}
 
 
 def _modules(*packages: str) -> Iterator[tuple[Path, ast.Module]]:
@@ -100,8 +97,7 @@ def test_no_engine_method_is_named_by_a_string() -> None:
     for path, tree in _modules(*SCANNED):
         for line, name in _named_by_string(tree):
             offenders.setdefault(str(path.relative_to(ROOT)), []).append(f"{line}: {name!r}")
-    assert sorted(PENDING - set(offenders)) == [], "converted: remove from PENDING"
-    found = [f"{path}:{site}" for path, sites in offenders.items() if path not in PENDING for site in sites]
+    found = [f"{path}:{site}" for path, sites in offenders.items() for site in sites]
     assert found == [], "call the engine's method itself (XEngine.method), not its name:\n" + "\n".join(found)
 
 

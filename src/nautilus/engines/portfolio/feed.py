@@ -55,12 +55,13 @@ class HubFeed:
             if listener is not None:
                 self.listeners.setdefault(symbol, []).append(listener)
             if self._thread is None:
+                from nautilus.engines.websocket.engine import WebSocketEngine
                 from nautilus.engines.websocket.messages import PollRequest
                 from nautilus.runtime.client import EngineClient, no_stack_running
 
                 self._client = EngineClient("websocket", self.settings, probe=False,
                                             inproc_writer=no_stack_running(self.settings))
-                start = self._client.call("poll", PollRequest(after_id=None)).last_id  # from now on
+                start = self._client.call(WebSocketEngine.poll, PollRequest(after_id=None)).last_id  # from now on
                 self._thread = threading.Thread(target=self._run, args=(start,), daemon=True, name="portfolio-feed")
                 self._thread.start()
 
@@ -77,11 +78,12 @@ class HubFeed:
             self._client.close()
 
     def _run(self, after: int) -> None:
+        from nautilus.engines.websocket.engine import WebSocketEngine
         from nautilus.engines.websocket.messages import PollRequest
 
         while not self._stop.is_set():
             try:
-                reply = self._client.call("poll", PollRequest(after_id=after, timeout_s=self.poll_timeout_s))
+                reply = self._client.call(WebSocketEngine.poll, PollRequest(after_id=after, timeout_s=self.poll_timeout_s))
             except Exception as exc:  # the hub is restarting: try again shortly
                 log.warning("bar feed: hub poll failed: %s", exc)
                 self._stop.wait(0.5)
