@@ -140,3 +140,12 @@ def test_default_registry_is_the_installed_one(settings: Settings) -> None:
     sink = engine_registry.forward_sink(settings)
     assert isinstance(sink, nautilus.engines.HubSink)
     sink.close()
+
+
+MAX_MODULE_LINES = 800
+
+
+def test_no_module_is_over_800_lines() -> None:
+    long = {str(path.relative_to(ROOT)): n for path in sorted((ROOT / "src" / "nautilus").rglob("*.py"))
+            if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert long == {}, f"split these by what they hold (at most {MAX_MODULE_LINES} lines a module)"
