@@ -4,9 +4,9 @@ A star is a long candle, a small candle whose body gaps away in the long candle'
 third candle of the opposite colour closing well back into the first body (``penetration``). The
 morning variants are the bullish mirror (black, gap down, white, +100) of the evening ones (white, gap
 up, black, -100); the doji variants judge the middle candle against BodyDoji instead of BodyShort.
-``_make_star`` compiles one kernel per (direction, middle setting); the closure's values are constants
-to numba, so each variant is as specialised as a hand-written kernel, and numba's cache keys each
-variant by them.
+``_make_star`` builds one kernel per (direction, middle setting) from the :func:`.templates.rolling` loop;
+the closure's values are constants to numba, so each variant is as specialised as a hand-written kernel,
+and numba's cache keys each variant by them.
 
 TA-Lib's FMA clone rounds the morning threshold ``close + body * penetration`` once and the evening
 threshold ``close - body * penetration`` twice; ``_plus_mul`` and the plain expression mirror that.
@@ -14,69 +14,42 @@ threshold ``close - body * penetration`` twice; ``_plus_mul`` and the plain expr
 
 from __future__ import annotations
 
+from numba import njit
+
 from nautilus.strategy.candles.common import BODY_DOJI, BODY_LONG, BODY_SHORT
-from nautilus.strategy.candles.scalars import (
-    _PBL,
-    _PBS,
-    _av,
-    _body,
-    _gap_down,
-    _gap_up,
-    _plus_mul,
-    _rl,
-    _total,
-    _u,
-)
-from nautilus.strategy.candles.templates import compile_kernel
+from nautilus.strategy.candles.scalars import _av, _body, _gap_down, _gap_up, _plus_mul
+from nautilus.strategy.candles.templates import rolling
 
 LB_STAR = 12
 
 
-def _make_star(name, sign, middle):
-    """Kernel for a star: ``sign`` +1 for the morning (bullish) mirror, -1 for the evening one;
-    ``middle`` the setting the middle candle's body must not exceed."""
-    pm = middle[1]
+def _star(sign, middle):
+    """The rule of a star: ``sign`` +1 for the morning (bullish) mirror, -1 for the evening one; ``middle``
+    the setting the middle candle's body must not exceed. Totals: BodyLong@2, ``middle``@1, BodyShort@0."""
 
-    def cdl_star(o, h, l, c, param, out, state, start):
-        n = o.shape[0]
-        L = LB_STAR
-        if start <= L:
-            if n <= L:
-                return
-            bl = _total(BODY_LONG, o, h, l, c, L - 2)
-            bm = _total(middle, o, h, l, c, L - 1)
-            bs = _total(BODY_SHORT, o, h, l, c, L)
-            i0 = L
+    @njit(inline="always")
+    def star(param, b, t):
+        o0, h0, l0, c0 = b[0]
+        o1, h1, l1, c1 = b[1]
+        o2, h2, l2, c2 = b[2]
+        if sign > 0:
+            cheap = (c2 < o2) & (c0 >= o0) & _gap_down(o1, c1, o2, c2) & (c0 > _plus_mul(c2, _body(o2, c2), param))
         else:
-            bl, bm, bs = state[0], state[1], state[2]
-            i0 = start
-        for i in range(i0, n):
-            o0, h0, l0, c0 = o[_u(i)], h[_u(i)], l[_u(i)], c[_u(i)]
-            o1, h1, l1, c1 = o[_u(i - 1)], h[_u(i - 1)], l[_u(i - 1)], c[_u(i - 1)]
-            o2, h2, l2, c2 = o[_u(i - 2)], h[_u(i - 2)], l[_u(i - 2)], c[_u(i - 2)]
-            if sign > 0:
-                cheap = (c2 < o2) & (c0 >= o0) & _gap_down(o1, c1, o2, c2) & (c0 > _plus_mul(c2, _body(o2, c2), param))
-            else:
-                cheap = (c2 >= o2) & (c0 < o0) & _gap_up(o1, c1, o2, c2) & (c0 < c2 - _body(o2, c2) * param)
-            if (
-                cheap
-                and _body(o2, c2) > _av(BODY_LONG, bl, o2, h2, l2, c2)
-                and _body(o1, c1) <= _av(middle, bm, o1, h1, l1, c1)
-                and _body(o0, c0) > _av(BODY_SHORT, bs, o0, h0, l0, c0)
-            ):
-                out[_u(i)] = 100 * sign
-            else:
-                out[_u(i)] = 0
-            m = _u(i - 2 - _PBL)
-            bl = _rl(BODY_LONG, bl, o2, h2, l2, c2, o[m], h[m], l[m], c[m])
-            m = _u(i - 1 - pm)
-            bm = _rl(middle, bm, o1, h1, l1, c1, o[m], h[m], l[m], c[m])
-            m = _u(i - _PBS)
-            bs = _rl(BODY_SHORT, bs, o0, h0, l0, c0, o[m], h[m], l[m], c[m])
-        if i0 < n:
-            state[0], state[1], state[2] = bl, bm, bs
+            cheap = (c2 >= o2) & (c0 < o0) & _gap_up(o1, c1, o2, c2) & (c0 < c2 - _body(o2, c2) * param)
+        if (
+            cheap
+            and _body(o2, c2) > _av(BODY_LONG, t[0], o2, h2, l2, c2)
+            and _body(o1, c1) <= _av(middle, t[1], o1, h1, l1, c1)
+            and _body(o0, c0) > _av(BODY_SHORT, t[2], o0, h0, l0, c0)
+        ):
+            return 100 * sign
+        return 0
 
-    return compile_kernel(name, cdl_star)
+    return star
+
+
+def _make_star(name, sign, middle):
+    return rolling(name, LB_STAR, ((BODY_LONG, 2), (middle, 1), (BODY_SHORT, 0)), _star(sign, middle))
 
 
 cdl_morningstar = _make_star("morningstar", 1, BODY_SHORT)
