@@ -213,3 +213,24 @@ def test_python_load_generator_counts_responses_and_errors() -> None:
     assert ok["tool"] == "python" and ok["requests"] > 0 and ok["errors"] == 0
     assert 0 < ok["p50_ms"] <= ok["p99_ms"]
     assert missing["requests"] > 0 and missing["errors"] == missing["requests"]
+
+
+def test_pinned_puts_both_ends_on_one_cpu_and_restores_them() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from nautilus.bench.procs import pinned
+
+    before = os.sched_getaffinity(0)
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with pinned([child.pid]) as done:
+            assert done
+            assert len(os.sched_getaffinity(0)) == 1
+            assert os.sched_getaffinity(child.pid) == os.sched_getaffinity(0)
+        assert os.sched_getaffinity(0) == before
+        assert os.sched_getaffinity(child.pid) == before
+    finally:
+        child.kill()
+        child.wait()

@@ -4,25 +4,11 @@ and the import of a legacy ``limits.json`` (the checks: ``tests/support/limits_c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from tests.support.limits_checks import check_hot_path_reads, check_legacy_import, check_versions_and_resets
 
-from nautilus.config import Settings
-from nautilus.storage.bootstrap import migrate
 from nautilus.storage.db import Database
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    settings = Settings(home=tmp_path / "home")
-    settings.ensure_dirs()
-    migrate(settings)
-    database = Database.from_url(str(settings.database_url))
-    yield database
-    database.dispose()
 
 
 def test_versions_grow_with_every_change_and_a_reset_keeps_the_row(db: Database) -> None:

@@ -9,9 +9,6 @@ them on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from tests.support.prepared_checks import (
     check_audit_and_select,
@@ -23,19 +20,7 @@ from tests.support.prepared_checks import (
     run_store_scenario,
 )
 
-from nautilus.config import Settings
-from nautilus.storage.bootstrap import migrate
 from nautilus.storage.db import Database
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    settings = Settings(home=tmp_path / "home")
-    settings.ensure_dirs()
-    migrate(settings)
-    database = Database.from_url(str(settings.database_url))
-    yield database
-    database.dispose()
 
 
 def test_orders_round_trip_like_core(db: Database) -> None:

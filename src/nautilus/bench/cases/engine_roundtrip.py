@@ -23,6 +23,7 @@ from nautilus.bench.procs import (
     engine_process,
     free_port_offset,
     free_tcp_port,
+    pinned,
     python_module,
     running,
     spawn,
@@ -51,13 +52,15 @@ def engine_echo(client: EngineClient) -> Callable[[], Echo]:
     return lambda: client.call("echo", MESSAGE)
 
 
-def measure(ctx: BenchContext, raw: dict[str, FrameClient], engines: dict[str, EngineClient]) -> list[Result]:
+def measure(ctx: BenchContext, raw: dict[str, FrameClient], engines: dict[str, EngineClient],
+            server_pids: list[int]) -> list[Result]:
     calls = ctx.latency_calls
     warmup = calls // 5
     replies_ok = all(client.call("echo", MESSAGE) == MESSAGE for client in engines.values())
     ctx.step(f"{calls:,} calls per variant, interleaved")
-    timings = sample({f"raw {kind}": raw_echo(client) for kind, client in raw.items()}
-                     | {kind: engine_echo(client) for kind, client in engines.items()}, calls, warmup=warmup)
+    with pinned(server_pids) as on_two_cpus:  # the connections exist: every server thread gets pinned
+        timings = sample({f"raw {kind}": raw_echo(client) for kind, client in raw.items()}
+                         | {kind: engine_echo(client) for kind, client in engines.items()}, calls, warmup=warmup)
     raw_p50, raw_p99 = p50_p99_us(timings["raw unix"])
     raw_tcp_p50, _ = p50_p99_us(timings["raw tcp"])
     rows = []
@@ -69,6 +72,7 @@ def measure(ctx: BenchContext, raw: dict[str, FrameClient], engines: dict[str, E
         if transport == "tcp":
             checks |= {"raw_tcp_p50_us": raw_tcp_p50, "ours_over_raw_tcp": sig(p50 / raw_tcp_p50)}
         checks["replies_equal"] = replies_ok
+        checks["pinned"] = on_two_cpus
         rows.append(result(
             "us", (BASELINE, raw_p50), (f"EngineClient {transport}", p50),
             params={"transport": transport, "calls": calls, "warmup": warmup, "statistic": "p50",
@@ -88,7 +92,7 @@ def engine_roundtrip(ctx: BenchContext) -> list[Result]:
         servers = {kind: stack.enter_context(spawn(python_module("nautilus.bench.servers", "echo", address),
                                                    home / f"raw-{kind}.log"))
                    for kind, address in addresses.items()}
-        stack.enter_context(engine_process(settings, ENGINE))
+        engine = stack.enter_context(engine_process(settings, ENGINE))
         wait_until(unix_path.exists, "raw echo server", running(servers["unix"]))
         raw = {}
         for kind, address in addresses.items():
@@ -98,4 +102,4 @@ def engine_roundtrip(ctx: BenchContext) -> list[Result]:
         for transport in TRANSPORTS:
             engines[transport] = EngineClient(ENGINE, settings, transports=(transport,), probe=False)
             stack.callback(engines[transport].close)
-        return measure(ctx, raw, engines)
+        return measure(ctx, raw, engines, [engine.pid, *(server.pid for server in servers.values())])
