@@ -9,7 +9,8 @@ transaction); the time is taken from the submission to the reply carrying the fi
 also timed straight over the engine's unix socket (no HTTP). The baseline row of each is the floor on
 its path: two ``/health`` round trips through the gateway, two ``echo`` calls on the socket. HTTP requests
 go over one keep-alive ``http.client`` connection (:mod:`nautilus.bench.keepalive`), so the client's own
-cost stays small next to what is measured. Target: p50 <= 1 ms through the gateway.
+cost stays small next to what is measured. Targets (issue 21): p50 through the gateway <= 2.5x the two
+``/health`` round trips of the same run, and <= 1 ms over the unix socket.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from nautilus.runtime.engine import Echo
 
 ENGINES = ["marketdata", "risk", "portfolio"]
 SYMBOL = "PAPER"
+GATEWAY_TARGET = 2.5  # order -> fill through the gateway / two bare GET /health round trips (p50)
+UNIX_TARGET_MS = 1.0  # order -> fill over the unix socket (p50)
 DAY = 86_400 * 10**9
 T0 = 1_900_000_000 * 10**9 // DAY * DAY
 LIMITS = LimitsBody(max_order_notional=1e6, max_position_units=1e6, max_position_notional=1e8, max_gross_exposure=1e9,
@@ -121,11 +124,13 @@ def portfolio_order_fill(ctx: BenchContext) -> list[Result]:
         finally:
             left = stop_stack(settings, pid)
     gw, unix, health, echo_ = (_p(times[k]) for k in ("gateway", "unix", "health", "echo"))
-    params = {"rounds": rounds, "statistic": "p50", "target_ms": 1.0, "limits": 10}
+    params = {"rounds": rounds, "statistic": "p50", "limits": 10}
     return [
         result("ms", ("two gateway GET /health round trips", health[0]),
                ("POST order + POST next bar -> fill, through the gateway", gw[0]), params,
-               {"p99_ms": gw[1], "meets_target": gw[0] <= 1.0, "processes_left": left}),
+               {"p99_ms": gw[1], "over_health": sig(gw[0] / health[0]), "target_over_health": GATEWAY_TARGET,
+                "meets_target": gw[0] <= GATEWAY_TARGET * health[0], "processes_left": left}),
         result("ms", ("two echo calls on the unix socket", echo_[0]),
-               ("submit_order + on_bars -> fill, unix socket", unix[0]), params, {"p99_ms": unix[1]}),
+               ("submit_order + on_bars -> fill, unix socket", unix[0]), params,
+               {"p99_ms": unix[1], "target_ms": UNIX_TARGET_MS, "meets_target": unix[0] <= UNIX_TARGET_MS}),
     ]
