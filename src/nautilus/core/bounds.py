@@ -67,6 +67,17 @@ ClientId = Annotated[str, Meta(min_length=1, max_length=CLIENT_ID_MAX, pattern=S
 Label = Annotated[str, Meta(max_length=128, pattern=SAFE_NAME_PATTERN)]  # may be empty (a strategy tag)
 
 
+SYMBOL_MAX = 32
+
+
+def normalize_symbol(symbol: str, field: str = "symbol") -> str:
+    """The catalog's name of ``symbol`` (upper case, trimmed); a 422 naming ``field`` when it is not one."""
+    text = (symbol or "").strip().upper() if isinstance(symbol, str) else ""
+    if not text or len(text) > SYMBOL_MAX or not all(ch.isalnum() or ch in "._-^=" for ch in text):
+        raise InvalidInput(f"symbol {symbol!r} is not valid (1-{SYMBOL_MAX} letters, digits or ._-^=)", field=field)
+    return text
+
+
 def check_timestamp(ns: int | None, field: str) -> int | None:
     """``ns`` (ns since the epoch) inside ``TS_MIN_NS..TS_MAX_NS``; None passes."""
     if ns is None:

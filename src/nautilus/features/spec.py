@@ -48,6 +48,7 @@ from typing import Any
 
 import yaml
 
+from nautilus.core.bounds import normalize_symbol
 from nautilus.core.errors import InvalidInput
 
 ROLLING_STATS = ("mean", "std", "skew", "kurt", "min", "max", "zscore")
@@ -330,7 +331,7 @@ def _parse_feature(item: Any, where: str, earlier: dict[str, FeatureSpec]) -> Fe
         symbol = item.get("symbol")
         if not isinstance(symbol, str) or not symbol.strip():
             raise InvalidInput("symbol is required (the other instrument)", field=f"{where}.symbol")
-        symbol = symbol.strip().upper()
+        symbol = normalize_symbol(symbol, field=f"{where}.symbol")
         what = _choice(item, "what", where, CROSS_WHAT, None)
         window = _int(item, "window", where, 1 if what == "return" else 60, 1 if what == "return" else 3,
                       MAX_WINDOW)

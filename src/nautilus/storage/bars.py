@@ -4,7 +4,7 @@ Every engine that reads bars (MarketData's ``bars`` handler, Strategy, Risk, Fea
 so every engine answers the same question with the same bars.
 
 Symbols and timeframes are checked once, where a request enters an engine: the handler passes the symbol
-through :func:`normalize_symbol` and the timeframe through
+through :func:`~nautilus.core.bounds.normalize_symbol` and the timeframe through
 :func:`~nautilus.core.timeframe.validate_timeframe` (or ``timeframe_ns``), so the 4xx names the request's
 field, and :func:`read_bars` and :func:`bars_extent` take those values as they are (the catalog below keeps
 only its guard on the names it turns into paths, checked once per name and cached).
@@ -29,18 +29,10 @@ _INT64_MIN = -(2**63)
 _INT64_END = 2**63  # one past the largest int64 timestamp
 
 
-def normalize_symbol(symbol: str) -> str:
-    """The catalog's name of ``symbol`` (upper case, trimmed); a 422 naming ``symbol`` when it is not one."""
-    text = (symbol or "").strip().upper()
-    if not text or len(text) > 32 or not all(ch.isalnum() or ch in "._-^=" for ch in text):
-        raise InvalidInput(f"symbol {symbol!r} is not valid (1-32 letters, digits or ._-^=)", field="symbol")
-    return text
-
-
 def read_bars(catalog: BarCatalog, symbol: str, timeframe: str, start_ns: int | None = None,
               end_ns: int | None = None, limit: int | None = None, *, max_bars: int | None = None) -> Bars:
     """Bars of ``symbol`` in [start_ns, end_ns), the last ``limit`` of them when given. ``symbol`` is
-    :func:`normalize_symbol`'s result and ``timeframe`` a valid one (the handler checked both).
+    :func:`~nautilus.core.bounds.normalize_symbol`'s result and ``timeframe`` a valid one (the handler checked both).
 
     ``max_bars`` (engines pass ``settings.max_bars_per_request``) bounds the stored bars the query may
     decode, resampled ones included: a range that may hold more is refused (422 naming ``start``) before

@@ -166,3 +166,15 @@ def test_a_huge_constant_in_a_factor_expression_is_refused(expr: str) -> None:
         parse_expression(expr)
     assert exc.value.field == "expr"
     parse_expression("close * 2.5 - 1e6")
+
+
+def test_normalize_symbol_names_the_field() -> None:
+    from nautilus.core.bounds import SYMBOL_MAX, normalize_symbol
+
+    assert normalize_symbol(" brk.b ") == "BRK.B"
+    assert normalize_symbol("^gspc") == "^GSPC"
+    assert normalize_symbol("A" * SYMBOL_MAX) == "A" * SYMBOL_MAX
+    for bad in ("", "   ", "A" * (SYMBOL_MAX + 1), "BTC/USD", "a b", None, 7):
+        with pytest.raises(InvalidInput) as info:
+            normalize_symbol(bad, field="legs[2].underlying")  # type: ignore[arg-type]
+        assert info.value.field == "legs[2].underlying"

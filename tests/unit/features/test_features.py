@@ -346,3 +346,12 @@ def test_load_from_yaml_json_and_file(tmp_path) -> None:
     with pytest.raises(InvalidInput) as err:
         load_feature_set(tmp_path / "missing.yaml")
     assert err.value.field == "file"
+
+
+@pytest.mark.parametrize("symbol", ["X" * 33, "SP Y", "spy/usd", "^" * 40])
+def test_cross_asset_symbol_is_checked_where_the_spec_is_read(symbol: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        load_feature_set({"name": "x", "features": [{"kind": "cross_asset", "symbol": symbol, "what": "return"}]})
+    assert info.value.field == "features[0].symbol"
+    fs = load_feature_set({"name": "x", "features": [{"kind": "cross_asset", "symbol": " spy ", "what": "return"}]})
+    assert fs.cross_symbols == ["SPY"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from nautilus.core.bounds import normalize_symbol
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.plain import plain
 from nautilus.engines.analytics.messages import (
@@ -26,7 +27,7 @@ from nautilus.engines.analytics.messages import (
 from nautilus.engines.base import StorageEngine
 from nautilus.runtime.engine import handler
 from nautilus.storage import artifacts
-from nautilus.storage.bars import normalize_symbol, read_bars
+from nautilus.storage.bars import read_bars
 from nautilus.storage.paper import PaperStore
 from nautilus.trading.book import round_trips
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from nautilus.core.admission import admit
 from nautilus.core.bars import Bars
+from nautilus.core.bounds import normalize_symbol
 from nautilus.core.errors import InvalidInput
 from nautilus.core.timeframe import timeframe_ns
 from nautilus.engines.base import StorageEngine
@@ -26,7 +27,7 @@ from nautilus.engines.factor.messages import (
 from nautilus.factor import expression, library, pipeline, research
 from nautilus.factor.panel import Panel, load_panel
 from nautilus.runtime.engine import handler
-from nautilus.storage.bars import bars_extent, normalize_symbol, read_bars
+from nautilus.storage.bars import bars_extent, read_bars
 
 MAX_HORIZONS = 20
 MAX_RESEARCH_CELLS = 2_000_000  # dates x symbols of one tear sheet (about 3 s on one core)

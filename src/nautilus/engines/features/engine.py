@@ -17,6 +17,7 @@ import numpy as np
 from nautilus.config import Settings
 from nautilus.core.admission import admit
 from nautilus.core.bars import Bars, concat_bars
+from nautilus.core.bounds import normalize_symbol
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.talib_loader import preload_talib
 from nautilus.core.timeframe import timeframe_ns
@@ -40,7 +41,7 @@ from nautilus.engines.features.messages import (
 from nautilus.engines.features.store import FeatureSetStore
 from nautilus.engines.features.warm import read_warm
 from nautilus.runtime.engine import handler
-from nautilus.storage.bars import bars_extent, normalize_symbol, read_bars
+from nautilus.storage.bars import bars_extent, read_bars
 
 if TYPE_CHECKING:  # nautilus.features loads its kernels (numba): imported by the first request, not at start
     from nautilus.features import FeatureSet

@@ -22,7 +22,7 @@ from nautilus.adapters import SOURCES, make_source
 from nautilus.config import Settings
 from nautilus.core.admission import admit
 from nautilus.core.bars import Bars
-from nautilus.core.bounds import check_name, check_timestamp
+from nautilus.core.bounds import check_name, check_timestamp, normalize_symbol
 from nautilus.core.calendars import calendar_for
 from nautilus.core.errors import InvalidInput, NautilusError, NotFound
 from nautilus.core.timeframe import is_session_timeframe, time_convention, timeframe_ns, validate_timeframe
@@ -54,7 +54,7 @@ from nautilus.engines.marketdata.messages import (
 )
 from nautilus.runtime import faults
 from nautilus.runtime.engine import handler
-from nautilus.storage.bars import MAX_LIMIT, normalize_symbol, read_bars
+from nautilus.storage.bars import MAX_LIMIT, read_bars
 from nautilus.storage.fetches import FetchStore
 
 log = logging.getLogger("nautilus.marketdata")

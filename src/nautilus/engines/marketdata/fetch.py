@@ -35,10 +35,10 @@ from nautilus.adapters.base import Fetched, Source, SourceRequest, now_ns
 from nautilus.adapters.ranges import align_down, merge_ranges, missing_ranges
 from nautilus.adapters.ratelimit import seed_daily_usage
 from nautilus.core.bars import COLUMNS, Bars, concat_bars
+from nautilus.core.bounds import normalize_symbol
 from nautilus.core.errors import Conflict, InvalidInput, NautilusError, NotFound
 from nautilus.core.timeframe import calendar_floor, calendar_months, timeframe_ns
 from nautilus.engines.marketdata.messages import FetchJob, FetchRequest, StreamInfo, StreamRequest
-from nautilus.storage.bars import normalize_symbol
 from nautilus.storage.fetches import FetchStore
 
 log = logging.getLogger("nautilus.marketdata.fetch")

@@ -20,6 +20,7 @@ import numpy as np
 
 from nautilus.config import Settings
 from nautilus.core.admission import admit
+from nautilus.core.bounds import normalize_symbol
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.plain import plain
 from nautilus.engines.base import StorageEngine
@@ -40,7 +41,7 @@ from nautilus.engines.ml.messages import (
     TrainRequest,
 )
 from nautilus.runtime.engine import handler
-from nautilus.storage.bars import bars_extent, normalize_symbol
+from nautilus.storage.bars import bars_extent
 
 MAX_SYMBOLS = 2_000
 JOB_RECORD = "train_job"  # the audit action under which training jobs' state changes are recorded

@@ -494,9 +494,10 @@ class PortfolioEngine(StorageEngine):
     def optimize(self, req: OptimizeRequest) -> OptimizeReply:
         """Weights by ``req.method`` from the catalog's returns of ``symbols`` (default: the account's holdings);
         with ``rebalance`` the orders that move the account there are submitted (each risk-checked)."""
+        from nautilus.core.bounds import normalize_symbol
         from nautilus.portfolio import current_weights, optimize, rebalance_orders
         from nautilus.risk.data import aligned_returns
-        from nautilus.storage.bars import normalize_symbol, read_bars
+        from nautilus.storage.bars import read_bars
         from nautilus.strategy.backtest.config import panel_calendar, resolve_periods_per_year
 
         account = self.account_of(req.account)

@@ -26,6 +26,7 @@ import numpy as np
 
 from nautilus.config import Settings
 from nautilus.core.admission import admit
+from nautilus.core.bounds import normalize_symbol
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.plain import plain
 from nautilus.engines.base import StorageEngine
@@ -61,7 +62,7 @@ from nautilus.risk import limits
 from nautilus.risk.data import aligned_returns
 from nautilus.runtime.engine import handler
 from nautilus.storage.audit import AuditWriter
-from nautilus.storage.bars import normalize_symbol, read_bars
+from nautilus.storage.bars import read_bars
 from nautilus.storage.limits import LimitsStore, StoredLimits
 
 if TYPE_CHECKING:  # the risk kernels (numba, scipy) load on the first computation, not at start

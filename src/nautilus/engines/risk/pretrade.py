@@ -21,11 +21,12 @@ import numpy as np
 from prometheus_client import Counter, Gauge
 
 from nautilus.config import Settings
+from nautilus.core.bounds import normalize_symbol
 from nautilus.core.errors import InvalidInput, NautilusError
 from nautilus.engines.risk.messages import LimitBreach, RiskDecision
 from nautilus.risk import limits
 from nautilus.risk.data import aligned_returns
-from nautilus.storage.bars import normalize_symbol, read_bars
+from nautilus.storage.bars import read_bars
 from nautilus.storage.limits import LimitsStore, StoredLimits
 
 if TYPE_CHECKING:

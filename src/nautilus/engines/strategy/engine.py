@@ -19,6 +19,7 @@ import numpy as np
 from nautilus.config import Settings
 from nautilus.core.admission import admit
 from nautilus.core.bars import Bars
+from nautilus.core.bounds import normalize_symbol
 from nautilus.core.errors import InvalidInput, NotFound
 from nautilus.core.talib_loader import preload_talib
 from nautilus.core.timeframe import timeframe_ns, validate_timeframe
@@ -45,7 +46,7 @@ from nautilus.engines.strategy.messages import (
 )
 from nautilus.runtime.engine import handler
 from nautilus.storage import artifacts
-from nautilus.storage.bars import normalize_symbol, read_bars
+from nautilus.storage.bars import read_bars
 
 MAX_SCAN_SYMBOLS = 5_000
 SWEEP_CHUNK_CELLS = 32_000_000  # bars x parameter sets one sweep task holds at once (memory; same result)
